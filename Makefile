@@ -1,0 +1,52 @@
+# Every target builds or refreshes .venv itself, so a fresh clone needs only Python 3.13 (see .python-version).
+SHELL := /bin/bash
+PYTHON ?= python3.13
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: demo test unit contract integration lint build docs clean
+
+$(STAMP): requirements-dev.txt layers/batchrecs/requirements.txt layers/scorer/requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(STAMP)
+
+## demo: the main job on the embedded local stack, on seeded sample data (users, items, ranking)
+demo: $(STAMP)
+	$(BIN)/batchrecs sample-data build/demo/data
+	$(BIN)/batchrecs run build/demo/data/users.jsonl build/demo/data/items.jsonl build/demo/data/ranking.jsonl \
+		--interactions build/demo/data/interactions.csv --out build/demo/output
+
+## test: lint, then every test tier that runs here
+test: lint
+	$(BIN)/pytest -n 2 --dist loadfile
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+contract: $(STAMP)
+	$(BIN)/pytest tests/contract
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint
+
+build: $(STAMP)
+	$(BIN)/sam build --cached --parallel
+
+## docs: regenerate docs/events.md, docs/schemas/ and the template's schema block from batchrecs.events
+docs: $(STAMP)
+	$(BIN)/python -m batchrecs_local.docgen
+
+clean:
+	rm -rf .aws-sam build $(VENV)

@@ -1,0 +1,54 @@
+"""SubmitFunction: S3 ObjectCreated on input/ → validated Personalize job, or an Input Rejected report."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import S3Model
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from batchrecs.adapters import RETRIES, client
+from batchrecs.adapters.eventbridge import EventPublisher
+from batchrecs.adapters.personalize import PersonalizeJobs
+from batchrecs.adapters.s3 import S3Files
+from batchrecs.adapters.stepfunctions import JobExecutions
+from batchrecs.jobs import IDEMPOTENCY, Drop, SubmitPorts, submit_drop
+from batchrecs.observability import logger, metrics, tracer
+from batchrecs.settings import stack_settings
+
+
+@cache
+def ports() -> SubmitPorts:
+    """The AWS ports, built on the first invocation (never at import, so tests can set up moto first)."""
+    stack = stack_settings()
+    return SubmitPorts(
+        files=S3Files(client("s3")),
+        personalize=PersonalizeJobs(client("personalize")),
+        executions=JobExecutions(client("stepfunctions"), stack.state_machine_arn),
+        publisher=EventPublisher(client("events"), stack.event_bus_name, stack.event_source),
+        idempotency_store=DynamoDBPersistenceLayer(table_name=stack.jobs_table, boto_config=RETRIES),
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=S3Model)
+def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
+    IDEMPOTENCY.register_lambda_context(context)
+    results = []
+    for record in event.Records:
+        bucket, obj = record.s3.bucket.name, record.s3.object
+        if obj is None:  # only non-object notifications lack it; the template subscribes to ObjectCreated only
+            logger.warning("notification without an object", extra={"event_name": record.eventName})
+            continue
+        drop = Drop(
+            bucket=bucket, key=unquote_plus(obj.key), version_id=obj.versionId, etag=obj.eTag, size=int(obj.size or 0)
+        )
+        logger.append_keys(s3_key=drop.key)
+        results.append(submit_drop(drop, ports(), stack_settings()).to_wire())
+    return {"results": results}

@@ -1,0 +1,80 @@
+"""CreateBatchInferenceJob and the recipe lookup that decides a job's kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from batchrecs.settings import JobKind
+
+if TYPE_CHECKING:
+    from mypy_boto3_personalize import PersonalizeClient
+
+RECIPE_KINDS: dict[str, JobKind | None] = {
+    "aws-user-personalization": JobKind.USERS,
+    "aws-user-personalization-v2": JobKind.USERS,
+    "aws-popularity-count": JobKind.USERS,
+    "aws-hrnn": JobKind.USERS,
+    "aws-hrnn-metadata": JobKind.USERS,
+    "aws-hrnn-coldstart": JobKind.USERS,
+    "aws-personalized-ranking": JobKind.RANKING,
+    "aws-personalized-ranking-v2": JobKind.RANKING,
+    "aws-sims": JobKind.ITEMS,
+    "aws-similar-items": JobKind.ITEMS,
+    "aws-trending-now": None,
+    "aws-next-best-action": None,
+}
+"""Recipe name → record kind. None marks recipes that cannot run as batch inference jobs."""
+
+
+class RecipeCannotBatch(ValueError):
+    """The solution version's recipe has no batch inference (Trending-Now, Next-Best-Action)."""
+
+
+@dataclass(frozen=True)
+class CreatedJob:
+    arn: str
+    status: str
+    adopted: bool
+    """True when a previous delivery of the same drop had already created it."""
+
+
+class PersonalizeJobs:
+    def __init__(self, personalize: PersonalizeClient) -> None:
+        self.personalize = personalize
+
+    def create(self, request: dict[str, Any]) -> CreatedJob:
+        """Create the job, or adopt the one an earlier delivery created under the same deterministic name."""
+        try:
+            arn = self.personalize.create_batch_inference_job(**request)["batchInferenceJobArn"]
+            adopted = False
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+            arn = self.job_arn(request["solutionVersionArn"], request["jobName"])
+            adopted = True
+        job = self.personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"]
+        return CreatedJob(arn=arn, status=job.get("status", "UNKNOWN"), adopted=adopted)
+
+    @staticmethod
+    def job_arn(solution_version_arn: str, job_name: str) -> str:
+        """A job's ARN, in the partition, region and account of its solution version."""
+        partition, service, region, account = solution_version_arn.split(":")[1:5]
+        return f"arn:{partition}:{service}:{region}:{account}:batch-inference-job/{job_name}"
+
+    def recipe_kind(self, solution_version_arn: str) -> JobKind | None:
+        """The kind the solution version's recipe reads, as Personalize itself interprets the file.
+
+        Returns None where the recipe is unknown to batchrecs or cannot be described; the caller then takes the
+        kind from the data. Raises RecipeCannotBatch for recipes with no batch inference.
+        """
+        try:
+            version = self.personalize.describe_solution_version(solutionVersionArn=solution_version_arn)
+        except ClientError:
+            return None
+        recipe = version["solutionVersion"].get("recipeArn", "").rsplit("/", 1)[-1]
+        if recipe in RECIPE_KINDS and RECIPE_KINDS[recipe] is None:
+            raise RecipeCannotBatch(f"recipe {recipe} cannot run batch inference jobs")
+        return RECIPE_KINDS.get(recipe)

@@ -1,0 +1,56 @@
+"""Reading dropped files and writing reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from batchrecs.validation import iter_lines, read_chunks
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    size: int
+    etag: str
+    version_id: str | None
+    metadata: dict[str, str]
+
+
+class S3Files:
+    def __init__(self, s3: S3Client) -> None:
+        self.s3 = s3
+
+    def _version(self, version_id: str | None) -> dict[str, Any]:
+        return {"VersionId": version_id} if version_id and version_id != "null" else {}
+
+    def head(self, bucket: str, key: str, version_id: str | None) -> ObjectHead:
+        """Size, ETag and user metadata (the per-object job overrides) of exactly the version that was dropped."""
+        head = self.s3.head_object(Bucket=bucket, Key=key, **self._version(version_id))
+        return ObjectHead(
+            size=head["ContentLength"],
+            etag=head["ETag"].strip('"'),
+            version_id=head.get("VersionId"),
+            metadata=head.get("Metadata", {}),
+        )
+
+    def lines(self, bucket: str, key: str, version_id: str | None) -> Iterator[bytes]:
+        """The object's lines, streamed: memory stays flat whatever the size."""
+        body = self.s3.get_object(Bucket=bucket, Key=key, **self._version(version_id))["Body"]
+        try:
+            yield from iter_lines(read_chunks(body))
+        finally:
+            body.close()
+
+    def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
+        self.s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=orjson.dumps(document, option=orjson.OPT_INDENT_2),
+            ContentType="application/json",
+        )

@@ -1,0 +1,95 @@
+"""The public contract: one model per EventBridge detail-type.
+
+These models are the single source. docs/events.md and docs/schemas/*.json are generated from them
+(``make docs``), the template's schema registry embeds the same JSON Schemas, and the tests check the state
+machine's putEvents payloads against them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from batchrecs.model import WireModel
+from batchrecs.settings import JobKind, JobSettings
+from batchrecs.validation import Problem
+
+EVENTS_SHOWN = 10
+"""How many problems an Input Rejected event carries; the report in S3 has up to 100."""
+
+
+class Backend(StrEnum):
+    PERSONALIZE = "personalize"
+    SELF_HOSTED = "self-hosted"
+
+
+class InputFile(WireModel):
+    """The dropped object, as S3 described it, and how many records it held."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    records: int = Field(ge=0)
+
+
+class JobOutput(WireModel):
+    """Where results are (or will be): the output prefix and one ``<input file name>.out`` per input file."""
+
+    path: str = Field(description="S3 URI of the output prefix, ending in /")
+    files: list[str] = Field(description="S3 URIs of the output files")
+
+
+class InputRejected(WireModel):
+    """A dropped file that cannot run. Nothing was submitted; the input stays where it was dropped."""
+
+    input: InputFile
+    kind: JobKind | None = Field(description="the record kind expected or detected, if any")
+    error_count: int = Field(ge=1)
+    errors: list[Problem] = Field(max_length=EVENTS_SHOWN, description="the first problems, with line numbers")
+    report_key: str = Field(description="key, in the input bucket, of the JSON report with up to 100 problems")
+    rejected_at: datetime
+
+
+class JobDetail(WireModel):
+    """What every job event says about the job."""
+
+    job_name: str
+    backend: Backend
+    job_arn: str | None = Field(description="the Personalize batch inference job ARN; null when self-hosted")
+    kind: JobKind
+    input: InputFile
+    output: JobOutput
+    settings: JobSettings
+    submitted_at: datetime
+
+
+class JobSubmitted(JobDetail):
+    """A job was created and its state machine started."""
+
+    status: str = Field(description="Personalize's status at submission, e.g. CREATE PENDING")
+
+
+class JobSucceeded(JobDetail):
+    """The job finished; every file in output.files exists."""
+
+    status: Literal["ACTIVE"]
+    finished_at: datetime
+
+
+class JobFailed(JobDetail):
+    """The job ended without output: Personalize's CREATE FAILED, an error, or TIMED_OUT."""
+
+    status: str = Field(description="CREATE FAILED, TIMED_OUT or ERROR")
+    failure_reason: str
+    finished_at: datetime
+
+
+DETAIL_TYPES: dict[str, type[WireModel]] = {
+    "Input Rejected": InputRejected,
+    "Job Submitted": JobSubmitted,
+    "Job Succeeded": JobSucceeded,
+    "Job Failed": JobFailed,
+}

@@ -1,0 +1,23 @@
+"""The base every batchrecs contract derives from: frozen, strict about unknown keys, camelCase on the wire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class WireModel(BaseModel):
+    """A contract: snake_case in Python, camelCase in JSON, frozen, and no unknown fields."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="forbid",
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready dict that crosses a process boundary (events, execution input, reports)."""
+        return self.model_dump(mode="json", by_alias=True)

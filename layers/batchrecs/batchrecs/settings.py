@@ -1,0 +1,264 @@
+"""Job settings: stack defaults merged with per-object overrides, checked where botocore does not check.
+
+botocore validates only required fields, types and minimums. It happily sends a 100-character job name or
+``batchInferenceJobMode="FOO"``, which Personalize then refuses. Every such rule lives here, once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import StrEnum
+from functools import cache
+from typing import Annotated, Any, Self
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from batchrecs.model import WireModel
+
+PERSONALIZE_ARN = r"^arn:aws[a-z-]*:personalize:[a-z0-9-]+:\d{12}:[a-z-]+/.+$"
+KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/.+$"
+COLUMN_NAME = r"^[A-Za-z_][A-Za-z\d_]*$"
+TAG_TEXT = r"^[\w\s.:/=+\-@]*$"
+CAUTIOUS_MAX = 500
+"""Personalize documents 500 for real-time numResults and itemList; batch documents no maximum."""
+
+
+class JobKind(StrEnum):
+    """What each input record names, and so which recipes can serve it."""
+
+    USERS = "users"
+    ITEMS = "items"
+    RANKING = "ranking"
+
+
+class JobMode(StrEnum):
+    BATCH_INFERENCE = "BATCH_INFERENCE"
+    THEME_GENERATION = "THEME_GENERATION"
+
+
+class RankingInfluenceType(StrEnum):
+    POPULARITY = "POPULARITY"
+    FRESHNESS = "FRESHNESS"
+
+
+class ItemExplorationKey(StrEnum):
+    """The two hyperparameters Personalize accepts in itemExplorationConfig (User-Personalization only)."""
+
+    EXPLORATION_WEIGHT = "explorationWeight"
+    EXPLORATION_ITEM_AGE_CUT_OFF = "explorationItemAgeCutOff"
+
+
+class SettingsError(ValueError):
+    """A setting, from the stack or from an object's metadata, that Personalize would refuse."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+
+
+TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_TEXT)]
+TagValue = Annotated[str, Field(max_length=256, pattern=TAG_TEXT)]
+
+
+class JobSettings(WireModel):
+    """Every field of CreateBatchInferenceJob that a user may choose, after defaults and overrides merge."""
+
+    solution_version_arn: str = Field(pattern=PERSONALIZE_ARN, max_length=256)
+    filter_arn: str | None = Field(default=None, pattern=PERSONALIZE_ARN, max_length=256)
+    num_results: int = Field(default=25, ge=1)
+    item_exploration_config: dict[ItemExplorationKey, str] | None = None
+    ranking_influence: dict[RankingInfluenceType, Annotated[float, Field(ge=0, le=1)]] | None = None
+    job_mode: JobMode = JobMode.BATCH_INFERENCE
+    theme_item_name: str | None = Field(default=None, pattern=COLUMN_NAME, max_length=150)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=200)
+    kms_key_arn: str | None = Field(default=None, pattern=KMS_KEY_ARN, max_length=2048)
+    kind: JobKind | None = None
+    """Forces the kind of records; otherwise it comes from the solution version's recipe or the data."""
+
+    @field_validator("item_exploration_config")
+    @classmethod
+    def _exploration_in_range(
+        cls, config: dict[ItemExplorationKey, str] | None
+    ) -> dict[ItemExplorationKey, str] | None:
+        if not config:
+            return config
+        for key, raw in config.items():
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"{key.value} must be a number, got {raw!r}") from None
+            if key is ItemExplorationKey.EXPLORATION_WEIGHT and not 0 <= value <= 1:
+                raise ValueError(f"explorationWeight must be between 0 and 1, got {raw}")
+            if key is ItemExplorationKey.EXPLORATION_ITEM_AGE_CUT_OFF and value <= 0:
+                raise ValueError(f"explorationItemAgeCutOff must be a positive number of days, got {raw}")
+        return config
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.job_mode is JobMode.THEME_GENERATION:
+            if not self.theme_item_name:
+                raise ValueError("THEME_GENERATION needs theme-item-name (the items dataset column with item names)")
+            if self.kind not in (None, JobKind.ITEMS):
+                raise ValueError("THEME_GENERATION works on items (Similar-Items), not on " + str(self.kind))
+        elif self.theme_item_name:
+            raise ValueError("theme-item-name is only meaningful with batch-inference-job-mode THEME_GENERATION")
+        return self
+
+    @classmethod
+    def merge(
+        cls, defaults: dict[str, Any], metadata: dict[str, str], *, max_num_results: int = CAUTIOUS_MAX
+    ) -> JobSettings:
+        """Stack defaults ← S3 user metadata overrides, in one checked model.
+
+        Metadata keys are kebab-case (``num-results``); map-valued settings take JSON. An unknown key is an
+        error, never ignored: a typo such as ``num-result`` must not silently run with the default.
+        """
+        problems: list[tuple[str, str]] = []
+        merged = {k: v for k, v in defaults.items() if v not in (None, "", {})}
+        for raw_key, raw_value in metadata.items():
+            key = raw_key.lower()
+            field = METADATA_KEYS.get(key)
+            if field is None:
+                problems.append((key, f"unknown setting; allowed: {', '.join(sorted(METADATA_KEYS))}"))
+                continue
+            try:
+                merged[field] = _parse_metadata_value(field, raw_value)
+            except ValueError as error:
+                problems.append((key, str(error)))
+        if "solution_version_arn" not in merged:
+            problems.append(
+                (
+                    "solution-version-arn",
+                    "no solution version: set the SolutionVersionArn parameter or the solution-version-arn metadata",
+                )
+            )
+        if problems:
+            raise SettingsError(problems)
+        try:
+            settings = cls.model_validate(merged)
+        except ValidationError as error:
+            raise SettingsError([(_metadata_name(err["loc"]), err["msg"]) for err in error.errors()]) from None
+        if settings.num_results > max_num_results:
+            raise SettingsError(
+                [
+                    (
+                        "num-results",
+                        f"{settings.num_results} exceeds this stack's maximum "
+                        f"{max_num_results} (parameter MaxNumResults)",
+                    )
+                ]
+            )
+        return settings
+
+    def create_request(self, *, job_name: str, role_arn: str, input_path: str, output_path: str) -> dict[str, Any]:
+        """The CreateBatchInferenceJob request, with every setting the API has and nothing left at None."""
+        source: dict[str, Any] = {"path": input_path}
+        destination: dict[str, Any] = {"path": output_path}
+        if self.kms_key_arn:
+            source["kmsKeyArn"] = destination["kmsKeyArn"] = self.kms_key_arn
+        request: dict[str, Any] = {
+            "jobName": job_name,
+            "solutionVersionArn": self.solution_version_arn,
+            "numResults": self.num_results,
+            "jobInput": {"s3DataSource": source},
+            "jobOutput": {"s3DataDestination": destination},
+            "roleArn": role_arn,
+            "batchInferenceJobMode": self.job_mode.value,
+        }
+        if self.filter_arn:
+            request["filterArn"] = self.filter_arn
+        config: dict[str, Any] = {}
+        if self.item_exploration_config:
+            config["itemExplorationConfig"] = {k.value: v for k, v in self.item_exploration_config.items()}
+        if self.ranking_influence:
+            config["rankingInfluence"] = {k.value: v for k, v in self.ranking_influence.items()}
+        if config:
+            request["batchInferenceJobConfig"] = config
+        if self.theme_item_name:
+            request["themeGenerationConfig"] = {"fieldsForThemeGeneration": {"itemName": self.theme_item_name}}
+        if self.tags:
+            request["tags"] = [{"tagKey": k, "tagValue": v} for k, v in sorted(self.tags.items())]
+        return request
+
+
+METADATA_KEYS: dict[str, str] = {
+    "solution-version-arn": "solution_version_arn",
+    "filter-arn": "filter_arn",
+    "num-results": "num_results",
+    "item-exploration-config": "item_exploration_config",
+    "ranking-influence": "ranking_influence",
+    "batch-inference-job-mode": "job_mode",
+    "theme-item-name": "theme_item_name",
+    "tags": "tags",
+    "kms-key-arn": "kms_key_arn",
+    "kind": "kind",
+}
+"""S3 user-metadata key → JobSettings field. The role and the output location are deliberately absent."""
+
+_MAP_FIELDS = {"item_exploration_config", "ranking_influence", "tags"}
+
+
+def _parse_metadata_value(field: str, raw: str) -> Any:
+    if field in _MAP_FIELDS:
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError(f'expected a JSON object such as {{"key": "value"}}, got {raw!r}') from None
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a JSON object, got {raw!r}")
+        return value
+    return raw
+
+
+def _metadata_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "settings"
+    names = {v: k for k, v in METADATA_KEYS.items()}
+    return names.get(field, field)
+
+
+class StackSettings(WireModel):
+    """What the stack tells a function through its environment, parsed once per container."""
+
+    input_bucket: str
+    output_bucket: str
+    output_prefix: str = "output/"
+    rejected_prefix: str = "rejected/"
+    personalize_role_arn: str
+    state_machine_arn: str
+    event_bus_name: str
+    event_source: str = "batchrecs"
+    jobs_table: str
+    poll_first_wait_seconds: int = Field(default=600, ge=1)
+    poll_interval_seconds: int = Field(default=120, ge=1)
+    max_job_seconds: int = Field(default=6 * 3600, ge=60)
+    max_num_results: int = Field(default=CAUTIOUS_MAX, ge=1)
+    max_item_list: int = Field(default=CAUTIOUS_MAX, ge=1)
+    job_defaults: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | os._Environ[str] = os.environ) -> StackSettings:
+        """Read the variables template.yaml sets (names in upper snake case)."""
+        defaults: dict[str, Any] = {
+            "solution_version_arn": environ.get("SOLUTION_VERSION_ARN"),
+            "filter_arn": environ.get("FILTER_ARN"),
+            "num_results": environ.get("NUM_RESULTS"),
+            "job_mode": environ.get("JOB_MODE"),
+            "theme_item_name": environ.get("THEME_ITEM_NAME"),
+            "kms_key_arn": environ.get("KMS_KEY_ARN"),
+        }
+        for field, variable in (
+            ("item_exploration_config", "ITEM_EXPLORATION_CONFIG"),
+            ("ranking_influence", "RANKING_INFLUENCE"),
+            ("tags", "JOB_TAGS"),
+        ):
+            if environ.get(variable):
+                defaults[field] = json.loads(environ[variable])
+        fields = {name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ}
+        return cls.model_validate({**fields, "job_defaults": defaults})
+
+
+@cache
+def stack_settings() -> StackSettings:
+    """The stack settings of this container (cached: the environment does not change under a running Lambda)."""
+    return StackSettings.from_environment()

@@ -1,0 +1,1 @@
+"""scorer: self-hosted batch recommendations, written exactly as Amazon Personalize writes them."""

@@ -1,0 +1,167 @@
+"""The ``batchrecs`` command: run files through the embedded local stack, and make the demo's data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from batchrecs_local.emulator import EmulatorSettings
+from batchrecs_local.stack import DEMO_RECIPES, EventTap, LocalStack, solution_version_arn
+
+TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
+
+
+@dataclass
+class Tracked:
+    """One dropped file and what is known of it so far."""
+
+    path: Path
+    key: str
+    outcome: str | None = None
+    job_arn: str | None = None
+    status: str | None = None
+
+
+def metadata_for(path: Path, overrides: dict[str, str]) -> dict[str, str]:
+    """S3 user metadata for a file: its sidecar ``<file>.metadata.json`` if present, then --metadata options."""
+    sidecar = path.with_name(path.name + ".metadata.json")
+    metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    return {**metadata, **overrides}
+
+
+def run(
+    files: list[Path],
+    *,
+    out: Path,
+    overrides: dict[str, str],
+    interactions: Path | None,
+    timeout: float,
+    parameters: dict[str, str],
+) -> int:
+    """Drop each file into the local stack, print every event as one JSON line, copy outputs to ``out``."""
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    settings = EmulatorSettings(
+        interactions=interactions, solution_versions={solution_version_arn(k): r for k, r in DEMO_RECIPES.items()}
+    )
+    with LocalStack(settings=settings, parameters=parameters) as stack:
+        tap = EventTap(stack)
+        tracked = {f"input/{path.name}": Tracked(path=path, key=f"input/{path.name}") for path in files}
+        for item in tracked.values():
+            progress(f"{item.path.name}: dropped as s3://{stack.name('InputBucket')}/{item.key}")
+            for invocation in stack.drop(item.path.read_bytes(), item.key, metadata_for(item.path, overrides)):
+                if invocation.error:
+                    item.outcome = "Submit Failed"
+                    progress(
+                        f"{item.path.name}: SubmitFunction failed after {invocation.attempts} attempts: "
+                        f"{invocation.error} (kept in the on-failure queue)"
+                    )
+        personalize = stack.client("personalize")
+        while any(item.outcome is None for item in tracked.values()):
+            if time.monotonic() - started > timeout:
+                progress(f"gave up after {timeout:.0f}s")
+                break
+            for event in tap.drain():
+                print(json.dumps(event, sort_keys=True), flush=True)
+                found = tracked.get(event["detail"]["input"]["key"])
+                if found is None:
+                    continue
+                item = found
+                item.job_arn = event["detail"].get("jobArn") or item.job_arn
+                if event["detail-type"] in TERMINAL:
+                    item.outcome = event["detail-type"]
+                    _copy_outputs(stack, event, out)
+                progress(f"{item.path.name}: {event['detail-type']}")
+            for item in tracked.values():
+                if item.job_arn and item.outcome is None:
+                    status = personalize.describe_batch_inference_job(batchInferenceJobArn=item.job_arn)
+                    if status["batchInferenceJob"]["status"] != item.status:
+                        item.status = status["batchInferenceJob"]["status"]
+                        progress(f"{item.path.name}: Personalize job {item.status}")
+            time.sleep(0.2)
+    succeeded = sum(item.outcome == "Job Succeeded" for item in tracked.values())
+    progress(f"{succeeded} of {len(tracked)} jobs succeeded; outputs in {out}")
+    return 0 if succeeded == len(tracked) else 1
+
+
+def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
+    if event["detail-type"] != "Job Succeeded":
+        return
+    s3 = stack.client("s3")
+    for uri in event["detail"]["output"]["files"]:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        target = out / event["detail"]["jobName"] / key.rsplit("/", 1)[-1]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"{option} takes KEY=VALUE, got {value!r}")
+        pairs[key] = val
+    return pairs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="batchrecs", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="run files through the embedded local stack to their end")
+    run_parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    run_parser.add_argument("--out", type=Path, default=Path("batchrecs-output"), help="where outputs are copied")
+    run_parser.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="S3 user metadata for every file, as with aws s3 cp --metadata (repeatable)",
+    )
+    run_parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template.yaml parameter for the local stack (repeatable)",
+    )
+    run_parser.add_argument("--interactions", type=Path, help="interactions CSV the emulator ranks by popularity")
+    run_parser.add_argument("--timeout", type=float, default=300, help="seconds before giving up (default 300)")
+    sample_parser = commands.add_parser("sample-data", help="write the demo's seeded synthetic data")
+    sample_parser.add_argument("directory", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "sample-data":
+        from batchrecs_local.sample_data import write_sample_data
+
+        for path in write_sample_data(args.directory):
+            print(path)
+        return 0
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        parser.error(f"no such file: {', '.join(missing)}")
+    try:
+        overrides = _pairs(args.metadata, "--metadata")
+        parameters = _pairs(args.parameter, "--parameter")
+    except argparse.ArgumentTypeError as error:
+        parser.error(str(error))
+    return run(
+        args.files,
+        out=args.out,
+        overrides=overrides,
+        interactions=args.interactions,
+        timeout=args.timeout,
+        parameters=parameters,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

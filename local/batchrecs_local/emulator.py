@@ -1,0 +1,284 @@
+"""A Personalize batch-inference emulator, grafted onto moto's Personalize backend (moto has none).
+
+It follows the real lifecycle (CREATE PENDING → CREATE IN_PROGRESS → ACTIVE | CREATE FAILED) on a clock,
+enforces the concurrency quota with LimitExceededException, checks what the service checks on create, and
+on becoming ACTIVE writes real output in Personalize's format into moto's S3: one ``<input name>.out`` per input
+file, ranked by item popularity from an interactions file it is given.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from moto.core.common_models import BaseModel
+from moto.personalize.exceptions import PersonalizeException, ResourceNotFoundException
+from moto.personalize.models import PersonalizeBackend
+from moto.personalize.responses import PersonalizeResponse
+from moto.s3.models import s3_backends
+
+from batchrecs.validation import iter_lines
+from scorer.personalize_format import error_line, output_line
+
+JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
+RUNNING = ("CREATE PENDING", "CREATE IN_PROGRESS")
+MODES = ("BATCH_INFERENCE", "THEME_GENERATION")
+
+
+class InvalidInputException(PersonalizeException):
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidInputException", message)
+
+
+class ResourceAlreadyExistsException(PersonalizeException):
+    def __init__(self, message: str) -> None:
+        super().__init__("ResourceAlreadyExistsException", message)
+
+
+class LimitExceededException(PersonalizeException):
+    def __init__(self, message: str) -> None:
+        super().__init__("LimitExceededException", message)
+
+
+@dataclass
+class Popularity:
+    """Item counts and each user's seen items, from an interactions CSV in Personalize's dataset format."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    seen: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    @classmethod
+    def from_csv(cls, path: Path) -> Popularity:
+        model = cls()
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                model.counts[row["ITEM_ID"]] += 1
+                model.seen[row["USER_ID"]].add(row["ITEM_ID"])
+        return model
+
+    def ranked(self) -> list[str]:
+        return [item for item, _ in self.counts.most_common()]
+
+
+@dataclass
+class EmulatorSettings:
+    """How the emulated service behaves. Tests shorten the clock and inject failures."""
+
+    pending_seconds: float = 1.0
+    running_seconds: float = 2.0
+    quota: int = 5
+    """Pending or in-progress jobs allowed at once (Personalize's default is 5 per region)."""
+    failures: dict[str, str] = field(default_factory=dict)
+    """Input-path substring → failureReason: matching jobs end in CREATE FAILED with that reason."""
+    solution_versions: dict[str, str] = field(default_factory=dict)
+    """Solution version ARN → recipe ARN, for DescribeSolutionVersion. Unknown versions are not found."""
+    interactions: Path | None = None
+
+
+SETTINGS = EmulatorSettings()
+_popularity_cache: dict[Path | None, Popularity] = {}
+
+
+def popularity() -> Popularity:
+    path = SETTINGS.interactions
+    if path not in _popularity_cache:
+        _popularity_cache[path] = Popularity.from_csv(path) if path else Popularity()
+    return _popularity_cache[path]
+
+
+class BatchInferenceJob(BaseModel):
+    def __init__(self, account_id: str, region: str, request: dict[str, Any]) -> None:
+        self.request = request
+        self.name: str = request["jobName"]
+        self.arn = f"arn:aws:personalize:{region}:{account_id}:batch-inference-job/{self.name}"
+        self.account_id = account_id
+        self.created_at = datetime.now(UTC)
+        self.started = time.monotonic()
+        self.input_path: str = request["jobInput"]["s3DataSource"]["path"]
+        self.output_path: str = request["jobOutput"]["s3DataDestination"]["path"]
+        self.failure: str | None = next(
+            (reason for marker, reason in SETTINGS.failures.items() if marker in self.input_path), None
+        )
+        self.final_status: str | None = None
+        self.finished_at: datetime | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def status(self) -> str:
+        """The status now, on the emulator's clock; output is written the moment the job becomes ACTIVE."""
+        with self._lock:
+            if self.final_status:
+                return self.final_status
+            elapsed = time.monotonic() - self.started
+            if elapsed < SETTINGS.pending_seconds:
+                return "CREATE PENDING"
+            if elapsed < SETTINGS.pending_seconds + SETTINGS.running_seconds:
+                return "CREATE IN_PROGRESS"
+            if self.failure is None:
+                try:
+                    write_output(self)
+                except Exception as error:  # the real service reports any input or output problem the same way
+                    self.failure = f"Failed to process input: {error}"
+            self.final_status = "CREATE FAILED" if self.failure else "ACTIVE"
+            self.finished_at = datetime.now(UTC)
+            return self.final_status
+
+    def to_dict(self) -> dict[str, Any]:
+        status = self.status
+        described = {k: v for k, v in self.request.items() if k != "tags"}
+        described.update(
+            batchInferenceJobArn=self.arn,
+            status=status,
+            creationDateTime=self.created_at.timestamp(),
+            lastUpdatedDateTime=(self.finished_at or self.created_at).timestamp(),
+        )
+        if status == "CREATE FAILED":
+            described["failureReason"] = self.failure
+        return described
+
+    def summary(self) -> dict[str, Any]:
+        described = self.to_dict()
+        keys = (
+            "batchInferenceJobArn",
+            "jobName",
+            "status",
+            "creationDateTime",
+            "lastUpdatedDateTime",
+            "failureReason",
+            "solutionVersionArn",
+            "batchInferenceJobMode",
+        )
+        return {k: described[k] for k in keys if k in described}
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def write_output(job: BatchInferenceJob) -> None:
+    """Rank each input file's records by popularity and write ``<output>/<file name>.out`` into moto's S3."""
+    s3 = s3_backends[job.account_id]["aws"]
+    in_bucket, prefix = _split(job.input_path)
+    out_bucket, out_prefix = _split(job.output_path)
+    keys = (
+        [prefix]
+        if not prefix.endswith("/")
+        else [k.name for k in s3.get_bucket(in_bucket).keys.values() if k.name.startswith(prefix)]
+    )
+    num_results = int(job.request.get("numResults", 25))
+    for key in keys:
+        found = s3.get_object(in_bucket, key)
+        if found is None:
+            raise FileNotFoundError(f"s3://{in_bucket}/{key}")
+        body = found.value
+        lines = b"".join(_recommend(raw, num_results) for raw in iter_lines([body]) if raw.strip())
+        s3.put_object(out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", lines)
+
+
+def _recommend(raw: bytes, num_results: int) -> bytes:
+    model = popularity()
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError:
+        return error_line(raw.decode("utf-8", "replace"), "Invalid input record")
+    total = sum(model.counts.values()) or 1
+    if "itemList" in record:
+        ranked = sorted(record["itemList"], key=lambda item: -model.counts.get(item, 0))
+        weights = [model.counts.get(item, 0) + 1 for item in ranked]
+        return output_line(record, ranked, [w / sum(weights) for w in weights])
+    if "userId" in record:
+        seen = model.seen.get(record["userId"], set())
+        items = [item for item in model.ranked() if item not in seen][:num_results]
+        return output_line(record, items, [model.counts[item] / total for item in items])
+    if "itemId" in record:
+        items = [item for item in model.ranked() if item != record["itemId"]][:num_results]
+        return output_line(record, items)
+    return error_line(record, "Record has neither userId nor itemId")
+
+
+# --- the backend and response operations moto lacks -------------------------------------------------------
+
+
+def _jobs(backend: PersonalizeBackend) -> dict[str, BatchInferenceJob]:
+    if not hasattr(backend, "batch_inference_jobs"):
+        backend.batch_inference_jobs = {}  # type: ignore[attr-defined]
+    return backend.batch_inference_jobs  # type: ignore[attr-defined, no-any-return]
+
+
+def create_batch_inference_job(backend: PersonalizeBackend, request: dict[str, Any]) -> str:
+    name = request.get("jobName", "")
+    if not JOB_NAME.match(name) or len(name) > 63:
+        raise InvalidInputException(f"jobName {name!r} must match [a-zA-Z0-9][a-zA-Z0-9-_]* and be 1-63 characters")
+    if request.get("batchInferenceJobMode", "BATCH_INFERENCE") not in MODES:
+        raise InvalidInputException(f"batchInferenceJobMode must be one of {MODES}")
+    if SETTINGS.solution_versions and request.get("solutionVersionArn") not in SETTINGS.solution_versions:
+        raise ResourceNotFoundException(request.get("solutionVersionArn", ""))
+    jobs = _jobs(backend)
+    if any(job.name == name for job in jobs.values()):
+        raise ResourceAlreadyExistsException(f"Batch inference job {name} already exists")
+    if sum(job.status in RUNNING for job in jobs.values()) >= SETTINGS.quota:
+        raise LimitExceededException(f"More than {SETTINGS.quota} batch inference jobs are pending or in progress")
+    job = BatchInferenceJob(backend.account_id, backend.region_name, request)
+    jobs[job.arn] = job
+    return job.arn
+
+
+def describe_batch_inference_job(backend: PersonalizeBackend, arn: str) -> BatchInferenceJob:
+    job = _jobs(backend).get(arn)
+    if job is None:
+        raise ResourceNotFoundException(arn)
+    return job
+
+
+def _create(self: PersonalizeResponse) -> str:
+    arn = create_batch_inference_job(self.personalize_backend, json.loads(self.body))
+    return json.dumps({"batchInferenceJobArn": arn})
+
+
+def _describe(self: PersonalizeResponse) -> str:
+    job = describe_batch_inference_job(self.personalize_backend, json.loads(self.body)["batchInferenceJobArn"])
+    return json.dumps({"batchInferenceJob": job.to_dict()})
+
+
+def _list(self: PersonalizeResponse) -> str:
+    wanted = json.loads(self.body).get("solutionVersionArn")
+    jobs = [
+        job.summary()
+        for job in _jobs(self.personalize_backend).values()
+        if wanted in (None, job.request.get("solutionVersionArn"))
+    ]
+    return json.dumps({"batchInferenceJobs": jobs})
+
+
+def _describe_solution_version(self: PersonalizeResponse) -> str:
+    arn = json.loads(self.body)["solutionVersionArn"]
+    recipe = SETTINGS.solution_versions.get(arn)
+    if recipe is None:
+        raise ResourceNotFoundException(arn)
+    return json.dumps(
+        {
+            "solutionVersion": {
+                "solutionVersionArn": arn,
+                "solutionArn": arn.rsplit("/", 1)[0],
+                "recipeArn": recipe,
+                "status": "ACTIVE",
+            }
+        }
+    )
+
+
+def install() -> None:
+    """Add the batch-inference operations to moto's Personalize responses (idempotent)."""
+    PersonalizeResponse.create_batch_inference_job = _create  # type: ignore[attr-defined]
+    PersonalizeResponse.describe_batch_inference_job = _describe  # type: ignore[attr-defined]
+    PersonalizeResponse.list_batch_inference_jobs = _list  # type: ignore[attr-defined]
+    PersonalizeResponse.describe_solution_version = _describe_solution_version  # type: ignore[attr-defined]

@@ -1,0 +1,44 @@
+"""Seeded synthetic sample data for the demo: interactions in Personalize's dataset format and one input file per
+kind. Popularity follows a Zipf-like law, so rankings are meaningful and stable across runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+from batchrecs_local.stack import solution_version_arn
+
+SEED = 20261122
+
+
+def write_sample_data(directory: Path, *, users: int = 300, items: int = 150, interactions: int = 6000) -> list[Path]:
+    """Write interactions.csv, users.jsonl, items.jsonl and ranking.jsonl (with S3-metadata sidecars naming each
+    kind's local solution version). Returns the input files, in the order the demo runs them."""
+    rng = random.Random(SEED)
+    directory.mkdir(parents=True, exist_ok=True)
+    item_ids = [f"item-{i:04d}" for i in range(items)]
+    user_ids = [f"user-{u:04d}" for u in range(users)]
+    weights = [1 / (rank + 1) ** 0.9 for rank in range(items)]
+    with (directory / "interactions.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"])
+        for n in range(interactions):
+            writer.writerow([rng.choice(user_ids), rng.choices(item_ids, weights)[0], 1_700_000_000 + n * 60, "click"])
+    files: dict[str, list[dict[str, object]]] = {
+        "users.jsonl": [{"userId": u} for u in rng.sample(user_ids, 25)],
+        "items.jsonl": [{"itemId": i} for i in rng.sample(item_ids, 15)],
+        "ranking.jsonl": [{"userId": u, "itemList": rng.sample(item_ids, 10)} for u in rng.sample(user_ids, 10)],
+    }
+    paths = []
+    for name, records in files.items():
+        path = directory / name
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        kind = name.split(".")[0]
+        if kind != "users":
+            (directory / f"{name}.metadata.json").write_text(
+                json.dumps({"solution-version-arn": solution_version_arn(kind)}, indent=2) + "\n"
+            )
+        paths.append(path)
+    return paths

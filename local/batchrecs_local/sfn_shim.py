@@ -1,0 +1,86 @@
+"""Make moto's Step Functions interpreter treat ``aws-sdk:`` tasks as real Step Functions does.
+
+moto 5.2.5 leaves StateTaskService's ``_normalise_parameters`` / ``_normalise_response`` empty for aws-sdk
+integrations, so PascalCase parameters (``BatchInferenceJobArn``) never reach botocore's camelCase names and
+responses are not PascalCased back. Its own ``_to_boto_request`` / ``_from_boto_response`` helpers do the mapping
+against the botocore shapes; this shim only wires them in. It also names service errors as Step Functions does
+(``Personalize.LimitExceededException``), so the Retry and Catch clauses of the ASL that deploys are exercised.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import botocore.session
+from botocore.exceptions import ClientError
+from botocore.model import OperationModel
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
+
+_AwsSdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+
+
+@cache
+def _operation(service: str, action: str) -> OperationModel:
+    model = botocore.session.get_session().get_service_model(service)
+    return model.operation_model(action[0].upper() + action[1:])
+
+
+def _service_error_name(service: str) -> str:
+    return str(botocore.session.get_session().get_service_model(service).service_id).replace(" ", "")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _normalise_parameters(
+    self: Any, parameters: dict[str, Any], boto_service_name: str | None = None, service_action_name: str | None = None
+) -> None:
+    operation = _operation(
+        self._get_boto_service_name(boto_service_name), service_action_name or self.resource.api_action
+    )
+    self._to_boto_request(parameters, operation.input_shape)
+
+
+def _normalise_response(
+    self: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None
+) -> None:
+    if not isinstance(response, dict):
+        return
+    operation = _operation(
+        self._get_boto_service_name(boto_service_name), service_action_name or self.resource.api_action
+    )
+    response.update(_jsonable(response))
+    self._from_boto_response(response, operation.output_shape)
+
+
+def _exception_name(self: Any, ex: Exception) -> str:
+    service = _service_error_name(self._get_boto_service_name())
+    code = ex.response["Error"]["Code"] if isinstance(ex, ClientError) else type(ex).__name__
+    return f"{service}.{code}" if code.endswith("Exception") else f"{service}.{code}Exception"
+
+
+def _exception_name_method(self: Any, _service: str, ex: Exception) -> str:
+    return _exception_name(self, ex)
+
+
+_installed = False
+
+
+def install() -> None:
+    """Patch moto's aws-sdk task class once per process."""
+    global _installed
+    if _installed:
+        return
+    _AwsSdk._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
+    _AwsSdk._normalise_response = _normalise_response  # type: ignore[method-assign]
+    _AwsSdk._normalise_exception_name = _exception_name_method  # type: ignore[method-assign,assignment]
+    _installed = True
