@@ -15,6 +15,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
@@ -359,6 +360,17 @@ class EventTap:
             for message in messages:
                 events.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def collect(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 30) -> list[dict[str, Any]]:
+        """Drain until ``done(events so far)`` holds; raise TimeoutError past the deadline."""
+        events: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while not done(events):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"after {timeout}s, events were {[e['detail-type'] for e in events]}")
+            events += self.drain()
+            time.sleep(0.1)
+        return events
 
 
 NOT_NEEDED_LOCALLY = {

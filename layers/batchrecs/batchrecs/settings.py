@@ -133,22 +133,26 @@ class JobSettings(WireModel):
                     "no solution version: set the SolutionVersionArn parameter or the solution-version-arn metadata",
                 )
             )
-        if problems:
-            raise SettingsError(problems)
+        # Check everything, so that one rejection lists every problem of the drop, not just the first.
         try:
             settings = cls.model_validate(merged)
         except ValidationError as error:
-            raise SettingsError([(_metadata_name(err["loc"]), err["msg"]) for err in error.errors()]) from None
-        if settings.num_results > max_num_results:
-            raise SettingsError(
-                [
+            problems += [
+                (_metadata_name(err["loc"]), err["msg"])
+                for err in error.errors()
+                if err["loc"] != ("solution_version_arn",) or "solution_version_arn" in merged
+            ]
+        else:
+            if settings.num_results > max_num_results:
+                problems.append(
                     (
                         "num-results",
                         f"{settings.num_results} exceeds this stack's maximum "
                         f"{max_num_results} (parameter MaxNumResults)",
                     )
-                ]
-            )
+                )
+        if problems:
+            raise SettingsError(problems)
         return settings
 
     def create_request(self, *, job_name: str, role_arn: str, input_path: str, output_path: str) -> dict[str, Any]:

@@ -1,0 +1,110 @@
+"""The ASL that deploys, checked against botocore's shapes and template.yaml."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.model import Shape, StructureShape
+
+from batchrecs.events import DETAIL_TYPES
+from batchrecs.jobs import ExecutionInput
+from batchrecs_local.template import ROOT, Template
+
+ASL_PATH = ROOT / "statemachine" / "job.asl.json"
+ASL: dict[str, Any] = json.loads(ASL_PATH.read_text())
+SESSION = botocore.session.get_session()
+
+
+def tasks(resource_prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in ASL["States"].items():
+        if state["Type"] == "Task" and state["Resource"].startswith(resource_prefix):
+            yield name, state
+
+
+def member(shape: Shape, pascal: str) -> Shape:
+    assert isinstance(shape, StructureShape), shape
+    by_pascal = {m[0].upper() + m[1:]: s for m, s in shape.members.items()}
+    assert pascal in by_pascal, f"{pascal} is not in {shape.name} ({sorted(by_pascal)})"
+    return by_pascal[pascal]
+
+
+def operation(resource: str) -> Any:
+    service, action = resource.rsplit(":", 2)[-2:]
+    return SESSION.get_service_model(service).operation_model(action[0].upper() + action[1:])
+
+
+def test_aws_sdk_parameters_exist_in_the_botocore_input_shape() -> None:
+    checked = 0
+    for _, state in tasks("arn:aws:states:::aws-sdk:"):
+        shape = operation(state["Resource"]).input_shape
+        for key in state["Parameters"]:
+            member(shape, key.removesuffix(".$"))
+            checked += 1
+        for required in shape.required_members:
+            assert any(k.removesuffix(".$").lower() == required.lower() for k in state["Parameters"]), required
+    assert checked >= 1
+
+
+def test_aws_sdk_result_selectors_read_fields_of_the_botocore_output_shape() -> None:
+    for _, state in tasks("arn:aws:states:::aws-sdk:"):
+        for path in state.get("ResultSelector", {}).values():
+            shape: Shape = operation(state["Resource"]).output_shape
+            for part in path.removeprefix("$.").split("."):
+                shape = member(shape, part)
+
+
+def test_choices_read_fields_the_selectors_produce() -> None:
+    selected = {f"$.describe.{k.removesuffix('.$')}" for k in ASL["States"]["Describe job"]["ResultSelector"]}
+    job_fields = {
+        m[0].upper() + m[1:] for m in SESSION.get_service_model("personalize").shape_for("BatchInferenceJob").members
+    }
+    for state in ASL["States"].values():
+        for choice in state.get("Choices", []):
+            variable = choice["Variable"]
+            if variable.startswith("$.describe.Job."):
+                assert variable.rsplit(".", 1)[-1] in job_fields
+            elif variable.startswith("$.describe."):
+                assert variable in selected
+
+
+def test_put_events_entries_match_the_botocore_shape_and_the_event_models() -> None:
+    entry_shape = SESSION.get_service_model("events").shape_for("PutEventsRequestEntry")
+    published = set()
+    for _, state in tasks("arn:aws:states:::events:putEvents"):
+        for entry in state["Parameters"]["Entries"]:
+            for key in entry:
+                member(entry_shape, key.removesuffix(".$"))
+            published.add(entry["DetailType"])
+    assert published == {"Job Succeeded", "Job Failed"}
+    assert published <= set(DETAIL_TYPES)
+
+
+def test_substitutions_match_the_template() -> None:
+    props = Template().resources["JobStateMachine"]["Properties"]
+    assert props["DefinitionUri"] == "statemachine/job.asl.json"
+    used = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
+    assert used == set(props["DefinitionSubstitutions"])
+
+
+def test_the_execution_input_has_every_path_the_asl_reads() -> None:
+    fields = ExecutionInput.model_json_schema(by_alias=True)
+    polling = fields["$defs"]["Polling"]["properties"]
+    paths = set(re.findall(r"\$\.(polling|job|event)(?:\.(\w+))?", ASL_PATH.read_text()))
+    assert ("polling", "elapsedSeconds") in paths  # read inside States.MathAdd too
+    for root, leaf in paths:
+        assert root in fields["properties"]
+        if root == "polling" and leaf:
+            assert leaf in polling, leaf
+        if root == "job" and leaf:
+            assert leaf == "arn"
+
+
+@pytest.mark.parametrize("state", [s for s, v in ASL["States"].items() if v["Type"] == "Task"])
+def test_every_task_retries_and_catches(state: str) -> None:
+    assert ASL["States"][state].get("Retry"), state
+    assert ASL["States"][state].get("Catch"), state

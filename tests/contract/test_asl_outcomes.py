@@ -1,0 +1,108 @@
+"""Every ending of the ASL that deploys, run in moto's interpreter, publishes a detail its event model accepts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from batchrecs.events import DETAIL_TYPES, Backend, InputFile, JobDetail, JobFailed, JobOutput, JobSucceeded
+from batchrecs.jobs import ExecutionInput, Polling
+from batchrecs.settings import JobKind, JobSettings
+from batchrecs_local.emulator import EmulatorSettings
+from batchrecs_local.stack import DEMO_RECIPES, EventTap, LocalStack, solution_version_arn
+
+SV = solution_version_arn("users")
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalStack]:
+    settings = EmulatorSettings(
+        pending_seconds=0.2,
+        running_seconds=0.5,
+        failures={"doomed": "Insufficient privileges"},
+        solution_versions={solution_version_arn(k): r for k, r in DEMO_RECIPES.items()},
+    )
+    with LocalStack(settings=settings) as local:
+        local.client("s3").put_object(Bucket=local.name("InputBucket"), Key="input/u.jsonl", Body=b'{"userId": "1"}\n')
+        yield local
+
+
+def run_job(
+    stack: LocalStack,
+    key: str = "input/u.jsonl",
+    *,
+    arn: str | None = None,
+    max_seconds: int = 600,
+    name: str = "br-contract",
+) -> dict[str, Any]:
+    """Start the state machine on a job as SubmitFunction would, and return its terminal event."""
+    tap = EventTap(stack, name=f"tap-{name}")
+    bucket = stack.name("InputBucket")
+    output = f"s3://{stack.name('OutputBucket')}/output/{name}/"
+    if arn is None:
+        arn = stack.client("personalize").create_batch_inference_job(
+            jobName=name,
+            solutionVersionArn=SV,
+            roleArn="arn:aws:iam::123456789012:role/p",
+            jobInput={"s3DataSource": {"path": f"s3://{bucket}/{key}"}},
+            jobOutput={"s3DataDestination": {"path": output}},
+        )["batchInferenceJobArn"]
+    detail = JobDetail(
+        job_name=name,
+        backend=Backend.PERSONALIZE,
+        job_arn=arn,
+        kind=JobKind.USERS,
+        input=InputFile(bucket=bucket, key=key, records=1),
+        output=JobOutput(path=output, files=[f"{output}{key.rsplit('/', 1)[-1]}.out"]),
+        settings=JobSettings(solution_version_arn=SV),
+        submitted_at=datetime.now(UTC),
+    )
+    execution = ExecutionInput(
+        event=detail,
+        job={"arn": arn},
+        polling=Polling(first_wait_seconds=1, interval_seconds=1, max_seconds=max_seconds, elapsed_seconds=1),
+    )
+    stack.client("stepfunctions").start_execution(
+        stateMachineArn=stack.name("JobStateMachine"), name=name, input=execution.model_dump_json(by_alias=True)
+    )
+    (event,) = tap.collect(lambda events: len(events) >= 1, timeout=30)
+    DETAIL_TYPES[event["detail-type"]].model_validate(event["detail"])
+    assert event["source"] == stack.template.parameters["EventSource"]
+    return event
+
+
+def test_active_job_publishes_job_succeeded(stack: LocalStack) -> None:
+    event = run_job(stack)
+    detail = JobSucceeded.model_validate(event["detail"])
+    assert event["detail-type"] == "Job Succeeded"
+    assert detail.finished_at >= detail.submitted_at
+
+
+def test_create_failed_publishes_job_failed_with_personalize_reason(stack: LocalStack) -> None:
+    stack.client("s3").put_object(Bucket=stack.name("InputBucket"), Key="input/doomed.jsonl", Body=b'{"userId": "1"}\n')
+    event = run_job(stack, "input/doomed.jsonl")
+    detail = JobFailed.model_validate(event["detail"])
+    assert (event["detail-type"], detail.status, detail.failure_reason) == (
+        "Job Failed",
+        "CREATE FAILED",
+        "Insufficient privileges",
+    )
+
+
+def test_job_past_its_maximum_duration_publishes_timed_out(stack: LocalStack) -> None:
+    stack.settings.running_seconds = 3600
+    event = run_job(stack, max_seconds=2)
+    detail = JobFailed.model_validate(event["detail"])
+    assert detail.status == "TIMED_OUT"
+    assert detail.failure_reason.startswith("TIMED_OUT: the job was still CREATE IN_PROGRESS after 2 seconds")
+
+
+def test_describe_error_publishes_job_failed_with_the_error(stack: LocalStack) -> None:
+    missing = "arn:aws:personalize:us-east-1:123456789012:batch-inference-job/br-missing"
+    event = run_job(stack, arn=missing)
+    detail = JobFailed.model_validate(event["detail"])
+    assert detail.status == "ERROR"
+    assert detail.failure_reason.startswith("Personalize.ResourceNotFoundException:")

@@ -1,0 +1,51 @@
+"""template.yaml against the code that reads it, and the generated documents against the event models."""
+
+from __future__ import annotations
+
+from batchrecs.settings import StackSettings
+from batchrecs_local import docgen
+from batchrecs_local.stack import NOT_NEEDED_LOCALLY, LocalStack
+from batchrecs_local.template import Template
+
+TEMPLATE = Template()
+
+
+def test_submit_environment_gives_every_stack_setting_and_nothing_unread() -> None:
+    environment = TEMPLATE.function_environment("SubmitFunction")
+    settings = StackSettings.from_environment(environment)
+    read = {name.upper() for name in StackSettings.model_fields if name != "job_defaults"}
+    defaults = {
+        "SOLUTION_VERSION_ARN",
+        "FILTER_ARN",
+        "NUM_RESULTS",
+        "JOB_MODE",
+        "THEME_ITEM_NAME",
+        "KMS_KEY_ARN",
+        "ITEM_EXPLORATION_CONFIG",
+        "RANKING_INFLUENCE",
+        "JOB_TAGS",
+    }
+    powertools = {name for name in environment if name.startswith("POWERTOOLS_")}
+    assert set(environment) - powertools == (read & set(environment)) | defaults
+    assert settings.event_bus_name == TEMPLATE.physical["EventBus"].ref
+
+
+def test_every_resource_has_a_local_counterpart_or_a_reason() -> None:
+    for logical, resource in TEMPLATE.resources.items():
+        creator = "_create_" + resource["Type"].replace("::", "_")
+        assert hasattr(LocalStack, creator) or resource["Type"] in NOT_NEEDED_LOCALLY, logical
+
+
+def test_runtime_is_python_313_everywhere() -> None:
+    function_globals = TEMPLATE.document["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    for logical, layer in TEMPLATE.resources_of("AWS::Serverless::LayerVersion").items():
+        assert layer["Metadata"]["BuildMethod"] == "python3.13", logical
+
+
+def test_generated_docs_and_schemas_are_fresh() -> None:
+    for name, text in docgen.schema_files().items():
+        assert (docgen.SCHEMAS / name).read_text() == text, f"docs/schemas/{name} is stale: run make docs"
+    assert docgen.EVENTS_MD.read_text() == docgen.events_markdown(), "docs/events.md is stale: run make docs"
+    current = docgen.TEMPLATE.read_text()
+    assert docgen.render_template(current) == current, "template.yaml's schema block is stale: run make docs"

@@ -1,0 +1,102 @@
+"""Fakes of batchrecs' ports. A fake beats a mock here: it keeps state (objects, jobs, events) that the tests
+then assert on, and it fails loudly on a call the real port does not have."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+from batchrecs.adapters.personalize import CreatedJob, RecipeCannotBatch
+from batchrecs.adapters.s3 import ObjectHead
+from batchrecs.model import WireModel
+from batchrecs.settings import JobKind
+from batchrecs.validation import iter_lines
+
+
+class FakeFiles:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
+        self.reports: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(self, bucket: str, key: str, body: bytes, metadata: dict[str, str] | None = None) -> None:
+        self.objects[bucket, key] = (body, metadata or {})
+
+    def head(self, bucket: str, key: str, version_id: str | None) -> ObjectHead:
+        body, metadata = self.objects[bucket, key]
+        return ObjectHead(size=len(body), etag="etag-1", version_id=version_id, metadata=metadata)
+
+    def lines(self, bucket: str, key: str, version_id: str | None) -> Iterator[bytes]:
+        return iter_lines([self.objects[bucket, key][0]])
+
+    def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
+        self.reports[bucket, key] = document
+
+
+class FakePersonalize:
+    def __init__(self, recipe_kind: JobKind | None = None, *, cannot_batch: bool = False) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.kind = recipe_kind
+        self.cannot_batch = cannot_batch
+
+    def create(self, request: dict[str, Any]) -> CreatedJob:
+        adopted = any(r["jobName"] == request["jobName"] for r in self.requests)
+        self.requests.append(request)
+        return CreatedJob(
+            arn=f"arn:aws:personalize:us-east-1:123456789012:batch-inference-job/{request['jobName']}",
+            status="CREATE PENDING",
+            adopted=adopted,
+        )
+
+    def recipe_kind(self, solution_version_arn: str) -> JobKind | None:
+        if self.cannot_batch:
+            raise RecipeCannotBatch("recipe aws-trending-now cannot run batch inference jobs")
+        return self.kind
+
+
+class FakeExecutions:
+    def __init__(self) -> None:
+        self.started: dict[str, dict[str, Any]] = {}
+
+    def start(self, name: str, execution_input: dict[str, Any]) -> str:
+        self.started.setdefault(name, execution_input)
+        return f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}"
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.published: list[WireModel] = []
+
+    def publish(self, *details: WireModel) -> None:
+        self.published.extend(details)
+
+
+class InMemoryPersistence(BasePersistenceLayer):
+    """Powertools idempotency records in a dict, with DynamoDB's conditional-put semantics."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[str, DataRecord] = {}
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        if idempotency_key not in self.records:
+            raise IdempotencyItemNotFoundError
+        return self.records[idempotency_key]
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        existing = self.records.get(data_record.idempotency_key)
+        if existing is not None and not existing.is_expired:
+            raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
+        self.records[data_record.idempotency_key] = data_record
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        self.records[data_record.idempotency_key] = data_record
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        self.records.pop(data_record.idempotency_key, None)

@@ -1,0 +1,79 @@
+"""`batchrecs run`: the user's view of the local stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from batchrecs_local.cli import main
+
+
+def test_run_prints_submitted_and_succeeded_and_copies_outputs(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run",
+            str(sample / "users.jsonl"),
+            "--interactions",
+            str(sample / "interactions.csv"),
+            "--out",
+            str(tmp_path / "out"),
+            "--timeout",
+            "60",
+        ]
+    )
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines()]
+    assert code == 0
+    assert [e["detail-type"] for e in events] == ["Job Submitted", "Job Succeeded"]
+    (uri,) = events[1]["detail"]["output"]["files"]
+    copied = tmp_path / "out" / events[1]["detail"]["jobName"] / uri.rsplit("/", 1)[-1]
+    lines = [json.loads(line) for line in copied.read_text().splitlines()]
+    assert len(lines) == len((sample / "users.jsonl").read_text().splitlines())
+    assert all(line["error"] is None and len(line["output"]["recommendedItems"]) == 25 for line in lines)
+    assert "Personalize job CREATE" in captured.err  # progress on stderr
+
+
+def test_run_on_a_bad_file_prints_input_rejected_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(f'{{"userId": "{n}"}}\n' for n in range(6)) + '{"userId": 7}\n')
+    code = main(["run", str(bad), "--out", str(tmp_path / "out"), "--timeout", "60"])
+    (event,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1
+    assert event["detail-type"] == "Input Rejected"
+    assert event["detail"]["errors"][0]["line"] == 7
+
+
+def test_run_with_metadata_overrides_applies_them(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run",
+            str(sample / "users.jsonl"),
+            "--metadata",
+            "num-results=5",
+            "--interactions",
+            str(sample / "interactions.csv"),
+            "--out",
+            str(tmp_path / "out"),
+            "--timeout",
+            "60",
+        ]
+    )
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0
+    assert events[-1]["detail"]["settings"]["numResults"] == 5
+    out = next((tmp_path / "out").rglob("*.out"))
+    assert all(len(json.loads(line)["output"]["recommendedItems"]) == 5 for line in out.read_text().splitlines())
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["run", str(tmp_path / "missing.jsonl")])
+    assert caught.value.code == 2

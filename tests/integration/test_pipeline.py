@@ -1,0 +1,120 @@
+"""The whole pipeline in process: drop → SubmitFunction → Personalize (emulated) → state machine → events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchrecs.events import DETAIL_TYPES, InputRejected, JobFailed, JobSucceeded
+from batchrecs_local.stack import EventTap, LocalStack, solution_version_arn
+
+TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
+
+
+def terminal_count(n: int) -> Any:
+    return lambda events: sum(e["detail-type"] in TERMINAL for e in events) >= n
+
+
+def validated(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for event in events:
+        DETAIL_TYPES[event["detail-type"]].model_validate(event["detail"])
+    return events
+
+
+def read_s3(stack: LocalStack, uri: str) -> bytes:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    body: bytes = stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return body
+
+
+@pytest.mark.parametrize("kind", ["users", "items", "ranking"])
+def test_each_kind_runs_to_job_succeeded_with_personalize_format_output(
+    kind: str, stack: LocalStack, tap: EventTap, sample: Path
+) -> None:
+    # Given the sample file of this kind, with the solution version of its recipe
+    path = sample / f"{kind}.jsonl"
+    # When it is dropped under input/
+    stack.drop(path.read_bytes(), f"input/{path.name}", {"solution-version-arn": solution_version_arn(kind)})
+    events = validated(tap.collect(terminal_count(1)))
+    # Then Job Submitted, then Job Succeeded naming output that exists, one line per input record, in order
+    assert [e["detail-type"] for e in events] == ["Job Submitted", "Job Succeeded"]
+    detail = JobSucceeded.model_validate(events[1]["detail"])
+    assert detail.kind.value == kind
+    (output,) = detail.output.files
+    lines = [json.loads(line) for line in read_s3(stack, output).splitlines()]
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["input"] for line in lines] == records
+    for line in lines:
+        assert list(line) == ["input", "output", "error"]
+        assert line["error"] is None
+        assert line["output"]["recommendedItems"]
+        assert ("scores" in line["output"]) == (kind != "items")
+    if kind == "ranking":
+        assert all(sorted(line["output"]["recommendedItems"]) == sorted(line["input"]["itemList"]) for line in lines)
+
+
+def test_malformed_line_seven_is_rejected_with_a_report_and_the_input_kept(stack: LocalStack, tap: EventTap) -> None:
+    lines = [json.dumps({"userId": f"user-{n:04d}"}) for n in range(1, 11)]
+    lines[6] = '{"userId": "user-0007",'
+    body = ("\n".join(lines) + "\n").encode()
+    stack.drop(body, "input/broken.jsonl")
+    (event,) = validated(tap.collect(terminal_count(1)))
+    detail = InputRejected.model_validate(event["detail"])
+    assert event["detail-type"] == "Input Rejected"
+    assert [(e.line, e.message.split(":")[0]) for e in detail.errors] == [(7, "not valid JSON")]
+    report = json.loads(read_s3(stack, f"s3://{detail.input.bucket}/{detail.report_key}"))
+    assert report["errors"][0]["line"] == 7
+    assert read_s3(stack, f"s3://{detail.input.bucket}/input/broken.jsonl") == body
+    assert stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"] == []
+
+
+def test_create_failed_ends_in_job_failed_with_the_reason(stack: LocalStack, tap: EventTap) -> None:
+    stack.drop(b'{"userId": "user-0001"}\n', "input/doomed.jsonl")
+    events = validated(tap.collect(terminal_count(1)))
+    assert [e["detail-type"] for e in events] == ["Job Submitted", "Job Failed"]
+    detail = JobFailed.model_validate(events[1]["detail"])
+    assert detail.status == "CREATE FAILED"
+    assert "permission" in detail.failure_reason
+
+
+def test_an_s3_event_delivered_twice_makes_one_job_and_one_terminal_event(stack: LocalStack, tap: EventTap) -> None:
+    # Given a drop whose notification S3 delivers twice
+    (first,) = stack.drop(b'{"userId": "user-0001"}\n', "input/twice.jsonl")
+    second = stack.invoke_async("SubmitFunction", first.event)
+    # Then both deliveries answer the same job, and the bus sees one Job Submitted and one Job Succeeded
+    assert first.result == second.result
+    events = validated(tap.collect(terminal_count(1)))
+    events += tap.collect(lambda _: True)  # anything published late
+    assert sorted(e["detail-type"] for e in events) == ["Job Submitted", "Job Succeeded"]
+    assert len(stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]) == 1
+    executions = stack.client("stepfunctions").list_executions(stateMachineArn=stack.name("JobStateMachine"))
+    assert len(executions["executions"]) == 1
+
+
+def test_a_duplicate_delivery_after_the_idempotency_record_is_gone_adopts_the_job(
+    stack: LocalStack, tap: EventTap
+) -> None:
+    # Given the idempotency record has expired (or the table was emptied), the deterministic names still guard
+    (first,) = stack.drop(b'{"userId": "user-0001"}\n', "input/again.jsonl")
+    dynamodb = stack.client("dynamodb")
+    table = stack.name("JobsTable")
+    for item in dynamodb.scan(TableName=table)["Items"]:
+        dynamodb.delete_item(TableName=table, Key={"id": item["id"]})
+    second = stack.invoke_async("SubmitFunction", first.event)
+    assert second.result["results"][0]["adopted"] is True
+    assert second.result["results"][0]["jobName"] == first.result["results"][0]["jobName"]
+    events = tap.collect(terminal_count(1))
+    assert sum(e["detail-type"] == "Job Succeeded" for e in events) == 1
+    assert len(stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]) == 1
+
+
+def test_keys_with_spaces_and_unicode_arrive_decoded(stack: LocalStack, tap: EventTap) -> None:
+    key = "input/weekly users é+1.jsonl"
+    (invocation,) = stack.drop(b'{"userId": "user-0001"}\n', key)
+    assert invocation.error is None
+    events = validated(tap.collect(terminal_count(1)))
+    assert events[-1]["detail"]["input"]["key"] == key
+    assert events[-1]["detail-type"] == "Job Succeeded"

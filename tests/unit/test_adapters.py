@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from batchrecs.adapters.eventbridge import MAX_ENTRIES, EventPublisher, PublishFailed
+from batchrecs.adapters.personalize import PersonalizeJobs, RecipeCannotBatch
+from batchrecs.events import InputFile, InputRejected
+from batchrecs.settings import JobKind
+from batchrecs.validation import Problem
+
+SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
+JOB = "arn:aws:personalize:us-east-1:123456789012:batch-inference-job/br-x"
+REQUEST = {
+    "jobName": "br-x",
+    "solutionVersionArn": SV,
+    "roleArn": "arn:aws:iam::123456789012:role/p",
+    "jobInput": {"s3DataSource": {"path": "s3://in/input/x.jsonl"}},
+    "jobOutput": {"s3DataDestination": {"path": "s3://out/output/br-x/"}},
+}
+
+
+def rejected(n: int) -> InputRejected:
+    return InputRejected(
+        input=InputFile(bucket="b", key=f"input/{n}", records=1),
+        kind=None,
+        error_count=1,
+        errors=[Problem(line=1, field=None, message="bad")],
+        report_key="r",
+        rejected_at=datetime.now(UTC),
+    )
+
+
+def test_publisher_splits_into_batches_of_ten() -> None:
+    events = boto3.client("events", region_name="us-east-1")
+    with Stubber(events) as stub:
+        for size in (MAX_ENTRIES, MAX_ENTRIES, 3):
+            stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e"}] * size})
+        EventPublisher(events, "bus", "batchrecs").publish(*(rejected(n) for n in range(23)))
+        stub.assert_no_pending_responses()
+
+
+def test_publisher_raises_on_refused_entries() -> None:
+    events = boto3.client("events", region_name="us-east-1")
+    with Stubber(events) as stub:
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]},
+        )
+        with pytest.raises(PublishFailed, match="1 of 1"):
+            EventPublisher(events, "bus", "batchrecs").publish(rejected(1))
+
+
+def test_create_adopts_a_job_an_earlier_delivery_created() -> None:
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    with Stubber(personalize) as stub:
+        stub.add_client_error("create_batch_inference_job", "ResourceAlreadyExistsException")
+        stub.add_response(
+            "describe_batch_inference_job",
+            {"batchInferenceJob": {"status": "CREATE IN_PROGRESS"}},
+            {"batchInferenceJobArn": JOB},
+        )
+        created = PersonalizeJobs(personalize).create(REQUEST)
+    assert (created.arn, created.status, created.adopted) == (JOB, "CREATE IN_PROGRESS", True)
+
+
+def test_create_lets_quota_errors_through_for_a_retry() -> None:
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    with Stubber(personalize) as stub:
+        stub.add_client_error("create_batch_inference_job", "LimitExceededException")
+        with pytest.raises(personalize.exceptions.LimitExceededException):
+            PersonalizeJobs(personalize).create(REQUEST)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "kind"),
+    [
+        ("aws-user-personalization-v2", JobKind.USERS),
+        ("aws-similar-items", JobKind.ITEMS),
+        ("aws-personalized-ranking", JobKind.RANKING),
+        ("some-future-recipe", None),
+    ],
+)
+def test_recipe_kind(recipe: str, kind: JobKind | None) -> None:
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    with Stubber(personalize) as stub:
+        stub.add_response(
+            "describe_solution_version", {"solutionVersion": {"recipeArn": f"arn:aws:personalize:::recipe/{recipe}"}}
+        )
+        assert PersonalizeJobs(personalize).recipe_kind(SV) is kind
+
+
+def test_recipe_that_cannot_batch_raises() -> None:
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    with Stubber(personalize) as stub:
+        stub.add_response(
+            "describe_solution_version",
+            {"solutionVersion": {"recipeArn": "arn:aws:personalize:::recipe/aws-trending-now"}},
+        )
+        with pytest.raises(RecipeCannotBatch):
+            PersonalizeJobs(personalize).recipe_kind(SV)
+
+
+def test_recipe_kind_is_unknown_when_the_version_cannot_be_described() -> None:
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    with Stubber(personalize) as stub:
+        stub.add_client_error("describe_solution_version", "ResourceNotFoundException")
+        assert PersonalizeJobs(personalize).recipe_kind(SV) is None

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import pytest
+
+from batchrecs.settings import JobMode, JobSettings, SettingsError, StackSettings
+
+SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
+FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/no-horror"
+KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def problems(defaults: dict[str, object], metadata: dict[str, str]) -> dict[str, str]:
+    with pytest.raises(SettingsError) as caught:
+        JobSettings.merge(defaults, metadata)
+    return dict(caught.value.problems)
+
+
+def test_merge_metadata_overrides_stack_defaults() -> None:
+    settings = JobSettings.merge(
+        {"solution_version_arn": SV, "num_results": "25", "filter_arn": ""}, {"num-results": "50", "filter-arn": FILTER}
+    )
+    assert settings.num_results == 50
+    assert settings.filter_arn == FILTER
+    assert settings.solution_version_arn == SV
+
+
+def test_merge_reads_maps_as_json() -> None:
+    settings = JobSettings.merge(
+        {"solution_version_arn": SV},
+        {
+            "ranking-influence": '{"POPULARITY": 0.5}',
+            "item-exploration-config": '{"explorationWeight": "0.3"}',
+            "tags": '{"team": "ml"}',
+        },
+    )
+    assert settings.to_wire()["rankingInfluence"] == {"POPULARITY": 0.5}
+    assert settings.to_wire()["itemExplorationConfig"] == {"explorationWeight": "0.3"}
+    assert settings.tags == {"team": "ml"}
+
+
+def test_unknown_metadata_key_is_an_error_not_ignored() -> None:
+    found = problems({"solution_version_arn": SV}, {"num-result": "50"})
+    assert "unknown setting" in found["num-result"]
+
+
+def test_missing_solution_version_is_named() -> None:
+    assert "SolutionVersionArn" in problems({}, {})["solution-version-arn"]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "key", "fragment"),
+    [
+        ({"batch-inference-job-mode": "FOO"}, "batch-inference-job-mode", "BATCH_INFERENCE"),
+        ({"num-results": "0"}, "num-results", "greater than or equal to 1"),
+        ({"num-results": "many"}, "num-results", "integer"),
+        ({"num-results": "501"}, "num-results", "maximum 500"),
+        ({"filter-arn": "arn:aws:s3:::bucket"}, "filter-arn", "pattern"),
+        ({"kms-key-arn": "alias/mine"}, "kms-key-arn", "pattern"),
+        ({"ranking-influence": '{"RECENCY": 0.5}'}, "ranking-influence", "POPULARITY"),
+        ({"ranking-influence": '{"POPULARITY": 1.5}'}, "ranking-influence", "less than or equal to 1"),
+        ({"ranking-influence": "[1]"}, "ranking-influence", "JSON object"),
+        ({"item-exploration-config": '{"explorationWeight": "2"}'}, "item-exploration-config", "between 0 and 1"),
+        ({"item-exploration-config": '{"weight": "0.1"}'}, "item-exploration-config", "explorationWeight"),
+        ({"tags": '{"": "x"}'}, "tags", "at least 1 character"),
+        ({"kind": "sessions"}, "kind", "users"),
+        ({"batch-inference-job-mode": "THEME_GENERATION"}, "settings", "theme-item-name"),
+        ({"theme-item-name": "TITLE"}, "settings", "THEME_GENERATION"),
+    ],
+)
+def test_merge_rejects_what_personalize_would_refuse(metadata: dict[str, str], key: str, fragment: str) -> None:
+    found = problems({"solution_version_arn": SV}, metadata)
+    assert key in found, found
+    assert fragment in found[key]
+
+
+def test_theme_generation_needs_items() -> None:
+    found = problems(
+        {"solution_version_arn": SV},
+        {"batch-inference-job-mode": "THEME_GENERATION", "theme-item-name": "TITLE", "kind": "users"},
+    )
+    assert "items" in found["settings"]
+
+
+def test_create_request_carries_every_setting() -> None:
+    settings = JobSettings(
+        solution_version_arn=SV,
+        filter_arn=FILTER,
+        num_results=40,
+        item_exploration_config={"explorationWeight": "0.3"},
+        ranking_influence={"FRESHNESS": 0.2},
+        tags={"b": "2", "a": "1"},
+        kms_key_arn=KMS,
+        job_mode=JobMode.THEME_GENERATION,
+        theme_item_name="TITLE",
+    )
+    request = settings.create_request(
+        job_name="j",
+        role_arn="arn:aws:iam::123456789012:role/r",
+        input_path="s3://in/input/f.jsonl",
+        output_path="s3://out/output/j/",
+    )
+    assert request == {
+        "jobName": "j",
+        "solutionVersionArn": SV,
+        "filterArn": FILTER,
+        "numResults": 40,
+        "jobInput": {"s3DataSource": {"path": "s3://in/input/f.jsonl", "kmsKeyArn": KMS}},
+        "jobOutput": {"s3DataDestination": {"path": "s3://out/output/j/", "kmsKeyArn": KMS}},
+        "roleArn": "arn:aws:iam::123456789012:role/r",
+        "batchInferenceJobMode": "THEME_GENERATION",
+        "batchInferenceJobConfig": {
+            "itemExplorationConfig": {"explorationWeight": "0.3"},
+            "rankingInfluence": {"FRESHNESS": 0.2},
+        },
+        "themeGenerationConfig": {"fieldsForThemeGeneration": {"itemName": "TITLE"}},
+        "tags": [{"tagKey": "a", "tagValue": "1"}, {"tagKey": "b", "tagValue": "2"}],
+    }
+
+
+def test_create_request_leaves_out_unset_settings() -> None:
+    request = JobSettings(solution_version_arn=SV).create_request(
+        job_name="j", role_arn="r", input_path="s3://in/k", output_path="s3://out/p/"
+    )
+    assert set(request) == {
+        "jobName",
+        "solutionVersionArn",
+        "numResults",
+        "jobInput",
+        "jobOutput",
+        "roleArn",
+        "batchInferenceJobMode",
+    }
+
+
+def test_stack_settings_read_the_environment() -> None:
+    stack = StackSettings.from_environment(
+        {
+            "INPUT_BUCKET": "in",
+            "OUTPUT_BUCKET": "out",
+            "PERSONALIZE_ROLE_ARN": "arn:role",
+            "STATE_MACHINE_ARN": "sm",
+            "EVENT_BUS_NAME": "bus",
+            "JOBS_TABLE": "t",
+            "NUM_RESULTS": "30",
+            "SOLUTION_VERSION_ARN": SV,
+            "RANKING_INFLUENCE": '{"POPULARITY": 1}',
+            "FILTER_ARN": "",
+            "MAX_NUM_RESULTS": "100",
+        }
+    )
+    assert stack.max_num_results == 100
+    settings = JobSettings.merge(stack.job_defaults, {}, max_num_results=stack.max_num_results)
+    assert settings.num_results == 30
+    assert settings.filter_arn is None
+    assert settings.to_wire()["rankingInfluence"] == {"POPULARITY": 1.0}

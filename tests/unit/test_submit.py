@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from batchrecs.events import InputRejected, JobSubmitted
+from batchrecs.jobs import IDEMPOTENCY, Drop, ExecutionInput, Outcome, SubmitPorts, submit_drop
+from batchrecs.settings import JobKind, StackSettings
+from tests.fakes import FakeExecutions, FakeFiles, FakePersonalize, FakePublisher, InMemoryPersistence
+
+SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
+STACK = StackSettings(
+    input_bucket="in",
+    output_bucket="out",
+    personalize_role_arn="arn:aws:iam::123456789012:role/p",
+    state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:sm",
+    event_bus_name="bus",
+    jobs_table="jobs",
+    job_defaults={"solution_version_arn": SV},
+)
+
+
+@pytest.fixture(autouse=True)
+def _lambda_context(lambda_context: object) -> None:
+    IDEMPOTENCY.register_lambda_context(lambda_context)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def ports() -> SubmitPorts:
+    return SubmitPorts(
+        files=FakeFiles(),
+        personalize=FakePersonalize(),
+        executions=FakeExecutions(),  # type: ignore[arg-type]
+        publisher=FakePublisher(),
+        idempotency_store=InMemoryPersistence(),
+    )  # type: ignore[arg-type]
+
+
+def drop(ports: SubmitPorts, body: bytes, key: str = "input/users.jsonl", **metadata: str) -> Drop:
+    ports.files.add("in", key, body, metadata)  # type: ignore[attr-defined]
+    return Drop(bucket="in", key=key, version_id="v1", etag="e1", size=len(body))
+
+
+def test_valid_drop_creates_a_job_starts_its_execution_and_says_so(ports: SubmitPorts) -> None:
+    # Given a valid users file with a metadata override
+    the_drop = drop(ports, b'{"userId": "1"}\n{"userId": "2"}\n', **{"num-results": "10"})
+    # When it is submitted
+    result = submit_drop(the_drop, ports, STACK)
+    # Then one job is created with the override, its execution is named after it, and Job Submitted is published
+    assert result.outcome is Outcome.SUBMITTED
+    (request,) = ports.personalize.requests  # type: ignore[attr-defined]
+    assert request["numResults"] == 10
+    assert request["jobInput"]["s3DataSource"]["path"] == "s3://in/input/users.jsonl"
+    assert request["jobOutput"]["s3DataDestination"]["path"] == f"s3://out/output/{result.job_name}/"
+    execution = ExecutionInput.model_validate(ports.executions.started[request["jobName"]])  # type: ignore[attr-defined]
+    assert execution.event.output.files == [f"s3://out/output/{result.job_name}/users.jsonl.out"]
+    assert execution.polling.elapsed_seconds == execution.polling.first_wait_seconds == STACK.poll_first_wait_seconds
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert isinstance(event, JobSubmitted)
+    assert (event.kind, event.input.records, event.status) == (JobKind.USERS, 2, "CREATE PENDING")
+
+
+def test_bad_file_is_reported_beside_it_and_never_submitted(ports: SubmitPorts) -> None:
+    body = b"".join(b'{"userId": "%d"}\n' % n for n in range(6)) + b'{"userId": 7}\n'
+    result = submit_drop(drop(ports, body, key="input/bad users.jsonl"), ports, STACK)
+    assert result.outcome is Outcome.REJECTED
+    assert ports.personalize.requests == []  # type: ignore[attr-defined]
+    report = ports.files.reports["in", "rejected/input/bad users.jsonl.report.json"]  # type: ignore[attr-defined]
+    assert (report["errorCount"], report["errors"][0]["line"], report["records"]) == (1, 7, 7)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert isinstance(event, InputRejected)
+    assert event.errors[0].line == 7
+    assert event.report_key == "rejected/input/bad users.jsonl.report.json"
+
+
+def test_input_rejected_carries_at_most_ten_errors(ports: SubmitPorts) -> None:
+    submit_drop(drop(ports, b"nope\n" * 30), ports, STACK)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert (event.error_count, len(event.errors)) == (30, 10)
+
+
+def test_bad_metadata_is_rejected_naming_the_key(ports: SubmitPorts) -> None:
+    submit_drop(drop(ports, b'{"userId": "1"}\n', **{"num-results": "0", "color": "red"}), ports, STACK)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert isinstance(event, InputRejected)
+    assert sorted(e.field or "" for e in event.errors) == ["color", "num-results"]
+
+
+def test_recipe_that_cannot_batch_is_rejected_up_front(ports: SubmitPorts) -> None:
+    ports = SubmitPorts(**{**ports.__dict__, "personalize": FakePersonalize(cannot_batch=True)})  # type: ignore[arg-type]
+    submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, STACK)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert "aws-trending-now" in event.errors[0].message
+
+
+def test_recipe_kind_decides_how_records_are_read(ports: SubmitPorts) -> None:
+    ports = SubmitPorts(**{**ports.__dict__, "personalize": FakePersonalize(JobKind.ITEMS)})  # type: ignore[arg-type]
+    submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, STACK)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert isinstance(event, InputRejected)
+    assert event.kind is JobKind.ITEMS
+
+
+def test_same_drop_twice_submits_once(ports: SubmitPorts) -> None:
+    the_drop = drop(ports, b'{"itemId": "1"}\n')
+    first = submit_drop(the_drop, ports, STACK)
+    second = submit_drop(the_drop, ports, STACK)
+    assert first == second
+    assert len(ports.personalize.requests) == 1  # type: ignore[attr-defined]
+    assert len(ports.publisher.published) == 1  # type: ignore[attr-defined]
+
+
+def test_a_new_version_of_the_same_key_is_a_new_job(ports: SubmitPorts) -> None:
+    the_drop = drop(ports, b'{"itemId": "1"}\n')
+    first = submit_drop(the_drop, ports, STACK)
+    second = submit_drop(the_drop.model_copy(update={"version_id": "v2"}), ports, STACK)
+    assert first.job_name != second.job_name
+
+
+def test_execution_input_is_json(ports: SubmitPorts) -> None:
+    result = submit_drop(drop(ports, b'{"userId": "1", "itemList": ["a"]}\n'), ports, STACK)
+    started = ports.executions.started[result.job_name]  # type: ignore[attr-defined,index]
+    assert json.loads(json.dumps(started))["event"]["kind"] == "ranking"

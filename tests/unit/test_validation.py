@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from batchrecs.settings import JobKind
+from batchrecs.validation import KEEP_ERRORS, iter_lines, validate_records
+
+
+def check(text: str | bytes, kind: JobKind | None = None, **options: int):  # type: ignore[no-untyped-def]
+    data = text.encode() if isinstance(text, str) else text
+    return validate_records(iter_lines([data]), file="input/f.jsonl", kind=kind, **options)
+
+
+def jsonl(*records: object) -> str:
+    return "".join(json.dumps(r) + "\n" for r in records)
+
+
+def test_valid_files_of_each_kind_pass() -> None:
+    assert check(jsonl({"userId": "1"}, {"userId": "2", "filterValues": {"G": '"a"'}})).kind is JobKind.USERS
+    assert check(jsonl({"itemId": "105"})).kind is JobKind.ITEMS
+    ranking = check(jsonl({"userId": "891", "itemList": ["27", "886"]}))
+    assert (ranking.valid, ranking.kind, ranking.records) == (True, JobKind.RANKING, 1)
+
+
+def test_malformed_line_seven_is_named() -> None:
+    lines = [json.dumps({"userId": str(n)}) for n in range(1, 11)]
+    lines[6] = '{"userId": "7"'
+    report = check("\n".join(lines) + "\n")
+    assert not report.valid
+    assert [(e.line, e.message.split(":")[0]) for e in report.errors] == [(7, "not valid JSON")]
+    assert report.errors[0].excerpt == '{"userId": "7"'
+
+
+def test_wrong_shapes_are_reported_with_line_and_field() -> None:
+    report = check(
+        jsonl(
+            {"userId": "1"},
+            {"userId": 2},
+            {"userId": ""},
+            {"userId": "x" * 257},
+            {"user": "1"},
+            {"userId": "5", "extra": 1},
+            {"userId": "6", "filterValues": {"G": 1}},
+        )
+    )
+    found = [(e.line, e.field) for e in report.errors]
+    assert found == [(2, "userId"), (3, "userId"), (4, "userId"), (5, None), (6, "extra"), (7, "filterValues")]
+    assert "quote numeric ids" in report.errors[0].message
+    assert "256" in report.errors[2].message
+
+
+def test_item_list_rules() -> None:
+    report = check(
+        jsonl(
+            {"userId": "1", "itemList": []},
+            {"userId": "2", "itemList": ["a", 3]},
+            {"userId": "3", "itemList": [str(i) for i in range(6)]},
+        ),
+        max_item_list=5,
+    )
+    assert [(e.line, e.field) for e in report.errors] == [(1, "itemList"), (2, "itemList"), (3, "itemList")]
+    assert "item 1" in report.errors[1].message
+    assert "maximum is 5" in report.errors[2].message
+
+
+def test_mixed_kinds_name_both_kinds_and_first_lines() -> None:
+    report = check(jsonl({"userId": "1"}, {"userId": "2"}, {"itemId": "9"}))
+    assert report.error_count == 1
+    message = report.errors[0].message
+    assert "users records from line 1" in message and "items records from line 3" in message
+
+
+def test_kind_from_the_recipe_wins_over_the_data() -> None:
+    report = check(jsonl({"userId": "1"}), kind=JobKind.ITEMS)
+    assert report.kind is JobKind.ITEMS
+    assert "expects items records" in report.errors[0].message
+
+
+def test_empty_file_and_blank_only_file_are_rejected() -> None:
+    for text in ("", "\n\n  \n"):
+        report = check(text)
+        assert [e.message for e in report.errors] == ["the file has no records"]
+
+
+def test_crlf_blank_lines_and_missing_final_newline_are_fine() -> None:
+    report = check('{"userId": "1"}\r\n\r\n{"userId": "2"}')
+    assert (report.valid, report.records) == (True, 2)
+
+
+def test_json_array_is_not_json_lines() -> None:
+    report = check('[{"userId": "1"}]\n')
+    assert "expected a JSON object per line, got list" in report.errors[0].message
+
+
+def test_only_the_first_errors_are_kept_but_all_are_counted() -> None:
+    report = check("x\n" * (KEEP_ERRORS + 50))
+    assert (report.error_count, len(report.errors)) == (KEEP_ERRORS + 50, KEEP_ERRORS)
+
+
+@given(data=st.binary(max_size=300), cut=st.lists(st.integers(min_value=0, max_value=300), max_size=6))
+def test_line_splitting_does_not_depend_on_chunk_boundaries(data: bytes, cut: list[int]) -> None:
+    points = sorted({min(c, len(data)) for c in cut})
+    chunks = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    pieces = data.split(b"\n")
+    if pieces[-1] == b"":  # a final newline ends the last line; it does not start another
+        pieces.pop()
+    expected = [line.removesuffix(b"\r") for line in pieces]
+    assert list(iter_lines(chunks)) == expected
+
+
+@given(data=st.binary(max_size=500))
+def test_arbitrary_bytes_always_get_a_verdict(data: bytes) -> None:
+    report = check(data)
+    assert report.valid == (report.error_count == 0)
+
+
+@given(ids=st.lists(st.text(min_size=1, max_size=40).filter(str.strip), min_size=1, max_size=20))
+def test_generated_valid_user_records_pass(ids: list[str]) -> None:
+    assert check(jsonl(*({"userId": i} for i in ids))).valid
