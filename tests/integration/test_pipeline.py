@@ -10,6 +10,7 @@ import pytest
 
 from batchrecs.events import DETAIL_TYPES, InputRejected, JobFailed, JobSucceeded
 from batchrecs_local.stack import EventTap, LocalStack, solution_version_arn
+from tests.conftest import load_event
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
 
@@ -118,3 +119,22 @@ def test_keys_with_spaces_and_unicode_arrive_decoded(stack: LocalStack, tap: Eve
     events = validated(tap.collect(terminal_count(1)))
     assert events[-1]["detail"]["input"]["key"] == key
     assert events[-1]["detail-type"] == "Job Succeeded"
+
+
+@pytest.mark.parametrize(
+    ("payload", "key", "body", "expected"),
+    [
+        ("submit-valid-drop.json", "input/users.jsonl", b'{"userId": "user-0001"}\n', "submitted"),
+        ("submit-invalid-drop.json", "input/broken.jsonl", b'{"userId": 1}\n', "rejected"),
+        ("submit-encoded-key.json", "input/weekly users \u00e9.jsonl", b'{"userId": "user-0001"}\n', "submitted"),
+    ],
+)
+def test_events_corpus_payloads_drive_the_handler(
+    payload: str, key: str, body: bytes, expected: str, stack: LocalStack
+) -> None:
+    # Given the object the payload names (its key URL-encoded in the payload, as S3 sends it)
+    stack.client("s3").put_object(Bucket=stack.name("InputBucket"), Key=key, Body=body)
+    # When the shared payload that `sam local invoke -e` also uses is delivered
+    result = stack.invoke("SubmitFunction", load_event(payload))
+    # Then the handler decodes the key and reaches the expected outcome
+    assert result["results"][0]["outcome"] == expected
