@@ -17,6 +17,11 @@ $(STAMP): requirements-dev.txt layers/batchrecs/requirements.txt layers/scorer/r
 
 venv: $(STAMP)
 
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
 ## demo: the main job on the embedded local stack, on seeded sample data (users, items, ranking)
 demo: $(STAMP)
 	$(BIN)/batchrecs sample-data build/demo/data
@@ -34,12 +39,13 @@ contract: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
 
-lint: $(STAMP)
+lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint
+	node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 
 build: $(STAMP)
 	$(BIN)/sam build --cached --parallel
@@ -49,4 +55,4 @@ docs: $(STAMP)
 	$(BIN)/python -m batchrecs_local.docgen
 
 clean:
-	rm -rf .aws-sam build $(VENV)
+	rm -rf .aws-sam build $(VENV) node_modules

@@ -1,0 +1,108 @@
+"""The Personalize emulator behaves as the service does where batchrecs depends on it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from batchrecs_local.emulator import EmulatorSettings
+from batchrecs_local.stack import LocalStack, solution_version_arn
+
+SV = solution_version_arn("users")
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalStack]:
+    settings = EmulatorSettings(
+        pending_seconds=0.2,
+        running_seconds=0.3,
+        quota=2,
+        solution_versions={SV: "arn:aws:personalize:::recipe/aws-user-personalization"},
+    )
+    with LocalStack(settings=settings) as local:
+        local.client("s3").put_object(
+            Bucket=local.name("InputBucket"), Key="input/u.jsonl", Body=b'{"userId": "1"}\nnot json\n'
+        )
+        yield local
+
+
+def create(stack: LocalStack, name: str, **overrides: Any) -> str:
+    request = {
+        "jobName": name,
+        "solutionVersionArn": SV,
+        "roleArn": "arn:aws:iam::123456789012:role/p",
+        "jobInput": {"s3DataSource": {"path": f"s3://{stack.name('InputBucket')}/input/u.jsonl"}},
+        "jobOutput": {"s3DataDestination": {"path": f"s3://{stack.name('OutputBucket')}/output/{name}/"}},
+        **overrides,
+    }
+    arn: str = stack.client("personalize").create_batch_inference_job(**request)["batchInferenceJobArn"]
+    return arn
+
+
+def code(error: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(error.value.response["Error"]["Code"])
+
+
+def test_lifecycle_goes_pending_in_progress_active_and_writes_output(stack: LocalStack) -> None:
+    arn = create(stack, "job-1")
+    personalize = stack.client("personalize")
+    seen = []
+    deadline = time.monotonic() + 10
+    while (not seen or seen[-1] != "ACTIVE") and time.monotonic() < deadline:
+        status = personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"]["status"]
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        time.sleep(0.05)
+    assert seen == ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]
+    body = stack.client("s3").get_object(Bucket=stack.name("OutputBucket"), Key="output/job-1/u.jsonl.out")["Body"]
+    good, bad = (json.loads(line) for line in body.read().splitlines())
+    assert good["error"] is None and good["input"] == {"userId": "1"}
+    assert bad["error"] and bad["input"] == "not json"
+
+
+def test_quota_refuses_a_job_past_the_limit_then_frees_up(stack: LocalStack) -> None:
+    create(stack, "job-1")
+    create(stack, "job-2")
+    with pytest.raises(ClientError) as refused:
+        create(stack, "job-3")
+    assert code(refused) == "LimitExceededException"
+    time.sleep(0.6)
+    create(stack, "job-3")
+
+
+def test_names_are_checked_and_never_reused(stack: LocalStack) -> None:
+    create(stack, "job-1")
+    with pytest.raises(ClientError) as again:
+        create(stack, "job-1")
+    assert code(again) == "ResourceAlreadyExistsException"
+    personalize = stack.client("personalize")
+    for bad_name in ("-starts-with-dash", "x" * 64):
+        with pytest.raises(ClientError) as refused:
+            personalize.create_batch_inference_job(
+                jobName=bad_name,
+                solutionVersionArn=SV,
+                roleArn="r",
+                jobInput={"s3DataSource": {"path": "s3://b/k"}},
+                jobOutput={"s3DataDestination": {"path": "s3://b/o/"}},
+            )
+        assert code(refused) == "InvalidInputException"
+
+
+def test_unknown_solution_version_is_not_found(stack: LocalStack) -> None:
+    with pytest.raises(ClientError) as missing:
+        create(stack, "job-1", solutionVersionArn=solution_version_arn("nothing"))
+    assert code(missing) == "ResourceNotFoundException"
+
+
+def test_list_and_describe_solution_version(stack: LocalStack) -> None:
+    create(stack, "job-1")
+    personalize = stack.client("personalize")
+    (summary,) = personalize.list_batch_inference_jobs(solutionVersionArn=SV)["batchInferenceJobs"]
+    assert summary["jobName"] == "job-1"
+    version = personalize.describe_solution_version(solutionVersionArn=SV)["solutionVersion"]
+    assert version["recipeArn"].endswith("aws-user-personalization")
