@@ -6,12 +6,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batchrecs.settings import JobKind
-from batchrecs.validation import KEEP_ERRORS, iter_lines, validate_records
+from batchrecs.validation import KEEP_ERRORS, Limits, ValidationReport, iter_lines, validate_records
 
 
-def check(text: str | bytes, kind: JobKind | None = None, **options: int):  # type: ignore[no-untyped-def]
+def check(text: str | bytes, kind: JobKind | None = None, limits: Limits | None = None) -> ValidationReport:
     data = text.encode() if isinstance(text, str) else text
-    return validate_records(iter_lines([data]), file="input/f.jsonl", kind=kind, **options)
+    return validate_records(iter_lines([data]), file="input/f.jsonl", kind=kind, limits=limits or Limits())
 
 
 def jsonl(*records: object) -> str:
@@ -59,7 +59,7 @@ def test_item_list_rules() -> None:
             {"userId": "2", "itemList": ["a", 3]},
             {"userId": "3", "itemList": [str(i) for i in range(6)]},
         ),
-        max_item_list=5,
+        limits=Limits(max_item_list=5),
     )
     assert [(e.line, e.field) for e in report.errors] == [(1, "itemList"), (2, "itemList"), (3, "itemList")]
     assert "item 1" in report.errors[1].message
@@ -92,7 +92,7 @@ def test_crlf_blank_lines_and_missing_final_newline_are_fine() -> None:
 
 def test_json_array_is_not_json_lines() -> None:
     report = check('[{"userId": "1"}]\n')
-    assert "expected a JSON object per line, got list" in report.errors[0].message
+    assert "JSON array" in report.errors[0].message
 
 
 def test_only_the_first_errors_are_kept_but_all_are_counted() -> None:

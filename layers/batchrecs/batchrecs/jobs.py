@@ -33,8 +33,8 @@ from batchrecs.events import (
 from batchrecs.model import WireModel
 from batchrecs.naming import job_name
 from batchrecs.observability import logger, metrics
-from batchrecs.settings import JobSettings, SettingsError, StackSettings
-from batchrecs.validation import Problem, ValidationReport, validate_records
+from batchrecs.settings import JobMode, JobSettings, SettingsError, StackSettings
+from batchrecs.validation import Limits, Problem, ValidationReport, validate_records
 
 IDEMPOTENCY = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600)
 """A week: far beyond S3's redelivery window, and the deterministic job name guards after that anyway."""
@@ -125,11 +125,9 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
         report = ValidationReport(file=drop.key, kind=None, records=0, error_count=1, errors=[problem])
         return _reject(drop, version_id, report, ports, stack)
 
+    limits = Limits.for_mode(themes=settings.job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list)
     report = validate_records(
-        ports.files.lines(drop.bucket, drop.key, version_id),
-        file=drop.key,
-        kind=kind,
-        max_item_list=stack.max_item_list,
+        ports.files.lines(drop.bucket, drop.key, version_id), file=drop.key, kind=kind, limits=limits, size=head.size
     )
     metrics.add_metric(name="RecordsValidated", unit=MetricUnit.Count, value=report.records)
     if not report.valid or report.kind is None:

@@ -1,12 +1,23 @@
 """Stream validation of batch inference input: everything Personalize would reject, found before it costs a job.
 
-The validator reads bytes line by line, so memory stays flat whatever the file size, and reports each problem
-with its line number, the field, and a short excerpt of the line.
+The validator reads bytes in chunks and lines one at a time, so memory stays flat whatever the file size, and it
+reports each problem with its line number, the field, and a short excerpt of the line.
+
+Decisions (documented in docs/validation.md):
+- blank lines (empty or whitespace only) are skipped and not counted as records; CRLF and LF are both accepted;
+  a missing final newline is fine;
+- unknown fields are errors, not warnings: Personalize reads only the documented fields, and a typo such as
+  ``userID`` would otherwise run as a record without a user;
+- a UTF-8 byte-order mark is an error with the fix, because nothing documents that Personalize skips it;
+- a file that is not JSON Lines at all (binary, compressed, UTF-16, a JSON array, pretty-printed JSON) gets one
+  file-level problem that says what it is and how to fix it, instead of one error per line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -16,6 +27,14 @@ from batchrecs.settings import CAUTIOUS_MAX, JobKind
 
 MAX_ID_LENGTH = 256
 """Personalize's limit for USER_ID and ITEM_ID values."""
+MAX_RECORDS = 50_000_000
+"""Records per input file (Personalize's documented limit)."""
+MAX_THEME_RECORDS = 100
+"""Records per input file in THEME_GENERATION mode."""
+MAX_INPUT_BYTES = 1_000_000_000
+"""Personalize's 1 GB input limit, read as decimal gigabytes: the cautious reading."""
+MAX_LINE_BYTES = 1 << 20
+"""No valid record comes near 1 MiB (500 ids of 256 characters is ~130 KB); longer lines are not read whole."""
 KEEP_ERRORS = 100
 EXCERPT_CHARS = 80
 _READ_CHUNK = 1 << 20
@@ -26,6 +45,18 @@ REQUIRED_FIELDS: dict[JobKind, tuple[str, ...]] = {
     JobKind.RANKING: ("userId", "itemList"),
 }
 OPTIONAL_FIELDS = ("filterValues",)
+
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip-compressed; Personalize reads plain JSON Lines: decompress it first (gunzip)"),
+    (b"PK\x03\x04", "a ZIP archive; upload the JSON Lines file inside it, uncompressed"),
+    (b"BZh", "bzip2-compressed; decompress it first (bunzip2)"),
+    (b"\xfd7zXZ\x00", "xz-compressed; decompress it first (unxz)"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed; decompress it first (unzstd)"),
+    (b"PAR1", "a Parquet file; batch inference reads JSON Lines"),
+    (b"\xff\xfe", "UTF-16 (little-endian) text; save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 (big-endian) text; save it as UTF-8"),
+    (b"\xef\xbb\xbf", "UTF-8 with a byte-order mark; save it without the BOM (sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)"),
+)
 
 
 class Problem(WireModel):
@@ -51,14 +82,47 @@ class ValidationReport(WireModel):
         return self.error_count == 0
 
 
-def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Split a byte stream on LF, dropping a CR before it, without holding more than one chunk and one line."""
+@dataclass(frozen=True)
+class Limits:
+    """The job-level limits a file is held to."""
+
+    max_item_list: int = CAUTIOUS_MAX
+    max_records: int = MAX_RECORDS
+    max_bytes: int = MAX_INPUT_BYTES
+    max_line_bytes: int = MAX_LINE_BYTES
+
+    @classmethod
+    def for_mode(cls, *, themes: bool, max_item_list: int = CAUTIOUS_MAX) -> Limits:
+        return cls(max_item_list=max_item_list, max_records=MAX_THEME_RECORDS if themes else MAX_RECORDS)
+
+
+class OversizedLine(bytes):
+    """The start of a line longer than the limit; the rest of it was skipped unread."""
+
+
+def iter_lines(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """Split a byte stream on LF, dropping a CR before it, holding at most one chunk and ``max_line_bytes``.
+
+    A line longer than ``max_line_bytes`` comes out as an OversizedLine holding its first bytes only.
+    """
     pending = b""
+    skipping = False
     for chunk in chunks:
+        if skipping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue
+            chunk, skipping = chunk[end + 1 :], False
         pending += chunk
         *complete, pending = pending.split(b"\n")
         for line in complete:
-            yield line[:-1] if line.endswith(b"\r") else line
+            if len(line) > max_line_bytes:
+                yield OversizedLine(line[: EXCERPT_CHARS * 4])
+            else:
+                yield line[:-1] if line.endswith(b"\r") else line
+        if len(pending) > max_line_bytes:
+            yield OversizedLine(pending[: EXCERPT_CHARS * 4])
+            pending, skipping = b"", True
     if pending:
         yield pending[:-1] if pending.endswith(b"\r") else pending
 
@@ -71,6 +135,47 @@ def kind_of_record(record: dict[str, Any]) -> JobKind | None:
         return JobKind.USERS
     if "itemId" in record:
         return JobKind.ITEMS
+    return None
+
+
+def sniff(head: bytes) -> str | None:
+    """What a file is, when its first bytes say it is not UTF-8 JSON Lines; None when it may be."""
+    for signature, description in _SIGNATURES:
+        if head.startswith(signature):
+            return f"the file is {description}"
+    if b"\x00" in head[:4096]:
+        return "the file is binary (it contains NUL bytes); batch inference reads UTF-8 JSON Lines"
+    return None
+
+
+def _look_ahead(lines: Iterator[bytes]) -> tuple[list[bytes], Iterator[bytes]]:
+    """The first non-blank line and the one after it (for the file-level checks), and every line, unconsumed."""
+    buffered: list[bytes] = []
+    for raw in lines:
+        buffered.append(raw)
+        if raw and not raw.isspace():
+            break
+    following = next(lines, None)
+    if following is not None:
+        buffered.append(following)
+    leading = [raw for raw in buffered if raw and not raw.isspace()][:2]
+    return leading, chain(buffered, lines)
+
+
+def _not_json_lines(first: bytes, second: bytes | None = None) -> str | None:
+    """A file-level verdict when the first line shows a JSON document rather than JSON Lines."""
+    start = first.strip()
+    if start.startswith(b"["):
+        return (
+            "the file is a JSON array; batch inference reads JSON Lines, one object per line "
+            "(convert with: jq -c '.[]' FILE)"
+        )
+    looks_pretty = start == b"{" or (start.startswith(b"{") and not start.endswith(b"}"))
+    if looks_pretty and (second is None or second.strip().startswith((b'"', b"}"))):
+        return (
+            "the file looks like pretty-printed JSON; batch inference reads JSON Lines, one whole object "
+            "per line (convert with: jq -c . FILE)"
+        )
     return None
 
 
@@ -87,50 +192,115 @@ class _Collector:
             self.kept.append(Problem(line=line, field=field, message=message, excerpt=excerpt))
 
 
+def _valid_id(value: object) -> bool:
+    return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and not value.isspace()
+
+
+def _fast_valid(record: object, kind: JobKind, max_item_list: int) -> bool:
+    """The common case, checked without building any message: a plain valid record of ``kind``."""
+    if type(record) is not dict:
+        return False
+    if kind is JobKind.USERS:
+        return len(record) == 1 and _valid_id(record.get("userId"))
+    if kind is JobKind.ITEMS:
+        return len(record) == 1 and _valid_id(record.get("itemId"))
+    items = record.get("itemList")
+    return (
+        len(record) == 2
+        and _valid_id(record.get("userId"))
+        and type(items) is list
+        and 0 < len(items) <= max_item_list
+        and all(_valid_id(i) for i in items)
+    )
+
+
 def validate_records(
     lines: Iterable[bytes],
     *,
     file: str,
     kind: JobKind | None = None,
-    max_item_list: int = CAUTIOUS_MAX,
+    limits: Limits = Limits(),
+    size: int | None = None,
     keep: int = KEEP_ERRORS,
 ) -> ValidationReport:
-    """Check every line of a JSON Lines file against the record shape of ``kind``.
+    """Check every line of a JSON Lines file against the record shape of ``kind`` and the job limits.
 
     Where ``kind`` is None (the recipe is unknown), the first well-formed record decides it, and any record of
-    another kind is reported with the line where each kind first appeared. Blank lines are skipped: Personalize
-    ignores them too, and editors often leave one at the end.
+    another kind is reported with the line where each kind first appeared. ``size``, when known, is checked
+    before anything is read.
     """
     problems = _Collector(keep)
+    if size is not None and size > limits.max_bytes:
+        problems.add(
+            None,
+            None,
+            f"the file is {size:,} bytes; a batch inference job reads at most "
+            f"{limits.max_bytes:,}: split it into several files",
+        )
+        return ValidationReport(file=file, kind=kind, records=0, error_count=1, errors=problems.kept)
+    leading, lines = _look_ahead(iter(lines))
+    verdict = sniff(leading[0]) or _not_json_lines(*leading) if leading else None
+    if verdict:
+        problems.add(None, None, verdict, leading[0])
+        return ValidationReport(file=file, kind=kind, records=0, error_count=1, errors=problems.kept)
     records = 0
     first_line_of: dict[JobKind, int] = {}
+    resolved = kind
     for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
+        if resolved is not None and not isinstance(raw, OversizedLine):
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                record = None
+            if _fast_valid(record, resolved, limits.max_item_list):
+                records += 1
+                continue
+        if not raw or raw.isspace():
             continue
         records += 1
-        try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            problems.add(number, None, f"not valid JSON: {error}", raw)
+        if isinstance(raw, OversizedLine):
+            problems.add(number, None, f"the line is longer than {limits.max_line_bytes:,} bytes", raw)
             continue
-        if not isinstance(record, dict):
-            problems.add(number, None, f"expected a JSON object per line, got {type(record).__name__}", raw)
+        record = _parse(raw, number, problems)
+        if record is None:
             continue
         shape = kind_of_record(record)
         if shape is None:
             problems.add(number, None, "a record needs userId (users, ranking) or itemId (items)", raw)
             continue
         first_line_of.setdefault(shape, number)
-        expected = kind or min(first_line_of, key=first_line_of.__getitem__)
-        if shape is not expected:
-            problems.add(number, None, _mixed_kinds_message(expected, shape, first_line_of, forced=kind), raw)
+        resolved = resolved or shape  # without a recipe, the first well-formed record decides
+        if shape is not resolved:
+            problems.add(number, None, _mixed_kinds_message(resolved, shape, first_line_of, forced=kind), raw)
             continue
-        for field, message in _record_problems(record, shape, max_item_list):
+        for field, message in _record_problems(record, shape, limits.max_item_list):
             problems.add(number, field, message, raw)
-    if records == 0:
+    if records > limits.max_records:
+        problems.add(
+            None,
+            None,
+            f"the file has {records:,} records; a job reads at most {limits.max_records:,} per file: split it",
+        )
+    if records == 0 and problems.count == 0:
         problems.add(None, None, "the file has no records")
-    resolved = kind or (min(first_line_of, key=first_line_of.__getitem__) if first_line_of else None)
     return ValidationReport(file=file, kind=resolved, records=records, error_count=problems.count, errors=problems.kept)
+
+
+def _parse(raw: bytes, number: int, problems: _Collector) -> dict[str, Any] | None:
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            problems.add(number, None, f"not UTF-8: byte 0x{raw[bad.start]:02x} at column {bad.start + 1}", raw)
+        else:
+            problems.add(number, None, f"not valid JSON: {error}", raw)
+        return None
+    if not isinstance(record, dict):
+        problems.add(number, None, f"expected a JSON object per line, got {type(record).__name__}", raw)
+        return None
+    return record
 
 
 def _mixed_kinds_message(
