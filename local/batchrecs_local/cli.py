@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from batchrecs.settings import CAUTIOUS_MAX, JobKind
+from batchrecs.validation import Limits, ValidationReport, validate_file
 from batchrecs_local.emulator import EmulatorSettings
 from batchrecs_local.stack import DEMO_RECIPES, EventTap, LocalStack, solution_version_arn
 
@@ -92,6 +94,37 @@ def run(
     return 0 if succeeded == len(tracked) else 1
 
 
+def validate(files: list[Path], *, kind: str | None, max_item_list: int, as_json: bool) -> int:
+    """Print each file's verdict (a person's summary, or the JSON report); 1 if any file is invalid."""
+    themes = kind == "themes"
+    limits = Limits.for_mode(themes=themes, max_item_list=max_item_list)
+    invalid = 0
+    for path in files:
+        report = validate_file(path, kind=JobKind.ITEMS if themes else JobKind(kind) if kind else None, limits=limits)
+        invalid += not report.valid
+        print(json.dumps(report.to_wire()) if as_json else describe(report))
+    return 1 if invalid else 0
+
+
+def describe(report: ValidationReport) -> str:
+    """A report as a person reads it: the verdict, then each kept problem with its line and an excerpt."""
+    kind = report.kind.value if report.kind else "unknown kind"
+    if report.valid:
+        return f"{report.file}: valid ({kind}, {report.records:,} records)"
+    lines = [
+        f"{report.file}: INVALID ({kind}, {report.records:,} records, {report.error_count:,} "
+        f"{'error' if report.error_count == 1 else 'errors'})"
+    ]
+    for problem in report.errors:
+        where = f"line {problem.line}" if problem.line else "file"
+        lines.append(f"  {where}{', ' + problem.field if problem.field else ''}: {problem.message}")
+        if problem.excerpt:
+            lines.append(f"      {problem.excerpt}")
+    if report.error_count > len(report.errors):
+        lines.append(f"  … and {report.error_count - len(report.errors):,} more")
+    return "\n".join(lines)
+
+
 def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
     if event["detail-type"] != "Job Succeeded":
         return
@@ -135,6 +168,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     run_parser.add_argument("--interactions", type=Path, help="interactions CSV the emulator ranks by popularity")
     run_parser.add_argument("--timeout", type=float, default=300, help="seconds before giving up (default 300)")
+    validate_parser = commands.add_parser(
+        "validate", help="check files as SubmitFunction does: exit 0 valid, 1 invalid, 2 usage error"
+    )
+    validate_parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate_parser.add_argument(
+        "--kind",
+        choices=[*[k.value for k in JobKind], "themes"],
+        help="the record kind (default: from the data); themes = items, at most 100",
+    )
+    validate_parser.add_argument(
+        "--max-item-list", type=int, default=CAUTIOUS_MAX, help=f"longest itemList accepted (default {CAUTIOUS_MAX})"
+    )
+    validate_parser.add_argument("--json", action="store_true", help="print the JSON report SubmitFunction writes")
     sample_parser = commands.add_parser("sample-data", help="write the demo's seeded synthetic data")
     sample_parser.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
@@ -148,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)}")
+    if args.command == "validate":
+        return validate(args.files, kind=args.kind, max_item_list=args.max_item_list, as_json=args.json)
     try:
         overrides = _pairs(args.metadata, "--metadata")
         parameters = _pairs(args.parameter, "--parameter")

@@ -138,3 +138,33 @@ def test_events_corpus_payloads_drive_the_handler(
     result = stack.invoke("SubmitFunction", load_event(payload))
     # Then the handler decodes the key and reaches the expected outcome
     assert result["results"][0]["outcome"] == expected
+
+
+@pytest.mark.parametrize("name", ["gzip.jsonl", "pretty-printed.jsonl", "many-errors.jsonl", "oversized-line.jsonl"])
+def test_the_lambda_report_is_the_cli_report(name: str, stack: LocalStack, tap: EventTap) -> None:
+    # Given a corpus file dropped into the stack, and the same file checked with `batchrecs validate --json`
+    path = Path(__file__).resolve().parents[1] / "data" / "invalid" / name
+    stack.drop(path.read_bytes(), f"input/{name}")
+    (event,) = validated(tap.collect(terminal_count(1)))
+    detail = InputRejected.model_validate(event["detail"])
+    lambda_report = json.loads(read_s3(stack, f"s3://{detail.input.bucket}/{detail.report_key}"))
+    from batchrecs.settings import JobKind
+    from batchrecs.validation import validate_file
+
+    cli_report = validate_file(path, kind=JobKind(lambda_report["kind"])).to_wire()
+    # Then both say the same, but for where the file was, and the event carries the report's first ten problems
+    for report in (lambda_report, cli_report):
+        report.pop("file")
+    lambda_report.pop("bucket")
+    lambda_report.pop("versionId")
+    assert lambda_report == cli_report
+    assert [e.to_wire() for e in detail.errors] == lambda_report["errors"][:10]
+
+
+def test_a_recipe_that_cannot_batch_is_rejected_before_any_job(stack: LocalStack, tap: EventTap) -> None:
+    trending = solution_version_arn("trending")
+    stack.settings.solution_versions[trending] = "arn:aws:personalize:::recipe/aws-trending-now"
+    stack.drop(b'{"userId": "user-0001"}\n', "input/trending.jsonl", {"solution-version-arn": trending})
+    (event,) = validated(tap.collect(terminal_count(1)))
+    assert event["detail-type"] == "Input Rejected"
+    assert "aws-trending-now cannot run batch inference jobs" in event["detail"]["errors"][0]["message"]

@@ -109,3 +109,15 @@ def test_recipe_kind_is_unknown_when_the_version_cannot_be_described() -> None:
     with Stubber(personalize) as stub:
         stub.add_client_error("describe_solution_version", "ResourceNotFoundException")
         assert PersonalizeJobs(personalize).recipe_kind(SV) is None
+
+
+def test_recipe_kind_is_cached_per_solution_version() -> None:
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    jobs = PersonalizeJobs(personalize)
+    with Stubber(personalize) as stub:
+        stub.add_response(
+            "describe_solution_version", {"solutionVersion": {"recipeArn": "arn:aws:personalize:::recipe/aws-sims"}}
+        )
+        assert jobs.recipe_kind(SV) is JobKind.ITEMS
+        assert jobs.recipe_kind(SV) is JobKind.ITEMS  # a second call would find no stubbed response
+        stub.assert_no_pending_responses()

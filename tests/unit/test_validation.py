@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -120,3 +121,36 @@ def test_arbitrary_bytes_always_get_a_verdict(data: bytes) -> None:
 @given(ids=st.lists(st.text(min_size=1, max_size=40).filter(str.strip), min_size=1, max_size=20))
 def test_generated_valid_user_records_pass(ids: list[str]) -> None:
     assert check(jsonl(*({"userId": i} for i in ids))).valid
+
+
+def test_more_records_than_the_job_limit_is_rejected() -> None:
+    report = check(jsonl(*({"userId": str(n)} for n in range(4))), limits=Limits(max_records=3))
+    assert [(e.line, e.message) for e in report.errors] == [
+        (None, "the file has 4 records; a job reads at most 3 per file: split it")
+    ]
+
+
+def test_input_over_the_size_limit_is_rejected_before_reading() -> None:
+    def never_read() -> Iterator[bytes]:
+        raise AssertionError("the file was read")
+        yield b""
+
+    report = validate_records(never_read(), file="f", limits=Limits(max_bytes=1000), size=1001)
+    assert report.errors[0].message.startswith("the file is 1,001 bytes; a batch inference job reads at most 1,000")
+
+
+def test_a_huge_line_is_skipped_in_bounded_memory_and_the_next_line_still_read() -> None:
+    # Given a 64 MiB line arriving in 1 MiB chunks, between two good lines
+    def chunks() -> Iterator[bytes]:
+        yield b'{"userId": "1"}\n{"userId": "'
+        for _ in range(64):
+            yield b"x" * (1 << 20)
+        yield b'"}\n{"userId": "3"}\n'
+
+    lines = list(iter_lines(chunks(), max_line_bytes=1 << 20))
+    # Then it comes out as one short OversizedLine, and the lines around it are intact
+    assert [type(line).__name__ for line in lines] == ["bytes", "OversizedLine", "bytes"]
+    assert max(len(line) for line in lines) <= 1024
+    report = validate_records(iter(lines), file="f")
+    assert [(e.line, e.message) for e in report.errors] == [(2, "the line is longer than 1,048,576 bytes")]
+    assert report.records == 3

@@ -15,9 +15,11 @@ Decisions (documented in docs/validation.md):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -170,6 +172,11 @@ def _not_json_lines(first: bytes, second: bytes | None = None) -> str | None:
             "the file is a JSON array; batch inference reads JSON Lines, one object per line "
             "(convert with: jq -c '.[]' FILE)"
         )
+    if not start.startswith(b"{") and (b"," in start or b"\t" in start) and _unparsable(start):
+        return (
+            "the file looks like CSV or TSV; batch inference reads JSON Lines, one object per line such as "
+            '{"userId": "4638"}'
+        )
     looks_pretty = start == b"{" or (start.startswith(b"{") and not start.endswith(b"}"))
     if looks_pretty and (second is None or second.strip().startswith((b'"', b"}"))):
         return (
@@ -177,6 +184,27 @@ def _not_json_lines(first: bytes, second: bytes | None = None) -> str | None:
             "per line (convert with: jq -c . FILE)"
         )
     return None
+
+
+def _unparsable(raw: bytes) -> bool:
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return True
+    return False
+
+
+def validate_file(path: Path, *, kind: JobKind | None = None, limits: Limits | None = None) -> ValidationReport:
+    """Validate a local file exactly as SubmitFunction validates an S3 object."""
+    with path.open("rb") as handle:
+        limits = limits or Limits()
+        return validate_records(
+            iter_lines(read_chunks(handle), limits.max_line_bytes),
+            file=str(path),
+            kind=kind,
+            limits=limits,
+            size=path.stat().st_size,
+        )
 
 
 class _Collector:
@@ -295,12 +323,28 @@ def _parse(raw: bytes, number: int, problems: _Collector) -> dict[str, Any] | No
         except UnicodeDecodeError as bad:
             problems.add(number, None, f"not UTF-8: byte 0x{raw[bad.start]:02x} at column {bad.start + 1}", raw)
         else:
-            problems.add(number, None, f"not valid JSON: {error}", raw)
+            if b"\x00" in raw:
+                problems.add(number, None, "binary data (NUL bytes), not a JSON object", raw)
+            else:
+                reason = _ORJSON_POSITION.sub(lambda m: f" at column {m.group(1)}", str(error))
+                problems.add(number, None, f"not valid JSON: {reason}", raw)
         return None
     if not isinstance(record, dict):
-        problems.add(number, None, f"expected a JSON object per line, got {type(record).__name__}", raw)
+        problems.add(number, None, f"expected a JSON object per line, got {json_type(record)}", raw)
         return None
     return record
+
+
+_ORJSON_POSITION = re.compile(r": line \d+ column (\d+) \(char \d+\)$")
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a parsed value's type, as the person who wrote the file knows it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return {dict: "object", list: "array", str: "string", int: "number", float: "number"}.get(type(value), "value")
 
 
 def _mixed_kinds_message(
@@ -350,7 +394,8 @@ def _record_problems(record: dict[str, Any], kind: JobKind, max_item_list: int) 
 
 def _id_problems(field: str, value: object) -> Iterator[tuple[str, str]]:
     if not isinstance(value, str):
-        yield field, f"must be a string id, got {type(value).__name__} (quote numeric ids)"
+        hint = " (quote numeric ids)" if json_type(value) == "number" else ""
+        yield field, f"must be a string id, got {json_type(value)}{hint}"
     elif not value.strip():
         yield field, "must not be empty"
     elif len(value) > MAX_ID_LENGTH:

@@ -44,6 +44,7 @@ class CreatedJob:
 class PersonalizeJobs:
     def __init__(self, personalize: PersonalizeClient) -> None:
         self.personalize = personalize
+        self._kinds: dict[str, JobKind | None] = {}
 
     def create(self, request: dict[str, Any]) -> CreatedJob:
         """Create the job, or adopt the one an earlier delivery created under the same deterministic name."""
@@ -68,13 +69,17 @@ class PersonalizeJobs:
         """The kind the solution version's recipe reads, as Personalize itself interprets the file.
 
         Returns None where the recipe is unknown to batchrecs or cannot be described; the caller then takes the
-        kind from the data. Raises RecipeCannotBatch for recipes with no batch inference.
+        kind from the data. Raises RecipeCannotBatch for recipes with no batch inference. A solution version never
+        changes its recipe, so answers are cached for the life of the container.
         """
+        if solution_version_arn in self._kinds:
+            return self._kinds[solution_version_arn]
         try:
             version = self.personalize.describe_solution_version(solutionVersionArn=solution_version_arn)
         except ClientError:
-            return None
+            return None  # not cached: a throttle or a missing permission may pass
         recipe = version["solutionVersion"].get("recipeArn", "").rsplit("/", 1)[-1]
         if recipe in RECIPE_KINDS and RECIPE_KINDS[recipe] is None:
             raise RecipeCannotBatch(f"recipe {recipe} cannot run batch inference jobs")
-        return RECIPE_KINDS.get(recipe)
+        self._kinds[solution_version_arn] = RECIPE_KINDS.get(recipe)
+        return self._kinds[solution_version_arn]
