@@ -117,9 +117,11 @@ class LocalStack:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.stop_executions()
-        self._mock.stop()
-        self._env.stop()
+        try:
+            self.stop_executions()
+        finally:
+            self._mock.stop()
+            self._env.stop()
 
     def stop_executions(self) -> None:
         """Stop running executions: their threads would otherwise outlive this stack and poll the next one."""
@@ -127,7 +129,9 @@ class LocalStack:
         for machine in sfn.list_state_machines()["stateMachines"]:
             running = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
             for execution in running["executions"]:
-                sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack closed")
+                # moto raises AttributeError when the execution ended between the listing and the stop
+                with contextlib.suppress(AttributeError):
+                    sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack closed")
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
