@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test unit contract integration lint build docs clean
+.PHONY: demo test unit contract integration lint build docs bench clean
 
 $(STAMP): requirements-dev.txt layers/batchrecs/requirements.txt layers/scorer/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ build: $(STAMP)
 ## docs: regenerate docs/events.md, docs/schemas/ and the template's schema block from batchrecs.events
 docs: $(STAMP)
 	$(BIN)/python -m batchrecs_local.docgen
+
+## bench: the benchmarks in bench/ (minutes; figures go to docs/benchmarks.md by hand, with machine and date)
+bench: $(STAMP)
+	$(BIN)/python bench/validate.py
 
 clean:
 	rm -rf .aws-sam build $(VENV) node_modules

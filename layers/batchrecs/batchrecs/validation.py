@@ -16,7 +16,7 @@ Decisions (documented in docs/validation.md):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -105,7 +105,8 @@ class OversizedLine(bytes):
 def iter_lines(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes]:
     """Split a byte stream on LF, dropping a CR before it, holding at most one chunk and ``max_line_bytes``.
 
-    A line longer than ``max_line_bytes`` comes out as an OversizedLine holding its first bytes only.
+    A line longer than ``max_line_bytes`` comes out as an OversizedLine holding its first bytes only, and the rest
+    of it is skipped unread.
     """
     pending = b""
     skipping = False
@@ -151,16 +152,15 @@ def sniff(head: bytes) -> str | None:
 
 
 def _look_ahead(lines: Iterator[bytes]) -> tuple[list[bytes], Iterator[bytes]]:
-    """The first non-blank line and the one after it (for the file-level checks), and every line, unconsumed."""
+    """The first two non-blank lines (for the file-level checks), and every line, unconsumed."""
     buffered: list[bytes] = []
+    leading: list[bytes] = []
     for raw in lines:
         buffered.append(raw)
         if raw and not raw.isspace():
-            break
-    following = next(lines, None)
-    if following is not None:
-        buffered.append(following)
-    leading = [raw for raw in buffered if raw and not raw.isspace()][:2]
+            leading.append(raw)
+            if len(leading) == 2:
+                break
     return leading, chain(buffered, lines)
 
 
@@ -224,22 +224,50 @@ def _valid_id(value: object) -> bool:
     return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and not value.isspace()
 
 
-def _fast_valid(record: object, kind: JobKind, max_item_list: int) -> bool:
-    """The common case, checked without building any message: a plain valid record of ``kind``."""
-    if type(record) is not dict:
+def _plain_filter_values(record: dict[str, Any], fields: int) -> bool:
+    """True when ``record`` has exactly ``fields`` required fields plus, optionally, string filterValues."""
+    size = len(record)
+    if size == fields:
+        return True
+    values = record.get("filterValues")
+    if size != fields + 1 or type(values) is not dict:
         return False
-    if kind is JobKind.USERS:
-        return len(record) == 1 and _valid_id(record.get("userId"))
-    if kind is JobKind.ITEMS:
-        return len(record) == 1 and _valid_id(record.get("itemId"))
-    items = record.get("itemList")
-    return (
-        len(record) == 2
-        and _valid_id(record.get("userId"))
-        and type(items) is list
-        and 0 < len(items) <= max_item_list
-        and all(_valid_id(i) for i in items)
-    )
+    for value in values.values():  # noqa: SIM110 (a loop is faster than all() over a generator here)
+        if type(value) is not str:
+            return False
+    return True
+
+
+def _fast_predicate(kind: JobKind, max_item_list: int) -> Callable[[Any], bool]:
+    """The common case for ``kind``, checked without building any message: a plain valid record.
+
+    Anything it refuses goes through the detailed checks, which say exactly what is wrong. It runs once per line,
+    so it avoids generators and calls where it can: this is most of the validator's cost beyond parsing.
+    """
+    field = "itemId" if kind is JobKind.ITEMS else "userId"
+
+    def plain(record: Any) -> bool:
+        if type(record) is not dict:
+            return False
+        value = record.get(field)
+        if type(value) is not str or not 0 < len(value) <= MAX_ID_LENGTH or value.isspace():
+            return False
+        return _plain_filter_values(record, 1)
+
+    def ranking(record: Any) -> bool:
+        if type(record) is not dict:
+            return False
+        value, items = record.get("userId"), record.get("itemList")
+        if type(value) is not str or not 0 < len(value) <= MAX_ID_LENGTH or value.isspace():
+            return False
+        if type(items) is not list or not 0 < len(items) <= max_item_list:
+            return False
+        for item in items:
+            if type(item) is not str or not 0 < len(item) <= MAX_ID_LENGTH or item.isspace():
+                return False
+        return _plain_filter_values(record, 2)
+
+    return ranking if kind is JobKind.RANKING else plain
 
 
 def validate_records(
@@ -274,13 +302,15 @@ def validate_records(
     records = 0
     first_line_of: dict[JobKind, int] = {}
     resolved = kind
+    fast = _fast_predicate(kind, limits.max_item_list) if kind else None
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for number, raw in enumerate(lines, start=1):
-        if resolved is not None and not isinstance(raw, OversizedLine):
+        if fast is not None:
             try:
-                record = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+                record = loads(raw)
+            except decode_error:
                 record = None
-            if _fast_valid(record, resolved, limits.max_item_list):
+            if fast(record) and type(raw) is not OversizedLine:
                 records += 1
                 continue
         if not raw or raw.isspace():
@@ -297,7 +327,8 @@ def validate_records(
             problems.add(number, None, "a record needs userId (users, ranking) or itemId (items)", raw)
             continue
         first_line_of.setdefault(shape, number)
-        resolved = resolved or shape  # without a recipe, the first well-formed record decides
+        if resolved is None:  # without a recipe, the first well-formed record decides
+            resolved, fast = shape, _fast_predicate(shape, limits.max_item_list)
         if shape is not resolved:
             problems.add(number, None, _mixed_kinds_message(resolved, shape, first_line_of, forced=kind), raw)
             continue
