@@ -25,6 +25,7 @@ from urllib.parse import quote_plus
 
 import boto3
 from moto import mock_aws
+from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from batchrecs_local import emulator, sfn_shim
 from batchrecs_local.template import ACCOUNT, ROOT, Template
@@ -123,8 +124,9 @@ class LocalStack:
             self._mock.stop()
             self._env.stop()
 
-    def stop_executions(self) -> None:
-        """Stop running executions: their threads would otherwise outlive this stack and poll the next one."""
+    def stop_executions(self, timeout: float = 10) -> None:
+        """Stop running executions and wait for their threads: they would otherwise outlive this stack and poll,
+        and publish into, the next one (moto's backends are global to the process)."""
         sfn = self.client("stepfunctions")
         for machine in sfn.list_state_machines()["stateMachines"]:
             running = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
@@ -132,6 +134,11 @@ class LocalStack:
                 # moto raises AttributeError when the execution ended between the listing and the stop
                 with contextlib.suppress(AttributeError):
                     sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack closed")
+        deadline = time.monotonic() + timeout
+        for thread in list(TMP_THREADS):
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if not thread.is_alive():
+                TMP_THREADS.remove(thread)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]

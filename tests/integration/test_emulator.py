@@ -106,3 +106,14 @@ def test_list_and_describe_solution_version(stack: LocalStack) -> None:
     assert summary["jobName"] == "job-1"
     version = personalize.describe_solution_version(solutionVersionArn=SV)["solutionVersion"]
     assert version["recipeArn"].endswith("aws-user-personalization")
+
+
+def test_a_closed_stack_leaves_no_execution_running() -> None:
+    # Given a stack closed while a job's state machine is still waiting
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    with LocalStack(settings=EmulatorSettings(running_seconds=3600)) as local:
+        (invocation,) = local.drop(b'{"userId": "1"}\n', "input/left-running.jsonl")
+        assert invocation.result["results"][0]["outcome"] == "submitted"
+    # Then no execution thread survives to poll, or publish into, the next stack
+    assert not [thread for thread in TMP_THREADS if thread.is_alive()]
