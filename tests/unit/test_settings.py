@@ -73,6 +73,15 @@ def test_merge_rejects_what_personalize_would_refuse(metadata: dict[str, str], k
     assert fragment in found[key]
 
 
+def test_theme_generation_runs_only_where_personalize_makes_themes() -> None:
+    elsewhere = SV.replace("us-east-1", "eu-west-1")
+    found = problems(
+        {"solution_version_arn": elsewhere},
+        {"batch-inference-job-mode": "THEME_GENERATION", "theme-item-name": "TITLE"},
+    )
+    assert "us-east-1, us-west-2, ap-northeast-1" in found["settings"]
+
+
 def test_theme_generation_needs_items() -> None:
     found = problems(
         {"solution_version_arn": SV},

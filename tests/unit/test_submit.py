@@ -122,3 +122,24 @@ def test_execution_input_is_json(ports: SubmitPorts) -> None:
     result = submit_drop(drop(ports, b'{"userId": "1", "itemList": ["a"]}\n'), ports, STACK)
     started = ports.executions.started[result.job_name]  # type: ignore[attr-defined,index]
     assert json.loads(json.dumps(started))["event"]["kind"] == "ranking"
+
+
+def test_theme_generation_with_a_users_recipe_is_rejected(ports: SubmitPorts) -> None:
+    ports = SubmitPorts(**{**ports.__dict__, "personalize": FakePersonalize(JobKind.USERS)})  # type: ignore[arg-type]
+    metadata = {"batch-inference-job-mode": "THEME_GENERATION", "theme-item-name": "TITLE"}
+    submit_drop(drop(ports, b'{"itemId": "1"}\n', **metadata), ports, STACK)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert isinstance(event, InputRejected)
+    assert "needs a Similar-Items solution version" in event.errors[0].message
+
+
+def test_theme_generation_reads_items_and_holds_the_100_record_limit(ports: SubmitPorts) -> None:
+    metadata = {"batch-inference-job-mode": "THEME_GENERATION", "theme-item-name": "TITLE"}
+    body = b"".join(b'{"itemId": "%d"}\n' % n for n in range(101))
+    submit_drop(drop(ports, body, **metadata), ports, STACK)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert isinstance(event, InputRejected)
+    assert (event.kind, event.errors[0].message) == (
+        JobKind.ITEMS,
+        "the file has 101 records; a job reads at most 100 per file: split it",
+    )

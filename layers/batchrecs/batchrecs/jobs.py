@@ -33,7 +33,7 @@ from batchrecs.events import (
 from batchrecs.model import WireModel
 from batchrecs.naming import job_name
 from batchrecs.observability import logger, metrics
-from batchrecs.settings import JobMode, JobSettings, SettingsError, StackSettings
+from batchrecs.settings import JobKind, JobMode, JobSettings, SettingsError, StackSettings
 from batchrecs.validation import Limits, Problem, ValidationReport, validate_records
 
 IDEMPOTENCY = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600)
@@ -116,6 +116,18 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
     try:
         settings = JobSettings.merge(stack.job_defaults, head.metadata, max_num_results=stack.max_num_results)
         kind = settings.kind or ports.personalize.recipe_kind(settings.solution_version_arn)
+        if settings.job_mode is JobMode.THEME_GENERATION:
+            if kind not in (None, JobKind.ITEMS):
+                raise SettingsError(
+                    [
+                        (
+                            "batch-inference-job-mode",
+                            f"THEME_GENERATION needs a Similar-Items solution "
+                            f"version; this one's recipe reads {kind} records",
+                        )
+                    ]
+                )
+            kind = JobKind.ITEMS
     except SettingsError as error:
         problems = [Problem(line=None, field=field, message=message) for field, message in error.problems]
         report = ValidationReport(file=drop.key, kind=None, records=0, error_count=len(problems), errors=problems)

@@ -20,6 +20,8 @@ PERSONALIZE_ARN = r"^arn:aws[a-z-]*:personalize:[a-z0-9-]+:\d{12}:[a-z-]+/.+$"
 KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/.+$"
 COLUMN_NAME = r"^[A-Za-z_][A-Za-z\d_]*$"
 TAG_TEXT = r"^[\w\s.:/=+\-@]*$"
+THEME_REGIONS = ("us-east-1", "us-west-2", "ap-northeast-1")
+"""Where Personalize generates themes (FACTS: documented)."""
 CAUTIOUS_MAX = 500
 """Personalize documents 500 for real-time numResults and itemList; batch documents no maximum."""
 
@@ -101,6 +103,9 @@ class JobSettings(WireModel):
                 raise ValueError("THEME_GENERATION needs theme-item-name (the items dataset column with item names)")
             if self.kind not in (None, JobKind.ITEMS):
                 raise ValueError("THEME_GENERATION works on items (Similar-Items), not on " + str(self.kind))
+            region = self.solution_version_arn.split(":")[3]
+            if region not in THEME_REGIONS:
+                raise ValueError(f"THEME_GENERATION runs only in {', '.join(THEME_REGIONS)}, not in {region}")
         elif self.theme_item_name:
             raise ValueError("theme-item-name is only meaningful with batch-inference-job-mode THEME_GENERATION")
         return self
