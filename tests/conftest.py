@@ -42,6 +42,16 @@ def load_event(name: str) -> dict[str, Any]:
     return document
 
 
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's seeded sample data: interactions.csv and one input file per kind."""
+    from batchrecs_local.sample_data import write_sample_data
+
+    directory = tmp_path_factory.mktemp("sample")
+    write_sample_data(directory)
+    return directory
+
+
 @pytest.fixture
 def lambda_context() -> LambdaContext:
     return LambdaContext(function_name="test-function")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from batchrecs.settings import CAUTIOUS_MAX, JobKind
-from batchrecs.validation import Limits, ValidationReport, validate_file
+from batchrecs.validation import Limits, ValidationReport, validate_file, validate_records
 from batchrecs_local.emulator import EmulatorSettings
 from batchrecs_local.stack import DEMO_RECIPES, EventTap, LocalStack, solution_version_arn
+from scorer.interactions import Interactions
+from scorer.model import Model
+from scorer.score import score_lines
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
 
@@ -51,6 +55,13 @@ def run(
     def progress(message: str) -> None:
         print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
+    if interactions is None:  # the emulated solution versions need something to be trained on
+        from batchrecs_local.sample_data import write_sample_data
+
+        sample = Path(tempfile.mkdtemp(prefix="batchrecs-sample-"))
+        write_sample_data(sample)
+        interactions = sample / "interactions.csv"
+        progress(f"no --interactions: the emulated Personalize is trained on sample data ({interactions})")
     settings = EmulatorSettings(
         interactions=interactions, solution_versions={solution_version_arn(k): r for k, r in DEMO_RECIPES.items()}
     )
@@ -92,6 +103,29 @@ def run(
     succeeded = sum(item.outcome == "Job Succeeded" for item in tracked.values())
     progress(f"{succeeded} of {len(tracked)} jobs succeeded; outputs in {out}")
     return 0 if succeeded == len(tracked) else 1
+
+
+def train(csv_path: Path, directory: Path, *, algorithm: str | None) -> int:
+    """Train as TrainFunction does and write MODEL_DIR/model.npz and metadata.json."""
+    with csv_path.open(newline="") as handle:
+        model = Model.train(Interactions.read_csv(handle, name=str(csv_path)), algorithm=algorithm)
+    model.save_dir(directory)
+    print(json.dumps(model.metadata))
+    return 0
+
+
+def score(input_path: Path, directory: Path, output: Path, *, num_results: int, kind: str | None) -> int:
+    """Score as ScoreFunction does: Personalize's output format, one line per input record."""
+    model = Model.load(directory / "model.npz")
+    lines = [raw for raw in input_path.read_bytes().splitlines() if raw.strip()]
+    if kind is None:
+        first = validate_records([lines[0]] if lines else [], file=str(input_path))
+        kind = first.kind.value if first.kind else JobKind.USERS.value
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("wb") as handle:
+        count = sum(handle.write(line) > 0 for line in score_lines(model, lines, kind=kind, num_results=num_results))
+    print(f"{count:,} {kind} records scored into {output}", file=sys.stderr)
+    return 0
 
 
 def validate(files: list[Path], *, kind: str | None, max_item_list: int, as_json: bool) -> int:
@@ -166,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="a template.yaml parameter for the local stack (repeatable)",
     )
-    run_parser.add_argument("--interactions", type=Path, help="interactions CSV the emulator ranks by popularity")
+    run_parser.add_argument(
+        "--interactions",
+        type=Path,
+        help="interactions CSV the emulated Personalize is trained on (default: sample data)",
+    )
     run_parser.add_argument("--timeout", type=float, default=300, help="seconds before giving up (default 300)")
     validate_parser = commands.add_parser(
         "validate", help="check files as SubmitFunction does: exit 0 valid, 1 invalid, 2 usage error"
@@ -181,6 +219,16 @@ def main(argv: list[str] | None = None) -> int:
         "--max-item-list", type=int, default=CAUTIOUS_MAX, help=f"longest itemList accepted (default {CAUTIOUS_MAX})"
     )
     validate_parser.add_argument("--json", action="store_true", help="print the JSON report SubmitFunction writes")
+    train_parser = commands.add_parser("train", help="train a scorer model from an interactions CSV")
+    train_parser.add_argument("csv", type=Path, metavar="CSV")
+    train_parser.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL_DIR")
+    train_parser.add_argument("--algorithm", choices=["ease", "svd"], help="default: by catalogue size")
+    score_parser = commands.add_parser("score", help="score a JSON Lines file with a model, as ScoreFunction does")
+    score_parser.add_argument("input", type=Path, metavar="INPUT.jsonl")
+    score_parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
+    score_parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT.out")
+    score_parser.add_argument("--num-results", type=int, default=25)
+    score_parser.add_argument("--kind", choices=[k.value for k in JobKind], help="default: from the first record")
     sample_parser = commands.add_parser("sample-data", help="write the demo's seeded synthetic data")
     sample_parser.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
@@ -191,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_sample_data(args.directory):
             print(path)
         return 0
+    if args.command == "train":
+        return train(args.csv, args.output, algorithm=args.algorithm)
+    if args.command == "score":
+        return score(args.input, args.model, args.output, num_results=args.num_results, kind=args.kind)
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)}")

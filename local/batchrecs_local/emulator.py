@@ -3,17 +3,15 @@
 It follows the real lifecycle (CREATE PENDING → CREATE IN_PROGRESS → ACTIVE | CREATE FAILED) on a clock,
 enforces the concurrency quota with LimitExceededException, checks what the service checks on create, and
 on becoming ACTIVE writes real output in Personalize's format into moto's S3: one ``<input name>.out`` per input
-file, ranked by item popularity from an interactions file it is given.
+file, scored by the self-hosted scorer trained on the interactions file it is given.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import threading
 import time
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +23,11 @@ from moto.personalize.models import PersonalizeBackend
 from moto.personalize.responses import PersonalizeResponse
 from moto.s3.models import s3_backends
 
+from batchrecs.adapters.personalize import RECIPE_KINDS
 from batchrecs.validation import iter_lines
-from scorer.personalize_format import error_line, output_line
+from scorer.interactions import Interactions
+from scorer.model import Model
+from scorer.score import score_lines
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
 RUNNING = ("CREATE PENDING", "CREATE IN_PROGRESS")
@@ -49,26 +50,6 @@ class LimitExceededException(PersonalizeException):
 
 
 @dataclass
-class Popularity:
-    """Item counts and each user's seen items, from an interactions CSV in Personalize's dataset format."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-    seen: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-
-    @classmethod
-    def from_csv(cls, path: Path) -> Popularity:
-        model = cls()
-        with path.open(newline="") as handle:
-            for row in csv.DictReader(handle):
-                model.counts[row["ITEM_ID"]] += 1
-                model.seen[row["USER_ID"]].add(row["ITEM_ID"])
-        return model
-
-    def ranked(self) -> list[str]:
-        return [item for item, _ in self.counts.most_common()]
-
-
-@dataclass
 class EmulatorSettings:
     """How the emulated service behaves. Tests shorten the clock and inject failures."""
 
@@ -81,17 +62,21 @@ class EmulatorSettings:
     solution_versions: dict[str, str] = field(default_factory=dict)
     """Solution version ARN → recipe ARN, for DescribeSolutionVersion. Unknown versions are not found."""
     interactions: Path | None = None
+    """The interactions CSV the emulated solution versions were "trained" on: the scorer trains on it."""
 
 
 SETTINGS = EmulatorSettings()
-_popularity_cache: dict[Path | None, Popularity] = {}
+_models: dict[Path, Model] = {}
 
 
-def popularity() -> Popularity:
-    path = SETTINGS.interactions
-    if path not in _popularity_cache:
-        _popularity_cache[path] = Popularity.from_csv(path) if path else Popularity()
-    return _popularity_cache[path]
+def trained_model() -> Model:
+    """The scorer's model of SETTINGS.interactions, trained once per file and process."""
+    if SETTINGS.interactions is None:
+        raise ValueError("the emulator has no interactions to train on (EmulatorSettings.interactions)")
+    if SETTINGS.interactions not in _models:
+        with SETTINGS.interactions.open(newline="") as handle:
+            _models[SETTINGS.interactions] = Model.train(Interactions.read_csv(handle))
+    return _models[SETTINGS.interactions]
 
 
 class BatchInferenceJob(BaseModel):
@@ -165,7 +150,7 @@ def _split(uri: str) -> tuple[str, str]:
 
 
 def write_output(job: BatchInferenceJob) -> None:
-    """Rank each input file's records by popularity and write ``<output>/<file name>.out`` into moto's S3."""
+    """Score each input file with the scorer and write ``<output>/<file name>.out`` into moto's S3."""
     s3 = s3_backends[job.account_id]["aws"]
     in_bucket, prefix = _split(job.input_path)
     out_bucket, out_prefix = _split(job.output_path)
@@ -175,34 +160,28 @@ def write_output(job: BatchInferenceJob) -> None:
         else [k.name for k in s3.get_bucket(in_bucket).keys.values() if k.name.startswith(prefix)]
     )
     num_results = int(job.request.get("numResults", 25))
+    model = trained_model()
     for key in keys:
         found = s3.get_object(in_bucket, key)
         if found is None:
             raise FileNotFoundError(f"s3://{in_bucket}/{key}")
-        body = found.value
-        lines = b"".join(_recommend(raw, num_results) for raw in iter_lines([body]) if raw.strip())
-        s3.put_object(out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", lines)
+        lines = [raw for raw in iter_lines([found.value]) if raw.strip()]
+        kind = _kind(job.request.get("solutionVersionArn", ""), lines)
+        output = b"".join(score_lines(model, lines, kind=kind, num_results=num_results))
+        s3.put_object(out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", output)
 
 
-def _recommend(raw: bytes, num_results: int) -> bytes:
-    model = popularity()
+def _kind(solution_version_arn: str, lines: list[bytes]) -> str:
+    """The kind the solution version's recipe reads, as the real service knows it; else the first record's."""
+    recipe = SETTINGS.solution_versions.get(solution_version_arn, "").rsplit("/", 1)[-1]
+    kind = RECIPE_KINDS.get(recipe)
+    if kind is not None:
+        return kind.value
     try:
-        record = json.loads(raw)
+        first = json.loads(lines[0]) if lines else {}
     except json.JSONDecodeError:
-        return error_line(raw.decode("utf-8", "replace"), "Invalid input record")
-    total = sum(model.counts.values()) or 1
-    if "itemList" in record:
-        ranked = sorted(record["itemList"], key=lambda item: -model.counts.get(item, 0))
-        weights = [model.counts.get(item, 0) + 1 for item in ranked]
-        return output_line(record, ranked, [w / sum(weights) for w in weights])
-    if "userId" in record:
-        seen = model.seen.get(record["userId"], set())
-        items = [item for item in model.ranked() if item not in seen][:num_results]
-        return output_line(record, items, [model.counts[item] / total for item in items])
-    if "itemId" in record:
-        items = [item for item in model.ranked() if item != record["itemId"]][:num_results]
-        return output_line(record, items)
-    return error_line(record, "Record has neither userId nor itemId")
+        first = {}
+    return "ranking" if "itemList" in first else "items" if "itemId" in first else "users"
 
 
 # --- the backend and response operations moto lacks -------------------------------------------------------

@@ -128,13 +128,21 @@ class LocalStack:
         """Stop running executions and wait for their threads: they would otherwise outlive this stack and poll,
         and publish into, the next one (moto's backends are global to the process)."""
         sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
         for machine in sfn.list_state_machines()["stateMachines"]:
             running = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
             for execution in running["executions"]:
-                # moto raises AttributeError when the execution ended between the listing and the stop
-                with contextlib.suppress(AttributeError):
-                    sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack closed")
-        deadline = time.monotonic() + timeout
+                # moto raises AttributeError while the worker thread has not built its environment yet (and when
+                # the execution has just ended): try again until the stop takes or the execution is over.
+                while time.monotonic() < deadline:
+                    try:
+                        sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack closed")
+                        break
+                    except AttributeError:
+                        status = sfn.describe_execution(executionArn=execution["executionArn"])["status"]
+                        if status != "RUNNING":
+                            break
+                        time.sleep(0.02)
         for thread in list(TMP_THREADS):
             thread.join(max(0.0, deadline - time.monotonic()))
             if not thread.is_alive():

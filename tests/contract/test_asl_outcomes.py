@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +19,12 @@ SV = solution_version_arn("users")
 
 
 @pytest.fixture
-def stack() -> Iterator[LocalStack]:
+def stack(sample: Path) -> Iterator[LocalStack]:
     settings = EmulatorSettings(
         pending_seconds=0.2,
         running_seconds=0.5,
         failures={"doomed": "Insufficient privileges"},
+        interactions=sample / "interactions.csv",
         solution_versions={solution_version_arn(k): r for k, r in DEMO_RECIPES.items()},
     )
     with LocalStack(settings=settings) as local:

@@ -6,15 +6,7 @@ from pathlib import Path
 import pytest
 
 from batchrecs_local.emulator import EmulatorSettings
-from batchrecs_local.sample_data import write_sample_data
 from batchrecs_local.stack import DEMO_RECIPES, EventTap, LocalStack, solution_version_arn
-
-
-@pytest.fixture(scope="session")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("sample")
-    write_sample_data(directory)
-    return directory
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +18,12 @@ SV = solution_version_arn("users")
 
 
 @pytest.fixture
-def stack() -> Iterator[LocalStack]:
+def stack(sample: Path) -> Iterator[LocalStack]:
     settings = EmulatorSettings(
         pending_seconds=0.2,
         running_seconds=0.3,
         quota=2,
+        interactions=sample / "interactions.csv",
         solution_versions={SV: "arn:aws:personalize:::recipe/aws-user-personalization"},
     )
     with LocalStack(settings=settings) as local:
@@ -58,10 +60,13 @@ def test_lifecycle_goes_pending_in_progress_active_and_writes_output(stack: Loca
         if not seen or seen[-1] != status:
             seen.append(status)
         time.sleep(0.05)
-    assert seen == ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]
+    job = personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"]
+    assert seen == ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"], job.get("failureReason")
     body = stack.client("s3").get_object(Bucket=stack.name("OutputBucket"), Key="output/job-1/u.jsonl.out")["Body"]
     good, bad = (json.loads(line) for line in body.read().splitlines())
     assert good["error"] is None and good["input"] == {"userId": "1"}
+    assert len(good["output"]["recommendedItems"]) == 25  # an unknown user gets popular items
+    assert len(good["output"]["recommendedItems"]) == 25  # an unknown user gets popular items
     assert bad["error"] and bad["input"] == "not json"
 
 

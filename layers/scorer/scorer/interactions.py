@@ -1,0 +1,99 @@
+"""Interactions in Personalize's dataset format (USER_ID, ITEM_ID, TIMESTAMP[, EVENT_TYPE, EVENT_VALUE]), as a
+user × item matrix in CSR form built with numpy alone (the layer carries no scipy)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+REQUIRED_COLUMNS = ("USER_ID", "ITEM_ID")
+
+
+class InteractionsError(ValueError):
+    """The interactions file cannot train a model; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Binary user × item interactions: who touched what, deduplicated."""
+
+    user_ids: NDArray[np.str_]
+    item_ids: NDArray[np.str_]
+    indptr: NDArray[np.int64]
+    indices: NDArray[np.int32]
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def nnz(self) -> int:
+        return len(self.indices)
+
+    @classmethod
+    def from_pairs(cls, users: Iterable[str], items: Iterable[str]) -> Interactions:
+        user_array = np.asarray(list(users), dtype=np.str_)
+        item_array = np.asarray(list(items), dtype=np.str_)
+        if len(user_array) == 0:
+            raise InteractionsError("no interactions")
+        user_ids, user_index = np.unique(user_array, return_inverse=True)
+        item_ids, item_index = np.unique(item_array, return_inverse=True)
+        pairs = np.unique(user_index.astype(np.int64) * len(item_ids) + item_index)
+        rows, cols = np.divmod(pairs, len(item_ids))
+        indptr = np.zeros(len(user_ids) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(user_ids)), out=indptr[1:])
+        return cls(user_ids=user_ids, item_ids=item_ids, indptr=indptr, indices=cols.astype(np.int32))
+
+    @classmethod
+    def read_csv(cls, source: io.TextIOBase | Iterable[str], name: str = "interactions.csv") -> Interactions:
+        """Read a Personalize interactions CSV; extra columns (TIMESTAMP, EVENT_TYPE, …) are allowed."""
+        reader = csv.reader(source)
+        header = next(reader, None)
+        if header is None:
+            raise InteractionsError(f"{name}: empty file")
+        columns = [c.strip().upper() for c in header]
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise InteractionsError(f"{name} line 1: missing column(s) {', '.join(missing)}; header is {header}")
+        user_at, item_at = columns.index("USER_ID"), columns.index("ITEM_ID")
+        users: list[str] = []
+        items: list[str] = []
+        for number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            try:
+                user, item = row[user_at], row[item_at]
+            except IndexError:
+                raise InteractionsError(f"{name} line {number}: expected {len(columns)} columns") from None
+            if not user or not item:
+                raise InteractionsError(f"{name} line {number}: empty USER_ID or ITEM_ID")
+            users.append(user)
+            items.append(item)
+        return cls.from_pairs(users, items)
+
+    def rows(self, users: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
+        """(row position within ``users``, item index) for every interaction of the given users."""
+        starts, ends = self.indptr[users], self.indptr[users + 1]
+        counts = ends - starts
+        positions = np.repeat(np.arange(len(users)), counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return positions, self.indices[np.repeat(starts, counts) + offsets]
+
+    def dense(self, users: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The given users' rows as a dense 0/1 float32 matrix."""
+        out = np.zeros((len(users), self.n_items), dtype=np.float32)
+        positions, items = self.rows(users)
+        out[positions, items] = 1.0
+        return out
+
+    def popularity(self) -> NDArray[np.int64]:
+        return np.bincount(self.indices, minlength=self.n_items).astype(np.int64)

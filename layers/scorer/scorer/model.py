@@ -1,0 +1,343 @@
+"""Recommendation models trained from interactions, chosen by catalogue size and recorded in the model's metadata.
+
+- ``ease`` (Steck 2019): a closed-form item-item model, B = I - P·diag(1/diag P) with P = (XᵀX + λI)⁻¹. The
+  strongest simple model on small and medium catalogues, but n_items² memory and n_items³ training. Used up to
+  ``EASE_MAX_ITEMS`` (12,000 items: 0.6 GB per matrix and about a minute to invert on one core here).
+- ``svd`` (PureSVD by randomized truncated SVD): item factors V with X ≈ U·S·Vᵀ, scores X_u·V·Vᵀ. n_items × k
+  memory, a few sparse passes to train; used beyond the EASE bound, so a 50,000-item catalogue fits a Lambda.
+
+Scores for users are a softmax over the whole catalogue, as Personalize's User-Personalization gives them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from scorer.interactions import Interactions
+from scorer.topk import top_k
+
+EASE_MAX_ITEMS = 12_000
+SVD_FACTORS = 64
+LAMBDA_GRID = (50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
+DEFAULT_LAMBDA = 500.0
+TUNE_MAX_ITEMS = 4_000
+"""Up to this many items, λ is chosen on a validation split of the training data; beyond, DEFAULT_LAMBDA."""
+CHUNK = 128
+"""Users scored per matmul: measured best on 50k items (the score buffer, 25 MB, is re-read by top-k)."""
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Model:
+    """A trained scorer model: ids, the seen items per user, popularity, and the algorithm's parameters."""
+
+    user_ids: NDArray[np.str_]
+    item_ids: NDArray[np.str_]
+    indptr: NDArray[np.int64]
+    indices: NDArray[np.int32]
+    popularity: NDArray[np.int64]
+    algorithm: str
+    weights: NDArray[np.float32]
+    """``ease``: B (n_items × n_items); ``svd``: V (n_items × k)."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._user_index = {u: n for n, u in enumerate(self.user_ids.tolist())}
+        self._item_index = {i: n for n, i in enumerate(self.item_ids.tolist())}
+        self._interactions = Interactions(self.user_ids, self.item_ids, self.indptr, self.indices)
+        self._popular = np.argsort(-self.popularity, kind="stable")
+
+    # --- training -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def train(
+        cls,
+        interactions: Interactions,
+        *,
+        algorithm: str | None = None,
+        lam: float | None = None,
+        factors: int = SVD_FACTORS,
+        seed: int = 0,
+    ) -> Model:
+        """Train the model the catalogue size calls for (or ``algorithm``), recording the choice and its reasons."""
+        algorithm = algorithm or ("ease" if interactions.n_items <= EASE_MAX_ITEMS else "svd")
+        started = datetime.now(UTC)
+        details: dict[str, Any]
+        if algorithm == "ease":
+            lam, scores = (lam, {}) if lam is not None else choose_lambda(interactions, seed=seed)
+            weights = ease(interactions, lam)
+            details = {"lambda": lam, "lambdaValidationNdcg10": scores}
+        elif algorithm == "svd":
+            weights = pure_svd(interactions, factors, seed=seed)
+            details = {"factors": factors}
+        else:
+            raise ValueError(f"unknown algorithm {algorithm!r}; use ease or svd")
+        metadata = {
+            "formatVersion": FORMAT_VERSION,
+            "algorithm": algorithm,
+            **details,
+            "users": interactions.n_users,
+            "items": interactions.n_items,
+            "interactions": interactions.nnz,
+            "trainedAt": started.isoformat(),
+            "trainingSeconds": round((datetime.now(UTC) - started).total_seconds(), 3),
+        }
+        return cls(
+            user_ids=interactions.user_ids,
+            item_ids=interactions.item_ids,
+            indptr=interactions.indptr,
+            indices=interactions.indices,
+            popularity=interactions.popularity(),
+            algorithm=algorithm,
+            weights=weights,
+            metadata=metadata,
+        )
+
+    # --- persistence ------------------------------------------------------------------------------------------
+
+    def save(self, target: Path | BinaryIO) -> None:
+        np.savez(
+            target,
+            user_ids=self.user_ids,
+            item_ids=self.item_ids,
+            indptr=self.indptr,
+            indices=self.indices,
+            popularity=self.popularity,
+            weights=self.weights,
+            algorithm=np.array(self.algorithm),
+            metadata=np.array(json.dumps(self.metadata)),
+        )
+
+    def save_dir(self, directory: Path) -> None:
+        """``model.npz`` and a readable ``metadata.json``, as TrainFunction writes them under models/<name>/."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.save(directory / "model.npz")
+        (directory / "metadata.json").write_text(json.dumps(self.metadata, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, source: Path | BinaryIO) -> Model:
+        with np.load(source, allow_pickle=False) as data:
+            return cls(
+                user_ids=data["user_ids"],
+                item_ids=data["item_ids"],
+                indptr=data["indptr"],
+                indices=data["indices"],
+                popularity=data["popularity"],
+                weights=data["weights"],
+                algorithm=str(data["algorithm"]),
+                metadata=json.loads(str(data["metadata"])),
+            )
+
+    # --- scoring ----------------------------------------------------------------------------------------------
+
+    def user_index(self, user: str) -> int | None:
+        return self._user_index.get(user)
+
+    def item_index(self, item: str) -> int | None:
+        return self._item_index.get(item)
+
+    def user_scores(self, users: NDArray[np.int64], out: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
+        """Raw scores of every item for known users (rows of ``out`` are reused when given)."""
+        out = np.empty((len(users), len(self.item_ids)), np.float32) if out is None else out[: len(users)]
+        if self.algorithm == "ease":
+            np.matmul(self._interactions.dense(users), self.weights, out=out)
+        else:
+            np.matmul(self.user_factors(users), self.weights.T, out=out)
+        return out
+
+    def user_factors(self, users: NDArray[np.int64]) -> NDArray[np.float32]:
+        """PureSVD's user vectors, X_u·V, summed from the item factors of each user's items."""
+        positions, items = self._interactions.rows(users)
+        factors = np.zeros((len(users), self.weights.shape[1]), np.float32)
+        np.add.at(factors, positions, self.weights[items])
+        return factors
+
+    def mask_seen(self, users: NDArray[np.int64], scores: NDArray[np.float32]) -> None:
+        positions, items = self._interactions.rows(users)
+        scores[positions, items] = -np.inf
+
+    def recommend(self, users: list[int | None], k: int) -> list[tuple[list[str], list[float]]]:
+        """Top-k unseen items for each user, with softmax-over-catalogue scores; unknown users (None) get the
+        most popular items, scored by popularity share."""
+        results: list[tuple[list[str], list[float]]] = [([], [])] * len(users)
+        known = [n for n, u in enumerate(users) if u is not None]
+        buffer = np.empty((min(CHUNK, max(len(known), 1)), len(self.item_ids)), np.float32)
+        for start in range(0, len(known), CHUNK):
+            rows = known[start : start + CHUNK]
+            ids = np.array([users[n] for n in rows], dtype=np.int64)
+            scores = self.user_scores(ids, buffer)
+            self.mask_seen(ids, scores)
+            best, values = top_k(scores, k)
+            probabilities = softmax_at(scores, values)
+            for row, n in enumerate(rows):
+                finite = np.isfinite(values[row])
+                results[n] = (self.item_ids[best[row][finite]].tolist(), probabilities[row][finite].tolist())
+        if len(known) < len(users):
+            popular = self._popular[:k]
+            share = (self.popularity[popular] / max(int(self.popularity.sum()), 1)).tolist()
+            fallback = (self.item_ids[popular].tolist(), share)
+            for n, u in enumerate(users):
+                if u is None:
+                    results[n] = fallback
+        return results
+
+    def related(self, item: int, k: int) -> list[str]:
+        """Items most related to ``item``: its EASE row, or cosine over SVD factors; never the item itself."""
+        if self.algorithm == "ease":
+            scores = self.weights[item].copy()
+        else:
+            factors = self.weights / np.maximum(np.linalg.norm(self.weights, axis=1, keepdims=True), 1e-12)
+            scores = factors @ factors[item]
+        scores[item] = -np.inf
+        best, values = top_k(scores[None, :], k)
+        related: list[str] = self.item_ids[best[0][np.isfinite(values[0])]].tolist()
+        return related
+
+    def rank(self, user: int | None, items: list[str]) -> tuple[list[str], list[float]]:
+        """``items`` re-ranked for ``user`` (popularity for an unknown user), unknown items last in input order;
+        scores are a softmax over the list."""
+        known = [(n, self._item_index[i]) for n, i in enumerate(items) if i in self._item_index]
+        unknown = [i for i in items if i not in self._item_index]
+        if user is None:
+            raw = self.popularity.astype(np.float32) / max(float(self.popularity.max()), 1.0)
+        else:
+            raw = self.user_scores(np.array([user], dtype=np.int64))[0]
+        values = np.array([raw[j] for _, j in known] + [raw.min() - 1.0] * len(unknown), dtype=np.float64)
+        order = np.argsort(-values[: len(known)], kind="stable").tolist()
+        ranked = [items[known[o][0]] for o in order] + unknown
+        sorted_values = np.concatenate([values[: len(known)][order], values[len(known) :]])
+        weights = np.exp(sorted_values - sorted_values.max())
+        return ranked, (weights / weights.sum()).tolist()
+
+
+def softmax_at(scores: NDArray[np.float32], values: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Softmax over each whole row (excluded entries at -inf count zero), read at ``values`` (a row's top-k)."""
+    top = values[:, :1]
+    top = np.where(np.isfinite(top), top, 0).astype(np.float32)
+    np.subtract(scores, top, out=scores)
+    np.exp(scores, out=scores)
+    totals = scores.sum(axis=1, keepdims=True)
+    probabilities: NDArray[np.float32] = (np.exp(values - top) / np.maximum(totals, np.finfo(np.float32).tiny)).astype(
+        np.float32
+    )
+    return probabilities
+
+
+def ease(interactions: Interactions, lam: float) -> NDArray[np.float32]:
+    """EASE's B for binary interactions, in float64 for the inversion, stored as float32."""
+    gram = gram_matrix(interactions)
+    gram[np.diag_indices_from(gram)] += lam
+    inverse = np.linalg.inv(gram)
+    weights = inverse / -np.diag(inverse)
+    np.fill_diagonal(weights, 0.0)
+    return weights.astype(np.float32)
+
+
+def gram_matrix(interactions: Interactions) -> NDArray[np.float64]:
+    """XᵀX, accumulated over chunks of users so that the dense user rows never exceed a chunk."""
+    gram = np.zeros((interactions.n_items, interactions.n_items), np.float64)
+    for start in range(0, interactions.n_users, 4096):
+        rows = interactions.dense(np.arange(start, min(start + 4096, interactions.n_users)))
+        gram += rows.T.astype(np.float64) @ rows
+    return gram
+
+
+def choose_lambda(interactions: Interactions, *, seed: int = 0) -> tuple[float, dict[str, float]]:
+    """λ for EASE by nDCG@10 on a validation split of the training data (20% of each user's items); the test
+    split is never seen. Large catalogues skip the search (each try inverts an n_items² matrix)."""
+    if interactions.n_items > TUNE_MAX_ITEMS or interactions.n_users < 20:
+        return DEFAULT_LAMBDA, {}
+    train, held_out = split_per_user(interactions, 0.8, seed=seed)
+    gram = gram_matrix(train)
+    users = np.array([u for u in range(train.n_users) if held_out[u]], dtype=np.int64)
+    dense = train.dense(users)
+    scores: dict[str, float] = {}
+    for lam in LAMBDA_GRID:
+        g = gram.copy()
+        g[np.diag_indices_from(g)] += lam
+        inverse = np.linalg.inv(g)
+        weights = inverse / -np.diag(inverse)
+        np.fill_diagonal(weights, 0.0)
+        predicted = (dense @ weights).astype(np.float32)
+        predicted[dense > 0] = -np.inf
+        best, _ = top_k(predicted, 10)
+        scores[str(lam)] = round(ndcg_at_k(best, [held_out[u] for u in users], 10), 4)
+    return float(max(scores, key=scores.__getitem__)), scores
+
+
+def split_per_user(interactions: Interactions, ratio: float, *, seed: int) -> tuple[Interactions, list[set[int]]]:
+    """Each user's items split at random into ``ratio`` kept and the rest held out (users keep at least one)."""
+    rng = np.random.default_rng(seed)
+    users: list[str] = []
+    items: list[str] = []
+    held: list[set[int]] = []
+    for u in range(interactions.n_users):
+        mine = interactions.indices[interactions.indptr[u] : interactions.indptr[u + 1]]
+        shuffled = rng.permutation(mine)
+        keep = max(1, round(len(mine) * ratio))
+        users += [interactions.user_ids[u]] * keep
+        items += interactions.item_ids[shuffled[:keep]].tolist()
+        held.append(set(shuffled[keep:].tolist()))
+    kept = Interactions.from_pairs(users, items)
+    # from_pairs may drop items nobody kept: map held-out indices into the kept catalogue, dropping the rest.
+    position = {item: n for n, item in enumerate(kept.item_ids.tolist())}
+    held = [
+        {position[i] for i in (interactions.item_ids[list(h)].tolist() if h else []) if i in position} for h in held
+    ]
+    return kept, held
+
+
+def ndcg_at_k(ranked: NDArray[np.int64], relevant: list[set[int]], k: int) -> float:
+    """Mean nDCG@k with binary relevance, over users with at least one relevant item."""
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    total, users = 0.0, 0
+    for row, wanted in zip(ranked, relevant, strict=True):
+        if not wanted:
+            continue
+        hits = np.array([item in wanted for item in row[:k]], dtype=np.float64)
+        total += float((hits * discounts[: len(hits)]).sum() / discounts[: min(len(wanted), k)].sum())
+        users += 1
+    return total / max(users, 1)
+
+
+def pure_svd(
+    interactions: Interactions, factors: int, *, seed: int = 0, oversample: int = 10, power: int = 2
+) -> NDArray[np.float32]:
+    """Item factors V (n_items × factors) of X by randomized truncated SVD (Halko et al.), numpy only."""
+    rng = np.random.default_rng(seed)
+    width = min(factors + oversample, interactions.n_items)
+    sketch = _x_dot(interactions, rng.standard_normal((interactions.n_items, width)).astype(np.float32))
+    basis, _ = np.linalg.qr(sketch)
+    for _ in range(power):
+        basis, _ = np.linalg.qr(_xt_dot(interactions, basis))
+        basis, _ = np.linalg.qr(_x_dot(interactions, basis))
+    projected = _xt_dot(interactions, basis).T  # (width × n_items) = Qᵀ X
+    _, _, vt = np.linalg.svd(projected, full_matrices=False)
+    return np.ascontiguousarray(vt[:factors].T, dtype=np.float32)
+
+
+def _x_dot(interactions: Interactions, matrix: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
+    """X · M for binary CSR X: each user's row is the sum of M's rows for the user's items."""
+    out = np.zeros((interactions.n_users, matrix.shape[1]), np.float32)
+    for start in range(0, interactions.n_users, 8192):
+        users = np.arange(start, min(start + 8192, interactions.n_users))
+        positions, items = interactions.rows(users)
+        np.add.at(out[start : start + len(users)], positions, matrix[items])
+    return out
+
+
+def _xt_dot(interactions: Interactions, matrix: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
+    """Xᵀ · M: each item's row is the sum of M's rows for the item's users."""
+    out = np.zeros((interactions.n_items, matrix.shape[1]), np.float32)
+    for start in range(0, interactions.n_users, 8192):
+        users = np.arange(start, min(start + 8192, interactions.n_users))
+        positions, items = interactions.rows(users)
+        np.add.at(out, items, matrix[start + positions])
+    return out

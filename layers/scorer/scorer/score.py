@@ -1,0 +1,77 @@
+"""A batch inference job done by the scorer: JSON Lines in, Personalize's output lines out, in input order.
+
+Kinds are plain strings here (``users``, ``items``, ``ranking``) so that the scorer layer stands alone.
+Per record, as Personalize does: an unknown user gets popular items; an unknown item (items kind) or a malformed
+record gets its own line with an ``error``, and the job goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from scorer.model import Model
+from scorer.personalize_format import error_line, output_line
+
+BATCH = 1024
+
+
+def score_lines(model: Model, lines: Iterable[bytes], *, kind: str, num_results: int = 25) -> Iterator[bytes]:
+    """Output lines for every non-blank input line, batch by batch (users are scored a chunk at a time)."""
+    if kind not in ("users", "items", "ranking"):
+        raise ValueError(f"the scorer serves users, items and ranking jobs, not {kind!r}")
+    batch: list[bytes] = []
+    for raw in lines:
+        if raw.strip():
+            batch.append(raw)
+            if len(batch) == BATCH:
+                yield from _score_batch(model, batch, kind, num_results)
+                batch = []
+    if batch:
+        yield from _score_batch(model, batch, kind, num_results)
+
+
+def _score_batch(model: Model, raws: list[bytes], kind: str, num_results: int) -> Iterator[bytes]:
+    records: list[Any] = []
+    for raw in raws:
+        try:
+            records.append(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            records.append(raw.decode("utf-8", "replace"))
+    if kind == "users":
+        users = [model.user_index(r["userId"]) if _has_id(r, "userId") else None for r in records]
+        recommended = model.recommend(users, num_results)
+        for record, (items, scores) in zip(records, recommended, strict=True):
+            yield (
+                output_line(record, items, scores)
+                if _has_id(record, "userId")
+                else error_line(record, "Invalid input record: userId is required")
+            )
+    elif kind == "items":
+        for record in records:
+            if not _has_id(record, "itemId"):
+                yield error_line(record, "Invalid input record: itemId is required")
+                continue
+            item = model.item_index(record["itemId"])
+            yield (
+                error_line(record, f"Item {record['itemId']} is not in the training data")
+                if item is None
+                else output_line(record, model.related(item, num_results))
+            )
+    else:
+        for record in records:
+            if not _has_id(record, "userId") or not _is_id_list(record.get("itemList")):
+                yield error_line(record, "Invalid input record: userId and itemList are required")
+                continue
+            items, scores = model.rank(model.user_index(record["userId"]), record["itemList"])
+            yield output_line(record, items, scores)
+
+
+def _has_id(record: Any, field: str) -> bool:
+    return isinstance(record, dict) and isinstance(record.get(field), str) and bool(record[field])
+
+
+def _is_id_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)

@@ -1,0 +1,122 @@
+"""The scorer: exact top-k, training, and output in exactly Personalize's format for each kind."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from scorer import model as model_module
+from scorer.interactions import Interactions, InteractionsError
+from scorer.model import Model
+from scorer.score import score_lines
+from scorer.topk import top_k
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scores=hnp.arrays(
+        np.float32,
+        st.tuples(st.integers(1, 5), st.integers(1, 3000)),
+        elements=st.floats(-1e3, 1e3, width=32) | st.just(float("-inf")),
+    ),
+    k=st.integers(1, 40),
+)
+def test_top_k_equals_a_full_sort(scores: np.ndarray, k: int) -> None:
+    indices, values = top_k(scores, k)
+    expected = -np.sort(-scores, axis=1)[:, : min(k, scores.shape[1])]
+    assert np.array_equal(values, expected)
+    assert np.array_equal(np.take_along_axis(scores, indices, axis=1), values)
+
+
+def interactions() -> Interactions:
+    # users 0-2 like a cluster of items a,b,c; users 3-5 like x,y,z; "pop" is liked by everyone
+    users, items = [], []
+    for u, liked in ((0, "ab"), (1, "bc"), (2, "ac"), (3, "xy"), (4, "yz"), (5, "xz")):
+        for item in [*liked, "pop"]:
+            users.append(f"u{u}")
+            items.append(item)
+    return Interactions.from_pairs(users, items)
+
+
+@pytest.fixture(scope="module", params=["ease", "svd"])
+def model(request: pytest.FixtureRequest) -> Model:
+    trained = Model.train(interactions(), algorithm=request.param, lam=1.0, factors=3)
+    buffer = io.BytesIO()
+    trained.save(buffer)
+    buffer.seek(0)
+    return Model.load(buffer)
+
+
+def lines(model: Model, kind: str, records: list[object], num_results: int = 25) -> list[dict[str, object]]:
+    raw = [r if isinstance(r, bytes) else json.dumps(r).encode() for r in records]
+    return [json.loads(line) for line in score_lines(model, raw, kind=kind, num_results=num_results)]
+
+
+def test_users_output_format(model: Model) -> None:
+    (line,) = lines(model, "users", [{"userId": "u0"}], num_results=2)
+    assert list(line) == ["input", "output", "error"]
+    assert line["input"] == {"userId": "u0"} and line["error"] is None
+    output = line["output"]
+    assert list(output) == ["recommendedItems", "scores"]
+    assert output["recommendedItems"][0] == "c"  # the unseen item of its own cluster comes first
+    assert len(output["recommendedItems"]) == len(output["scores"]) == 2
+    assert not {"a", "b", "pop"} & set(output["recommendedItems"])  # seen items excluded
+    assert all(0 < score <= 1 for score in output["scores"])
+
+
+def test_users_seen_items_are_excluded_and_num_results_honoured(model: Model) -> None:
+    (line,) = lines(model, "users", [{"userId": "u3"}], num_results=3)
+    items = line["output"]["recommendedItems"]
+    assert items[0] == "z" and not {"x", "y", "pop"} & set(items) and len(items) == 3
+    scores = line["output"]["scores"]
+    assert scores == sorted(scores, reverse=True) and sum(scores) <= 1.0
+
+
+def test_unknown_user_gets_popular_items(model: Model) -> None:
+    (line,) = lines(model, "users", [{"userId": "stranger"}], num_results=1)
+    assert line["output"]["recommendedItems"] == ["pop"] and line["error"] is None
+
+
+def test_input_order_is_kept_and_bad_records_get_their_own_error_line(model: Model) -> None:
+    out = lines(model, "users", [{"userId": "u1"}, b"not json", {"itemId": "a"}, {"userId": "u4"}])
+    assert [line["error"] is None for line in out] == [True, False, False, True]
+    assert [line["input"] for line in out] == [{"userId": "u1"}, "not json", {"itemId": "a"}, {"userId": "u4"}]
+    assert out[1]["output"] is None
+
+
+def test_items_output_has_no_scores_and_never_the_item_itself(model: Model) -> None:
+    (line, unknown) = lines(model, "items", [{"itemId": "x"}, {"itemId": "nope"}], num_results=2)
+    assert list(line["output"]) == ["recommendedItems"]
+    assert "x" not in line["output"]["recommendedItems"] and len(line["output"]["recommendedItems"]) == 2
+    assert unknown["error"] == "Item nope is not in the training data"
+
+
+def test_ranking_reranks_the_list_unknown_items_last_with_softmax_over_the_list(model: Model) -> None:
+    (line,) = lines(model, "ranking", [{"userId": "u0", "itemList": ["zz-new", "x", "c"]}])
+    output = line["output"]
+    assert line["input"]["itemList"] == ["zz-new", "x", "c"]  # the input is echoed as given
+    assert output["recommendedItems"][0] == "c" and output["recommendedItems"][-1] == "zz-new"
+    assert sorted(output["recommendedItems"]) == sorted(["zz-new", "x", "c"])
+    assert abs(sum(output["scores"]) - 1) < 1e-5 and output["scores"] == sorted(output["scores"], reverse=True)
+
+
+def test_model_choice_follows_catalogue_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Model.train(interactions(), lam=1.0).algorithm == "ease"
+    monkeypatch.setattr(model_module, "EASE_MAX_ITEMS", 3)
+    trained = Model.train(interactions(), factors=3)
+    assert (trained.algorithm, trained.metadata["algorithm"], trained.metadata["items"]) == ("svd", "svd", 7)
+
+
+def test_interactions_csv_errors_name_the_line() -> None:
+    with pytest.raises(InteractionsError, match="line 1: missing column"):
+        Interactions.read_csv(io.StringIO("USER,ITEM\n1,2\n"))
+    with pytest.raises(InteractionsError, match="line 3: empty USER_ID"):
+        Interactions.read_csv(io.StringIO("USER_ID,ITEM_ID,TIMESTAMP\n1,2,3\n,4,5\n"))
+    parsed = Interactions.read_csv(io.StringIO("ITEM_ID,USER_ID,TIMESTAMP,EVENT_TYPE\na,1,1,click\na,1,2,click\n"))
+    assert (parsed.n_users, parsed.n_items, parsed.nnz) == (1, 1, 1)
