@@ -120,3 +120,17 @@ def test_interactions_csv_errors_name_the_line() -> None:
         Interactions.read_csv(io.StringIO("USER_ID,ITEM_ID,TIMESTAMP\n1,2,3\n,4,5\n"))
     parsed = Interactions.read_csv(io.StringIO("ITEM_ID,USER_ID,TIMESTAMP,EVENT_TYPE\na,1,1,click\na,1,2,click\n"))
     assert (parsed.n_users, parsed.n_items, parsed.nnz) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("loop_max", [64, 0], ids=["row-additions", "active-columns-matmul"])
+def test_ease_scores_equal_the_dense_product(loop_max: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    trained = Model.train(
+        Interactions.from_pairs(rng.integers(0, 200, 3000).astype(str), rng.integers(0, 120, 3000).astype(str)),
+        algorithm="ease",
+        lam=10,
+    )
+    monkeypatch.setattr(model_module, "LOOP_MAX_ITEMS_PER_USER", loop_max)
+    users = np.arange(trained.user_ids.size)
+    dense = trained._interactions.dense(users) @ trained.weights
+    assert np.allclose(trained.user_scores(users), dense, atol=1e-5)

@@ -29,6 +29,7 @@ LAMBDA_GRID = (50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
 DEFAULT_LAMBDA = 500.0
 TUNE_MAX_ITEMS = 4_000
 """Up to this many items, λ is chosen on a validation split of the training data; beyond, DEFAULT_LAMBDA."""
+LOOP_MAX_ITEMS_PER_USER = 64
 CHUNK = 128
 """Users scored per matmul: measured best on 50k items (the score buffer, 25 MB, is re-read by top-k)."""
 FORMAT_VERSION = 1
@@ -147,10 +148,27 @@ class Model:
         """Raw scores of every item for known users (rows of ``out`` are reused when given)."""
         out = np.empty((len(users), len(self.item_ids)), np.float32) if out is None else out[: len(users)]
         if self.algorithm == "ease":
-            np.matmul(self._interactions.dense(users), self.weights, out=out)
+            self._ease_scores(users, out)
         else:
             np.matmul(self.user_factors(users), self.weights.T, out=out)
         return out
+
+    def _ease_scores(self, users: NDArray[np.int64], out: NDArray[np.float32]) -> None:
+        """X_u·B without the dense product (n_items² per user). Measured on 4,000 items, 15 items a user:
+        dense matmul 4.8k users/s, add.reduceat 10.6k, matmul over the chunk's active items 32.8k, and one
+        contiguous row addition per interaction 64.9k. The loop's cost grows with items per user, the active
+        matmul's much less, so heavy chunks take the matmul."""
+        positions, items = self._interactions.rows(users)
+        if len(items) <= LOOP_MAX_ITEMS_PER_USER * len(users):
+            out[:] = 0.0
+            weights = self.weights
+            for position, item in zip(positions.tolist(), items.tolist(), strict=True):
+                out[position] += weights[item]
+        else:
+            active, columns = np.unique(items, return_inverse=True)
+            rows = np.zeros((len(users), len(active)), np.float32)
+            rows[positions, columns] = 1.0
+            np.matmul(rows, self.weights[active], out=out)
 
     def user_factors(self, users: NDArray[np.int64]) -> NDArray[np.float32]:
         """PureSVD's user vectors, X_u·V, summed from the item factors of each user's items."""
