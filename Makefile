@@ -26,6 +26,7 @@ $(NODE_STAMP): package.json package-lock.json
 demo: $(STAMP)
 	$(BIN)/batchrecs sample-data build/demo/data
 	$(BIN)/batchrecs run build/demo/data/users.jsonl build/demo/data/items.jsonl build/demo/data/ranking.jsonl \
+		build/demo/data/users-filtered.jsonl \
 		--interactions build/demo/data/interactions.csv --out build/demo/output
 
 ## test: lint, then every test tier that runs here
@@ -57,6 +58,10 @@ docs: $(STAMP)
 ## bench: the benchmarks in bench/ (minutes; figures go to docs/benchmarks.md by hand, with machine and date)
 bench: $(STAMP)
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/local_job.py
+	$(BIN)/pip install --quiet implicit==0.7.3  # the speed comparison's yardstick, for the bench only
+	$(BIN)/python bench/scorer.py
 
 clean:
 	rm -rf .aws-sam build $(VENV) node_modules

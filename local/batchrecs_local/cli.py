@@ -31,6 +31,13 @@ class Tracked:
     outcome: str | None = None
     job_arn: str | None = None
     status: str | None = None
+    submitted: bool = False
+
+    @property
+    def done(self) -> bool:
+        """Ended, and every event of its story printed: events may arrive out of order (EventBridge does not
+        promise order), so a job's Job Submitted can come after its Job Succeeded."""
+        return self.outcome is not None and (self.submitted or self.outcome in ("Input Rejected", "Submit Failed"))
 
 
 def metadata_for(path: Path, overrides: dict[str, str]) -> dict[str, str]:
@@ -51,6 +58,9 @@ def run(
 ) -> int:
     """Drop each file into the local stack, print every event as one JSON line, copy outputs to ``out``."""
     started = time.monotonic()
+    # Events go to the stdout this command started with: the local stack redirects sys.stdout (process-wide)
+    # while a function runs, and Step Functions runs ScoreFunction on its own thread, concurrently with this one.
+    events_out = sys.stdout
 
     def progress(message: str) -> None:
         print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
@@ -67,6 +77,16 @@ def run(
     )
     with LocalStack(settings=settings, parameters=parameters) as stack:
         tap = EventTap(stack)
+        model = stack.template.parameters["ScorerModelName"]
+        (training,) = stack.drop(interactions.read_bytes(), f"models/{model}/interactions.csv")
+        if training.error:
+            progress(f"training the scorer model failed: {training.error}")
+            return 1
+        (trained,) = training.result["models"]
+        progress(
+            f"scorer model {model!r} trained from {interactions.name} (version {trained['version']}): "
+            "small jobs run self-hosted"
+        )
         tracked = {f"input/{path.name}": Tracked(path=path, key=f"input/{path.name}") for path in files}
         for item in tracked.values():
             progress(f"{item.path.name}: dropped as s3://{stack.name('InputBucket')}/{item.key}")
@@ -78,17 +98,18 @@ def run(
                         f"{invocation.error} (kept in the on-failure queue)"
                     )
         personalize = stack.client("personalize")
-        while any(item.outcome is None for item in tracked.values()):
+        while not all(item.done for item in tracked.values()):
             if time.monotonic() - started > timeout:
                 progress(f"gave up after {timeout:.0f}s")
                 break
             for event in tap.drain():
-                print(json.dumps(event, sort_keys=True), flush=True)
+                print(json.dumps(event, sort_keys=True), file=events_out, flush=True)
                 found = tracked.get(event["detail"]["input"]["key"])
                 if found is None:
                     continue
                 item = found
                 item.job_arn = event["detail"].get("jobArn") or item.job_arn
+                item.submitted = item.submitted or event["detail-type"] == "Job Submitted"
                 if event["detail-type"] in TERMINAL:
                     item.outcome = event["detail-type"]
                     _copy_outputs(stack, event, out)

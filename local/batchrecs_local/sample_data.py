@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 from batchrecs_local.stack import solution_version_arn
+from batchrecs_local.template import ACCOUNT
 
 SEED = 20261122
 
@@ -30,15 +31,17 @@ def write_sample_data(directory: Path, *, users: int = 300, items: int = 150, in
         "users.jsonl": [{"userId": u} for u in rng.sample(user_ids, 25)],
         "items.jsonl": [{"itemId": i} for i in rng.sample(item_ids, 15)],
         "ranking.jsonl": [{"userId": u, "itemList": rng.sample(item_ids, 10)} for u in rng.sample(user_ids, 10)],
+        "users-filtered.jsonl": [{"userId": u, "filterValues": {"GENRE": '"comedy"'}} for u in rng.sample(user_ids, 5)],
     }
     paths = []
     for name, records in files.items():
         path = directory / name
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
-        kind = name.split(".")[0]
-        if kind != "users":
-            (directory / f"{name}.metadata.json").write_text(
-                json.dumps({"solution-version-arn": solution_version_arn(kind)}, indent=2) + "\n"
-            )
+        kind = name.split(".")[0].split("-")[0]
+        metadata = {"solution-version-arn": solution_version_arn(kind)} if kind != "users" else {}
+        if name == "users-filtered.jsonl":  # a filter only Personalize can apply: this file goes to Personalize
+            metadata["filter-arn"] = f"arn:aws:personalize:us-east-1:{ACCOUNT}:filter/batchrecs-local-genre"
+        if metadata:
+            (directory / f"{name}.metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
         paths.append(path)
     return paths

@@ -9,6 +9,8 @@ against the botocore shapes; this shim only wires them in. It also names service
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import botocore.session
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
 
 _AwsSdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
@@ -72,6 +75,30 @@ def _exception_name_method(self: Any, _service: str, ex: Exception) -> str:
     return _exception_name(self, ex)
 
 
+LOCAL_FUNCTIONS: dict[str, Callable[[Any], Any]] = {}
+"""Function name or ARN → an in-process invoker. The local stack registers its functions here, because moto's
+Lambda would need a container; Step Functions' lambda:invoke tasks then run the real handler in process."""
+_invoke_in_moto = lambda_eval_utils._invoke_lambda_function
+
+
+def _invoke_lambda_function(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+    invoker = LOCAL_FUNCTIONS.get(parameters["FunctionName"])
+    if invoker is None:
+        response: dict[str, Any] = _invoke_in_moto(parameters, region, state_credentials)
+        return response
+    payload = parameters.get("Payload") or b"{}"
+    try:
+        result = invoker(json.loads(payload))
+    except Exception as error:  # a function error, reported as Lambda reports it
+        return {
+            "StatusCode": 200,
+            "FunctionError": "Unhandled",
+            "ExecutedVersion": "$LATEST",
+            "Payload": {"errorType": type(error).__name__, "errorMessage": str(error)},
+        }
+    return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}
+
+
 _installed = False
 
 
@@ -83,4 +110,5 @@ def install() -> None:
     _AwsSdk._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
     _AwsSdk._normalise_response = _normalise_response  # type: ignore[method-assign]
     _AwsSdk._normalise_exception_name = _exception_name_method  # type: ignore[method-assign,assignment]
+    lambda_eval_utils._invoke_lambda_function = _invoke_lambda_function
     _installed = True

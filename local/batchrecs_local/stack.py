@@ -9,10 +9,12 @@ does: retried, then sent to the function's on-failure destination.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -105,6 +107,7 @@ class LocalStack:
             os.environ, {**LOCAL_ENVIRONMENT, **self.template.global_environment(), "AWS_DEFAULT_REGION": region}
         )
         self.invocations: list[Invocation] = []
+        self._invoking = threading.RLock()
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -115,12 +118,17 @@ class LocalStack:
         emulator.install()
         emulator.SETTINGS = self.settings
         self.deploy()
+        for logical in self.template.resources_of("AWS::Serverless::Function"):
+            invoker = functools.partial(self.invoke, logical)
+            sfn_shim.LOCAL_FUNCTIONS[self.name(logical)] = invoker
+            sfn_shim.LOCAL_FUNCTIONS[self.template.physical[logical].attributes["Arn"]] = invoker
         return self
 
     def __exit__(self, *_: object) -> None:
         try:
             self.stop_executions()
         finally:
+            sfn_shim.LOCAL_FUNCTIONS.clear()
             self._mock.stop()
             self._env.stop()
 
@@ -256,7 +264,9 @@ class LocalStack:
             **LOCAL_LAMBDA_ENVIRONMENT,
             "AWS_LAMBDA_FUNCTION_NAME": self.name(logical),
         }
-        with mock.patch.dict(os.environ, environment), self._quiet():
+        # One invocation at a time: each patches the process-wide environment and stdout, and Step Functions'
+        # lambda:invoke tasks call in from their own threads.
+        with self._invoking, mock.patch.dict(os.environ, environment), self._quiet():
             module = self.handler(logical)
             handler = getattr(module, props["Handler"].rsplit(".", 1)[1])
             for cached in (client, stack_settings, getattr(module, "ports", None)):

@@ -108,3 +108,12 @@ def test_the_execution_input_has_every_path_the_asl_reads() -> None:
 def test_every_task_retries_and_catches(state: str) -> None:
     assert ASL["States"][state].get("Retry"), state
     assert ASL["States"][state].get("Catch"), state
+
+
+def test_lambda_invoke_parameters_exist_in_the_botocore_invoke_shape() -> None:
+    shape = SESSION.get_service_model("lambda").operation_model("Invoke").input_shape
+    (state,) = [state for _, state in tasks("arn:aws:states:::lambda:invoke")]
+    for key in state["Parameters"]:
+        member(shape, key.removesuffix(".$"))
+    assert state["Parameters"]["FunctionName"] == "${ScoreFunctionArn}"
+    assert state["ResultSelector"]["Files.$"] == "$.Payload.files"  # what ScoreFunction returns

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from batchrecs.adapters.personalize import CreatedJob, RecipeCannotBatch
-from batchrecs.adapters.s3 import ObjectHead
+from batchrecs.adapters.s3 import ModelLocation, ObjectHead
 from batchrecs.model import WireModel
 from batchrecs.settings import JobKind
 from batchrecs.validation import iter_lines
@@ -24,6 +24,10 @@ class FakeFiles:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
         self.reports: dict[tuple[str, str], dict[str, Any]] = {}
+        self.models: dict[str, ModelLocation] = {}
+
+    def latest_model(self, bucket: str, name: str) -> ModelLocation | None:
+        return self.models.get(name)
 
     def add(self, bucket: str, key: str, body: bytes, metadata: dict[str, str] | None = None) -> None:
         self.objects[bucket, key] = (body, metadata or {})

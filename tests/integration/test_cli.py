@@ -34,7 +34,8 @@ def test_run_prints_submitted_and_succeeded_and_copies_outputs(
     lines = [json.loads(line) for line in copied.read_text().splitlines()]
     assert len(lines) == len((sample / "users.jsonl").read_text().splitlines())
     assert all(line["error"] is None and len(line["output"]["recommendedItems"]) == 25 for line in lines)
-    assert "Personalize job CREATE" in captured.err  # progress on stderr
+    assert "scorer model 'default' trained" in captured.err  # progress on stderr
+    assert [e["detail"]["backend"] for e in events] == ["self-hosted", "self-hosted"]
 
 
 def test_run_on_a_bad_file_prints_input_rejected_and_exits_1(
@@ -77,3 +78,27 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["run", str(tmp_path / "missing.jsonl")])
     assert caught.value.code == 2
+
+
+def test_run_sends_a_small_file_self_hosted_and_a_filtered_file_to_personalize(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run",
+            str(sample / "users.jsonl"),
+            str(sample / "users-filtered.jsonl"),
+            "--interactions",
+            str(sample / "interactions.csv"),
+            "--out",
+            str(tmp_path / "out"),
+            "--timeout",
+            "60",
+        ]
+    )
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0
+    finished = {
+        e["detail"]["input"]["key"]: e["detail"]["backend"] for e in events if e["detail-type"] == "Job Succeeded"
+    }
+    assert finished == {"input/users.jsonl": "self-hosted", "input/users-filtered.jsonl": "personalize"}

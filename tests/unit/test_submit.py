@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from batchrecs.adapters.s3 import ModelLocation
 from batchrecs.events import InputRejected, JobSubmitted
 from batchrecs.jobs import IDEMPOTENCY, Drop, ExecutionInput, Outcome, SubmitPorts, submit_drop
 from batchrecs.settings import JobKind, StackSettings
@@ -143,3 +144,65 @@ def test_theme_generation_reads_items_and_holds_the_100_record_limit(ports: Subm
         JobKind.ITEMS,
         "the file has 101 records; a job reads at most 100 per file: split it",
     )
+
+
+MODEL = ModelLocation(bucket="in", key="models/default/abc/model.npz", version="abc")
+
+
+def with_model(ports: SubmitPorts) -> SubmitPorts:
+    ports.files.models["default"] = MODEL  # type: ignore[attr-defined]
+    return ports
+
+
+def test_small_job_with_a_model_runs_self_hosted(ports: SubmitPorts) -> None:
+    result = submit_drop(drop(with_model(ports), b'{"userId": "1"}\n'), ports, STACK)
+    assert ports.personalize.requests == []  # type: ignore[attr-defined]
+    started = ExecutionInput.model_validate(ports.executions.started[result.job_name])  # type: ignore[attr-defined,index]
+    assert (started.event.backend.value, started.event.job_arn, started.model) == ("self-hosted", None, MODEL)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert (event.backend.value, event.status) == ("self-hosted", "CREATE PENDING")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "records"),
+    [
+        ({"filter-arn": "arn:aws:personalize:us-east-1:123456789012:filter/f"}, 1),
+        ({"ranking-influence": '{"POPULARITY": 0.5}'}, 1),
+        ({"item-exploration-config": '{"explorationWeight": "0.3"}'}, 1),
+        ({"backend": "personalize"}, 1),
+        ({}, STACK.small_job_max_records + 1),
+    ],
+    ids=["filter", "ranking-influence", "item-exploration", "explicit-personalize", "too-many-records"],
+)
+def test_what_the_scorer_cannot_honour_goes_to_personalize(
+    metadata: dict[str, str], records: int, ports: SubmitPorts
+) -> None:
+    body = b"".join(b'{"userId": "%d"}\n' % n for n in range(records))
+    submit_drop(drop(with_model(ports), body, **metadata), ports, STACK)
+    (request,) = ports.personalize.requests  # type: ignore[attr-defined]
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert event.backend.value == "personalize"
+    assert request["jobName"] == event.job_name
+
+
+def test_without_a_model_jobs_go_to_personalize(ports: SubmitPorts) -> None:
+    submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, STACK)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert event.backend.value == "personalize"
+
+
+def test_explicit_self_hosted_that_cannot_be_honoured_is_refused_with_every_reason(ports: SubmitPorts) -> None:
+    metadata = {"backend": "self-hosted", "filter-arn": "arn:aws:personalize:us-east-1:123456789012:filter/f"}
+    submit_drop(drop(ports, b'{"userId": "1"}\n', **metadata), ports, STACK)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert isinstance(event, InputRejected)
+    assert event.errors[0].field == "backend"
+    assert "filters (filter-arn) run only in Personalize" in event.errors[0].message
+    assert ports.personalize.requests == [] and ports.executions.started == {}  # type: ignore[attr-defined]
+
+
+def test_a_drop_may_name_another_scorer_model(ports: SubmitPorts) -> None:
+    ports.files.models["movies"] = MODEL  # type: ignore[attr-defined]
+    submit_drop(drop(ports, b'{"userId": "1"}\n', **{"scorer-model": "movies"}), ports, STACK)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert event.backend.value == "self-hosted"

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from batchrecs.adapters.eventbridge import EventPublisher
 from batchrecs.adapters.personalize import PersonalizeJobs, RecipeCannotBatch
-from batchrecs.adapters.s3 import S3Files
+from batchrecs.adapters.s3 import ModelLocation, S3Files
 from batchrecs.adapters.stepfunctions import JobExecutions
 from batchrecs.events import (
     EVENTS_SHOWN,
@@ -33,7 +33,7 @@ from batchrecs.events import (
 from batchrecs.model import WireModel
 from batchrecs.naming import job_name
 from batchrecs.observability import logger, metrics
-from batchrecs.settings import JobKind, JobMode, JobSettings, SettingsError, StackSettings
+from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
 from batchrecs.validation import Limits, Problem, ValidationReport, validate_records
 
 IDEMPOTENCY = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600)
@@ -79,10 +79,12 @@ class Polling(WireModel):
 
 
 class ExecutionInput(WireModel):
-    """The JobStateMachine's input. ``event`` is the detail the final event extends."""
+    """The JobStateMachine's input. ``event`` is the detail the final event extends; ``job`` holds the Personalize
+    job's ARN, ``model`` the self-hosted scorer's model."""
 
     event: JobDetail
     job: dict[str, str]
+    model: ModelLocation | None = None
     polling: Polling
 
 
@@ -115,27 +117,9 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
 
     try:
         settings = JobSettings.merge(stack.job_defaults, head.metadata, max_num_results=stack.max_num_results)
-        kind = settings.kind or ports.personalize.recipe_kind(settings.solution_version_arn)
-        if settings.job_mode is JobMode.THEME_GENERATION:
-            if kind not in (None, JobKind.ITEMS):
-                raise SettingsError(
-                    [
-                        (
-                            "batch-inference-job-mode",
-                            f"THEME_GENERATION needs a Similar-Items solution "
-                            f"version; this one's recipe reads {kind} records",
-                        )
-                    ]
-                )
-            kind = JobKind.ITEMS
+        kind = _kind(settings, ports)
     except SettingsError as error:
-        problems = [Problem(line=None, field=field, message=message) for field, message in error.problems]
-        report = ValidationReport(file=drop.key, kind=None, records=0, error_count=len(problems), errors=problems)
-        return _reject(drop, version_id, report, ports, stack)
-    except RecipeCannotBatch as error:
-        problem = Problem(line=None, field="solution-version-arn", message=str(error))
-        report = ValidationReport(file=drop.key, kind=None, records=0, error_count=1, errors=[problem])
-        return _reject(drop, version_id, report, ports, stack)
+        return _reject_settings(drop, version_id, error, ports, stack)
 
     limits = Limits.for_mode(themes=settings.job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list)
     report = validate_records(
@@ -144,21 +128,30 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
     metrics.add_metric(name="RecordsValidated", unit=MetricUnit.Count, value=report.records)
     if not report.valid or report.kind is None:
         return _reject(drop, version_id, report, ports, stack)
+    try:
+        backend, model = _route(settings, report.records, ports, stack)
+    except SettingsError as error:
+        return _reject_settings(drop, version_id, error, ports, stack, records=report.records, kind=report.kind)
 
     name = job_name(drop.bucket, drop.key, version_id or head.etag)
-    output_path = f"s3://{stack.output_bucket}/{stack.output_prefix}{name}/"
-    request = settings.create_request(
-        job_name=name,
-        role_arn=stack.personalize_role_arn,
-        input_path=f"s3://{drop.bucket}/{drop.key}",
-        output_path=output_path,
-    )
-    created = ports.personalize.create(request)
     logger.append_keys(job_name=name)
+    output_path = f"s3://{stack.output_bucket}/{stack.output_prefix}{name}/"
+    if backend is Backend.PERSONALIZE:
+        created = ports.personalize.create(
+            settings.create_request(
+                job_name=name,
+                role_arn=stack.personalize_role_arn,
+                input_path=f"s3://{drop.bucket}/{drop.key}",
+                output_path=output_path,
+            )
+        )
+        job_arn, status, adopted = created.arn, created.status, created.adopted
+    else:
+        job_arn, status, adopted = None, SELF_HOSTED_STATUS, False
     detail = JobDetail(
         job_name=name,
-        backend=Backend.PERSONALIZE,
-        job_arn=created.arn,
+        backend=backend,
+        job_arn=job_arn,
         kind=report.kind,
         input=InputFile(bucket=drop.bucket, key=drop.key, version_id=version_id, records=report.records),
         output=JobOutput(path=output_path, files=[f"{output_path}{posixpath.basename(drop.key)}.out"]),
@@ -169,7 +162,8 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
         name,
         ExecutionInput(
             event=detail,
-            job={"arn": created.arn},
+            job={"arn": job_arn} if job_arn else {},
+            model=model,
             polling=Polling(
                 first_wait_seconds=stack.poll_first_wait_seconds,
                 interval_seconds=stack.poll_interval_seconds,
@@ -178,19 +172,91 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
             ),
         ).to_wire(),
     )
-    ports.publisher.publish(JobSubmitted(**dict(detail), status=created.status))
+    ports.publisher.publish(JobSubmitted(**dict(detail), status=status))
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
     logger.info(
         "job submitted",
-        extra={"job_arn": created.arn, "adopted": created.adopted, "records": report.records, "kind": report.kind},
+        extra={
+            "backend": backend,
+            "job_arn": job_arn,
+            "adopted": adopted,
+            "records": report.records,
+            "kind": report.kind,
+        },
     )
     return SubmitResult(
-        outcome=Outcome.SUBMITTED,
-        job_name=name,
-        job_arn=created.arn,
-        execution_arn=execution_arn,
-        adopted=created.adopted,
+        outcome=Outcome.SUBMITTED, job_name=name, job_arn=job_arn, execution_arn=execution_arn, adopted=adopted
     )
+
+
+SELF_HOSTED_STATUS = "CREATE PENDING"
+"""Self-hosted jobs use Personalize's status words, so that subscribers handle one vocabulary."""
+
+
+def _kind(settings: JobSettings, ports: SubmitPorts) -> JobKind | None:
+    """The record kind: forced by metadata, else the recipe's; theme jobs read items from a Similar-Items recipe."""
+    try:
+        kind = settings.kind or ports.personalize.recipe_kind(settings.solution_version_arn)
+    except RecipeCannotBatch as error:
+        raise SettingsError([("solution-version-arn", str(error))]) from None
+    if settings.job_mode is JobMode.THEME_GENERATION:
+        if kind not in (None, JobKind.ITEMS):
+            raise SettingsError(
+                [
+                    (
+                        "batch-inference-job-mode",
+                        "THEME_GENERATION needs a Similar-Items solution "
+                        f"version; this one's recipe reads {kind} records",
+                    )
+                ]
+            )
+        kind = JobKind.ITEMS
+    return kind
+
+
+def _route(
+    settings: JobSettings, records: int, ports: SubmitPorts, stack: StackSettings
+) -> tuple[Backend, ModelLocation | None]:
+    """Self-hosted only when the scorer can honour every setting; a setting is never silently dropped.
+
+    An explicit ``backend=self-hosted`` that the scorer cannot honour is refused with every reason."""
+    if settings.backend is BackendChoice.PERSONALIZE:
+        return Backend.PERSONALIZE, None
+    reasons = []
+    if records > stack.small_job_max_records:
+        reasons.append(f"{records:,} records is more than SmallJobMaxRecords ({stack.small_job_max_records:,})")
+    if settings.filter_arn:
+        reasons.append("filters (filter-arn) run only in Personalize")
+    if settings.job_mode is not JobMode.BATCH_INFERENCE:
+        reasons.append(f"{settings.job_mode.value} runs only in Personalize")
+    if settings.item_exploration_config:
+        reasons.append("item-exploration-config is Personalize's")
+    if settings.ranking_influence:
+        reasons.append("ranking-influence is Personalize's")
+    name = settings.scorer_model or stack.scorer_model_name
+    model = None if reasons else ports.files.latest_model(stack.input_bucket, name)
+    if not reasons and model is None:
+        reasons.append(f"no scorer model {name!r}: drop models/{name}/interactions.csv to train one")
+    if not reasons:
+        return Backend.SELF_HOSTED, model
+    if settings.backend is BackendChoice.SELF_HOSTED:
+        raise SettingsError([("backend", "self-hosted cannot honour this job: " + "; ".join(reasons))])
+    return Backend.PERSONALIZE, None
+
+
+def _reject_settings(
+    drop: Drop,
+    version_id: str | None,
+    error: SettingsError,
+    ports: SubmitPorts,
+    stack: StackSettings,
+    *,
+    records: int = 0,
+    kind: JobKind | None = None,
+) -> SubmitResult:
+    problems = [Problem(line=None, field=field, message=message) for field, message in error.problems]
+    report = ValidationReport(file=drop.key, kind=kind, records=records, error_count=len(problems), errors=problems)
+    return _reject(drop, version_id, report, ports, stack)
 
 
 def report_key(stack: StackSettings, key: str) -> str:

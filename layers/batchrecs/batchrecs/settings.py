@@ -39,6 +39,14 @@ class JobMode(StrEnum):
     THEME_GENERATION = "THEME_GENERATION"
 
 
+class BackendChoice(StrEnum):
+    """Who runs a job: ``auto`` picks the self-hosted scorer whenever it can honour every setting."""
+
+    AUTO = "auto"
+    PERSONALIZE = "personalize"
+    SELF_HOSTED = "self-hosted"
+
+
 class RankingInfluenceType(StrEnum):
     POPULARITY = "POPULARITY"
     FRESHNESS = "FRESHNESS"
@@ -77,6 +85,9 @@ class JobSettings(WireModel):
     kms_key_arn: str | None = Field(default=None, pattern=KMS_KEY_ARN, max_length=2048)
     kind: JobKind | None = None
     """Forces the kind of records; otherwise it comes from the solution version's recipe or the data."""
+    backend: BackendChoice = BackendChoice.AUTO
+    scorer_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+    """The self-hosted scorer's model (models/<name>/); the stack's ScorerModelName when unset."""
 
     @field_validator("item_exploration_config")
     @classmethod
@@ -202,6 +213,8 @@ METADATA_KEYS: dict[str, str] = {
     "tags": "tags",
     "kms-key-arn": "kms_key_arn",
     "kind": "kind",
+    "backend": "backend",
+    "scorer-model": "scorer_model",
 }
 """S3 user-metadata key → JobSettings field. The role and the output location are deliberately absent."""
 
@@ -243,6 +256,8 @@ class StackSettings(WireModel):
     max_job_seconds: int = Field(default=6 * 3600, ge=60)
     max_num_results: int = Field(default=CAUTIOUS_MAX, ge=1)
     max_item_list: int = Field(default=CAUTIOUS_MAX, ge=1)
+    small_job_max_records: int = Field(default=10_000, ge=0)
+    scorer_model_name: str = "default"
     job_defaults: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod

@@ -7,11 +7,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from botocore.exceptions import ClientError
 
+from batchrecs.model import WireModel
 from batchrecs.validation import iter_lines, read_chunks
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+
+class ModelLocation(WireModel):
+    """A scorer model version: models/<name>/<version>/model.npz in the input bucket (immutable once written)."""
+
+    bucket: str
+    key: str
+    version: str
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,17 @@ class S3Files:
             yield from iter_lines(read_chunks(body))
         finally:
             body.close()
+
+    def latest_model(self, bucket: str, name: str) -> ModelLocation | None:
+        """The newest version of scorer model ``name``, from the pointer TrainFunction writes; None if untrained."""
+        try:
+            body = self.s3.get_object(Bucket=bucket, Key=f"models/{name}/latest.json")["Body"].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        pointer = orjson.loads(body)
+        return ModelLocation(bucket=bucket, key=pointer["modelKey"], version=pointer["version"])
 
     def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
         self.s3.put_object(

@@ -1,0 +1,43 @@
+"""ScoreFunction: a small job scored by the self-hosted scorer, invoked by JobStateMachine's self-hosted branch."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from batchrecs.adapters import client
+from batchrecs.jobs import ExecutionInput
+from batchrecs.observability import logger, metrics, tracer
+from scorer.jobs import score_job
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ExecutionInput)
+def lambda_handler(event: ExecutionInput, context: LambdaContext) -> dict[str, Any]:
+    detail = event.event
+    if event.model is None:
+        raise ValueError(f"{detail.job_name}: a self-hosted job needs a scorer model in its execution input")
+    logger.append_keys(job_name=detail.job_name)
+    started = time.perf_counter()
+    (output,) = detail.output.files
+    lines = score_job(
+        client("s3"),
+        input_uri=f"s3://{detail.input.bucket}/{detail.input.key}",
+        model_bucket=event.model.bucket,
+        model_key=event.model.key,
+        output_uri=output,
+        kind=detail.kind.value,
+        num_results=detail.settings.num_results,
+        kms_key_arn=detail.settings.kms_key_arn,
+    )
+    seconds = time.perf_counter() - started
+    metrics.add_metric(name="ScoringDuration", unit=MetricUnit.Seconds, value=seconds)
+    metrics.add_metric(name="RecordsScored", unit=MetricUnit.Count, value=lines)
+    logger.info("job scored", extra={"lines": lines, "seconds": round(seconds, 3), "model": event.model.version})
+    return {"files": detail.output.files, "lines": lines}

@@ -1,0 +1,41 @@
+"""TrainFunction: models/<name>/interactions.csv dropped → models/<name>/<version>/ trained, latest.json updated."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import S3Model
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from batchrecs.adapters import client
+from batchrecs.observability import logger, metrics, tracer
+from scorer.jobs import train_version
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=S3Model)
+def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
+    trained = []
+    for record in event.Records:
+        obj = record.s3.object
+        if obj is None:
+            continue
+        key = unquote_plus(obj.key)
+        version = train_version(client("s3"), record.s3.bucket.name, key, obj.versionId or f"etag:{obj.eTag}")
+        logger.info(
+            "model trained" if version.created else "model version exists",
+            extra={"model": version.name, "version": version.version, "metadata": version.metadata},
+        )
+        trained.append(
+            {
+                "name": version.name,
+                "version": version.version,
+                "modelKey": version.model_key,
+                "created": version.created,
+            }
+        )
+    return {"models": trained}

@@ -1,0 +1,112 @@
+"""The scorer's two S3 use cases: train a model version from a dropped interactions CSV, and run a small job.
+
+Both take a boto3 S3 client and plain values, so the scorer layer depends on nothing of batchrecs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from scorer.interactions import Interactions
+from scorer.model import Model
+from scorer.score import score_lines
+
+
+@dataclass(frozen=True)
+class TrainedVersion:
+    name: str
+    version: str
+    model_key: str
+    created: bool
+    """False when this version already existed (a redelivered drop): models are immutable once written."""
+    metadata: dict[str, Any]
+
+
+def model_name(key: str) -> str:
+    """``models/<name>/interactions.csv`` → ``<name>``."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] != "models" or parts[2] != "interactions.csv" or not parts[1]:
+        raise ValueError(f"{key}: interactions go to models/<name>/interactions.csv")
+    return parts[1]
+
+
+def train_version(s3: Any, bucket: str, key: str, source_version: str) -> TrainedVersion:
+    """Train ``models/<name>/<version>/`` from one version of a dropped interactions CSV, then point
+    ``models/<name>/latest.json`` at it. The version is derived from the drop, so a redelivery changes nothing."""
+    name = model_name(key)
+    version = hashlib.sha256(f"{bucket}\0{key}\0{source_version}".encode()).hexdigest()[:16]
+    prefix = f"models/{name}/{version}/"
+    try:
+        existing = s3.get_object(Bucket=bucket, Key=f"{prefix}metadata.json")["Body"].read()
+        return TrainedVersion(name, version, f"{prefix}model.npz", False, json.loads(existing))
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+            raise
+    body = s3.get_object(
+        Bucket=bucket, Key=key, **({"VersionId": source_version} if _is_version(source_version) else {})
+    )["Body"]
+    interactions = Interactions.read_csv(io.TextIOWrapper(body, encoding="utf-8", newline=""), name=key)
+    model = Model.train(interactions)
+    model.metadata.update(name=name, version=version, source={"bucket": bucket, "key": key, "version": source_version})
+    buffer = io.BytesIO()
+    model.save(buffer)
+    s3.put_object(Bucket=bucket, Key=f"{prefix}model.npz", Body=buffer.getvalue())
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{prefix}metadata.json",
+        Body=json.dumps(model.metadata, indent=2).encode(),
+        ContentType="application/json",
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"models/{name}/latest.json",
+        ContentType="application/json",
+        Body=json.dumps(
+            {"version": version, "modelKey": f"{prefix}model.npz", "trainedAt": model.metadata["trainedAt"]}
+        ).encode(),
+    )
+    return TrainedVersion(name, version, f"{prefix}model.npz", True, model.metadata)
+
+
+def _is_version(token: str) -> bool:
+    return bool(token) and token != "null" and not token.startswith("etag:")
+
+
+@lru_cache(maxsize=2)
+def _cached_model(s3: Any, bucket: str, key: str) -> Model:
+    """Model versions never change, so a warm container keeps the last two it used."""
+    return Model.load(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+
+def score_job(
+    s3: Any,
+    *,
+    input_uri: str,
+    model_bucket: str,
+    model_key: str,
+    output_uri: str,
+    kind: str,
+    num_results: int,
+    kms_key_arn: str | None = None,
+) -> int:
+    """Score one input file into one output file in Personalize's format; returns the lines written."""
+    model = _cached_model(s3, model_bucket, model_key)
+    in_bucket, in_key = _split(input_uri)
+    out_bucket, out_key = _split(output_uri)
+    body = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"]
+    lines = list(score_lines(model, body.iter_lines(), kind=kind, num_results=num_results))
+    encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn} if kms_key_arn else {}
+    s3.put_object(Bucket=out_bucket, Key=out_key, Body=b"".join(lines), **encryption)
+    return len(lines)
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
