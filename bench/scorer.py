@@ -31,16 +31,17 @@ from scorer.model import CHUNK, Model, softmax_at  # noqa: E402
 from scorer.score import score_lines  # noqa: E402
 from scorer.topk import top_k  # noqa: E402
 
-FACTORS, K, SEEN = 64, 25, 20
+FACTORS, K = 64, 25
+SEEN = 20
 
 
-def case(users: int, items: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, Interactions]:
+def case(users: int, items: int, seed: int = 0, seen: int = SEEN) -> tuple[np.ndarray, np.ndarray, Interactions]:
     rng = np.random.default_rng(seed)
     user_factors = rng.standard_normal((users, FACTORS), dtype=np.float32) / 8
     item_factors = rng.standard_normal((items, FACTORS), dtype=np.float32) / 8
-    seen_items = rng.integers(0, items, size=(users, SEEN))
+    seen_items = rng.integers(0, items, size=(users, seen))
     interactions = Interactions.from_pairs(
-        np.repeat(np.arange(users), SEEN).astype(str), seen_items.ravel().astype(str)
+        np.repeat(np.arange(users), seen).astype(str), seen_items.ravel().astype(str)
     )
     # from_pairs sorts ids as strings: map back so that row u is user u and column i is item i
     user_order = interactions.user_ids.astype(np.int64)
@@ -120,10 +121,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=int(THREADS))
     parser.add_argument("--cases", default="100000x50000,6000x4000")
+    parser.add_argument("--seen", type=int, default=SEEN, help=f"seen items per user (default {SEEN})")
+    parser.add_argument("--skip-lines", action="store_true", help="skip the JSON lines measurement")
     args = parser.parse_args()
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, threads={args.threads}, "
-        f"Python {platform.python_version()}, numpy {np.__version__}; top-{K}, {FACTORS} factors, {SEEN} seen/user"
+        f"Python {platform.python_version()}, numpy {np.__version__}; top-{K}, {FACTORS} factors, {args.seen} seen/user"
     )
     print(
         "| users × items | bare matmul | implicit | batchrecs | batchrecs / implicit | share of matmul "
@@ -132,7 +135,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for spec in args.cases.split(","):
         users, items = (int(x) for x in spec.split("x"))
-        user_factors, item_factors, seen = case(users, items)
+        user_factors, item_factors, seen = case(users, items, seen=args.seen)
         check_same_answers(user_factors, item_factors, seen)
         bare = matmul_only(user_factors, item_factors)
         theirs = implicit_rate(user_factors, item_factors, seen, args.threads)
@@ -142,6 +145,8 @@ def main() -> None:
             f"| {users:,} × {items:,} | {bare:,.0f} | {theirs:,.0f} | {mine:,.0f} | **{mine / theirs:.2f}×** "
             f"| {mine / bare:.0%} | {with_softmax:,.0f} |"
         )
+    if args.skip_lines:
+        return
     print(
         f"\nJSON lines in → out through score_lines (users kind, EASE on 4,000 items): "
         f"{lines_per_second():,.0f} lines/s"
