@@ -27,7 +27,7 @@ def ports() -> SubmitPorts:
     stack = stack_settings()
     return SubmitPorts(
         files=S3Files(client("s3")),
-        personalize=PersonalizeJobs(client("personalize")),
+        personalize=PersonalizeJobs(client("personalize"), creator=client("personalize", retries=False)),
         executions=JobExecutions(client("stepfunctions"), stack.state_machine_arn),
         publisher=EventPublisher(client("events"), stack.event_bus_name, stack.event_source),
         idempotency_store=DynamoDBPersistenceLayer(table_name=stack.jobs_table, boto_config=RETRIES),

@@ -48,7 +48,12 @@ DEMO_RECIPES = {
     "ranking": "arn:aws:personalize:::recipe/aws-personalized-ranking-v2",
 }
 """The local stack's solution versions, one per kind, registered with the emulator."""
-FAST_PARAMETERS = {"PollFirstWaitSeconds": "1", "PollIntervalSeconds": "1"}
+FAST_PARAMETERS = {
+    "PollFirstWaitSeconds": "1",
+    "PollIntervalSeconds": "1",
+    "CapacityRetrySeconds": "1",
+    "CapacityRetryMaxSeconds": "2",
+}
 
 
 def solution_version_arn(kind: str, region: str = "us-east-1") -> str:
@@ -114,6 +119,9 @@ class LocalStack:
     def __enter__(self) -> LocalStack:
         self._env.start()
         self._mock.start()
+        from batchrecs.adapters import client
+
+        client.cache_clear()  # clients from an earlier stack belong to its moto session
         sfn_shim.install()
         emulator.install()
         emulator.SETTINGS = self.settings
@@ -255,7 +263,6 @@ class LocalStack:
 
     def invoke(self, logical: str, event: dict[str, Any]) -> Any:
         """A synchronous invoke: the function's environment from the template, its cached ports fresh."""
-        from batchrecs.adapters import client
         from batchrecs.settings import stack_settings
 
         props = self.template.resources[logical]["Properties"]
@@ -269,7 +276,8 @@ class LocalStack:
         with self._invoking, mock.patch.dict(os.environ, environment), self._quiet():
             module = self.handler(logical)
             handler = getattr(module, props["Handler"].rsplit(".", 1)[1])
-            for cached in (client, stack_settings, getattr(module, "ports", None)):
+            # Settings and ports depend on the function's environment; clients do not (cleared per stack).
+            for cached in (stack_settings, getattr(module, "ports", None)):
                 if cached is not None:
                     cached.cache_clear()
             return handler(event, LambdaContext(function_name=self.name(logical)))

@@ -112,8 +112,11 @@ def test_every_task_retries_and_catches(state: str) -> None:
 
 def test_lambda_invoke_parameters_exist_in_the_botocore_invoke_shape() -> None:
     shape = SESSION.get_service_model("lambda").operation_model("Invoke").input_shape
-    (state,) = [state for _, state in tasks("arn:aws:states:::lambda:invoke")]
-    for key in state["Parameters"]:
-        member(shape, key.removesuffix(".$"))
-    assert state["Parameters"]["FunctionName"] == "${ScoreFunctionArn}"
-    assert state["ResultSelector"]["Files.$"] == "$.Payload.files"  # what ScoreFunction returns
+    invoked = {name: state for name, state in tasks("arn:aws:states:::lambda:invoke")}
+    for state in invoked.values():
+        for key in state["Parameters"]:
+            member(shape, key.removesuffix(".$"))
+    assert invoked["Score job"]["Parameters"]["FunctionName"] == "${ScoreFunctionArn}"
+    assert invoked["Score job"]["ResultSelector"]["Files.$"] == "$.Payload.files"  # what ScoreFunction returns
+    assert invoked["Create job"]["Parameters"]["FunctionName"] == "${CreateJobFunctionArn}"
+    assert invoked["Create job"]["OutputPath"] == "$.Payload"  # CreateJobFunction returns the execution input

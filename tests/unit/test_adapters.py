@@ -7,7 +7,7 @@ import pytest
 from botocore.stub import Stubber
 
 from batchrecs.adapters.eventbridge import MAX_ENTRIES, EventPublisher, PublishFailed
-from batchrecs.adapters.personalize import PersonalizeJobs, RecipeCannotBatch
+from batchrecs.adapters.personalize import CapacityExceeded, PersonalizeJobs, RecipeCannotBatch
 from batchrecs.events import InputFile, InputRejected
 from batchrecs.settings import JobKind
 from batchrecs.validation import Problem
@@ -67,11 +67,11 @@ def test_create_adopts_a_job_an_earlier_delivery_created() -> None:
     assert (created.arn, created.status, created.adopted) == (JOB, "CREATE IN_PROGRESS", True)
 
 
-def test_create_lets_quota_errors_through_for_a_retry() -> None:
+def test_create_turns_the_quota_into_capacity_exceeded() -> None:
     personalize = boto3.client("personalize", region_name="us-east-1")
     with Stubber(personalize) as stub:
         stub.add_client_error("create_batch_inference_job", "LimitExceededException")
-        with pytest.raises(personalize.exceptions.LimitExceededException):
+        with pytest.raises(CapacityExceeded):
             PersonalizeJobs(personalize).create(REQUEST)
 
 
@@ -121,3 +121,15 @@ def test_recipe_kind_is_cached_per_solution_version() -> None:
         assert jobs.recipe_kind(SV) is JobKind.ITEMS
         assert jobs.recipe_kind(SV) is JobKind.ITEMS  # a second call would find no stubbed response
         stub.assert_no_pending_responses()
+
+
+def test_the_create_client_makes_one_attempt() -> None:
+    # botocore counts LimitExceededException as throttling; queued creates must not sleep through retries
+    from batchrecs.adapters import ONE_ATTEMPT
+
+    personalize = boto3.client("personalize", region_name="us-east-1", config=ONE_ATTEMPT)
+    with Stubber(personalize) as stub:
+        stub.add_client_error("create_batch_inference_job", "LimitExceededException", http_status_code=400)
+        stub.add_response("create_batch_inference_job", {"batchInferenceJobArn": JOB})  # a retry would take this
+        with pytest.raises(CapacityExceeded):
+            PersonalizeJobs(personalize).create(REQUEST)

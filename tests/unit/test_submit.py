@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
+from batchrecs.adapters.personalize import CapacityExceeded
 from batchrecs.adapters.s3 import ModelLocation
 from batchrecs.events import InputRejected, JobSubmitted
-from batchrecs.jobs import IDEMPOTENCY, Drop, ExecutionInput, Outcome, SubmitPorts, submit_drop
+from batchrecs.jobs import (
+    IDEMPOTENCY,
+    CapacityRetry,
+    Drop,
+    ExecutionInput,
+    Outcome,
+    SubmitPorts,
+    create_queued_job,
+    submit_drop,
+)
 from batchrecs.settings import JobKind, StackSettings
 from tests.fakes import FakeExecutions, FakeFiles, FakePersonalize, FakePublisher, InMemoryPersistence
 
@@ -206,3 +217,50 @@ def test_a_drop_may_name_another_scorer_model(ports: SubmitPorts) -> None:
     submit_drop(drop(ports, b'{"userId": "1"}\n', **{"scorer-model": "movies"}), ports, STACK)
     (event,) = ports.publisher.published  # type: ignore[attr-defined]
     assert event.backend.value == "self-hosted"
+
+
+class FullPersonalize(FakePersonalize):
+    """Personalize with its concurrency quota full for the next ``refusals`` creates."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+
+    def create(self, request: dict[str, object]):  # type: ignore[no-untyped-def]
+        if self.refusals:
+            self.refusals -= 1
+            raise CapacityExceeded("More than 5 jobs")
+        return super().create(request)  # type: ignore[arg-type]
+
+
+def test_a_full_quota_queues_the_job_instead_of_failing(ports: SubmitPorts) -> None:
+    ports = SubmitPorts(**{**ports.__dict__, "personalize": FullPersonalize(refusals=1)})  # type: ignore[arg-type]
+    result = submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, STACK)
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert (result.outcome, event.status, event.job_arn) == (Outcome.SUBMITTED, "QUEUED", None)
+    started = ExecutionInput.model_validate(ports.executions.started[result.job_name])  # type: ignore[attr-defined,index]
+    assert started.create is not None and started.create["jobName"] == result.job_name
+    assert started.capacity is not None and started.capacity.attempt == 0
+
+
+def test_create_queued_job_backs_off_with_jitter_then_creates(ports: SubmitPorts) -> None:
+    personalize = FullPersonalize(refusals=3)
+    queued_ports = SubmitPorts(**{**ports.__dict__, "personalize": personalize})  # type: ignore[arg-type]
+    result = submit_drop(drop(queued_ports, b'{"userId": "1"}\n'), queued_ports, STACK)
+    execution = ExecutionInput.model_validate(ports.executions.started[result.job_name])  # type: ignore[attr-defined,index]
+    rng = random.Random(7)
+    waits = []
+    while execution.create is not None:
+        execution = create_queued_job(execution, personalize, rng)  # type: ignore[arg-type]
+        if execution.retry_in_seconds is not None:
+            waits.append(execution.retry_in_seconds)
+    assert len(waits) == 2  # the first refusal was SubmitFunction's; two more here, then created
+    cap = STACK.capacity_retry_seconds
+    assert all(1 <= wait <= min(STACK.capacity_retry_max_seconds, cap * 2 ** (n + 1)) for n, wait in enumerate(waits))
+    assert execution.event.job_arn == execution.job["arn"] and execution.job["arn"].endswith(result.job_name)
+
+
+def test_full_jitter_stays_within_its_cap() -> None:
+    capacity = CapacityRetry(base_seconds=60, max_seconds=900, attempt=10)
+    waits = {capacity.next_wait(random.Random(seed)) for seed in range(200)}
+    assert min(waits) >= 1 and max(waits) <= 900 and len(waits) > 50

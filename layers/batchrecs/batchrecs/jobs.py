@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,7 +19,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from pydantic import Field
 
 from batchrecs.adapters.eventbridge import EventPublisher
-from batchrecs.adapters.personalize import PersonalizeJobs, RecipeCannotBatch
+from batchrecs.adapters.personalize import CapacityExceeded, PersonalizeJobs, RecipeCannotBatch
 from batchrecs.adapters.s3 import ModelLocation, S3Files
 from batchrecs.adapters.stepfunctions import JobExecutions
 from batchrecs.events import (
@@ -78,6 +79,19 @@ class Polling(WireModel):
     elapsed_seconds: int
 
 
+class CapacityRetry(WireModel):
+    """Backoff for a job queued behind Personalize's concurrency quota: full jitter, capped."""
+
+    base_seconds: int
+    max_seconds: int
+    attempt: int = 0
+
+    def next_wait(self, rng: random.Random | None = None) -> int:
+        """Seconds before the next try: uniform in [1, min(max, base·2^attempt)] (AWS's "full jitter")."""
+        cap = min(self.max_seconds, self.base_seconds * 2**self.attempt)
+        return max(1, round((rng or random).uniform(0, cap)))
+
+
 class ExecutionInput(WireModel):
     """The JobStateMachine's input. ``event`` is the detail the final event extends; ``job`` holds the Personalize
     job's ARN, ``model`` the self-hosted scorer's model."""
@@ -86,6 +100,10 @@ class ExecutionInput(WireModel):
     job: dict[str, str]
     model: ModelLocation | None = None
     polling: Polling
+    create: dict[str, Any] | None = None
+    """The CreateBatchInferenceJob request of a job queued behind the quota; None once the job exists."""
+    capacity: CapacityRetry | None = None
+    retry_in_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,16 +154,20 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
     name = job_name(drop.bucket, drop.key, version_id or head.etag)
     logger.append_keys(job_name=name)
     output_path = f"s3://{stack.output_bucket}/{stack.output_prefix}{name}/"
+    queued: dict[str, Any] | None = None
     if backend is Backend.PERSONALIZE:
-        created = ports.personalize.create(
-            settings.create_request(
-                job_name=name,
-                role_arn=stack.personalize_role_arn,
-                input_path=f"s3://{drop.bucket}/{drop.key}",
-                output_path=output_path,
-            )
+        request = settings.create_request(
+            job_name=name,
+            role_arn=stack.personalize_role_arn,
+            input_path=f"s3://{drop.bucket}/{drop.key}",
+            output_path=output_path,
         )
-        job_arn, status, adopted = created.arn, created.status, created.adopted
+        try:
+            created = ports.personalize.create(request)
+            job_arn, status, adopted = created.arn, created.status, created.adopted
+        except CapacityExceeded:  # "later", not "never": the state machine creates it when there is room
+            queued, job_arn, status, adopted = request, None, QUEUED_STATUS, False
+            metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
     else:
         job_arn, status, adopted = None, SELF_HOSTED_STATUS, False
     detail = JobDetail(
@@ -170,6 +192,12 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
                 max_seconds=stack.max_job_seconds,
                 elapsed_seconds=stack.poll_first_wait_seconds,
             ),
+            create=queued,
+            capacity=CapacityRetry(
+                base_seconds=stack.capacity_retry_seconds, max_seconds=stack.capacity_retry_max_seconds
+            )
+            if queued
+            else None,
         ).to_wire(),
     )
     ports.publisher.publish(JobSubmitted(**dict(detail), status=status))
@@ -189,6 +217,8 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
     )
 
 
+QUEUED_STATUS = "QUEUED"
+"""Job Submitted's status for a job waiting for Personalize's quota; its terminal event carries the jobArn."""
 SELF_HOSTED_STATUS = "CREATE PENDING"
 """Self-hosted jobs use Personalize's status words, so that subscribers handle one vocabulary."""
 
@@ -257,6 +287,25 @@ def _reject_settings(
     problems = [Problem(line=None, field=field, message=message) for field, message in error.problems]
     report = ValidationReport(file=drop.key, kind=kind, records=records, error_count=len(problems), errors=problems)
     return _reject(drop, version_id, report, ports, stack)
+
+
+def create_queued_job(
+    execution: ExecutionInput, personalize: PersonalizeJobs, rng: random.Random | None = None
+) -> ExecutionInput:
+    """CreateJobFunction's use case: try a queued job's create again. Created (or adopted): the execution goes on
+    with the job's ARN. Still no room: it comes back with the next wait, backed off with full jitter."""
+    if execution.create is None or execution.capacity is None:
+        raise ValueError(f"{execution.event.job_name} is not queued for creation")
+    try:
+        created = personalize.create(execution.create)
+    except CapacityExceeded:
+        capacity = execution.capacity.model_copy(update={"attempt": execution.capacity.attempt + 1})
+        return execution.model_copy(update={"capacity": capacity, "retry_in_seconds": capacity.next_wait(rng)})
+    logger.info("queued job created", extra={"job_arn": created.arn, "attempts": execution.capacity.attempt + 1})
+    event = execution.event.model_copy(update={"job_arn": created.arn})
+    return execution.model_copy(
+        update={"event": event, "job": {"arn": created.arn}, "create": None, "retry_in_seconds": None}
+    )
 
 
 def report_key(stack: StackSettings, key: str) -> str:

@@ -257,6 +257,8 @@ class StackSettings(WireModel):
     max_num_results: int = Field(default=CAUTIOUS_MAX, ge=1)
     max_item_list: int = Field(default=CAUTIOUS_MAX, ge=1)
     small_job_max_records: int = Field(default=10_000, ge=0)
+    capacity_retry_seconds: int = Field(default=60, ge=1)
+    capacity_retry_max_seconds: int = Field(default=900, ge=1)
     scorer_model_name: str = "default"
     job_defaults: dict[str, Any] = Field(default_factory=dict)
 

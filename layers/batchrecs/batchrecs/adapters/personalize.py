@@ -29,6 +29,11 @@ RECIPE_KINDS: dict[str, JobKind | None] = {
 """Recipe name → record kind. None marks recipes that cannot run as batch inference jobs."""
 
 
+class CapacityExceeded(RuntimeError):
+    """Personalize's concurrency quota is full (LimitExceededException) or it throttled the create: the job must
+    be created later, by the state machine's backoff."""
+
+
 class RecipeCannotBatch(ValueError):
     """The solution version's recipe has no batch inference (Trending-Now, Next-Best-Action)."""
 
@@ -42,16 +47,20 @@ class CreatedJob:
 
 
 class PersonalizeJobs:
-    def __init__(self, personalize: PersonalizeClient) -> None:
+    def __init__(self, personalize: PersonalizeClient, creator: PersonalizeClient | None = None) -> None:
         self.personalize = personalize
+        self.creator = creator or personalize
+        """The client for CreateBatchInferenceJob: give it one attempt, since quota and throttling are queued."""
         self._kinds: dict[str, JobKind | None] = {}
 
     def create(self, request: dict[str, Any]) -> CreatedJob:
         """Create the job, or adopt the one an earlier delivery created under the same deterministic name."""
         try:
-            arn = self.personalize.create_batch_inference_job(**request)["batchInferenceJobArn"]
+            arn = self.creator.create_batch_inference_job(**request)["batchInferenceJobArn"]
             adopted = False
         except ClientError as error:
+            if error.response["Error"]["Code"] in ("LimitExceededException", "ThrottlingException"):
+                raise CapacityExceeded(error.response["Error"].get("Message", "quota reached")) from error
             if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
                 raise
             arn = self.job_arn(request["solutionVersionArn"], request["jobName"])
