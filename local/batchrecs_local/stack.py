@@ -30,6 +30,8 @@ from moto import mock_aws
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from batchrecs_local import emulator, sfn_shim
+from batchrecs_local.faults import Faults
+from batchrecs_local.faults import install as install_faults
 from batchrecs_local.template import ACCOUNT, ROOT, Template
 
 LOCAL_ENVIRONMENT = {
@@ -48,6 +50,8 @@ DEMO_RECIPES = {
     "ranking": "arn:aws:personalize:::recipe/aws-personalized-ranking-v2",
 }
 """The local stack's solution versions, one per kind, registered with the emulator."""
+ASYNC_RETRY_SECONDS = 0.2
+"""Lambda waits about a minute, then two, between asynchronous retries; locally, fractions of a second."""
 FAST_PARAMETERS = {
     "PollFirstWaitSeconds": "1",
     "PollIntervalSeconds": "1",
@@ -94,6 +98,7 @@ class LocalStack:
         *,
         parameters: dict[str, str] | None = None,
         settings: emulator.EmulatorSettings | None = None,
+        faults: Faults | None = None,
         stack_name: str = "batchrecs-local",
         region: str = "us-east-1",
         quiet: bool = True,
@@ -112,6 +117,7 @@ class LocalStack:
             os.environ, {**LOCAL_ENVIRONMENT, **self.template.global_environment(), "AWS_DEFAULT_REGION": region}
         )
         self.invocations: list[Invocation] = []
+        self.faults = faults
         self._invoking = threading.RLock()
 
     # --- lifecycle --------------------------------------------------------------------------------------
@@ -126,6 +132,7 @@ class LocalStack:
         emulator.install()
         emulator.SETTINGS = self.settings
         self.deploy()
+        install_faults(self.faults)  # after deploying: the stack itself is built without faults
         for logical in self.template.resources_of("AWS::Serverless::Function"):
             invoker = functools.partial(self.invoke, logical)
             sfn_shim.LOCAL_FUNCTIONS[self.name(logical)] = invoker
@@ -133,6 +140,7 @@ class LocalStack:
         return self
 
     def __exit__(self, *_: object) -> None:
+        install_faults(None)
         try:
             self.stop_executions()
         finally:
@@ -291,8 +299,9 @@ class LocalStack:
                 invocation.result = self.invoke(logical, event)
                 invocation.error = None
                 break
-            except Exception as error:  # Lambda retries whatever the handler raises
+            except Exception as error:  # Lambda retries whatever the handler raises, a while later
                 invocation.error = f"{type(error).__name__}: {error}"
+                time.sleep(ASYNC_RETRY_SECONDS * invocation.attempts)
         if invocation.error:
             destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
             if destination:

@@ -12,6 +12,7 @@ import pytest
 
 from batchrecs.events import DETAIL_TYPES
 from batchrecs_local.emulator import EmulatorSettings
+from batchrecs_local.faults import Faults
 from batchrecs_local.stack import DEMO_RECIPES, EventTap, LocalStack, solution_version_arn
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
@@ -60,3 +61,36 @@ def test_twenty_files_at_a_quota_of_five_all_succeed_exactly_once(quota_stack: L
     assert all(e["detail"]["jobArn"] for e in succeeded)  # queued jobs' terminal events carry their ARN
     jobs = quota_stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]
     assert len(jobs) == 20
+
+
+FAULTY = (
+    "personalize.CreateBatchInferenceJob",
+    "personalize.DescribeBatchInferenceJob",
+    "sfn.StartExecution",
+    "eventbridge.PutEvents",
+)
+
+
+@pytest.mark.parametrize("put_events_fault", ["ThrottlingException", "PartialFailure"])
+def test_every_job_ends_once_at_a_thirty_percent_fault_rate(put_events_fault: str, sample: Path) -> None:
+    # Given throttling on create, describe and start, and PutEvents throttled or partly failing, 30% of calls each
+    faults = Faults(rates=dict.fromkeys(FAULTY, 0.3), kinds={"eventbridge.PutEvents": put_events_fault}, seed=11)
+    settings = EmulatorSettings(
+        pending_seconds=0.2,
+        running_seconds=0.4,
+        interactions=sample / "interactions.csv",
+        solution_versions={solution_version_arn(k): r for k, r in DEMO_RECIPES.items()},
+    )
+    with LocalStack(settings=settings, faults=faults) as stack:
+        tap = EventTap(stack)
+        keys = {f"input/faulty-{n:02d}.jsonl" for n in range(8)}
+        for key in sorted(keys):
+            stack.drop(json.dumps({"userId": "user-0001"}).encode() + b"\n", key)
+        # Then every file ends in exactly one terminal event, a success, though faults were really injected
+        terminal, events = outcomes(tap, keys, timeout=120)
+        assert terminal == Counter({key: 1 for key in keys})
+        assert all(e["detail-type"] == "Job Succeeded" for e in events if e["detail-type"] in TERMINAL)
+        assert sum(e["detail-type"] == "Job Submitted" for e in events) == len(keys)
+        assert all(faults.injected[operation] > 0 for operation in FAULTY), faults.injected
+        failures = stack.client("sqs").receive_message(QueueUrl=stack.name("SubmitFailures"))
+        assert "Messages" not in failures  # nothing had to be dead-lettered

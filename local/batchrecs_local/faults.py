@@ -1,0 +1,78 @@
+"""Fault injection for the local stack: chosen AWS operations throttle, or PutEvents partly fails, at a seeded rate.
+
+It wraps moto's botocore stubber, which every client in the process calls before sending: the application and
+moto's Step Functions interpreter see the faults exactly as they would see AWS's, through their own retry logic.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
+
+THROTTLE = "ThrottlingException"
+PARTIAL = "PartialFailure"
+"""For events:PutEvents: a 200 answer with FailedEntryCount = number of entries, nothing delivered."""
+
+
+@dataclass
+class Faults:
+    """operation ("personalize.CreateBatchInferenceJob") → probability; ``kind`` per operation (default THROTTLE)."""
+
+    rates: dict[str, float] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+    injected: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def decide(self, operation: str) -> str | None:
+        with self._lock:
+            self.calls[operation] += 1
+            rate = self.rates.get(operation, 0.0)
+            if rate and self._rng.random() < rate:
+                self.injected[operation] += 1
+                return self.kinds.get(operation, THROTTLE)
+        return None
+
+
+ACTIVE: Faults | None = None
+_original_call = BotocoreStubber.__call__
+
+
+def _call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+    if ACTIVE is not None and self.enabled:
+        service, operation = event_name.split(".")[1:3]
+        fault = ACTIVE.decide(f"{service}.{operation}")
+        if fault == THROTTLE:
+            body = json.dumps({"__type": THROTTLE, "message": "Rate exceeded (injected)"}).encode()
+            headers = {"x-amzn-errortype": THROTTLE, "x-amzn-RequestId": str(uuid.uuid4())}
+            return AWSResponse(request.url, 400, headers, MockRawResponse(body))  # type: ignore[arg-type]
+        if fault == PARTIAL:
+            entries = json.loads(request.body or b"{}").get("Entries", [])
+            body = json.dumps(
+                {
+                    "FailedEntryCount": len(entries),
+                    "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} for _ in entries],
+                }
+            ).encode()
+            headers = {"x-amzn-RequestId": str(uuid.uuid4())}  # every AWS answer has one; moto reads it
+            return AWSResponse(request.url, 200, headers, MockRawResponse(body))  # type: ignore[arg-type]
+    return _original_call(self, event_name, request, **kwargs)
+
+
+def install(faults: Faults | None) -> None:
+    """Inject ``faults`` from now on (None stops injecting)."""
+    global ACTIVE
+    ACTIVE = faults
+    BotocoreStubber.__call__ = _call  # type: ignore[method-assign]
