@@ -43,14 +43,46 @@ def test_publisher_splits_into_batches_of_ten() -> None:
         stub.assert_no_pending_responses()
 
 
-def test_publisher_raises_on_refused_entries() -> None:
+def test_publisher_resends_only_refused_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("batchrecs.adapters.eventbridge.PARTIAL_BACKOFF_SECONDS", 0)
     events = boto3.client("events", region_name="us-east-1")
     with Stubber(events) as stub:
         stub.add_response(
             "put_events",
-            {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]},
+            {
+                "FailedEntryCount": 1,
+                "Entries": [
+                    {"EventId": "1"},
+                    {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"},
+                    {"EventId": "3"},
+                ],
+            },
         )
-        with pytest.raises(PublishFailed, match="1 of 1"):
+        details = [rejected(1), rejected(2), rejected(3)]
+        second = details[1].model_dump_json(by_alias=True)
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 0, "Entries": [{"EventId": "2"}]},
+            {
+                "Entries": [
+                    {"EventBusName": "bus", "Source": "batchrecs", "DetailType": "Input Rejected", "Detail": second}
+                ]
+            },
+        )
+        EventPublisher(events, "bus", "batchrecs").publish(*details)
+        stub.assert_no_pending_responses()
+
+
+def test_publisher_raises_when_entries_stay_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("batchrecs.adapters.eventbridge.PARTIAL_BACKOFF_SECONDS", 0)
+    events = boto3.client("events", region_name="us-east-1")
+    with Stubber(events) as stub:
+        for _ in range(5):
+            stub.add_response(
+                "put_events",
+                {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]},
+            )
+        with pytest.raises(PublishFailed, match="1 events refused after 5 tries"):
             EventPublisher(events, "bus", "batchrecs").publish(rejected(1))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from batchrecs.events import DETAIL_TYPES
@@ -12,6 +13,10 @@ if TYPE_CHECKING:
 
 MAX_ENTRIES = 10
 """PutEvents accepts at most 10 entries per call."""
+
+
+PARTIAL_RETRIES = 4
+PARTIAL_BACKOFF_SECONDS = 0.1
 
 
 class PublishFailed(RuntimeError):
@@ -37,8 +42,18 @@ class EventPublisher:
             for d in details
         ]
         for start in range(0, len(entries), MAX_ENTRIES):
-            batch = entries[start : start + MAX_ENTRIES]
+            self._put(entries[start : start + MAX_ENTRIES])
+
+    def _put(self, batch: list[dict[str, str]]) -> None:
+        """PutEvents, resending only the refused entries. botocore retries throttled calls, but a partial failure
+        is a 200 answer it never retries, so this loop does, with backoff; then the caller's retries take over."""
+        for attempt in range(PARTIAL_RETRIES + 1):
             response = self.events.put_events(Entries=batch)  # type: ignore[arg-type]
-            if response.get("FailedEntryCount", 0):
-                failures = [e for e in response["Entries"] if "ErrorCode" in e]
-                raise PublishFailed(f"{len(failures)} of {len(batch)} events refused: {failures}")
+            if not response.get("FailedEntryCount", 0):
+                return
+            refused = [entry for entry, result in zip(batch, response["Entries"], strict=True) if "ErrorCode" in result]
+            if attempt == PARTIAL_RETRIES:
+                errors = [result for result in response["Entries"] if "ErrorCode" in result]
+                raise PublishFailed(f"{len(refused)} events refused after {attempt + 1} tries: {errors}")
+            batch = refused
+            time.sleep(PARTIAL_BACKOFF_SECONDS * 2**attempt)
