@@ -65,7 +65,7 @@ def run_job(
     execution = ExecutionInput(
         event=detail,
         job={"arn": arn},
-        polling=Polling(first_wait_seconds=1, interval_seconds=1, max_seconds=max_seconds, elapsed_seconds=1),
+        polling=Polling.adaptive(first_wait=1, minimum=1, maximum=1, growth_percent=0, max_seconds=max_seconds),
     )
     stack.client("stepfunctions").start_execution(
         stateMachineArn=stack.name("JobStateMachine"), name=name, input=execution.model_dump_json(by_alias=True)

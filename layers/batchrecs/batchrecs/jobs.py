@@ -71,12 +71,44 @@ class SubmitResult(WireModel):
 
 
 class Polling(WireModel):
-    """The numbers the state machine's Wait and Choice states read (numbers cannot be ASL substitutions)."""
+    """The numbers the state machine's Wait and Choice states read (numbers cannot be ASL substitutions).
+
+    ``schedule`` holds every wait after the first, precomputed by ``polling_schedule`` because ASL has no
+    multiplication; the state machine steps through it with States.ArrayGetItem and ``index``."""
 
     first_wait_seconds: int
     interval_seconds: int
     max_seconds: int
     elapsed_seconds: int
+    schedule: list[int] = Field(default_factory=list)
+    index: int = 0
+
+    @classmethod
+    def adaptive(cls, *, first_wait: int, minimum: int, maximum: int, growth_percent: int, max_seconds: int) -> Polling:
+        schedule = polling_schedule(
+            first_wait=first_wait, minimum=minimum, maximum=maximum, growth_percent=growth_percent, horizon=max_seconds
+        )
+        return cls(
+            first_wait_seconds=first_wait,
+            interval_seconds=schedule[0],
+            max_seconds=max_seconds,
+            elapsed_seconds=first_wait,
+            schedule=[*schedule[1:], schedule[-1]],  # the last wait repeats: read once more before timing out
+            index=0,
+        )
+
+
+def polling_schedule(*, first_wait: int, minimum: int, maximum: int, growth_percent: int, horizon: int) -> list[int]:
+    """Waits between DescribeBatchInferenceJob calls after the first: each max(minimum, growth% of the time
+    elapsed), at most ``maximum``, until past ``horizon``. A job is then seen done within max(minimum, growth% of its
+    duration), and a long job costs few calls: the count grows with the logarithm of its duration."""
+    waits: list[int] = []
+    elapsed = first_wait
+    while elapsed <= horizon:
+        wait = max(minimum, min(maximum, elapsed * growth_percent // 100))
+        waits.append(wait)
+        elapsed += wait
+    return waits or [minimum]
 
 
 class CapacityRetry(WireModel):
@@ -186,11 +218,12 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
             event=detail,
             job={"arn": job_arn} if job_arn else {},
             model=model,
-            polling=Polling(
-                first_wait_seconds=stack.poll_first_wait_seconds,
-                interval_seconds=stack.poll_interval_seconds,
+            polling=Polling.adaptive(
+                first_wait=stack.poll_first_wait_seconds,
+                minimum=stack.poll_interval_seconds,
+                maximum=stack.poll_max_interval_seconds,
+                growth_percent=stack.poll_growth_percent,
                 max_seconds=stack.max_job_seconds,
-                elapsed_seconds=stack.poll_first_wait_seconds,
             ),
             create=queued,
             capacity=CapacityRetry(

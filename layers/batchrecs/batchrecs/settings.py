@@ -251,8 +251,10 @@ class StackSettings(WireModel):
     event_bus_name: str
     event_source: str = "batchrecs"
     jobs_table: str
-    poll_first_wait_seconds: int = Field(default=600, ge=1)
-    poll_interval_seconds: int = Field(default=120, ge=1)
+    poll_first_wait_seconds: int = Field(default=720, ge=1)
+    poll_interval_seconds: int = Field(default=60, ge=1)
+    poll_max_interval_seconds: int = Field(default=1800, ge=1)
+    poll_growth_percent: int = Field(default=5, ge=0, le=100)
     max_job_seconds: int = Field(default=6 * 3600, ge=60)
     max_num_results: int = Field(default=CAUTIOUS_MAX, ge=1)
     max_item_list: int = Field(default=CAUTIOUS_MAX, ge=1)
