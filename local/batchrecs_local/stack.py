@@ -430,6 +430,7 @@ class EventTap:
 
 NOT_NEEDED_LOCALLY = {
     "AWS::S3::BucketPolicy": "moto does not enforce bucket policies",
+    "AWS::SQS::QueuePolicy": "moto does not enforce queue policies",
     "AWS::Serverless::LayerVersion": "layers are on the Python path in process",
     "AWS::Serverless::Function": "run in process by invoke()",
     "AWS::EventSchemas::Registry": "schemas are checked against the models in the contract tests",

@@ -93,6 +93,10 @@ class Template:
         if kind == "AWS::Events::EventBus":
             bus = str(self.resolve(props.get("Name", name)))
             return Physical(bus, {"Arn": self.arn("events", f"event-bus/{bus}"), "Name": bus})
+        if kind == "AWS::Events::Rule":
+            bus = props.get("EventBusName")
+            bus_name = str(self.resolve(bus)) if bus else "default"
+            return Physical(name, {"Arn": self.arn("events", f"rule/{bus_name}/{name}")})
         if kind == "AWS::IAM::Role":
             return Physical(name, {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"})
         if kind == "AWS::DynamoDB::Table":

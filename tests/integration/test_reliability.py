@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from batchrecs.events import DETAIL_TYPES
 from batchrecs_local.emulator import EmulatorSettings
 from batchrecs_local.faults import Faults
-from batchrecs_local.stack import DEMO_RECIPES, EventTap, LocalStack, solution_version_arn
+from batchrecs_local.stack import DEMO_RECIPES, EventTap, LambdaContext, LocalStack, solution_version_arn
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
 
@@ -94,3 +98,56 @@ def test_every_job_ends_once_at_a_thirty_percent_fault_rate(put_events_fault: st
         assert all(faults.injected[operation] > 0 for operation in FAULTY), faults.injected
         failures = stack.client("sqs").receive_message(QueueUrl=stack.name("SubmitFailures"))
         assert "Messages" not in failures  # nothing had to be dead-lettered
+
+
+def test_the_example_subscriber_receives_every_finished_job(quota_stack: LocalStack) -> None:
+    tap = EventTap(quota_stack)
+    quota_stack.settings.running_seconds = 0.3
+    quota_stack.drop(b'{"userId": "user-0001"}\n', "input/subscribed.jsonl")
+    outcomes(tap, {"input/subscribed.jsonl"})
+    sqs = quota_stack.client("sqs")
+    url = sqs.get_queue_url(QueueName=quota_stack.template.physical["ExampleSubscriberQueue"].attributes["QueueName"])
+    (message,) = sqs.receive_message(QueueUrl=url["QueueUrl"], MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"])["detail-type"] == "Job Succeeded"
+
+
+def test_the_same_s3_event_delivered_three_times_at_once_makes_one_job(quota_stack: LocalStack) -> None:
+    # Given one drop whose notification arrives three times concurrently (bypassing the local one-at-a-time lock,
+    # as three Lambda containers would)
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+    quota_stack.settings.running_seconds = 0.3
+    tap = EventTap(quota_stack)
+    bucket = quota_stack.name("InputBucket")
+    quota_stack.client("s3").put_object(Bucket=bucket, Key="input/thrice.jsonl", Body=b'{"userId": "user-0001"}\n')
+    event = quota_stack.s3_event(bucket, "input/thrice.jsonl")
+    quota_stack.invoke("SubmitFunction", {"Records": []})  # import the handler inside its environment once
+    module = quota_stack.handler("SubmitFunction")
+    environment = {
+        **quota_stack.template.function_environment("SubmitFunction"),
+        "AWS_LAMBDA_FUNCTION_NAME": quota_stack.name("SubmitFunction"),
+    }
+    results: list[Any] = []
+
+    def deliver() -> None:
+        for _ in range(20):  # Lambda retries an invocation that found the drop in progress, a while later
+            try:
+                results.append(module.lambda_handler(event, LambdaContext(function_name="submit")))
+                return
+            except IdempotencyAlreadyInProgressError:
+                time.sleep(0.2)
+
+    with mock.patch.dict(os.environ, environment):
+        threads = [threading.Thread(target=deliver) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    # Then one job, one execution, one Job Submitted and one terminal event
+    assert len(results) == 3 and len({json.dumps(r, sort_keys=True) for r in results}) == 1
+    terminal, events = outcomes(tap, {"input/thrice.jsonl"})
+    assert terminal == Counter({"input/thrice.jsonl": 1})
+    assert sum(e["detail-type"] == "Job Submitted" for e in events) == 1
+    assert len(quota_stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]) == 1
+    machine = quota_stack.name("JobStateMachine")
+    assert len(quota_stack.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]) == 1
