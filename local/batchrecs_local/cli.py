@@ -250,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     score_parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT.out")
     score_parser.add_argument("--num-results", type=int, default=25)
     score_parser.add_argument("--kind", choices=[k.value for k in JobKind], help="default: from the first record")
+    redrive_parser = commands.add_parser(
+        "redrive", help="replay a deployed stack's failed submissions (SubmitFailures) into SubmitFunction"
+    )
+    redrive_parser.add_argument("--stack", required=True, help="the deployed stack's name")
+    redrive_parser.add_argument("--region", help="the stack's region (default: the AWS CLI's)")
     sample_parser = commands.add_parser("sample-data", help="write the demo's seeded synthetic data")
     sample_parser.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
@@ -260,6 +265,15 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_sample_data(args.directory):
             print(path)
         return 0
+    if args.command == "redrive":
+        from batchrecs_local.redrive import deployed
+
+        redriven = deployed(args.stack, region=args.region)
+        for key in redriven.delivered:
+            print(f"redriven: {key}")
+        for kept in redriven.kept:
+            print(f"kept in the queue: {kept}", file=sys.stderr)
+        return 1 if redriven.kept else 0
     if args.command == "train":
         return train(args.csv, args.output, algorithm=args.algorithm)
     if args.command == "score":

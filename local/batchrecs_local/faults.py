@@ -24,7 +24,8 @@ PARTIAL = "PartialFailure"
 
 @dataclass
 class Faults:
-    """operation ("personalize.CreateBatchInferenceJob") → probability; ``kind`` per operation (default THROTTLE)."""
+    """operation ("personalize.CreateBatchInferenceJob") → probability; ``kinds`` per operation: an error code
+    (default ThrottlingException, which botocore retries; AccessDeniedException, which it does not) or PARTIAL."""
 
     rates: dict[str, float] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
@@ -54,9 +55,9 @@ def _call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -
     if ACTIVE is not None and self.enabled:
         service, operation = event_name.split(".")[1:3]
         fault = ACTIVE.decide(f"{service}.{operation}")
-        if fault == THROTTLE:
-            body = json.dumps({"__type": THROTTLE, "message": "Rate exceeded (injected)"}).encode()
-            headers = {"x-amzn-errortype": THROTTLE, "x-amzn-RequestId": str(uuid.uuid4())}
+        if fault is not None and fault != PARTIAL:  # an error code: ThrottlingException, AccessDeniedException, …
+            body = json.dumps({"__type": fault, "message": f"{fault} (injected)"}).encode()
+            headers = {"x-amzn-errortype": fault, "x-amzn-RequestId": str(uuid.uuid4())}
             return AWSResponse(request.url, 400, headers, MockRawResponse(body))  # type: ignore[arg-type]
         if fault == PARTIAL:
             entries = json.loads(request.body or b"{}").get("Entries", [])

@@ -151,3 +151,26 @@ def test_the_same_s3_event_delivered_three_times_at_once_makes_one_job(quota_sta
     assert len(quota_stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]) == 1
     machine = quota_stack.name("JobStateMachine")
     assert len(quota_stack.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]) == 1
+
+
+def test_a_submission_that_failed_after_retries_is_kept_then_redriven(quota_stack: LocalStack) -> None:
+    # Given Step Functions refusing StartExecution (not retryable), so that SubmitFunction fails all three attempts
+    from batchrecs_local import faults as fault_module
+    from batchrecs_local.redrive import redrive
+
+    quota_stack.settings.running_seconds = 0.3
+    tap = EventTap(quota_stack)
+    fault_module.install(
+        Faults(rates={"sfn.StartExecution": 1.0}, kinds={"sfn.StartExecution": "AccessDeniedException"})
+    )
+    (invocation,) = quota_stack.drop(b'{"userId": "user-0001"}\n', "input/redriven.jsonl")
+    fault_module.install(None)
+    assert invocation.error is not None and invocation.attempts == 3
+    # Then the original event is in the on-failure queue, and a redrive completes the job, once
+    queue = quota_stack.name("SubmitFailures")
+    result = redrive(quota_stack.client("sqs"), queue, lambda payload: quota_stack.invoke("SubmitFunction", payload))
+    assert (result.delivered, result.kept) == (["input/redriven.jsonl"], [])
+    terminal, events = outcomes(tap, {"input/redriven.jsonl"})
+    assert terminal == Counter({"input/redriven.jsonl": 1})
+    assert sum(e["detail-type"] == "Job Submitted" for e in events) == 1
+    assert "Messages" not in quota_stack.client("sqs").receive_message(QueueUrl=queue)

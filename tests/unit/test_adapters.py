@@ -165,3 +165,54 @@ def test_the_create_client_makes_one_attempt() -> None:
         stub.add_response("create_batch_inference_job", {"batchInferenceJobArn": JOB})  # a retry would take this
         with pytest.raises(CapacityExceeded):
             PersonalizeJobs(personalize).create(REQUEST)
+
+
+def test_redrive_of_a_deployed_stack_finds_its_queue_and_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json as json_module
+
+    from batchrecs_local import redrive as redrive_module
+
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    lambda_client = boto3.client("lambda", region_name="us-east-1")
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/batchrecs-SubmitFailures"
+    event = {"Records": [{"s3": {"object": {"key": "input/x.jsonl"}}}]}
+    with Stubber(cloudformation) as cfn, Stubber(sqs) as queue_stub, Stubber(lambda_client) as invoke:
+        cfn.add_response(
+            "describe_stack_resources",
+            {
+                "StackResources": [
+                    {
+                        "LogicalResourceId": n,
+                        "PhysicalResourceId": p,
+                        "ResourceType": "t",
+                        "ResourceStatus": "CREATE_COMPLETE",
+                        "Timestamp": datetime.now(UTC),
+                    }
+                    for n, p in (("SubmitFunction", "batchrecs-SubmitFunction-1"), ("SubmitFailures", queue))
+                ]
+            },
+        )
+        queue_stub.add_response(
+            "receive_message",
+            {
+                "Messages": [
+                    {"MessageId": "m1", "ReceiptHandle": "r1", "Body": json_module.dumps({"requestPayload": event})}
+                ]
+            },
+        )
+        invoke.add_response(
+            "invoke",
+            {"StatusCode": 202},
+            {
+                "FunctionName": "batchrecs-SubmitFunction-1",
+                "InvocationType": "Event",
+                "Payload": json_module.dumps(event).encode(),
+            },
+        )
+        queue_stub.add_response("delete_message", {}, {"QueueUrl": queue, "ReceiptHandle": "r1"})
+        queue_stub.add_response("receive_message", {})
+        clients = {"cloudformation": cloudformation, "sqs": sqs, "lambda": lambda_client}
+        monkeypatch.setattr(boto3.session.Session, "client", lambda self, name, **_: clients[name])
+        result = redrive_module.deployed("batchrecs", region="us-east-1")
+    assert (result.delivered, result.kept) == (["input/x.jsonl"], [])

@@ -1,0 +1,66 @@
+"""Redrive: replay the drops whose submission failed after Lambda's retries.
+
+SubmitFunction's on-failure destination (the SubmitFailures queue) keeps each failed invocation's original S3
+event under ``requestPayload``. Redriving delivers it to SubmitFunction again (idempotent: a drop already
+submitted is adopted, never doubled) and deletes the message only once the delivery is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Redriven:
+    delivered: list[str] = field(default_factory=list)
+    """Object keys whose event was delivered again."""
+    kept: list[str] = field(default_factory=list)
+    """Messages left in the queue because delivery failed (or they held no S3 event)."""
+
+
+def redrive(sqs: Any, queue_url: str, deliver: Callable[[dict[str, Any]], None], *, limit: int = 1000) -> Redriven:
+    """Deliver every queued ``requestPayload`` with ``deliver``; delete each message whose delivery succeeded."""
+    result = Redriven()
+    seen: set[str] = set()
+    while len(seen) < limit:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=300, WaitTimeSeconds=0
+        ).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            return result
+        for message in fresh:
+            seen.add(message["MessageId"])
+            payload = json.loads(message["Body"]).get("requestPayload")
+            keys = [r["s3"]["object"]["key"] for r in (payload or {}).get("Records", [])]
+            if not keys:
+                result.kept.append(message["MessageId"])
+                continue
+            try:
+                deliver(payload)
+            except Exception as error:  # left in the queue for the next redrive, with the reason
+                result.kept.extend(f"{key} ({error})" for key in keys)
+                continue
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            result.delivered.extend(keys)
+    return result
+
+
+def deployed(stack_name: str, *, region: str | None = None) -> Redriven:
+    """Redrive a deployed stack's SubmitFailures into its SubmitFunction, found from the stack's resources."""
+    import boto3
+
+    session = boto3.session.Session(region_name=region)
+    resources = session.client("cloudformation").describe_stack_resources(StackName=stack_name)["StackResources"]
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
+    lambda_client = session.client("lambda")
+
+    def deliver(payload: dict[str, Any]) -> None:
+        lambda_client.invoke(
+            FunctionName=physical["SubmitFunction"], InvocationType="Event", Payload=json.dumps(payload).encode()
+        )
+
+    return redrive(session.client("sqs"), physical["SubmitFailures"], deliver)
