@@ -13,8 +13,7 @@ from typing import Any
 
 from batchrecs.settings import CAUTIOUS_MAX, JobKind
 from batchrecs.validation import Limits, ValidationReport, validate_file, validate_records
-from batchrecs_local.emulator import EmulatorSettings
-from batchrecs_local.stack import DEMO_RECIPES, EventTap, LocalStack, solution_version_arn
+from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 from scorer.interactions import Interactions
 from scorer.model import Model
 from scorer.score import score_lines
@@ -72,9 +71,7 @@ def run(
         write_sample_data(sample)
         interactions = sample / "interactions.csv"
         progress(f"no --interactions: the emulated Personalize is trained on sample data ({interactions})")
-    settings = EmulatorSettings(
-        interactions=interactions, solution_versions={solution_version_arn(k): r for k, r in DEMO_RECIPES.items()}
-    )
+    settings = demo_emulator(interactions=interactions)
     with LocalStack(settings=settings, parameters=parameters) as stack:
         tap = EventTap(stack)
         model = stack.template.parameters["ScorerModelName"]

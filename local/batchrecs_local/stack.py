@@ -64,6 +64,12 @@ def solution_version_arn(kind: str, region: str = "us-east-1") -> str:
     return f"arn:aws:personalize:{region}:{ACCOUNT}:solution/batchrecs-local-{kind}/1"
 
 
+def demo_emulator(region: str = "us-east-1", **settings: Any) -> emulator.EmulatorSettings:
+    """The emulator's settings with the local stack's solution versions (one per kind) registered."""
+    versions = {solution_version_arn(k, region): r for k, r in DEMO_RECIPES.items()}
+    return emulator.EmulatorSettings(solution_versions=versions, **settings)
+
+
 @dataclass
 class LambdaContext:
     """The part of Lambda's context object that handlers and Powertools read."""
@@ -105,9 +111,7 @@ class LocalStack:
     ) -> None:
         defaults = {"SolutionVersionArn": solution_version_arn("users", region), **FAST_PARAMETERS}
         self.template = Template(stack_name=stack_name, region=region, parameters={**defaults, **(parameters or {})})
-        self.settings = settings or emulator.EmulatorSettings(
-            solution_versions={solution_version_arn(k, region): r for k, r in DEMO_RECIPES.items()}
-        )
+        self.settings = settings or demo_emulator(region)
         self.region = region
         self.quiet = quiet
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})

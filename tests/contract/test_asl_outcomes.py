@@ -12,20 +12,18 @@ import pytest
 from batchrecs.events import DETAIL_TYPES, Backend, InputFile, JobDetail, JobFailed, JobOutput, JobSucceeded
 from batchrecs.jobs import ExecutionInput, Polling
 from batchrecs.settings import JobKind, JobSettings
-from batchrecs_local.emulator import EmulatorSettings
-from batchrecs_local.stack import DEMO_RECIPES, EventTap, LocalStack, solution_version_arn
+from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_version_arn
 
 SV = solution_version_arn("users")
 
 
 @pytest.fixture
 def stack(sample: Path) -> Iterator[LocalStack]:
-    settings = EmulatorSettings(
+    settings = demo_emulator(
         pending_seconds=0.2,
         running_seconds=0.5,
         failures={"doomed": "Insufficient privileges"},
         interactions=sample / "interactions.csv",
-        solution_versions={solution_version_arn(k): r for k, r in DEMO_RECIPES.items()},
     )
     with LocalStack(settings=settings) as local:
         local.client("s3").put_object(Bucket=local.name("InputBucket"), Key="input/u.jsonl", Body=b'{"userId": "1"}\n')

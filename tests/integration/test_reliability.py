@@ -15,21 +15,16 @@ from unittest import mock
 import pytest
 
 from batchrecs.events import DETAIL_TYPES
-from batchrecs_local.emulator import EmulatorSettings
 from batchrecs_local.faults import Faults
-from batchrecs_local.stack import DEMO_RECIPES, EventTap, LambdaContext, LocalStack, solution_version_arn
+from batchrecs_local.stack import EventTap, LambdaContext, LocalStack, demo_emulator
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
 
 
 @pytest.fixture
 def quota_stack(sample: Path) -> Iterator[LocalStack]:
-    settings = EmulatorSettings(
-        pending_seconds=0.5,
-        running_seconds=3.0,
-        quota=5,
-        interactions=sample / "interactions.csv",
-        solution_versions={solution_version_arn(k): r for k, r in DEMO_RECIPES.items()},
+    settings = demo_emulator(
+        pending_seconds=0.5, running_seconds=3.0, quota=5, interactions=sample / "interactions.csv"
     )
     with LocalStack(settings=settings) as stack:
         yield stack
@@ -79,12 +74,7 @@ FAULTY = (
 def test_every_job_ends_once_at_a_thirty_percent_fault_rate(put_events_fault: str, sample: Path) -> None:
     # Given throttling on create, describe and start, and PutEvents throttled or partly failing, 30% of calls each
     faults = Faults(rates=dict.fromkeys(FAULTY, 0.3), kinds={"eventbridge.PutEvents": put_events_fault}, seed=11)
-    settings = EmulatorSettings(
-        pending_seconds=0.2,
-        running_seconds=0.4,
-        interactions=sample / "interactions.csv",
-        solution_versions={solution_version_arn(k): r for k, r in DEMO_RECIPES.items()},
-    )
+    settings = demo_emulator(pending_seconds=0.2, running_seconds=0.4, interactions=sample / "interactions.csv")
     with LocalStack(settings=settings, faults=faults) as stack:
         tap = EventTap(stack)
         keys = {f"input/faulty-{n:02d}.jsonl" for n in range(8)}
