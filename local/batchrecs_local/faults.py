@@ -34,14 +34,16 @@ class Faults:
     calls: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
+        self._rngs: dict[str, random.Random] = {}
         self._lock = threading.Lock()
 
     def decide(self, operation: str) -> str | None:
+        """One seeded generator per operation: its n-th call draws the same fault whatever the threads do."""
         with self._lock:
             self.calls[operation] += 1
             rate = self.rates.get(operation, 0.0)
-            if rate and self._rng.random() < rate:
+            rng = self._rngs.setdefault(operation, random.Random(f"{self.seed}:{operation}"))
+            if rate and rng.random() < rate:
                 self.injected[operation] += 1
                 return self.kinds.get(operation, THROTTLE)
         return None

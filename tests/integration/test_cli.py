@@ -10,21 +10,18 @@ import pytest
 from batchrecs_local.cli import main
 
 
+def run_cli(tmp_path: Path, *files: Path | str, interactions: Path | None = None) -> int:
+    """`batchrecs run FILE… --out TMP/out --timeout 60 [--interactions CSV]`; strings are extra arguments."""
+    paths = [str(f) for f in files if isinstance(f, Path)]
+    extra = [f for f in files if isinstance(f, str)]
+    options = ["--interactions", str(interactions)] if interactions else []
+    return main(["run", *paths, *extra, *options, "--out", str(tmp_path / "out"), "--timeout", "60"])
+
+
 def test_run_prints_submitted_and_succeeded_and_copies_outputs(
     sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "run",
-            str(sample / "users.jsonl"),
-            "--interactions",
-            str(sample / "interactions.csv"),
-            "--out",
-            str(tmp_path / "out"),
-            "--timeout",
-            "60",
-        ]
-    )
+    code = run_cli(tmp_path, sample / "users.jsonl", interactions=sample / "interactions.csv")
     captured = capsys.readouterr()
     events = [json.loads(line) for line in captured.out.splitlines()]
     assert code == 0
@@ -43,7 +40,7 @@ def test_run_on_a_bad_file_prints_input_rejected_and_exits_1(
 ) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text("".join(f'{{"userId": "{n}"}}\n' for n in range(6)) + '{"userId": 7}\n')
-    code = main(["run", str(bad), "--out", str(tmp_path / "out"), "--timeout", "60"])
+    code = run_cli(tmp_path, bad)
     (event,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 1
     assert event["detail-type"] == "Input Rejected"
@@ -53,19 +50,8 @@ def test_run_on_a_bad_file_prints_input_rejected_and_exits_1(
 def test_run_with_metadata_overrides_applies_them(
     sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "run",
-            str(sample / "users.jsonl"),
-            "--metadata",
-            "num-results=5",
-            "--interactions",
-            str(sample / "interactions.csv"),
-            "--out",
-            str(tmp_path / "out"),
-            "--timeout",
-            "60",
-        ]
+    code = run_cli(
+        tmp_path, sample / "users.jsonl", "--metadata", "num-results=5", interactions=sample / "interactions.csv"
     )
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0
@@ -83,18 +69,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 def test_run_sends_a_small_file_self_hosted_and_a_filtered_file_to_personalize(
     sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "run",
-            str(sample / "users.jsonl"),
-            str(sample / "users-filtered.jsonl"),
-            "--interactions",
-            str(sample / "interactions.csv"),
-            "--out",
-            str(tmp_path / "out"),
-            "--timeout",
-            "60",
-        ]
+    code = run_cli(
+        tmp_path, sample / "users.jsonl", sample / "users-filtered.jsonl", interactions=sample / "interactions.csv"
     )
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0
