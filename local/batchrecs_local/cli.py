@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from batchrecs.settings import CAUTIOUS_MAX, JobKind
-from batchrecs.validation import Limits, ValidationReport, validate_file, validate_records
+from batchrecs.validation import Limits, ValidationReport, kind_of_line, validate_file
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 from scorer.interactions import Interactions
 from scorer.model import Model
@@ -137,8 +137,7 @@ def score(input_path: Path, directory: Path, output: Path, *, num_results: int, 
     model = Model.load(directory / "model.npz")
     lines = [raw for raw in input_path.read_bytes().splitlines() if raw.strip()]
     if kind is None:
-        first = validate_records([lines[0]] if lines else [], file=str(input_path))
-        kind = first.kind.value if first.kind else JobKind.USERS.value
+        kind = ((kind_of_line(lines[0]) if lines else None) or JobKind.USERS).value
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("wb") as handle:
         count = sum(handle.write(line) > 0 for line in score_lines(model, lines, kind=kind, num_results=num_results))

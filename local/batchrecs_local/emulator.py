@@ -24,7 +24,8 @@ from moto.personalize.responses import PersonalizeResponse
 from moto.s3.models import s3_backends
 
 from batchrecs.adapters.personalize import RECIPE_KINDS
-from batchrecs.validation import iter_lines
+from batchrecs.settings import JobKind
+from batchrecs.validation import iter_lines, kind_of_line
 from scorer.interactions import Interactions
 from scorer.model import Model
 from scorer.score import score_lines
@@ -174,14 +175,8 @@ def write_output(job: BatchInferenceJob) -> None:
 def _kind(solution_version_arn: str, lines: list[bytes]) -> str:
     """The kind the solution version's recipe reads, as the real service knows it; else the first record's."""
     recipe = SETTINGS.solution_versions.get(solution_version_arn, "").rsplit("/", 1)[-1]
-    kind = RECIPE_KINDS.get(recipe)
-    if kind is not None:
-        return kind.value
-    try:
-        first = json.loads(lines[0]) if lines else {}
-    except json.JSONDecodeError:
-        first = {}
-    return "ranking" if "itemList" in first else "items" if "itemId" in first else "users"
+    kind = RECIPE_KINDS.get(recipe) or (kind_of_line(lines[0]) if lines else None)
+    return (kind or JobKind.USERS).value
 
 
 # --- the backend and response operations moto lacks -------------------------------------------------------

@@ -141,6 +141,15 @@ def kind_of_record(record: dict[str, Any]) -> JobKind | None:
     return None
 
 
+def kind_of_line(raw: bytes) -> JobKind | None:
+    """The kind of one JSON Lines record, or None when it is not a JSON object naming a user or an item."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return kind_of_record(record) if isinstance(record, dict) else None
+
+
 def sniff(head: bytes) -> str | None:
     """What a file is, when its first bytes say it is not UTF-8 JSON Lines; None when it may be."""
     for signature, description in _SIGNATURES:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -211,12 +212,18 @@ class Model:
         if self.algorithm == "ease":
             scores = self.weights[item].copy()
         else:
-            factors = self.weights / np.maximum(np.linalg.norm(self.weights, axis=1, keepdims=True), 1e-12)
-            scores = factors @ factors[item]
+            scores = self._unit_factors @ self._unit_factors[item]
         scores[item] = -np.inf
         best, values = top_k(scores[None, :], k)
         related: list[str] = self.item_ids[best[0][np.isfinite(values[0])]].tolist()
         return related
+
+    @cached_property
+    def _unit_factors(self) -> NDArray[np.float32]:
+        """SVD item factors scaled to unit length, for cosine similarity (computed once per model)."""
+        norms = np.maximum(np.linalg.norm(self.weights, axis=1, keepdims=True), 1e-12)
+        unit: NDArray[np.float32] = (self.weights / norms).astype(np.float32)
+        return unit
 
     def rank(self, user: int | None, items: list[str]) -> tuple[list[str], list[float]]:
         """``items`` re-ranked for ``user`` (popularity for an unknown user), unknown items last in input order;
