@@ -78,3 +78,9 @@ def test_cli_kind_themes_applies_the_theme_limit(capsys: pytest.CaptureFixture[s
 def test_cli_exits_0_for_valid_files(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", *map(str, VALID[:3])]) == 0
     assert capsys.readouterr().out.count(": valid (") == 3
+
+
+def test_a_binary_file_shows_its_first_bytes_in_hex_not_as_noise() -> None:
+    report = validate_file(DATA / "invalid" / "gzip.jsonl")
+    assert report.errors[0].excerpt.startswith("1f 8b")
+    assert validate_file(DATA / "invalid" / "json-array.jsonl").errors[0].excerpt.startswith('[{"userId"')

@@ -222,10 +222,13 @@ class _Collector:
         self.count = 0
         self.kept: list[Problem] = []
 
-    def add(self, line: int | None, field: str | None, message: str, raw: bytes = b"") -> None:
+    def add(
+        self, line: int | None, field: str | None, message: str, raw: bytes = b"", *, excerpt: str | None = None
+    ) -> None:
         self.count += 1
         if len(self.kept) < self.keep:
-            excerpt = raw[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
+            if excerpt is None:
+                excerpt = raw[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
             self.kept.append(Problem(line=line, field=field, message=message, excerpt=excerpt))
 
 
@@ -304,9 +307,12 @@ def validate_records(
         )
         return ValidationReport(file=file, kind=kind, records=0, error_count=1, errors=problems.kept)
     leading, lines = _look_ahead(iter(lines))
-    verdict = sniff(leading[0]) or _not_json_lines(*leading) if leading else None
+    binary = sniff(leading[0]) if leading else None
+    verdict = binary or (_not_json_lines(*leading) if leading else None)
     if verdict:
-        problems.add(None, None, verdict, leading[0])
+        # A binary file's bytes decode to noise: show its first bytes in hex, which also name the format.
+        excerpt = leading[0][:16].hex(" ") if binary else None
+        problems.add(None, None, verdict, leading[0], excerpt=excerpt)
         return ValidationReport(file=file, kind=kind, records=0, error_count=1, errors=problems.kept)
     records = 0
     first_line_of: dict[JobKind, int] = {}
