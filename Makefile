@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test unit contract integration lint build docs bench clean
+.PHONY: demo test unit contract integration sam-local sam-local-ready lint build docs bench clean
 
 $(STAMP): requirements-dev.txt layers/batchrecs/requirements.txt layers/scorer/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,8 @@ demo: $(STAMP)
 		build/demo/data/users-filtered.jsonl \
 		--interactions build/demo/data/interactions.csv --out build/demo/output
 
-## test: lint, then every test tier that runs here
-test: lint
+## test: lint, then every test tier that runs here (the sam local tier only where a Docker engine answers)
+test: lint sam-local-ready
 	$(BIN)/pytest -n 2 --dist loadfile
 
 unit: $(STAMP)
@@ -39,6 +39,14 @@ contract: $(STAMP)
 	$(BIN)/pytest tests/contract
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
+
+## sam-local: `sam build`, the Lambda base image (pulled, else built offline), then the functions run by
+## `sam local invoke` in Docker against the local stack served by moto (tests/sam_local)
+sam-local: sam-local-ready
+	$(BIN)/pytest tests/sam_local -v
+
+sam-local-ready: build
+	bash local/lambda-image/ensure.sh
 
 lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .

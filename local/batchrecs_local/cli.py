@@ -7,6 +7,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,14 +65,9 @@ def run(
     def progress(message: str) -> None:
         print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
-    if interactions is None:  # the emulated solution versions need something to be trained on
-        from batchrecs_local.sample_data import write_sample_data
-
-        sample = Path(tempfile.mkdtemp(prefix="batchrecs-sample-"))
-        write_sample_data(sample)
-        interactions = sample / "interactions.csv"
-        progress(f"no --interactions: the emulated Personalize is trained on sample data ({interactions})")
-    settings = demo_emulator(interactions=interactions)
+    settings = demo_emulator(interactions=_interactions_or_sample(interactions, progress))
+    interactions = settings.interactions
+    assert interactions is not None
     with LocalStack(settings=settings, parameters=parameters) as stack:
         tap = EventTap(stack)
         model = stack.template.parameters["ScorerModelName"]
@@ -121,6 +117,46 @@ def run(
     succeeded = sum(item.outcome == "Job Succeeded" for item in tracked.values())
     progress(f"{succeeded} of {len(tracked)} jobs succeeded; outputs in {out}")
     return 0 if succeeded == len(tracked) else 1
+
+
+def _interactions_or_sample(interactions: Path | None, progress: Callable[[str], None]) -> Path:
+    """The emulated solution versions need something to be trained on: the given CSV, else sample data."""
+    if interactions is not None:
+        return interactions
+    from batchrecs_local.sample_data import write_sample_data
+
+    sample = Path(tempfile.mkdtemp(prefix="batchrecs-sample-"))
+    write_sample_data(sample)
+    progress(f"no --interactions: the emulated Personalize is trained on sample data ({sample / 'interactions.csv'})")
+    return sample / "interactions.csv"
+
+
+def serve(host: str | None, port: int, env_file: Path, interactions: Path | None) -> int:
+    """Serve the local stack over HTTP for `sam local invoke`, printing its events as JSON lines until Ctrl-C."""
+    from batchrecs_local import sam_local
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    if host is None:
+        host = "127.0.0.1" if sam_local.unavailable() else sam_local.bridge_gateway()
+    settings = demo_emulator(interactions=_interactions_or_sample(interactions, progress))
+    with LocalStack(settings=settings) as stack, stack.serve(host, port) as endpoint:
+        env_file.write_text(json.dumps(sam_local.env_vars(stack, endpoint), indent=2) + "\n")
+        progress(f"local stack served at {endpoint}; --env-vars {env_file}")
+        if (sam_local.BUILD / "template.yaml").exists():
+            progress(
+                f"invoke with: sam local invoke FUNCTION -e events/… --env-vars {env_file} "
+                f"--template {sam_local.invoke_template().relative_to(Path.cwd())} --skip-pull-image"
+            )
+        tap = EventTap(stack)
+        try:
+            while True:
+                for event in tap.drain():
+                    print(json.dumps(event), flush=True)
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            return 0
 
 
 def train(csv_path: Path, directory: Path, *, algorithm: str | None) -> int:
@@ -251,6 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     redrive_parser.add_argument("--stack", required=True, help="the deployed stack's name")
     redrive_parser.add_argument("--region", help="the stack's region (default: the AWS CLI's)")
+    serve_parser = commands.add_parser(
+        "serve", help="serve the local stack over HTTP for sam local invoke; print its events until Ctrl-C"
+    )
+    serve_parser.add_argument("--host", help="address to listen on (default: Docker's bridge gateway, else loopback)")
+    serve_parser.add_argument("--port", type=int, default=0, help="default: any free port")
+    serve_parser.add_argument("--env-vars", type=Path, default=Path("env.json"), help="where to write --env-vars")
+    serve_parser.add_argument("--interactions", type=Path, help="CSV the emulated Personalize is trained on")
     sample_parser = commands.add_parser("sample-data", help="write the demo's seeded synthetic data")
     sample_parser.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
@@ -270,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         for kept in redriven.kept:
             print(f"kept in the queue: {kept}", file=sys.stderr)
         return 1 if redriven.kept else 0
+    if args.command == "serve":
+        return serve(args.host, args.port, args.env_vars, args.interactions)
     if args.command == "train":
         return train(args.csv, args.output, algorithm=args.algorithm)
     if args.command == "score":

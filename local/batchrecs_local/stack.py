@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
@@ -27,6 +27,7 @@ from urllib.parse import quote_plus
 
 import boto3
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from batchrecs_local import emulator, sfn_shim
@@ -175,6 +176,18 @@ class LocalStack:
             thread.join(max(0.0, deadline - time.monotonic()))
             if not thread.is_alive():
                 TMP_THREADS.remove(thread)
+
+    @contextlib.contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Server mode: moto's HTTP server over this stack's backends (they are the process's), for functions
+        that run outside this process, such as `sam local invoke`'s containers. Yields the endpoint URL."""
+        server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        server.start()
+        try:
+            bound_host, bound_port = server.get_host_and_port()
+            yield f"http://{bound_host}:{bound_port}"
+        finally:
+            server.stop()
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]

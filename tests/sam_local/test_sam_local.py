@@ -1,0 +1,141 @@
+"""Each function as built by `sam build`, run by `sam local invoke` in a Lambda runtime container with an events/
+payload, against the local stack. Assertions are on effects in the stack, not on exit codes alone.
+
+What this tier sees that the in-process tiers cannot: the layers' built layout under /opt/python and their pinned
+requirements, the handler paths in template.yaml, and a real Lambda runtime client.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchrecs.events import DETAIL_TYPES
+from batchrecs_local.stack import EventTap
+from scorer.jobs import train_version
+from tests.conftest import load_event
+from tests.sam_local.conftest import Tier
+
+pytestmark = pytest.mark.sam_local
+
+TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
+
+
+def s3_object(event_file: str) -> tuple[str, str, str]:
+    """The bucket, key and eTag an S3 payload in events/ names."""
+    record = load_event(event_file)["Records"][0]["s3"]
+    return record["bucket"]["name"], record["object"]["key"], record["object"]["eTag"]
+
+
+def put(tier: Tier, bucket: str, key: str, body: bytes) -> None:
+    tier.stack.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def read(tier: Tier, uri_or_bucket: str, key: str | None = None) -> bytes:
+    bucket, _, path = uri_or_bucket.removeprefix("s3://").partition("/")
+    body: bytes = tier.stack.client("s3").get_object(Bucket=bucket, Key=key or path)["Body"].read()
+    return body
+
+
+def jobs(tier: Tier) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = tier.stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]
+    return listed
+
+
+def executions(tier: Tier) -> list[dict[str, Any]]:
+    sfn = tier.stack.client("stepfunctions")
+    machine = tier.stack.template.physical["JobStateMachine"].ref
+    listed: list[dict[str, Any]] = sfn.list_executions(stateMachineArn=machine)["executions"]
+    return listed
+
+
+def terminal(tap: EventTap, timeout: float = 60) -> list[dict[str, Any]]:
+    events = tap.collect(lambda es: any(e["detail-type"] in TERMINAL for e in es), timeout=timeout)
+    for event in events:
+        DETAIL_TYPES[event["detail-type"]].model_validate(event["detail"])
+    return events
+
+
+def test_submit_a_valid_drop_creates_the_job_once_even_when_redelivered(
+    tier: Tier, tap: EventTap, sample: Path
+) -> None:
+    bucket, key, _ = s3_object("submit-valid-drop.json")
+    put(tier, bucket, key, (sample / "users.jsonl").read_bytes())
+
+    first = tier.invoke("SubmitFunction", "submit-valid-drop.json")
+    assert first.error is None, first.logs[-3000:]
+    (job,) = jobs(tier)  # no model in the bucket: the job goes to Personalize (the emulator)
+    described = tier.stack.client("personalize").describe_batch_inference_job(
+        batchInferenceJobArn=job["batchInferenceJobArn"]
+    )["batchInferenceJob"]
+    assert described["jobInput"]["s3DataSource"]["path"] == f"s3://{bucket}/{key}"
+    assert len(executions(tier)) == 1
+    events = terminal(tap)
+    assert [e["detail-type"] for e in events] == ["Job Submitted", "Job Succeeded"], json.dumps(events[-1]["detail"])[
+        -600:
+    ]
+    assert events[1]["detail"]["jobArn"] == job["batchInferenceJobArn"]
+    for uri in events[1]["detail"]["output"]["files"]:
+        assert len(read(tier, uri).splitlines()) == 25
+
+    again = tier.invoke("SubmitFunction", "submit-duplicate-drop.json")  # S3 delivers at least once
+    assert again.error is None, again.logs[-3000:]
+    assert again.result == first.result  # Powertools idempotency replays the first answer
+    assert (len(jobs(tier)), len(executions(tier)), tap.drain()) == (1, 1, [])
+
+
+def test_submit_an_invalid_drop_writes_the_report_and_rejects_it(tier: Tier, tap: EventTap, sample: Path) -> None:
+    bucket, key, _ = s3_object("submit-invalid-drop.json")
+    lines = (sample / "users.jsonl").read_text().splitlines()
+    lines[6] = '{"userId": "user-0007"'  # line 7 is cut short
+    put(tier, bucket, key, "\n".join(lines).encode())
+
+    invocation = tier.invoke("SubmitFunction", "submit-invalid-drop.json")
+    assert invocation.error is None, invocation.logs[-3000:]
+    (event,) = terminal(tap)
+    assert event["detail-type"] == "Input Rejected"
+    detail = event["detail"]
+    assert (detail["input"]["key"], [p["line"] for p in detail["errors"]]) == (key, [7])
+    report = json.loads(read(tier, bucket, detail["reportKey"]))
+    assert (report["file"], report["errors"][0]["line"]) == (key, 7)
+    assert (jobs(tier), executions(tier)) == ([], [])
+
+
+def test_train_a_model_drop_writes_a_model_version(tier: Tier, sample: Path) -> None:
+    bucket, key, _ = s3_object("train-model-drop.json")
+    put(tier, bucket, key, (sample / "interactions.csv").read_bytes())
+
+    invocation = tier.invoke("TrainFunction", "train-model-drop.json")
+    assert invocation.error is None, invocation.logs[-3000:]
+    (model,) = invocation.result["models"]
+    assert model["created"] is True
+    metadata = json.loads(read(tier, bucket, f"models/default/{model['version']}/metadata.json"))
+    assert metadata["algorithm"] == "ease" and metadata["users"] > 0
+    assert read(tier, bucket, model["modelKey"]).startswith(b"PK")  # an .npz is a zip
+    assert json.loads(read(tier, bucket, "models/default/latest.json"))["modelKey"] == model["modelKey"]
+
+
+def test_score_a_job_writes_personalize_format_output(tier: Tier, sample: Path) -> None:
+    job = load_event("score-job.json")
+    model_bucket, model_key, etag = s3_object("train-model-drop.json")
+    put(tier, model_bucket, model_key, (sample / "interactions.csv").read_bytes())
+    trained = train_version(tier.stack.client("s3"), model_bucket, model_key, f"etag:{etag}")
+    assert trained.model_key == job["model"]["key"]  # the payload names the version this drop trains
+    detail = job["event"]
+    put(tier, detail["input"]["bucket"], detail["input"]["key"], (sample / "users.jsonl").read_bytes())
+
+    invocation = tier.invoke("ScoreFunction", "score-job.json")
+    assert invocation.error is None, invocation.logs[-3000:]
+    assert invocation.result == {"files": detail["output"]["files"], "lines": 25}
+    (output,) = detail["output"]["files"]
+    lines = [json.loads(line) for line in read(tier, output).splitlines()]
+    assert [line["input"] for line in lines] == [
+        json.loads(x) for x in (sample / "users.jsonl").read_text().splitlines()
+    ]
+    for line in lines:
+        assert list(line) == ["input", "output", "error"] and line["error"] is None
+        assert list(line["output"]) == ["recommendedItems", "scores"]
+        assert len(line["output"]["recommendedItems"]) == detail["settings"]["numResults"]
