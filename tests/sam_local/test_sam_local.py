@@ -139,3 +139,18 @@ def test_score_a_job_writes_personalize_format_output(tier: Tier, sample: Path) 
         assert list(line) == ["input", "output", "error"] and line["error"] is None
         assert list(line["output"]) == ["recommendedItems", "scores"]
         assert len(line["output"]["recommendedItems"]) == detail["settings"]["numResults"]
+
+
+def test_create_a_queued_job_once_there_is_room(tier: Tier) -> None:
+    queued = load_event("create-queued-job.json")
+    request = queued["create"]
+    bucket, _, key = request["jobInput"]["s3DataSource"]["path"].removeprefix("s3://").partition("/")
+    put(tier, bucket, key, b'{"userId": "user-0001"}\n')
+
+    invocation = tier.invoke("CreateJobFunction", "create-queued-job.json")
+    assert invocation.error is None, invocation.logs[-3000:]
+    (job,) = jobs(tier)
+    assert job["jobName"] == request["jobName"]
+    assert invocation.result["job"] == {"arn": job["batchInferenceJobArn"]}
+    assert invocation.result["event"]["jobArn"] == job["batchInferenceJobArn"]
+    assert invocation.result["create"] is None  # the execution goes on to poll it
