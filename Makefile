@@ -17,6 +17,14 @@ $(STAMP): requirements-dev.txt layers/batchrecs/requirements.txt layers/scorer/r
 
 venv: $(STAMP)
 
+CHECKOV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV)/.installed
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV)/bin/python || $(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 NODE_STAMP := node_modules/.installed
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
@@ -48,11 +56,12 @@ sam-local: sam-local-ready
 sam-local-ready: build
 	bash local/lambda-image/ensure.sh
 
-lint: $(STAMP) $(NODE_STAMP)
+lint: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
+	$(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet
 	$(BIN)/sam validate --lint
 	node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 
@@ -72,4 +81,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/scorer.py
 
 clean:
-	rm -rf .aws-sam build $(VENV) node_modules
+	rm -rf .aws-sam build $(VENV) $(CHECKOV) node_modules

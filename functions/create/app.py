@@ -24,5 +24,5 @@ def ports() -> PersonalizeJobs:
 @metrics.log_metrics
 @event_parser(model=ExecutionInput)
 def lambda_handler(event: ExecutionInput, context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(job_name=event.event.job_name)
+    logger.set_correlation_id(event.event.job_name)
     return create_queued_job(event, ports()).to_wire()

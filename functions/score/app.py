@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
 from batchrecs.jobs import ExecutionInput
-from batchrecs.observability import logger, metrics, tracer
+from batchrecs.observability import Metric, count, logger, metrics, tracer
 from scorer.jobs import score_job
 
 
@@ -23,7 +23,7 @@ def lambda_handler(event: ExecutionInput, context: LambdaContext) -> dict[str, A
     detail = event.event
     if event.model is None:
         raise ValueError(f"{detail.job_name}: a self-hosted job needs a scorer model in its execution input")
-    logger.append_keys(job_name=detail.job_name)
+    logger.set_correlation_id(detail.job_name)
     started = time.perf_counter()
     (output,) = detail.output.files
     lines = score_job(
@@ -37,7 +37,7 @@ def lambda_handler(event: ExecutionInput, context: LambdaContext) -> dict[str, A
         kms_key_arn=detail.settings.kms_key_arn,
     )
     seconds = time.perf_counter() - started
-    metrics.add_metric(name="ScoringDuration", unit=MetricUnit.Seconds, value=seconds)
-    metrics.add_metric(name="RecordsScored", unit=MetricUnit.Count, value=lines)
+    count(Metric.SCORING_DURATION, seconds, MetricUnit.Seconds)
+    count(Metric.RECORDS_SCORED, lines)
     logger.info("job scored", extra={"lines": lines, "seconds": round(seconds, 3), "model": event.model.version})
     return {"files": detail.output.files, "lines": lines}

@@ -124,6 +124,9 @@ class LocalStack:
         self.invocations: list[Invocation] = []
         self.faults = faults
         self._invoking = threading.RLock()
+        self._rule_queues: list[tuple[str, str]] = []
+        self._pumping = threading.Event()
+        self._pump: threading.Thread | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -137,6 +140,7 @@ class LocalStack:
         emulator.install()
         emulator.SETTINGS = self.settings
         self.deploy()
+        self._subscribe_functions()
         install_faults(self.faults)  # after deploying: the stack itself is built without faults
         for logical in self.template.resources_of("AWS::Serverless::Function"):
             invoker = functools.partial(self.invoke, logical)
@@ -146,6 +150,9 @@ class LocalStack:
 
     def __exit__(self, *_: object) -> None:
         install_faults(None)
+        self._pumping.clear()
+        if self._pump is not None:
+            self._pump.join()
         try:
             self.stop_executions()
         finally:
@@ -266,6 +273,37 @@ class LocalStack:
             definition=self.template.state_machine_definition(logical),
             type=props.get("Type", "STANDARD"),
         )
+
+    def _subscribe_functions(self) -> None:
+        """Functions' EventBridgeRule events: the rule on its bus, delivering to a queue that a thread drains into
+        invoke_async, as EventBridge invokes a Lambda target asynchronously."""
+        events, sqs = self.client("events"), self.client("sqs")
+        for logical, resource in self.template.resources_of("AWS::Serverless::Function").items():
+            for event_name, event in resource["Properties"].get("Events", {}).items():
+                if event["Type"] != "EventBridgeRule":
+                    continue
+                props = self.template.resolve(event["Properties"])
+                rule, bus = f"{logical}{event_name}", props.get("EventBusName", "default")
+                queue_url = sqs.create_queue(QueueName=f"{rule}-local")["QueueUrl"]
+                arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+                events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(props["Pattern"]))
+                events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": logical, "Arn": arn["QueueArn"]}])
+                self._rule_queues.append((logical, queue_url))
+        if self._rule_queues:
+            self._pumping.set()
+            self._pump = threading.Thread(target=self._deliver_rule_events, name="eventbridge-to-lambda", daemon=True)
+            self._pump.start()
+
+    def _deliver_rule_events(self) -> None:
+        sqs = self.client("sqs")
+        while self._pumping.is_set():
+            for logical, queue_url in self._rule_queues:
+                for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+                    event = json.loads(message["Body"])
+                    event.setdefault("account", ACCOUNT)  # EventBridge sends it; moto's envelope leaves it out
+                    self.invoke_async(logical, event)
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            time.sleep(0.05)
 
     # --- functions ------------------------------------------------------------------------------------------
 
@@ -455,4 +493,6 @@ NOT_NEEDED_LOCALLY = {
     "AWS::CloudWatch::Alarm": "no metrics locally",
     "AWS::CloudWatch::Dashboard": "no metrics locally",
     "AWS::SNS::Topic": "no alarms locally",
+    "AWS::SNS::TopicPolicy": "no alarms locally",
+    "AWS::Logs::LogGroup": "logs go to the process's stderr locally",
 }

@@ -48,8 +48,13 @@ class Template:
         self.stack_name = stack_name
         self.region = region
         self.parameters = self._bind_parameters(parameters or {})
-        self.resources: dict[str, dict[str, Any]] = dict(document["Resources"])
         self.conditions = {name: self._condition(body) for name, body in document.get("Conditions", {}).items()}
+        # Resources whose Condition is false are not created, as in CloudFormation.
+        self.resources: dict[str, dict[str, Any]] = {
+            logical: resource
+            for logical, resource in document["Resources"].items()
+            if "Condition" not in resource or self.conditions[resource["Condition"]]
+        }
         self.physical: dict[str, Physical] = {}
         for logical, resource in self.resources.items():
             self.physical[logical] = self._physical(logical, resource)

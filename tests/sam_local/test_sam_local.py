@@ -154,3 +154,16 @@ def test_create_a_queued_job_once_there_is_room(tier: Tier) -> None:
     assert invocation.result["job"] == {"arn": job["batchInferenceJobArn"]}
     assert invocation.result["event"]["jobArn"] == job["batchInferenceJobArn"]
     assert invocation.result["create"] is None  # the execution goes on to poll it
+
+
+def test_outcome_counts_a_failed_job_by_backend(tier: Tier) -> None:
+    event = load_event("outcome-job-failed.json")
+
+    invocation = tier.invoke("JobOutcomeFunction", "outcome-job-failed.json")
+    assert invocation.error is None, invocation.logs[-3000:]
+    assert invocation.result == {"jobName": event["detail"]["jobName"], "status": "CREATE FAILED"}
+    emitted = [json.loads(line[line.index("{") :]) for line in invocation.logs.splitlines() if '"_aws"' in line]
+    counted = {
+        (m["Name"], doc["backend"]) for doc in emitted for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]
+    }
+    assert counted == {("JobsFailed", "personalize"), ("JobDuration", "personalize")}

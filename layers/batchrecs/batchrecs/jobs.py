@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     BasePersistenceLayer,
     IdempotencyConfig,
@@ -18,6 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import Field
 
+from batchrecs import naming
 from batchrecs.adapters.eventbridge import EventPublisher
 from batchrecs.adapters.personalize import CapacityExceeded, PersonalizeJobs, RecipeCannotBatch
 from batchrecs.adapters.s3 import ModelLocation, S3Files
@@ -33,7 +33,7 @@ from batchrecs.events import (
 )
 from batchrecs.model import WireModel
 from batchrecs.naming import job_name
-from batchrecs.observability import logger, metrics
+from batchrecs.observability import Metric, by_backend, count, logger
 from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
 from batchrecs.validation import Limits, Problem, ValidationReport, validate_records
 
@@ -164,6 +164,15 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
     head = ports.files.head(drop.bucket, drop.key, drop.version_id)
     version_id = head.version_id or drop.version_id
     submitted_at = datetime.now(UTC)
+    name = job_name(drop.bucket, drop.key, version_id or head.etag)
+    logger.set_correlation_id(name)
+    output_path = f"s3://{stack.output_bucket}/{stack.output_prefix}{name}/"
+    output_file = f"{output_path}{posixpath.basename(drop.key)}.out"
+    key_problems = naming.key_problems(drop.key, output_file.removeprefix(f"s3://{stack.output_bucket}/"))
+    if key_problems:
+        problems = [Problem(line=None, field="key", message=message) for message in key_problems]
+        report = ValidationReport(file=drop.key, kind=None, records=0, error_count=len(problems), errors=problems)
+        return _reject(drop, version_id, report, ports, stack)
 
     try:
         settings = JobSettings.merge(stack.job_defaults, head.metadata, max_num_results=stack.max_num_results)
@@ -175,7 +184,7 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
     report = validate_records(
         ports.files.lines(drop.bucket, drop.key, version_id), file=drop.key, kind=kind, limits=limits, size=head.size
     )
-    metrics.add_metric(name="RecordsValidated", unit=MetricUnit.Count, value=report.records)
+    count(Metric.RECORDS_VALIDATED, report.records)
     if not report.valid or report.kind is None:
         return _reject(drop, version_id, report, ports, stack)
     try:
@@ -183,9 +192,6 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
     except SettingsError as error:
         return _reject_settings(drop, version_id, error, ports, stack, records=report.records, kind=report.kind)
 
-    name = job_name(drop.bucket, drop.key, version_id or head.etag)
-    logger.append_keys(job_name=name)
-    output_path = f"s3://{stack.output_bucket}/{stack.output_prefix}{name}/"
     queued: dict[str, Any] | None = None
     if backend is Backend.PERSONALIZE:
         request = settings.create_request(
@@ -199,7 +205,7 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
             job_arn, status, adopted = created.arn, created.status, created.adopted
         except CapacityExceeded:  # "later", not "never": the state machine creates it when there is room
             queued, job_arn, status, adopted = request, None, QUEUED_STATUS, False
-            metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
+            count(Metric.JOBS_QUEUED)
     else:
         job_arn, status, adopted = None, SELF_HOSTED_STATUS, False
     detail = JobDetail(
@@ -208,7 +214,7 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
         job_arn=job_arn,
         kind=report.kind,
         input=InputFile(bucket=drop.bucket, key=drop.key, version_id=version_id, records=report.records),
-        output=JobOutput(path=output_path, files=[f"{output_path}{posixpath.basename(drop.key)}.out"]),
+        output=JobOutput(path=output_path, files=[output_file]),
         settings=settings,
         submitted_at=submitted_at,
     )
@@ -234,7 +240,7 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
         ).to_wire(),
     )
     ports.publisher.publish(JobSubmitted(**dict(detail), status=status))
-    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+    by_backend(Metric.JOBS_SUBMITTED, backend)
     logger.info(
         "job submitted",
         extra={
@@ -343,7 +349,7 @@ def create_queued_job(
 
 def report_key(stack: StackSettings, key: str) -> str:
     """Where a rejected file's report goes: beside it, under the rejected/ prefix."""
-    return f"{stack.rejected_prefix}{key}.report.json"
+    return naming.bounded_key(f"{stack.rejected_prefix}{key}", ".report.json")
 
 
 def _reject(
@@ -362,6 +368,6 @@ def _reject(
             rejected_at=datetime.now(UTC),
         )
     )
-    metrics.add_metric(name="InputsRejected", unit=MetricUnit.Count, value=1)
+    count(Metric.INPUTS_REJECTED)
     logger.warning("input rejected", extra={"key": drop.key, "errors": report.error_count, "report": key})
     return SubmitResult(outcome=Outcome.REJECTED, report_key=key)

@@ -28,3 +28,42 @@ def job_name(bucket: str, key: str, version: str) -> str:
     name = f"br-{readable}-{digest}" if readable else f"br-{digest}"
     assert JOB_NAME_PATTERN.match(name), name
     return name
+
+
+MAX_KEY_BYTES = 1024
+"""S3's limit on an object key, in UTF-8 bytes."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def key_problems(key: str, output_key: str) -> list[str]:
+    """Why a dropped object's key cannot be used, if it cannot. S3 accepts any UTF-8 key up to 1,024 bytes, but
+    a job also writes ``<output prefix><job name>/<file name>.out``, and outputs are copied to disks by name."""
+    problems = []
+    segments = key.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        problems.append(
+            "the key has a '.' or '..' segment: S3 stores it literally, but tools that copy files to disk resolve "
+            "it to another folder; rename the file"
+        )
+    control = _CONTROL.search(key)
+    if control:
+        problems.append(f"the key contains the control character U+{ord(control.group()):04X}; rename the file")
+    size = len(output_key.encode())
+    if size > MAX_KEY_BYTES:
+        name = segments[-1]
+        problems.append(
+            f"the output file would be {output_key!r:.80}… ({size} bytes), over S3's {MAX_KEY_BYTES}-byte limit "
+            f"for keys: shorten the file name ({len(name.encode())} bytes) by at least {size - MAX_KEY_BYTES} bytes"
+        )
+    return problems
+
+
+def bounded_key(key: str, suffix: str = "") -> str:
+    """``key + suffix`` if S3 can store it, else a stable shortened form: the key's start, a hash of the whole
+    key, then the suffix."""
+    if len((key + suffix).encode()) <= MAX_KEY_BYTES:
+        return key + suffix
+    digest = hashlib.sha256(key.encode()).hexdigest()[:_HASH_CHARS]
+    room = MAX_KEY_BYTES - len(suffix.encode()) - _HASH_CHARS - 1
+    head = key.encode()[:room].decode(errors="ignore")
+    return f"{head}-{digest}{suffix}"

@@ -1,0 +1,21 @@
+"""JobOutcomeFunction: subscribed to Job Succeeded and Job Failed on the stack's bus; counts them by backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from batchrecs.observability import logger, metrics, tracer
+from batchrecs.outcomes import record_outcome
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=EventBridgeModel)
+def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
+    finished = record_outcome(event.detail_type, event.detail)
+    return {"jobName": finished.job_name, "status": finished.status}

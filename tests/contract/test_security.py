@@ -1,0 +1,115 @@
+"""template.yaml's security defaults, read from the file that deploys: least-privilege IAM, locked buckets,
+lifecycle rules, tracing and logging. checkov and cfn-lint run on the same file in `make lint`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from batchrecs.settings import StackSettings
+from batchrecs_local.template import Template
+
+TEMPLATE = Template()
+RESOURCES = TEMPLATE.document["Resources"]
+NO_RESOURCE_LEVEL = {
+    # Step Functions' log delivery to CloudWatch Logs: AWS documents these with Resource "*" only.
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
+def statements(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every IAM policy statement in the template (inline policies, SAM policies, resource policies)."""
+    if isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            yield where, node
+        for key, value in node.items():
+            yield from statements(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from statements(value, f"{where}[{index}]")
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_wildcard_resource_where_an_arn_could_be_named() -> None:
+    found = list(statements(RESOURCES))
+    assert len(found) > 20
+    for where, statement in found:
+        if "*" in as_list(statement.get("Resource", [])):
+            actions = set(as_list(statement["Action"]))
+            assert actions <= NO_RESOURCE_LEVEL, f"{where}: Resource '*' for {sorted(actions - NO_RESOURCE_LEVEL)}"
+        for action in as_list(statement.get("Action", [])):
+            assert (action == "s3:*" and statement["Effect"] == "Deny") or "*" not in action, f"{where}: {action}"
+
+
+def test_only_deny_statements_name_every_principal() -> None:
+    for where, statement in statements(RESOURCES):
+        if statement.get("Principal") == "*":
+            assert statement["Effect"] == "Deny", where
+
+
+def test_pass_role_names_the_personalize_role_for_personalize_only() -> None:
+    passing = [(w, s) for w, s in statements(RESOURCES) if "iam:PassRole" in as_list(s["Action"])]
+    assert {w.split("/")[1] for w, _ in passing} == {"SubmitFunction", "CreateJobFunction"}
+    for where, statement in passing:
+        assert statement["Resource"] == {"Fn::GetAtt": ["PersonalizeRole", "Arn"]}, where
+        assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}}
+
+
+def test_personalize_role_trusts_this_account_and_its_personalize_resources_only() -> None:
+    (trust,) = RESOURCES["PersonalizeRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "personalize.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert "aws:SourceArn" in trust["Condition"]["ArnLike"]
+
+
+def test_buckets_are_private_tls_only_versioned_encrypted_and_expire_old_data() -> None:
+    for logical in ("InputBucket", "OutputBucket"):
+        props = RESOURCES[logical]["Properties"]
+        assert set(props["PublicAccessBlockConfiguration"].values()) == {True}, logical
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+        (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        kms, default = encryption["ServerSideEncryptionByDefault"]["Fn::If"][1:]
+        assert (kms["SSEAlgorithm"], default["SSEAlgorithm"]) == ("aws:kms", "AES256")
+        rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
+        assert "NoncurrentVersionExpiration" in rules["ExpireOldVersions"]
+        policy = RESOURCES[f"{logical}Policy"]["Properties"]["PolicyDocument"]["Statement"]
+        (tls,) = [s for s in policy if s["Sid"] == "TlsOnly"]
+        assert (tls["Effect"], tls["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+    reports = {r["Id"]: r for r in RESOURCES["InputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert reports["ExpireRejectionReports"]["Prefix"] == StackSettings.model_fields["rejected_prefix"].default
+
+
+def test_only_personalize_and_the_scorer_write_job_output() -> None:
+    policy = RESOURCES["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in policy if s["Sid"] == "OnlyJobsWriteOutput"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:PutObject")
+    writers = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert writers == [{"Fn::GetAtt": ["PersonalizeRole", "Arn"]}, {"Fn::GetAtt": ["ScoreFunctionRole", "Arn"]}]
+    assert deny["Condition"]["StringNotEquals"] == {"aws:PrincipalServiceName": "personalize.amazonaws.com"}
+    writing = {w.split("/")[1] for w, s in statements(RESOURCES) if "s3:PutObject" in as_list(s["Action"])}
+    assert writing == {"OutputBucketPolicy", "PersonalizeRole", "SubmitFunction", "TrainFunction", "ScoreFunction"}
+
+
+def test_functions_and_state_machine_are_traced_and_the_state_machine_logs_errors() -> None:
+    assert TEMPLATE.document["Globals"]["Function"]["Tracing"] == "Active"
+    for logical in TEMPLATE.resources_of("AWS::Serverless::Function"):
+        assert "Tracing" not in RESOURCES[logical]["Properties"], f"{logical} overrides Globals' tracing"
+    machine = RESOURCES["JobStateMachine"]["Properties"]
+    assert machine["Tracing"] == {"Enabled": True}
+    assert (machine["Logging"]["Level"], machine["Logging"]["IncludeExecutionData"]) == ("ERROR", False)
+
+
+def test_every_checkov_suppression_says_why() -> None:
+    for logical, resource in RESOURCES.items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert len(skip.get("comment", "")) > 40, f"{logical}: {skip['id']} has no justification"
