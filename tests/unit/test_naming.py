@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchrecs.naming import JOB_NAME_PATTERN, MAX_JOB_NAME, job_name
+from batchrecs.naming import JOB_NAME_PATTERN, MAX_JOB_NAME, MAX_KEY_BYTES, bounded_key, job_name, key_problems
 
 
 def test_job_name_is_deterministic_and_readable() -> None:
@@ -27,3 +27,24 @@ def test_job_name_is_always_valid_for_personalize(bucket: str, key: str, version
     name = job_name(bucket, key, version)
     assert len(name) <= MAX_JOB_NAME
     assert JOB_NAME_PATTERN.fullmatch(name)
+
+
+@given(st.text(min_size=1, max_size=1500), st.sampled_from(["", ".report.json"]))
+def test_bounded_keys_fit_s3_keep_their_suffix_and_are_stable(key: str, suffix: str) -> None:
+    bounded = bounded_key(key, suffix)
+    assert len(bounded.encode()) <= MAX_KEY_BYTES
+    assert bounded.endswith(suffix)
+    assert bounded == bounded_key(key, suffix)
+    if len((key + suffix).encode()) <= MAX_KEY_BYTES:
+        assert bounded == key + suffix
+    else:
+        assert bounded != bounded_key(key + "x", suffix)  # the hash is of the whole key
+
+
+def test_key_problems_name_each_reason() -> None:
+    fine = "output/br-users-0123456789abcdef/users.jsonl.out"
+    assert key_problems("input/weekly users é.jsonl", fine) == []
+    assert "'..'" in key_problems("input/../x.jsonl", fine)[0]
+    assert "U+0009" in key_problems("input/a\tb.jsonl", fine)[0]
+    (too_long,) = key_problems("input/x.jsonl", "output/" + "é" * 600)
+    assert "1207 bytes" in too_long and "by at least 183 bytes" in too_long
