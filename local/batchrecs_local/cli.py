@@ -146,7 +146,7 @@ def serve(host: str | None, port: int, env_file: Path, interactions: Path | None
         progress(f"local stack served at {endpoint}; --env-vars {env_file}")
         if (sam_local.BUILD / "template.yaml").exists():
             progress(
-                f"invoke with: sam local invoke FUNCTION -e events/… --env-vars {env_file} "
+                f"invoke with: AWS_ENDPOINT_URL={endpoint} sam local invoke FUNCTION -e events/… --env-vars {env_file} "
                 f"--template {sam_local.invoke_template().relative_to(Path.cwd())} --skip-pull-image"
             )
         tap = EventTap(stack)

@@ -106,9 +106,12 @@ class SamInvocation:
 
 
 def sam_invoke(
-    function: str, event: Path, *, template: Path, env_file: Path, region: str = "us-east-1"
+    function: str, event: Path, *, template: Path, env_file: Path, endpoint: str, region: str = "us-east-1"
 ) -> SamInvocation:
-    """``sam local invoke --skip-pull-image`` one function with one events/ payload."""
+    """``sam local invoke --skip-pull-image`` one function with one events/ payload.
+
+    SAM itself calls STS GetCallerIdentity before every invoke (for AWS::AccountId): ``endpoint`` sends that to
+    the local stack too, so nothing leaves the host."""
     sam = Path(sys.executable).with_name("sam")
     command = [
         str(sam), "local", "invoke", function,
@@ -118,7 +121,13 @@ def sam_invoke(
         "--region", region,
         "--skip-pull-image",
     ]  # fmt: skip
-    environment = {**os.environ, **LOCAL_ENVIRONMENT, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": region}
+    environment = {
+        **os.environ,
+        **LOCAL_ENVIRONMENT,
+        "SAM_CLI_TELEMETRY": "0",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ENDPOINT_URL": endpoint,
+    }
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=INVOKE_TIMEOUT, env=environment, cwd=ROOT, check=False
     )

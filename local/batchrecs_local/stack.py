@@ -189,7 +189,10 @@ class LocalStack:
         """Server mode: moto's HTTP server over this stack's backends (they are the process's), for functions
         that run outside this process, such as `sam local invoke`'s containers. Yields the endpoint URL."""
         server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-        server.start()
+        # http.server names itself with socket.getfqdn(host): for any address but loopback that is a reverse DNS
+        # query, and the local stack talks to nothing outside this host.
+        with mock.patch("socket.getfqdn", lambda name="": name):
+            server.start()
         try:
             bound_host, bound_port = server.get_host_and_port()
             yield f"http://{bound_host}:{bound_port}"

@@ -30,7 +30,9 @@ class Tier:
     env_file: Path
 
     def invoke(self, function: str, event: str) -> sam_local.SamInvocation:
-        return sam_local.sam_invoke(function, EVENTS / event, template=self.template, env_file=self.env_file)
+        return sam_local.sam_invoke(
+            function, EVENTS / event, template=self.template, env_file=self.env_file, endpoint=self.endpoint
+        )
 
 
 @pytest.fixture(scope="session")
