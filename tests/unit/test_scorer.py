@@ -15,7 +15,7 @@ from scorer import model as model_module
 from scorer.interactions import Interactions, InteractionsError
 from scorer.model import Model
 from scorer.score import score_lines
-from scorer.topk import top_k
+from scorer.topk import group_size, top_k
 
 
 @settings(max_examples=60, deadline=None)
@@ -31,6 +31,19 @@ def test_top_k_equals_a_full_sort(scores: np.ndarray, k: int) -> None:
     indices, values = top_k(scores, k)
     expected = -np.sort(-scores, axis=1)[:, : min(k, scores.shape[1])]
     assert np.array_equal(values, expected)
+    assert np.array_equal(np.take_along_axis(scores, indices, axis=1), values)
+
+
+@pytest.mark.parametrize(
+    ("columns", "k", "size"), [(4_000, 25, 8), (12_000, 25, 16), (50_003, 25, 32), (300_001, 5, 64)]
+)
+def test_top_k_is_exact_at_every_group_size(columns: int, k: int, size: int) -> None:
+    assert group_size(columns, k) == size
+    scores = np.random.default_rng(columns).standard_normal((3, columns)).astype(np.float32)
+    scores[0, -3:] = 100.0  # the best columns in the remainder that belongs to no group
+    scores[1, :: columns // 7] = -np.inf
+    indices, values = top_k(scores, k)
+    assert np.array_equal(values, -np.sort(-scores, axis=1)[:, :k])
     assert np.array_equal(np.take_along_axis(scores, indices, axis=1), values)
 
 

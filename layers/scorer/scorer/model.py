@@ -151,8 +151,15 @@ class Model:
         if self.algorithm == "ease":
             self._ease_scores(users, out)
         else:
-            np.matmul(self.user_factors(users), self.weights.T, out=out)
+            np.matmul(self.user_factors(users), self._factors_by_column, out=out)
         return out
+
+    @cached_property
+    def _factors_by_column(self) -> NDArray[np.float32]:
+        """PureSVD's item factors as a C-contiguous (factors × items) matrix. OpenBLAS multiplies into it faster
+        than into the transposed view of the (items × factors) array: measured on 50,000 items × 64 factors, one
+        thread, 128 users a call, 56.6 µs a user against 71.7."""
+        return np.ascontiguousarray(self.weights.T)
 
     def _ease_scores(self, users: NDArray[np.int64], out: NDArray[np.float32]) -> None:
         """X_u·B without the dense product (n_items² per user). Measured on 4,000 items, 15 items a user:

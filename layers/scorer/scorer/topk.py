@@ -11,7 +11,16 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-GROUP_SIZE = 32
+MIN_GROUP, MAX_GROUP = 8, 64
+
+
+def group_size(columns: int, k: int) -> int:
+    """The power of two at or below sqrt(columns / k), within [8, 64]: it balances the partition over the group
+    maxima (columns / size of them) against the one over the candidates (k × size). Measured, one thread, top-25:
+    4,000 columns 89k rows/s with 8 against 69k with 32; 50,000 columns are fastest with 32."""
+    target = max(columns / max(k, 1), 1.0) ** 0.5
+    size = 1 << max(int(target).bit_length() - 1, 0)
+    return min(max(size, MIN_GROUP), MAX_GROUP)
 
 
 def top_k(scores: NDArray[np.float32], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
@@ -24,18 +33,22 @@ def top_k(scores: NDArray[np.float32], k: int) -> tuple[NDArray[np.int64], NDArr
     k = min(k, columns)
     if k == 0:
         return np.zeros((rows, 0), np.int64), np.zeros((rows, 0), np.float32)
-    if columns <= 4 * GROUP_SIZE * k:
+    size = group_size(columns, k)
+    if columns <= 4 * size * k:
         return _small(scores, k)
-    groups = columns // GROUP_SIZE
-    grouped = groups * GROUP_SIZE
-    # A view, no copy: each row's first ``grouped`` columns as GROUP_SIZE contiguous slices of ``groups`` columns.
-    maxima = scores[:, :grouped].reshape(rows, GROUP_SIZE, groups).max(axis=1)
+    groups = columns // size
+    grouped = groups * size
+    # A view, no copy: each row's first ``grouped`` columns as ``size`` contiguous slices of ``groups`` columns.
+    maxima = scores[:, :grouped].reshape(rows, size, groups).max(axis=1)
     best_groups = np.argpartition(maxima, groups - k, axis=1)[:, groups - k :]
-    candidates = (best_groups[:, :, None] + np.arange(GROUP_SIZE) * groups).reshape(rows, -1)
+    candidates = (best_groups[:, :, None] + np.arange(size) * groups).reshape(rows, -1)
     if grouped < columns:  # the remainder columns belong to no group: always candidates
         remainder = np.broadcast_to(np.arange(grouped, columns), (rows, columns - grouped))
         candidates = np.concatenate([candidates, remainder], axis=1)
-    values = np.take_along_axis(scores, candidates, axis=1)
+    # One flat gather (a C-contiguous scores array is one run of rows): measured 2.5x faster than
+    # take_along_axis over the same candidates.
+    offsets = np.arange(rows)[:, None] * columns
+    values = np.ascontiguousarray(scores).reshape(-1)[candidates + offsets]
     chosen, chosen_values = _small(values, k)
     return np.take_along_axis(candidates, chosen, axis=1), chosen_values
 
