@@ -109,6 +109,14 @@ def test_functions_and_state_machine_are_traced_and_the_state_machine_logs_error
     assert (machine["Logging"]["Level"], machine["Logging"]["IncludeExecutionData"]) == ("ERROR", False)
 
 
+def test_every_function_logs_to_a_log_group_with_retention() -> None:
+    for logical in TEMPLATE.resources_of("AWS::Serverless::Function"):
+        group = RESOURCES[logical]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        props = RESOURCES[group]["Properties"]
+        assert RESOURCES[group]["Type"] == "AWS::Logs::LogGroup"
+        assert props["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical
+
+
 def test_every_checkov_suppression_says_why() -> None:
     for logical, resource in RESOURCES.items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
