@@ -283,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     score_parser.add_argument("--num-results", type=int, default=25)
     score_parser.add_argument("--kind", choices=[k.value for k in JobKind], help="default: from the first record")
     redrive_parser = commands.add_parser(
-        "redrive", help="replay a deployed stack's failed submissions (SubmitFailures) into SubmitFunction"
+        "redrive",
+        help="replay a deployed stack's failed drops (SubmitFailures, TrainFailures) into their functions",
     )
     redrive_parser.add_argument("--stack", required=True, help="the deployed stack's name")
     redrive_parser.add_argument("--region", help="the stack's region (default: the AWS CLI's)")

@@ -1,8 +1,9 @@
-"""Redrive: replay the drops whose submission failed after Lambda's retries.
+"""Redrive: replay the drops whose function failed after Lambda's retries.
 
-SubmitFunction's on-failure destination (the SubmitFailures queue) keeps each failed invocation's original S3
-event under ``requestPayload``. Redriving delivers it to SubmitFunction again (idempotent: a drop already
-submitted is adopted, never doubled) and deletes the message only once the delivery is accepted.
+An asynchronously invoked function's on-failure destination (SubmitFailures for SubmitFunction, TrainFailures for
+TrainFunction: template.yaml's EventInvokeConfig says which) keeps each failed invocation's original S3 event
+under ``requestPayload``. Redriving delivers it to the same function again (idempotent: a drop already submitted
+is adopted, a model version already trained is found) and deletes the message only once the delivery is accepted.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from batchrecs_local.template import Template
 
 
 @dataclass
@@ -49,18 +52,34 @@ def redrive(sqs: Any, queue_url: str, deliver: Callable[[dict[str, Any]], None],
     return result
 
 
+def failure_queues(template: Template) -> dict[str, str]:
+    """On-failure queue → the function whose failures it keeps, from template.yaml's EventInvokeConfig."""
+    queues = {}
+    for logical, resource in template.resources_of("AWS::Serverless::Function").items():
+        on_failure = resource["Properties"].get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure")
+        if on_failure and on_failure.get("Type") == "SQS":
+            queue, _ = on_failure["Destination"]["Fn::GetAtt"]
+            queues[queue] = logical
+    return queues
+
+
 def deployed(stack_name: str, *, region: str | None = None) -> Redriven:
-    """Redrive a deployed stack's SubmitFailures into its SubmitFunction, found from the stack's resources."""
+    """Redrive every on-failure queue of a deployed stack into its function, found from the stack's resources."""
     import boto3
 
     session = boto3.session.Session(region_name=region)
     resources = session.client("cloudformation").describe_stack_resources(StackName=stack_name)["StackResources"]
     physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
-    lambda_client = session.client("lambda")
+    lambda_client, sqs = session.client("lambda"), session.client("sqs")
+    total = Redriven()
+    for queue, function in failure_queues(Template()).items():
 
-    def deliver(payload: dict[str, Any]) -> None:
-        lambda_client.invoke(
-            FunctionName=physical["SubmitFunction"], InvocationType="Event", Payload=json.dumps(payload).encode()
-        )
+        def deliver(payload: dict[str, Any], function: str = function) -> None:
+            lambda_client.invoke(
+                FunctionName=physical[function], InvocationType="Event", Payload=json.dumps(payload).encode()
+            )
 
-    return redrive(session.client("sqs"), physical["SubmitFailures"], deliver)
+        done = redrive(sqs, physical[queue], deliver)
+        total.delivered += done.delivered
+        total.kept += done.kept
+    return total

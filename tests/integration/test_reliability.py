@@ -164,3 +164,26 @@ def test_a_submission_that_failed_after_retries_is_kept_then_redriven(quota_stac
     assert terminal == Counter({"input/redriven.jsonl": 1})
     assert sum(e["detail-type"] == "Job Submitted" for e in events) == 1
     assert "Messages" not in quota_stack.client("sqs").receive_message(QueueUrl=queue)
+
+
+def test_each_on_failure_queue_is_redriven_into_its_own_function(quota_stack: LocalStack, sample: Path) -> None:
+    from batchrecs_local import faults as fault_module
+    from batchrecs_local.redrive import failure_queues, redrive
+
+    queues = failure_queues(quota_stack.template)
+    assert queues == {"SubmitFailures": "SubmitFunction", "TrainFailures": "TrainFunction"}
+    # Given S3 refusing reads while a model drop is trained: TrainFunction fails all its attempts
+    fault_module.install(Faults(rates={"s3.GetObject": 1.0}, kinds={"s3.GetObject": "AccessDenied"}))
+    (invocation,) = quota_stack.drop((sample / "interactions.csv").read_bytes(), "models/default/interactions.csv")
+    fault_module.install(None)
+    assert invocation.function == "TrainFunction" and invocation.attempts == 3
+    # Then the drop waits in TrainFailures, and a redrive into TrainFunction trains the model
+    queue = quota_stack.name("TrainFailures")
+    result = redrive(
+        quota_stack.client("sqs"), queue, lambda payload: quota_stack.invoke(queues["TrainFailures"], payload)
+    )
+    assert (result.delivered, result.kept) == (["models/default/interactions.csv"], [])
+    latest = quota_stack.client("s3").get_object(
+        Bucket=quota_stack.name("InputBucket"), Key="models/default/latest.json"
+    )
+    assert json.loads(latest["Body"].read())["modelKey"].endswith("/model.npz")

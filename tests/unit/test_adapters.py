@@ -167,7 +167,7 @@ def test_the_create_client_makes_one_attempt() -> None:
             PersonalizeJobs(personalize).create(REQUEST)
 
 
-def test_redrive_of_a_deployed_stack_finds_its_queue_and_function(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redrive_of_a_deployed_stack_finds_each_queue_and_its_function(monkeypatch: pytest.MonkeyPatch) -> None:
     import json as json_module
 
     from batchrecs_local import redrive as redrive_module
@@ -189,7 +189,12 @@ def test_redrive_of_a_deployed_stack_finds_its_queue_and_function(monkeypatch: p
                         "ResourceStatus": "CREATE_COMPLETE",
                         "Timestamp": datetime.now(UTC),
                     }
-                    for n, p in (("SubmitFunction", "batchrecs-SubmitFunction-1"), ("SubmitFailures", queue))
+                    for n, p in (
+                        ("SubmitFunction", "batchrecs-SubmitFunction-1"),
+                        ("SubmitFailures", queue),
+                        ("TrainFunction", "batchrecs-TrainFunction-1"),
+                        ("TrainFailures", queue.replace("Submit", "Train")),
+                    )
                 ]
             },
         )
@@ -212,6 +217,10 @@ def test_redrive_of_a_deployed_stack_finds_its_queue_and_function(monkeypatch: p
         )
         queue_stub.add_response("delete_message", {}, {"QueueUrl": queue, "ReceiptHandle": "r1"})
         queue_stub.add_response("receive_message", {})
+        queue_stub.add_response("receive_message", {}, {  # then TrainFailures, empty
+            "QueueUrl": queue.replace("Submit", "Train"), "MaxNumberOfMessages": 10, "VisibilityTimeout": 300,
+            "WaitTimeSeconds": 0,
+        })  # fmt: skip
         clients = {"cloudformation": cloudformation, "sqs": sqs, "lambda": lambda_client}
         monkeypatch.setattr(boto3.session.Session, "client", lambda self, name, **_: clients[name])
         result = redrive_module.deployed("batchrecs", region="us-east-1")
