@@ -65,9 +65,8 @@ def run(
     def progress(message: str) -> None:
         print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
-    settings = demo_emulator(interactions=_interactions_or_sample(interactions, progress))
-    interactions = settings.interactions
-    assert interactions is not None
+    interactions = _interactions_or_sample(interactions, progress)
+    settings = demo_emulator(interactions=interactions)
     with LocalStack(settings=settings, parameters=parameters) as stack:
         tap = EventTap(stack)
         model = stack.template.parameters["ScorerModelName"]
@@ -139,7 +138,7 @@ def serve(host: str | None, port: int, env_file: Path, interactions: Path | None
         print(message, file=sys.stderr, flush=True)
 
     if host is None:
-        host = "127.0.0.1" if sam_local.unavailable() else sam_local.bridge_gateway()
+        host = sam_local.bridge_gateway() if sam_local.docker_answers() else "127.0.0.1"
     settings = demo_emulator(interactions=_interactions_or_sample(interactions, progress))
     with LocalStack(settings=settings) as stack, stack.serve(host, port) as endpoint:
         env_file.write_text(json.dumps(sam_local.env_vars(stack, endpoint), indent=2) + "\n")

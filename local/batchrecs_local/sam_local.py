@@ -38,11 +38,13 @@ def _docker(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60, check=False)
 
 
+def docker_answers() -> bool:
+    return shutil.which("docker") is not None and _docker("info").returncode == 0
+
+
 def unavailable() -> str | None:
     """Why the tier cannot run here, or None when it can."""
-    if shutil.which("docker") is None:
-        return "the docker command is not installed"
-    if _docker("info").returncode != 0:
+    if not docker_answers():
         return "no Docker engine answers (`docker info` failed); start dockerd or run `bash .ci/run`"
     if _docker("image", "inspect", IMAGE).returncode != 0:
         return f"{IMAGE} is not in the local engine; `make sam-local` pulls or builds it"

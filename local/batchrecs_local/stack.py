@@ -124,7 +124,7 @@ class LocalStack:
         self.invocations: list[Invocation] = []
         self.faults = faults
         self._invoking = threading.RLock()
-        self._rule_queues: list[tuple[str, str]] = []
+        self._rule_taps: list[tuple[str, EventTap]] = []
         self._pumping = threading.Event()
         self._pump: threading.Thread | None = None
 
@@ -280,32 +280,25 @@ class LocalStack:
     def _subscribe_functions(self) -> None:
         """Functions' EventBridgeRule events: the rule on its bus, delivering to a queue that a thread drains into
         invoke_async, as EventBridge invokes a Lambda target asynchronously."""
-        events, sqs = self.client("events"), self.client("sqs")
         for logical, resource in self.template.resources_of("AWS::Serverless::Function").items():
             for event_name, event in resource["Properties"].get("Events", {}).items():
-                if event["Type"] != "EventBridgeRule":
-                    continue
-                props = self.template.resolve(event["Properties"])
-                rule, bus = f"{logical}{event_name}", props.get("EventBusName", "default")
-                queue_url = sqs.create_queue(QueueName=f"{rule}-local")["QueueUrl"]
-                arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
-                events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(props["Pattern"]))
-                events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": logical, "Arn": arn["QueueArn"]}])
-                self._rule_queues.append((logical, queue_url))
-        if self._rule_queues:
+                if event["Type"] == "EventBridgeRule":
+                    props = self.template.resolve(event["Properties"])
+                    tap = EventTap(
+                        self, f"{logical}{event_name}", pattern=props["Pattern"], bus=props.get("EventBusName")
+                    )
+                    self._rule_taps.append((logical, tap))
+        if self._rule_taps:
             self._pumping.set()
             self._pump = threading.Thread(target=self._deliver_rule_events, name="eventbridge-to-lambda", daemon=True)
             self._pump.start()
 
     def _deliver_rule_events(self) -> None:
-        sqs = self.client("sqs")
         while self._pumping.is_set():
-            for logical, queue_url in self._rule_queues:
-                for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-                    event = json.loads(message["Body"])
+            for logical, tap in self._rule_taps:
+                for event in tap.drain():
                     event.setdefault("account", ACCOUNT)  # EventBridge sends it; moto's envelope leaves it out
                     self.invoke_async(logical, event)
-                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             time.sleep(0.05)
 
     # --- functions ------------------------------------------------------------------------------------------
@@ -451,16 +444,24 @@ class LocalStack:
 
 
 class EventTap:
-    """A subscriber of our own: a rule on the stack's bus delivering every batchrecs event to an SQS queue."""
+    """A rule delivering events to an SQS queue of the same name: by default every batchrecs event on the stack's
+    bus (a subscriber of our own); the local stack also uses one per function subscribed to a rule."""
 
-    def __init__(self, stack: LocalStack, name: str = "local-tap") -> None:
+    def __init__(
+        self,
+        stack: LocalStack,
+        name: str = "local-tap",
+        *,
+        pattern: dict[str, Any] | None = None,
+        bus: str | None = None,
+    ) -> None:
         self.sqs = stack.client("sqs")
-        bus = stack.name("EventBus")
+        bus = bus or stack.name("EventBus")
+        pattern = pattern or {"source": [stack.template.parameters["EventSource"]]}
         self.queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]
         events = stack.client("events")
-        source = stack.template.parameters["EventSource"]
-        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"source": [source]}))
+        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
         events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn["QueueArn"]}])
 
     def drain(self) -> list[dict[str, Any]]:

@@ -52,14 +52,20 @@ def _no_network(gateway: str) -> None:
     socket_allow_hosts([gateway, "127.0.0.1", "localhost"], allow_unix_socket=True)
 
 
+@pytest.fixture(scope="session")
+def invoke_template(gateway: str) -> Path:
+    """The built template with the local-only variables declared, written once per run."""
+    return sam_local.invoke_template()
+
+
 @pytest.fixture
-def tier(gateway: str, tmp_path: Path, sample: Path) -> Iterator[Tier]:
+def tier(gateway: str, invoke_template: Path, tmp_path: Path, sample: Path) -> Iterator[Tier]:
     """A fresh local stack, served on the bridge gateway, with the --env-vars file that points functions at it."""
     settings = demo_emulator(pending_seconds=0.5, running_seconds=1, interactions=sample / "interactions.csv")
     with LocalStack(settings=settings) as stack, stack.serve(host=gateway) as endpoint:
         env_file = tmp_path / "env.json"
         env_file.write_text(json.dumps(sam_local.env_vars(stack, endpoint), indent=2))
-        yield Tier(stack, endpoint, sam_local.invoke_template(), env_file)
+        yield Tier(stack, endpoint, invoke_template, env_file)
 
 
 @pytest.fixture

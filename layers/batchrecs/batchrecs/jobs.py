@@ -17,7 +17,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import Field
 
-from batchrecs import naming
 from batchrecs.adapters.eventbridge import EventPublisher
 from batchrecs.adapters.personalize import CapacityExceeded, PersonalizeJobs, RecipeCannotBatch
 from batchrecs.adapters.s3 import ModelLocation, S3Files
@@ -32,7 +31,7 @@ from batchrecs.events import (
     JobSubmitted,
 )
 from batchrecs.model import WireModel
-from batchrecs.naming import job_name
+from batchrecs.naming import bounded_key, job_name, key_problems
 from batchrecs.observability import Metric, by_backend, count, logger
 from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
 from batchrecs.validation import Limits, Problem, ValidationReport, validate_records
@@ -167,12 +166,10 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
     name = job_name(drop.bucket, drop.key, version_id or head.etag)
     logger.set_correlation_id(name)
     output_path = f"s3://{stack.output_bucket}/{stack.output_prefix}{name}/"
-    output_file = f"{output_path}{posixpath.basename(drop.key)}.out"
-    key_problems = naming.key_problems(drop.key, output_file.removeprefix(f"s3://{stack.output_bucket}/"))
-    if key_problems:
-        problems = [Problem(line=None, field="key", message=message) for message in key_problems]
-        report = ValidationReport(file=drop.key, kind=None, records=0, error_count=len(problems), errors=problems)
-        return _reject(drop, version_id, report, ports, stack)
+    output_key = f"{stack.output_prefix}{name}/{posixpath.basename(drop.key)}.out"
+    bad_key = key_problems(drop.key, output_key)
+    if bad_key:
+        return _reject_problems(drop, version_id, [("key", message) for message in bad_key], ports, stack)
 
     try:
         settings = JobSettings.merge(stack.job_defaults, head.metadata, max_num_results=stack.max_num_results)
@@ -214,7 +211,7 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
         job_arn=job_arn,
         kind=report.kind,
         input=InputFile(bucket=drop.bucket, key=drop.key, version_id=version_id, records=report.records),
-        output=JobOutput(path=output_path, files=[output_file]),
+        output=JobOutput(path=output_path, files=[f"s3://{stack.output_bucket}/{output_key}"]),
         settings=settings,
         submitted_at=submitted_at,
     )
@@ -323,8 +320,22 @@ def _reject_settings(
     records: int = 0,
     kind: JobKind | None = None,
 ) -> SubmitResult:
-    problems = [Problem(line=None, field=field, message=message) for field, message in error.problems]
-    report = ValidationReport(file=drop.key, kind=kind, records=records, error_count=len(problems), errors=problems)
+    return _reject_problems(drop, version_id, error.problems, ports, stack, records=records, kind=kind)
+
+
+def _reject_problems(
+    drop: Drop,
+    version_id: str | None,
+    problems: list[tuple[str, str]],
+    ports: SubmitPorts,
+    stack: StackSettings,
+    *,
+    records: int = 0,
+    kind: JobKind | None = None,
+) -> SubmitResult:
+    """Reject for problems of the drop as a whole (its key, its settings): (field, message) pairs, no line."""
+    errors = [Problem(line=None, field=field, message=message) for field, message in problems]
+    report = ValidationReport(file=drop.key, kind=kind, records=records, error_count=len(errors), errors=errors)
     return _reject(drop, version_id, report, ports, stack)
 
 
@@ -349,7 +360,7 @@ def create_queued_job(
 
 def report_key(stack: StackSettings, key: str) -> str:
     """Where a rejected file's report goes: beside it, under the rejected/ prefix."""
-    return naming.bounded_key(f"{stack.rejected_prefix}{key}", ".report.json")
+    return bounded_key(f"{stack.rejected_prefix}{key}", ".report.json")
 
 
 def _reject(
