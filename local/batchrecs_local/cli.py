@@ -131,8 +131,12 @@ def _interactions_or_sample(interactions: Path | None, progress: Callable[[str],
 
 
 def serve(host: str | None, port: int, env_file: Path, interactions: Path | None) -> int:
-    """Serve the local stack over HTTP for `sam local invoke`, printing its events as JSON lines until Ctrl-C."""
+    """Serve the local stack over HTTP until Ctrl-C: any AWS client may drive it (an upload under input/ fires
+    SubmitFunction through the bucket's notification configuration, as on AWS). Every event is printed on stdout as
+    one JSON line; everything else goes to stderr."""
     from batchrecs_local import sam_local
+
+    events_out = sys.stdout  # the local stack sends function logs to stderr while they run, process-wide
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -141,18 +145,27 @@ def serve(host: str | None, port: int, env_file: Path, interactions: Path | None
         host = sam_local.bridge_gateway() if sam_local.docker_answers() else "127.0.0.1"
     settings = demo_emulator(interactions=_interactions_or_sample(interactions, progress))
     with LocalStack(settings=settings) as stack, stack.serve(host, port) as endpoint:
+        tap = EventTap(stack)
         env_file.write_text(json.dumps(sam_local.env_vars(stack, endpoint), indent=2) + "\n")
-        progress(f"local stack served at {endpoint}; --env-vars {env_file}")
+        bucket = stack.name("InputBucket")
+        progress(f"local stack served at {endpoint}")
+        progress(
+            "drop a file with:\n"
+            f"  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={stack.region} "
+            f"aws --endpoint-url {endpoint} s3 cp users.jsonl s3://{bucket}/input/\n"
+            f"train a scorer model with the same command on an interactions CSV, to "
+            f"s3://{bucket}/models/{stack.template.parameters['ScorerModelName']}/interactions.csv"
+        )
         if (sam_local.BUILD / "template.yaml").exists():
             progress(
-                f"invoke with: AWS_ENDPOINT_URL={endpoint} sam local invoke FUNCTION -e events/… --env-vars {env_file} "
-                f"--template {sam_local.invoke_template().relative_to(Path.cwd())} --skip-pull-image"
+                f"or invoke a built function with: AWS_ENDPOINT_URL={endpoint} sam local invoke FUNCTION -e events/… "
+                f"--env-vars {env_file} --template {sam_local.invoke_template()} --skip-pull-image"
             )
-        tap = EventTap(stack)
+        progress("events follow on stdout, one JSON line each; Ctrl-C stops")
         try:
             while True:
                 for event in tap.drain():
-                    print(json.dumps(event), flush=True)
+                    print(json.dumps(event), file=events_out, flush=True)
                 time.sleep(0.2)
         except KeyboardInterrupt:
             return 0

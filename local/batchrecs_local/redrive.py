@@ -53,13 +53,15 @@ def redrive(sqs: Any, queue_url: str, deliver: Callable[[dict[str, Any]], None],
 
 
 def failure_queues(template: Template) -> dict[str, str]:
-    """On-failure queue → the function whose failures it keeps, from template.yaml's EventInvokeConfig."""
+    """On-failure queue → the function whose failures it keeps, from the transformed template's EventInvokeConfigs."""
     queues = {}
-    for logical, resource in template.resources_of("AWS::Serverless::Function").items():
-        on_failure = resource["Properties"].get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure")
-        if on_failure and on_failure.get("Type") == "SQS":
-            queue, _ = on_failure["Destination"]["Fn::GetAtt"]
-            queues[queue] = logical
+    for config in template.resources_of("AWS::Lambda::EventInvokeConfig").values():
+        props = config["Properties"]
+        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", {})
+        if isinstance(destination, dict) and "Fn::GetAtt" in destination:
+            queue, _ = destination["Fn::GetAtt"]
+            if template.resources[queue]["Type"] == "AWS::SQS::Queue":
+                queues[queue] = props["FunctionName"]["Ref"]
     return queues
 
 

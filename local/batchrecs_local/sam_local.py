@@ -81,12 +81,8 @@ def invoke_template(build: Path = BUILD) -> Path:
 def env_vars(stack: LocalStack, endpoint: str) -> dict[str, dict[str, str]]:
     """--env-vars: every function's environment as the local stack resolves it, pointed at ``endpoint``."""
     return {
-        logical: {
-            **stack.template.function_environment(logical),
-            **LOCAL_LAMBDA_ENVIRONMENT,
-            "AWS_ENDPOINT_URL": endpoint,
-        }
-        for logical in stack.template.resources_of("AWS::Serverless::Function")
+        logical: {**function.environment, **LOCAL_LAMBDA_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint}
+        for logical, function in stack.functions.items()
     }
 
 

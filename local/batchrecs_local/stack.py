@@ -1,9 +1,11 @@
-"""The embedded local stack: template.yaml deployed onto moto, with the functions run in process.
+"""The embedded local stack: template.yaml, transformed by AWS's SAM transform, deployed onto moto in dependency order.
 
-Every bucket, table, queue, bus, archive and state machine comes from template.yaml (resolved by
-``batchrecs_local.template``); the state machine runs the ASL file that deploys, with its substitutions, in
-moto's interpreter. S3 notifications from the template invoke the real handlers, asynchronously as Lambda
-does: retried, then sent to the function's on-failure destination.
+Every bucket (with its notification configuration), table, queue, bus, rule, archive and state machine comes from
+the transformed template (``batchrecs_local.template``), created in the order CloudFormation could create it: a
+template CloudFormation would refuse for a cycle or a reference to nothing fails here too. The state machine runs
+the ASL file that deploys, with its substitutions, in moto's interpreter. Lambda functions run in process: S3
+notifications and rule targets that name them reach them asynchronously (``batchrecs_local.delivery``), from any
+client, retried and then sent to their on-failure destination as Lambda does.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 from unittest import mock
-from urllib.parse import quote_plus
 
 import boto3
 from moto import mock_aws
@@ -31,9 +32,10 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from batchrecs_local import emulator, sfn_shim
+from batchrecs_local.delivery import lambda_destinations
 from batchrecs_local.faults import Faults
 from batchrecs_local.faults import install as install_faults
-from batchrecs_local.template import ACCOUNT, ROOT, Template
+from batchrecs_local.template import ACCOUNT, Template, deploy_order
 
 LOCAL_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -89,6 +91,21 @@ class LambdaContext:
 
 
 @dataclass
+class LocalFunction:
+    """An AWS::Lambda::Function of the transformed template, run in process, with its EventInvokeConfig."""
+
+    logical: str
+    name: str
+    arn: str
+    code: Path
+    handler: str
+    environment: dict[str, str]
+    retries: int = 2
+    on_failure: str | None = None
+    """The on-failure destination's ARN (an SQS queue), if any."""
+
+
+@dataclass
 class Invocation:
     function: str
     event: dict[str, Any]
@@ -123,10 +140,11 @@ class LocalStack:
         )
         self.invocations: list[Invocation] = []
         self.faults = faults
+        self.functions: dict[str, LocalFunction] = {}
         self._invoking = threading.RLock()
-        self._rule_taps: list[tuple[str, EventTap]] = []
-        self._pumping = threading.Event()
-        self._pump: threading.Thread | None = None
+        self._hooks = contextlib.ExitStack()
+        self._deliveries: list[threading.Thread] = []
+        self._by_object: dict[tuple[str, str, str], list[tuple[threading.Thread, Invocation]]] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -139,26 +157,31 @@ class LocalStack:
         sfn_shim.install()
         emulator.install()
         emulator.SETTINGS = self.settings
+        self._hooks.enter_context(lambda_destinations(self._deliver, ACCOUNT))
         self.deploy()
-        self._subscribe_functions()
         install_faults(self.faults)  # after deploying: the stack itself is built without faults
-        for logical in self.template.resources_of("AWS::Serverless::Function"):
-            invoker = functools.partial(self.invoke, logical)
-            sfn_shim.LOCAL_FUNCTIONS[self.name(logical)] = invoker
-            sfn_shim.LOCAL_FUNCTIONS[self.template.physical[logical].attributes["Arn"]] = invoker
+        for function in self.functions.values():
+            invoker = functools.partial(self.invoke, function.logical)
+            sfn_shim.LOCAL_FUNCTIONS[function.name] = invoker
+            sfn_shim.LOCAL_FUNCTIONS[function.arn] = invoker
         return self
 
     def __exit__(self, *_: object) -> None:
         install_faults(None)
-        self._pumping.clear()
-        if self._pump is not None:
-            self._pump.join()
         try:
+            self.wait_for_deliveries()
             self.stop_executions()
         finally:
+            self._hooks.close()
             sfn_shim.LOCAL_FUNCTIONS.clear()
             self._mock.stop()
             self._env.stop()
+
+    def wait_for_deliveries(self, timeout: float = 60) -> None:
+        """Wait for the asynchronous invocations under way (S3 notifications, rule targets) to end."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._deliveries):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def stop_executions(self, timeout: float = 10) -> None:
         """Stop running executions and wait for their threads: they would otherwise outlive this stack and poll,
@@ -206,23 +229,43 @@ class LocalStack:
         return self.template.physical[logical].ref
 
     def deploy(self) -> None:
-        """Create every resource template.yaml declares that has a local counterpart."""
+        """Create every resource of the transformed template that has a local counterpart, in dependency order."""
         t = self.template
-        for logical, resource in t.resources.items():
-            create = getattr(self, "_create_" + resource["Type"].replace("::", "_"), None)
+        for logical in deploy_order({"Resources": t.resources}):
+            kind = t.resources[logical]["Type"]
+            create = getattr(self, "_create_" + kind.replace("::", "_"), None)
             if create is not None:
                 create(logical, t.properties(logical))
-            elif resource["Type"] not in NOT_NEEDED_LOCALLY:
-                raise NotImplementedError(f"{logical}: {resource['Type']} has no local counterpart")
+            elif kind not in NOT_NEEDED_LOCALLY:
+                raise NotImplementedError(f"{logical}: {kind} has no local counterpart")
 
     def _create_AWS_S3_Bucket(self, logical: str, props: dict[str, Any]) -> None:
-        s3 = self.client("s3")
-        s3.create_bucket(Bucket=self.name(logical))
+        s3, bucket = self.client("s3"), self.name(logical)
+        s3.create_bucket(Bucket=bucket)
         if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
-            s3.put_bucket_versioning(Bucket=self.name(logical), VersioningConfiguration={"Status": "Enabled"})
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(
-                Bucket=self.name(logical), PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+                Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
+        lambdas = props.get("NotificationConfiguration", {}).get("LambdaConfigurations", [])
+        if lambdas:
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket,
+                NotificationConfiguration={
+                    "LambdaFunctionConfigurations": [
+                        {
+                            "LambdaFunctionArn": c["Function"],
+                            "Events": [c["Event"]],
+                            **(
+                                {"Filter": {"Key": {"FilterRules": c["Filter"]["S3Key"]["Rules"]}}}
+                                if "Filter" in c
+                                else {}
+                            ),
+                        }
+                        for c in lambdas
+                    ]
+                },
             )
 
     def _create_AWS_DynamoDB_Table(self, logical: str, props: dict[str, Any]) -> None:
@@ -248,58 +291,45 @@ class LocalStack:
         )
 
     def _create_AWS_Events_Rule(self, logical: str, props: dict[str, Any]) -> None:
-        events = self.client("events")
+        events, bus = self.client("events"), props.get("EventBusName", "default")
         events.put_rule(
             Name=self.name(logical),
-            EventBusName=props.get("EventBusName", "default"),
+            EventBusName=bus,
             EventPattern=json.dumps(props["EventPattern"]),
             State=props.get("State", "ENABLED"),
         )
         targets = [{"Id": t["Id"], "Arn": t["Arn"]} for t in props.get("Targets", [])]
         if targets:
-            events.put_targets(
-                Rule=self.name(logical), EventBusName=props.get("EventBusName", "default"), Targets=targets
-            )
+            events.put_targets(Rule=self.name(logical), EventBusName=bus, Targets=targets)
 
     def _create_AWS_IAM_Role(self, logical: str, props: dict[str, Any]) -> None:
         self.client("iam").create_role(
             RoleName=self.name(logical), AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
         )
 
-    def _create_AWS_Serverless_StateMachine(self, logical: str, props: dict[str, Any]) -> None:
-        role = self.client("iam").create_role(
-            RoleName=f"{self.name(logical).rsplit(':', 1)[-1]}-role", AssumeRolePolicyDocument="{}"
-        )["Role"]["Arn"]
+    def _create_AWS_StepFunctions_StateMachine(self, logical: str, props: dict[str, Any]) -> None:
         self.client("stepfunctions").create_state_machine(
             name=self.template.physical[logical].attributes["Name"],
-            roleArn=role,
+            roleArn=props["RoleArn"],
             definition=self.template.state_machine_definition(logical),
-            type=props.get("Type", "STANDARD"),
+            type=props.get("StateMachineType", "STANDARD"),
         )
 
-    def _subscribe_functions(self) -> None:
-        """Functions' EventBridgeRule events: the rule on its bus, delivering to a queue that a thread drains into
-        invoke_async, as EventBridge invokes a Lambda target asynchronously."""
-        for logical, resource in self.template.resources_of("AWS::Serverless::Function").items():
-            for event_name, event in resource["Properties"].get("Events", {}).items():
-                if event["Type"] == "EventBridgeRule":
-                    props = self.template.resolve(event["Properties"])
-                    tap = EventTap(
-                        self, f"{logical}{event_name}", pattern=props["Pattern"], bus=props.get("EventBusName")
-                    )
-                    self._rule_taps.append((logical, tap))
-        if self._rule_taps:
-            self._pumping.set()
-            self._pump = threading.Thread(target=self._deliver_rule_events, name="eventbridge-to-lambda", daemon=True)
-            self._pump.start()
+    def _create_AWS_Lambda_Function(self, logical: str, props: dict[str, Any]) -> None:
+        physical = self.template.physical[logical]
+        self.functions[logical] = LocalFunction(
+            logical=logical,
+            name=physical.ref,
+            arn=physical.attributes["Arn"],
+            code=self.template.function_code(logical),
+            handler=props["Handler"],
+            environment=self.template.function_environment(logical),
+        )
 
-    def _deliver_rule_events(self) -> None:
-        while self._pumping.is_set():
-            for logical, tap in self._rule_taps:
-                for event in tap.drain():
-                    event.setdefault("account", ACCOUNT)  # EventBridge sends it; moto's envelope leaves it out
-                    self.invoke_async(logical, event)
-            time.sleep(0.05)
+    def _create_AWS_Lambda_EventInvokeConfig(self, logical: str, props: dict[str, Any]) -> None:
+        (function,) = (f for f in self.functions.values() if f.name == props["FunctionName"])
+        function.retries = int(props.get("MaximumRetryAttempts", 2))
+        function.on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
 
     # --- functions ------------------------------------------------------------------------------------------
 
@@ -308,9 +338,9 @@ class LocalStack:
 
         Call it inside the function's environment: Powertools reads its service name and namespace at import.
         """
-        props = self.template.resources[logical]["Properties"]
-        module_name, _ = props["Handler"].rsplit(".", 1)
-        path = ROOT / props["CodeUri"] / f"{module_name}.py"
+        function = self.functions[logical]
+        module_name, _ = function.handler.rsplit(".", 1)
+        path = function.code / f"{module_name}.py"
         unique = f"batchrecs_function_{logical}"
         if unique not in sys.modules:
             spec = importlib.util.spec_from_file_location(unique, path)
@@ -324,28 +354,24 @@ class LocalStack:
         """A synchronous invoke: the function's environment from the template, its cached ports fresh."""
         from batchrecs.settings import stack_settings
 
-        props = self.template.resources[logical]["Properties"]
-        environment = {
-            **self.template.function_environment(logical),
-            **LOCAL_LAMBDA_ENVIRONMENT,
-            "AWS_LAMBDA_FUNCTION_NAME": self.name(logical),
-        }
+        function = self.functions[logical]
+        environment = {**function.environment, **LOCAL_LAMBDA_ENVIRONMENT, "AWS_LAMBDA_FUNCTION_NAME": function.name}
         # One invocation at a time: each patches the process-wide environment and stdout, and Step Functions'
         # lambda:invoke tasks call in from their own threads.
         with self._invoking, mock.patch.dict(os.environ, environment), self._quiet():
             module = self.handler(logical)
-            handler = getattr(module, props["Handler"].rsplit(".", 1)[1])
+            handler = getattr(module, function.handler.rsplit(".", 1)[1])
             # Settings and ports depend on the function's environment; clients do not (cleared per stack).
             for cached in (stack_settings, getattr(module, "ports", None)):
                 if cached is not None:
                     cached.cache_clear()
-            return handler(event, LambdaContext(function_name=self.name(logical)))
+            return handler(event, LambdaContext(function_name=function.name))
 
     def invoke_async(self, logical: str, event: dict[str, Any]) -> Invocation:
         """Lambda's asynchronous invoke: retried per EventInvokeConfig, then sent to its on-failure destination."""
-        config = self.template.properties(logical).get("EventInvokeConfig", {})
+        function = self.functions[logical]
         invocation = Invocation(function=logical, event=event)
-        for invocation.attempts in range(1, int(config.get("MaximumRetryAttempts", 2)) + 2):
+        for invocation.attempts in range(1, function.retries + 2):
             try:
                 invocation.result = self.invoke(logical, event)
                 invocation.error = None
@@ -353,23 +379,15 @@ class LocalStack:
             except Exception as error:  # Lambda retries whatever the handler raises, a while later
                 invocation.error = f"{type(error).__name__}: {error}"
                 time.sleep(ASYNC_RETRY_SECONDS * invocation.attempts)
-        if invocation.error:
-            destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-            if destination:
-                queue = self.client("sqs").get_queue_url(QueueName=destination.rsplit(":", 1)[-1])["QueueUrl"]
-                self.client("sqs").send_message(
-                    QueueUrl=queue,
-                    MessageBody=json.dumps(
-                        {
-                            "requestContext": {
-                                "condition": "RetriesExhausted",
-                                "approximateInvokeCount": invocation.attempts,
-                            },
-                            "requestPayload": event,
-                            "responseContext": {"functionError": invocation.error},
-                        }
-                    ),
-                )
+        if invocation.error and function.on_failure:
+            sqs = self.client("sqs")
+            record = {
+                "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": invocation.attempts},
+                "requestPayload": event,
+                "responseContext": {"functionError": invocation.error},
+            }
+            queue = sqs.get_queue_url(QueueName=function.on_failure.rsplit(":", 1)[-1])["QueueUrl"]
+            sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(record))
         self.invocations.append(invocation)
         return invocation
 
@@ -382,65 +400,45 @@ class LocalStack:
         with contextlib.redirect_stdout(sys.stderr):
             yield
 
-    # --- S3 notifications -------------------------------------------------------------------------------
+    # --- asynchronous delivery (S3 notifications, rule targets) ----------------------------------------------
 
-    def s3_subscribers(self, bucket_logical: str, key: str) -> list[str]:
-        """The functions whose S3 events in template.yaml match a new object at ``key``."""
-        matched = []
-        for logical, resource in self.template.resources_of("AWS::Serverless::Function").items():
-            for event in resource["Properties"].get("Events", {}).values():
-                props = event.get("Properties", {})
-                if event["Type"] != "S3" or props["Bucket"] != {"Ref": bucket_logical}:
-                    continue
-                rules = {r["Name"]: r["Value"] for r in props.get("Filter", {}).get("S3Key", {}).get("Rules", [])}
-                if key.startswith(rules.get("prefix", "")) and key.endswith(rules.get("suffix", "")):
-                    matched.append(logical)
-        return matched
+    def _deliver(self, arn: str, event: dict[str, Any], s3_object: tuple[str, str, str] | None) -> bool:
+        """An asynchronous invoke of the local function ``arn`` on its own thread; False if no function has it."""
+        function = next((f for f in self.functions.values() if arn in (f.arn, f.name)), None)
+        if function is None:
+            return False
+        invocation = Invocation(function=function.logical, event=event)
 
-    def s3_event(self, bucket: str, key: str) -> dict[str, Any]:
-        """The ObjectCreated notification S3 would send for the current version of ``key``."""
-        head = self.client("s3").head_object(Bucket=bucket, Key=key)
-        obj: dict[str, Any] = {
-            "key": quote_plus(key, safe="/"),
-            "size": head["ContentLength"],
-            "eTag": head["ETag"].strip('"'),
-            "sequencer": f"{time.time_ns():X}",
-        }
-        if head.get("VersionId"):
-            obj["versionId"] = head["VersionId"]
-        return {
-            "Records": [
-                {
-                    "eventVersion": "2.1",
-                    "eventSource": "aws:s3",
-                    "awsRegion": self.region,
-                    "eventTime": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                    "eventName": "ObjectCreated:Put",
-                    "userIdentity": {"principalId": "AWS:LOCAL"},
-                    "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                    "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16], "x-amz-id-2": uuid.uuid4().hex},
-                    "s3": {
-                        "s3SchemaVersion": "1.0",
-                        "configurationId": "FileDropped",
-                        "bucket": {
-                            "name": bucket,
-                            "ownerIdentity": {"principalId": "LOCAL"},
-                            "arn": f"arn:aws:s3:::{bucket}",
-                        },
-                        "object": obj,
-                    },
-                }
-            ]
-        }
+        def run() -> None:
+            done = self.invoke_async(function.logical, event)
+            invocation.result, invocation.error, invocation.attempts = done.result, done.error, done.attempts
+
+        thread = threading.Thread(target=run, name=f"lambda-{function.logical}", daemon=True)
+        self._deliveries.append(thread)
+        if s3_object is not None:
+            self._by_object.setdefault(s3_object, []).append((thread, invocation))
+        thread.start()
+        return True
 
     def drop(
-        self, body: bytes, key: str, metadata: dict[str, str] | None = None, bucket_logical: str = "InputBucket"
+        self,
+        body: bytes,
+        key: str,
+        metadata: dict[str, str] | None = None,
+        bucket_logical: str = "InputBucket",
+        *,
+        timeout: float = 300,
     ) -> list[Invocation]:
-        """Upload an object as a user would, then deliver its notification to the subscribed functions."""
+        """Upload an object as a user would; return the invocations its notification made, once they have ended."""
         bucket = self.name(bucket_logical)
-        self.client("s3").put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata or {})
-        event = self.s3_event(bucket, key)
-        return [self.invoke_async(f, event) for f in self.s3_subscribers(bucket_logical, key)]
+        put = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata or {})
+        deliveries = self._by_object.pop((bucket, key, put.get("VersionId", "null")), [])
+        deadline = time.monotonic() + timeout
+        for thread, _ in deliveries:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                raise TimeoutError(f"s3://{bucket}/{key}: its functions were still running after {timeout}s")
+        return [invocation for _, invocation in deliveries]
 
 
 class EventTap:
@@ -490,8 +488,8 @@ class EventTap:
 NOT_NEEDED_LOCALLY = {
     "AWS::S3::BucketPolicy": "moto does not enforce bucket policies",
     "AWS::SQS::QueuePolicy": "moto does not enforce queue policies",
-    "AWS::Serverless::LayerVersion": "layers are on the Python path in process",
-    "AWS::Serverless::Function": "run in process by invoke()",
+    "AWS::Lambda::LayerVersion": "layers are on the Python path in process",
+    "AWS::Lambda::Permission": "moto enforces no resource policies; the rehearsal checks the template's",
     "AWS::EventSchemas::Registry": "schemas are checked against the models in the contract tests",
     "AWS::EventSchemas::Schema": "schemas are checked against the models in the contract tests",
     "AWS::CloudWatch::Alarm": "no metrics locally",

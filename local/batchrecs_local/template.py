@@ -1,24 +1,135 @@
-"""template.yaml, read and resolved for the local stack: the one description of the stack, never a second copy.
+"""template.yaml as CloudFormation receives it: transformed by samtranslator (AWS's own SAM transform), then resolved.
 
-cfn-lint's decoder reads the YAML with its short-form intrinsics; this module resolves Ref, GetAtt, Sub, If,
-Join, Select and the pseudo parameters against local physical names.
+The local stack and the deploy rehearsal both read the transformed template, never the SAM resource types: what
+samtranslator makes of a function (its role, permissions, event invoke config, bucket notifications, rules) is
+what they deploy and check. Artefact URIs (CodeUri, ContentUri, DefinitionUri) become placeholder ``s3://`` URIs
+whose keys are the paths in this repository, as ``sam package`` would upload them; the local stack reads the code
+and the ASL back from those keys.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import graphlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import samtranslator
 from cfnlint.decode import decode
+from samtranslator.translator.transform import transform as sam_transform
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 ACCOUNT = "123456789012"
 """moto's default account."""
+ARTIFACTS = "batchrecs-artifacts"
+"""The placeholder bucket of every artefact URI; each key is the artefact's path in this repository."""
+ARTIFACT_FIELDS = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+    "AWS::Serverless::StateMachine": "DefinitionUri",
+}
+PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition", "AWS::Region"}
+PSEUDO_PARAMETERS |= {"AWS::StackId", "AWS::StackName", "AWS::URLSuffix"}
 NO_VALUE = object()
+
+
+class _BundledManagedPolicies:
+    """samtranslator's own copy of the AWS managed policy ARNs, instead of a call to IAM (no account here)."""
+
+    def load(self) -> dict[str, str]:
+        data = json.loads((Path(samtranslator.__file__).parent / "internal/data/aws_managed_policies.json").read_text())
+        policies: dict[str, str] = data["aws"]
+        return policies
+
+
+def read_source(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The SAM template as written, short-form intrinsics expanded."""
+    document, problems = decode(str(path))
+    if problems or document is None:
+        raise ValueError(f"{path}: {problems}")
+    plain: dict[str, Any] = json.loads(json.dumps(document))  # plain dicts and lists, no line-numbered subclasses
+    return plain
+
+
+def transform(source: dict[str, Any], *, region: str = "us-east-1") -> dict[str, Any]:
+    """AWS's SAM transform of ``source``, with placeholder artefact URIs (as CloudFormation receives it)."""
+    fragment = copy.deepcopy(source)
+    for resource in fragment.get("Resources", {}).values():
+        uri_field = ARTIFACT_FIELDS.get(resource.get("Type", ""))
+        props = resource.get("Properties", {})
+        if uri_field and isinstance(props.get(uri_field), str) and not props[uri_field].startswith("s3://"):
+            props[uri_field] = f"s3://{ARTIFACTS}/{props[uri_field]}"
+    # The transform asks boto3 for the region (for the partition) even when told it: give it the one we deploy to.
+    with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": region}):
+        transformed: dict[str, Any] = sam_transform(
+            fragment, {"AWS::Region": region, "AWS::Partition": "aws"}, _BundledManagedPolicies()
+        )
+    return transformed
+
+
+@functools.cache
+def _transformed(path: Path, mtime: float, region: str) -> str:
+    return json.dumps(transform(read_source(path), region=region))
+
+
+def transformed(path: Path = TEMPLATE, region: str = "us-east-1") -> dict[str, Any]:
+    """The transform of the template file, cached per file version (the transform takes about a second)."""
+    document: dict[str, Any] = json.loads(_transformed(path, path.stat().st_mtime, region))
+    return document
+
+
+def references(value: Any, *, conditions: tuple[str, ...] = ()) -> list[tuple[str, tuple[str, ...]]]:
+    """Every name ``value`` refers to (Ref, GetAtt, Sub variables), each with the Fn::If conditions guarding it."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    if isinstance(value, list):
+        for item in value:
+            found += references(item, conditions=conditions)
+    elif isinstance(value, dict):
+        if len(value) == 1:
+            ((key, argument),) = value.items()
+            if key == "Ref" and isinstance(argument, str):
+                return [(argument, conditions)]
+            if key == "Fn::GetAtt":
+                logical = argument.split(".", 1)[0] if isinstance(argument, str) else argument[0]
+                return [(logical, conditions)]
+            if key == "Fn::Sub":
+                text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+                for name in re.findall(r"\$\{([^}!][^}]*)\}", text):
+                    if name not in variables:
+                        found.append((name.split(".", 1)[0], conditions))
+                return found + references(variables, conditions=conditions)
+            if key == "Fn::If":
+                name, when_true, when_false = argument
+                return references(when_true, conditions=(*conditions, name)) + references(
+                    when_false, conditions=conditions
+                )
+        for item in value.values():
+            found += references(item, conditions=conditions)
+    return found
+
+
+def dependencies(document: dict[str, Any]) -> dict[str, set[str]]:
+    """Each resource and the resources it needs first: Ref, GetAtt and Sub to a resource, and DependsOn."""
+    resources = document.get("Resources", {})
+    graph: dict[str, set[str]] = {}
+    for logical, resource in resources.items():
+        needed = {name for name, _ in references(resource.get("Properties", {})) if name in resources}
+        depends_on = resource.get("DependsOn", [])
+        needed |= {depends_on} if isinstance(depends_on, str) else set(depends_on)
+        graph[logical] = needed
+    return graph
+
+
+def deploy_order(document: dict[str, Any]) -> list[str]:
+    """Resources in an order CloudFormation could create them; graphlib.CycleError names a cycle."""
+    return list(graphlib.TopologicalSorter(dependencies(document)).static_order())
 
 
 @dataclass
@@ -30,7 +141,11 @@ class Physical:
 
 
 class Template:
-    """A SAM template with its parameters bound, ready to resolve intrinsics."""
+    """template.yaml transformed by samtranslator, with its parameters bound, ready to resolve intrinsics.
+
+    ``source`` is the SAM template as written (for checks of what the author wrote); ``document`` and
+    ``resources`` are the transformed template, as CloudFormation deploys it.
+    """
 
     def __init__(
         self,
@@ -40,24 +155,22 @@ class Template:
         region: str = "us-east-1",
         parameters: dict[str, str] | None = None,
     ) -> None:
-        document, problems = decode(str(path))
-        if problems or document is None:
-            raise ValueError(f"{path}: {problems}")
         self.path = path
-        self.document: dict[str, Any] = document
+        self.source = read_source(path)
+        self.document = transformed(path, region)
         self.stack_name = stack_name
         self.region = region
         self.parameters = self._bind_parameters(parameters or {})
-        self.conditions = {name: self._condition(body) for name, body in document.get("Conditions", {}).items()}
+        self.conditions = {name: self._condition(body) for name, body in self.document.get("Conditions", {}).items()}
         # Resources whose Condition is false are not created, as in CloudFormation.
         self.resources: dict[str, dict[str, Any]] = {
             logical: resource
-            for logical, resource in document["Resources"].items()
+            for logical, resource in self.document["Resources"].items()
             if "Condition" not in resource or self.conditions[resource["Condition"]]
         }
         self.physical: dict[str, Physical] = {}
-        for logical, resource in self.resources.items():
-            self.physical[logical] = self._physical(logical, resource)
+        for logical in deploy_order({"Resources": self.resources}):
+            self.physical[logical] = self._physical(logical, self.resources[logical])
 
     def _bind_parameters(self, given: dict[str, str]) -> dict[str, str]:
         declared = self.document.get("Parameters", {})
@@ -76,10 +189,11 @@ class Template:
             "AWS::URLSuffix": "amazonaws.com",
         }
 
-    def arn(self, service: str, resource: str, *, region: bool = True) -> str:
-        return f"arn:aws:{service}:{self.region if region else ''}:{ACCOUNT if region else ''}:{resource}"
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{ACCOUNT}:{resource}"
 
     def _physical(self, logical: str, resource: dict[str, Any]) -> Physical:
+        """The names CloudFormation would give (stack-prefixed where the template gives none)."""
         kind = resource["Type"]
         props = resource.get("Properties", {})
         name = f"{self.stack_name}-{logical}"
@@ -101,16 +215,26 @@ class Template:
         if kind == "AWS::Events::Rule":
             bus = props.get("EventBusName")
             bus_name = str(self.resolve(bus)) if bus else "default"
-            return Physical(name, {"Arn": self.arn("events", f"rule/{bus_name}/{name}")})
+            prefix = "" if bus_name == "default" else f"{bus_name}/"
+            return Physical(name, {"Arn": self.arn("events", f"rule/{prefix}{name}")})
         if kind == "AWS::IAM::Role":
             return Physical(name, {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"})
         if kind == "AWS::DynamoDB::Table":
             return Physical(name, {"Arn": self.arn("dynamodb", f"table/{name}")})
-        if kind == "AWS::Serverless::StateMachine":
+        if kind == "AWS::StepFunctions::StateMachine":
             arn = self.arn("states", f"stateMachine:{name}")
             return Physical(arn, {"Arn": arn, "Name": name})
-        if kind == "AWS::Serverless::Function":
+        if kind == "AWS::Lambda::Function":
             return Physical(name, {"Arn": self.arn("lambda", f"function:{name}")})
+        if kind == "AWS::Logs::LogGroup":
+            group = str(self.resolve(props.get("LogGroupName", name)))
+            return Physical(group, {"Arn": self.arn("logs", f"log-group:{group}:*")})
+        if kind == "AWS::EventSchemas::Registry":
+            registry = str(self.resolve(props.get("RegistryName", name)))
+            return Physical(registry, {"RegistryName": registry, "RegistryArn": self.arn("schemas", registry)})
+        if kind in ("AWS::SNS::Topic", "AWS::Lambda::LayerVersion"):
+            arn = self.arn(kind.split("::")[1].lower(), name)
+            return Physical(arn, {"Arn": arn, "TopicName": name})
         return Physical(name, {"Arn": self.arn("local", name)})
 
     def resources_of(self, kind: str) -> dict[str, dict[str, Any]]:
@@ -121,26 +245,36 @@ class Template:
         assert isinstance(resolved, dict)
         return resolved
 
-    def global_environment(self) -> dict[str, str]:
-        """The variables Globals gives every function."""
-        variables = self.document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-        return {key: _as_string(self.resolve(value)) for key, value in variables.items()}
+    def functions(self) -> list[str]:
+        """The logical ids of every Lambda function the stack creates."""
+        return list(self.resources_of("AWS::Lambda::Function"))
 
     def function_environment(self, logical: str) -> dict[str, str]:
-        """Globals' variables overlaid with the function's own, resolved to strings as Lambda sees them."""
-        own = self.resources[logical]["Properties"].get("Environment", {}).get("Variables", {})
-        return {**self.global_environment(), **{key: _as_string(self.resolve(v)) for key, v in own.items()}}
+        """A function's variables as Lambda sees them (the transform has merged Globals' into each)."""
+        variables = self.properties(logical).get("Environment", {}).get("Variables", {})
+        return {key: _as_string(value) for key, value in variables.items()}
+
+    def global_environment(self) -> dict[str, str]:
+        """The variables every function has (Globals'), for the process that hosts them all."""
+        environments = [self.function_environment(logical).items() for logical in self.functions()]
+        shared = set(environments[0]).intersection(*environments[1:]) if environments else set()
+        return dict(sorted(shared))
+
+    def function_code(self, logical: str) -> Path:
+        """The folder a function's code was packaged from (its placeholder S3 key)."""
+        return ROOT / str(self.properties(logical)["Code"]["S3Key"])
 
     def state_machine_definition(self, logical: str) -> str:
-        """The ASL file that deploys, with DefinitionSubstitutions applied as SAM applies them."""
-        props = self.resources[logical]["Properties"]
-        text: str = (self.path.parent / props["DefinitionUri"]).read_text()
-        substitutions = {k: _as_string(self.resolve(v)) for k, v in props.get("DefinitionSubstitutions", {}).items()}
+        """The ASL file that deploys, with DefinitionSubstitutions applied as CloudFormation applies them."""
+        props = self.properties(logical)
+        key = props["DefinitionS3Location"]["Key"]
+        text: str = (ROOT / key).read_text()
+        substitutions = {k: _as_string(v) for k, v in props.get("DefinitionSubstitutions", {}).items()}
         missing = set(re.findall(r"\$\{(\w+)\}", text)) - set(substitutions)
         if missing:
-            raise ValueError(f"{props['DefinitionUri']} uses undefined substitutions {sorted(missing)}")
-        for key, value in substitutions.items():
-            text = text.replace("${" + key + "}", value)
+            raise ValueError(f"{key} uses undefined substitutions {sorted(missing)}")
+        for name, value in substitutions.items():
+            text = text.replace("${" + name + "}", value)
         json.loads(text)
         return text
 

@@ -85,8 +85,8 @@ def test_put_events_entries_match_the_botocore_shape_and_the_event_models() -> N
 
 
 def test_substitutions_match_the_template() -> None:
-    props = Template().resources["JobStateMachine"]["Properties"]
-    assert props["DefinitionUri"] == "statemachine/job.asl.json"
+    props = Template().resources["JobStateMachine"]["Properties"]  # as the SAM transform hands it to CloudFormation
+    assert props["DefinitionS3Location"]["Key"] == "statemachine/job.asl.json"
     used = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
     assert used == set(props["DefinitionSubstitutions"])
 

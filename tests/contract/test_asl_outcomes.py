@@ -26,13 +26,14 @@ def stack(sample: Path) -> Iterator[LocalStack]:
         interactions=sample / "interactions.csv",
     )
     with LocalStack(settings=settings) as local:
-        local.client("s3").put_object(Bucket=local.name("InputBucket"), Key="input/u.jsonl", Body=b'{"userId": "1"}\n')
+        # Staged outside input/: these tests start executions themselves, and a drop would submit its own job.
+        local.client("s3").put_object(Bucket=local.name("InputBucket"), Key="staged/u.jsonl", Body=b'{"userId": "1"}\n')
         yield local
 
 
 def run_job(
     stack: LocalStack,
-    key: str = "input/u.jsonl",
+    key: str = "staged/u.jsonl",
     *,
     arn: str | None = None,
     max_seconds: int = 600,
@@ -82,8 +83,9 @@ def test_active_job_publishes_job_succeeded(stack: LocalStack) -> None:
 
 
 def test_create_failed_publishes_job_failed_with_personalize_reason(stack: LocalStack) -> None:
-    stack.client("s3").put_object(Bucket=stack.name("InputBucket"), Key="input/doomed.jsonl", Body=b'{"userId": "1"}\n')
-    event = run_job(stack, "input/doomed.jsonl")
+    bucket = stack.name("InputBucket")
+    stack.client("s3").put_object(Bucket=bucket, Key="staged/doomed.jsonl", Body=b'{"userId": "1"}\n')
+    event = run_job(stack, "staged/doomed.jsonl")
     detail = JobFailed.model_validate(event["detail"])
     assert (event["detail-type"], detail.status, detail.failure_reason) == (
         "Job Failed",

@@ -10,7 +10,7 @@ from batchrecs.settings import StackSettings
 from batchrecs_local.template import Template
 
 TEMPLATE = Template()
-RESOURCES = TEMPLATE.document["Resources"]
+RESOURCES = TEMPLATE.source["Resources"]
 NO_RESOURCE_LEVEL = {
     # Step Functions' log delivery to CloudWatch Logs: AWS documents these with Resource "*" only.
     "logs:CreateLogDelivery",
@@ -101,8 +101,8 @@ def test_only_personalize_and_the_scorer_write_job_output() -> None:
 
 
 def test_functions_and_state_machine_are_traced_and_the_state_machine_logs_errors() -> None:
-    assert TEMPLATE.document["Globals"]["Function"]["Tracing"] == "Active"
-    for logical in TEMPLATE.resources_of("AWS::Serverless::Function"):
+    assert TEMPLATE.source["Globals"]["Function"]["Tracing"] == "Active"
+    for logical in TEMPLATE.functions():
         assert "Tracing" not in RESOURCES[logical]["Properties"], f"{logical} overrides Globals' tracing"
     machine = RESOURCES["JobStateMachine"]["Properties"]
     assert machine["Tracing"] == {"Enabled": True}
@@ -110,7 +110,7 @@ def test_functions_and_state_machine_are_traced_and_the_state_machine_logs_error
 
 
 def test_every_function_logs_to_a_log_group_with_retention() -> None:
-    for logical in TEMPLATE.resources_of("AWS::Serverless::Function"):
+    for logical in TEMPLATE.functions():
         group = RESOURCES[logical]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         props = RESOURCES[group]["Properties"]
         assert RESOURCES[group]["Type"] == "AWS::Logs::LogGroup"

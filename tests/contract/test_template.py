@@ -37,9 +37,12 @@ def test_every_resource_has_a_local_counterpart_or_a_reason() -> None:
 
 
 def test_runtime_is_python_313_everywhere() -> None:
-    function_globals = TEMPLATE.document["Globals"]["Function"]
+    function_globals = TEMPLATE.source["Globals"]["Function"]
     assert function_globals["Runtime"] == "python3.13"
-    for logical, layer in TEMPLATE.resources_of("AWS::Serverless::LayerVersion").items():
+    for logical in TEMPLATE.functions():
+        assert TEMPLATE.resources[logical]["Properties"]["Runtime"] == "python3.13", logical
+    layers = {k: r for k, r in TEMPLATE.source["Resources"].items() if r["Type"] == "AWS::Serverless::LayerVersion"}
+    for logical, layer in layers.items():
         assert layer["Metadata"]["BuildMethod"] == "python3.13", logical
 
 

@@ -28,7 +28,7 @@ def stack(sample: Path) -> Iterator[LocalStack]:
     )
     with LocalStack(settings=settings) as local:
         local.client("s3").put_object(
-            Bucket=local.name("InputBucket"), Key="input/u.jsonl", Body=b'{"userId": "1"}\nnot json\n'
+            Bucket=local.name("InputBucket"), Key="staged/u.jsonl", Body=b'{"userId": "1"}\nnot json\n'
         )
         yield local
 
@@ -38,7 +38,7 @@ def create(stack: LocalStack, name: str, **overrides: Any) -> str:
         "jobName": name,
         "solutionVersionArn": SV,
         "roleArn": "arn:aws:iam::123456789012:role/p",
-        "jobInput": {"s3DataSource": {"path": f"s3://{stack.name('InputBucket')}/input/u.jsonl"}},
+        "jobInput": {"s3DataSource": {"path": f"s3://{stack.name('InputBucket')}/staged/u.jsonl"}},
         "jobOutput": {"s3DataDestination": {"path": f"s3://{stack.name('OutputBucket')}/output/{name}/"}},
         **overrides,
     }

@@ -102,16 +102,14 @@ def test_the_example_subscriber_receives_every_finished_job(quota_stack: LocalSt
 
 
 def test_the_same_s3_event_delivered_three_times_at_once_makes_one_job(quota_stack: LocalStack) -> None:
-    # Given one drop whose notification arrives three times concurrently (bypassing the local one-at-a-time lock,
-    # as three Lambda containers would)
+    # Given one drop whose notification arrives once, then three more times concurrently (bypassing the local
+    # one-at-a-time lock, as three Lambda containers would)
     from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
     quota_stack.settings.running_seconds = 0.3
     tap = EventTap(quota_stack)
-    bucket = quota_stack.name("InputBucket")
-    quota_stack.client("s3").put_object(Bucket=bucket, Key="input/thrice.jsonl", Body=b'{"userId": "user-0001"}\n')
-    event = quota_stack.s3_event(bucket, "input/thrice.jsonl")
-    quota_stack.invoke("SubmitFunction", {"Records": []})  # import the handler inside its environment once
+    (first,) = quota_stack.drop(b'{"userId": "user-0001"}\n', "input/thrice.jsonl")
+    event = first.event
     module = quota_stack.handler("SubmitFunction")
     environment = {
         **quota_stack.template.function_environment("SubmitFunction"),

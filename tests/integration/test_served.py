@@ -1,0 +1,152 @@
+"""`batchrecs serve` is a real endpoint: the AWS CLI uploads, the bucket's notification configuration fires the
+functions, and every event comes out on stdout as one JSON line.
+
+The served stack and the AWS CLI run as subprocesses talking over loopback; this test process opens no socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchrecs_local.stack import LOCAL_ENVIRONMENT
+
+pytestmark = pytest.mark.integration
+BIN = Path(sys.executable).parent
+DEADLINE = 120.0
+"""Generous: a loaded 2-core machine; the test waits for events, never for a fixed time."""
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    endpoint: str
+    bucket: str
+    stdout: queue.Queue[str] = field(default_factory=queue.Queue)
+    stderr: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def aws(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The real AWS CLI, pointed at the served stack."""
+        environment = {**os.environ, **LOCAL_ENVIRONMENT, "AWS_DEFAULT_REGION": "us-east-1"}
+        command = [str(BIN / "aws"), "--endpoint-url", self.endpoint, *args]
+        done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    def wait_for(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+        """Read stdout's event lines until ``done(events so far)``, within the deadline."""
+        deadline = time.monotonic() + DEADLINE
+        while not done(self.events):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.process.poll() is not None:
+                raise AssertionError(f"events so far {[e['detail-type'] for e in self.events]}; {self.stderr[-5:]}")
+            try:
+                self.events.append(json.loads(self.stdout.get(timeout=min(remaining, 1.0))))
+            except queue.Empty:
+                continue
+        return self.events
+
+
+def _pump(stream: Any, sink: Callable[[str], None]) -> None:
+    for line in stream:
+        sink(line.rstrip("\n"))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> Iterator[Served]:
+    workdir = tmp_path_factory.mktemp("served")
+    command = [
+        str(BIN / "batchrecs"), "serve", "--host", "127.0.0.1",
+        "--env-vars", str(workdir / "env.json"), "--interactions", str(sample / "interactions.csv"),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    stderr: list[str] = []
+    threading.Thread(target=_pump, args=(process.stdout, lines.put), daemon=True).start()
+    threading.Thread(target=_pump, args=(process.stderr, stderr.append), daemon=True).start()
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while not any("local stack served at" in line for line in stderr):
+            assert process.poll() is None and time.monotonic() < deadline, stderr
+            time.sleep(0.1)
+        (endpoint,) = re.findall(r"served at (http://127\.0\.0\.1:\d+)", "\n".join(stderr))
+        (bucket,) = set(re.findall(r"s3://([a-z0-9.-]+)/input/", "\n".join(stderr)))
+        yield Served(process, endpoint, bucket, lines, stderr)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def ended(key: str) -> Callable[[list[dict[str, Any]]], bool]:
+    def done(events: list[dict[str, Any]]) -> bool:
+        kinds = {e["detail-type"] for e in events if e["detail"]["input"]["key"] == key}
+        return "Job Submitted" in kinds and bool(kinds & {"Job Succeeded", "Job Failed", "Input Rejected"})
+
+    return done
+
+
+def of(events: list[dict[str, Any]], key: str, detail_type: str) -> dict[str, Any]:
+    (event,) = (e for e in events if e["detail"]["input"]["key"] == key and e["detail-type"] == detail_type)
+    return event
+
+
+def test_aws_cli_upload_is_submitted_and_succeeds(served: Served, sample: Path) -> None:
+    # Given the served stack, and the serve command's own instructions
+    assert any(f"aws --endpoint-url {served.endpoint} s3 cp" in line for line in served.stderr)
+    # When the AWS CLI uploads a users file under input/
+    served.aws("s3", "cp", str(sample / "users.jsonl"), f"s3://{served.bucket}/input/cli-users.jsonl")
+    # Then stdout carries Job Submitted and Job Succeeded for it, as JSON lines
+    events = served.wait_for(ended("input/cli-users.jsonl"))
+    succeeded = of(events, "input/cli-users.jsonl", "Job Succeeded")
+    assert of(events, "input/cli-users.jsonl", "Job Submitted")["detail"]["jobName"] == succeeded["detail"]["jobName"]
+    # And the output it names exists and holds one line per record
+    (output,) = succeeded["detail"]["output"]["files"]
+    served.aws("s3", "cp", output, str(sample.parent / "cli-users.out"))
+    records = (sample / "users.jsonl").read_text().splitlines()
+    assert len((sample.parent / "cli-users.out").read_text().splitlines()) == len(records)
+
+
+def test_aws_cli_metadata_reaches_the_job(served: Served, sample: Path, tmp_path: Path) -> None:
+    # When the AWS CLI uploads with --metadata num-results=7
+    key = "input/cli-seven.jsonl"
+    served.aws("s3", "cp", str(sample / "users.jsonl"), f"s3://{served.bucket}/{key}", "--metadata", "num-results=7")
+    # Then the job runs with numResults 7 and every output line has 7 items
+    events = served.wait_for(ended(key))
+    succeeded = of(events, key, "Job Succeeded")
+    assert succeeded["detail"]["settings"]["numResults"] == 7
+    (output,) = succeeded["detail"]["output"]["files"]
+    served.aws("s3", "cp", output, str(tmp_path / "seven.out"))
+    lines = [json.loads(line) for line in (tmp_path / "seven.out").read_text().splitlines()]
+    assert lines and all(len(line["output"]["recommendedItems"]) == 7 for line in lines)
+
+
+def test_aws_cli_model_drop_trains_a_model_that_later_drops_use(served: Served, sample: Path) -> None:
+    # When the AWS CLI uploads an interactions CSV under models/default/
+    served.aws("s3", "cp", str(sample / "interactions.csv"), f"s3://{served.bucket}/models/default/interactions.csv")
+    # Then TrainFunction writes a model version (polled with a deadline: training emits no event)
+    deadline = time.monotonic() + DEADLINE
+    while "latest.json" not in served.aws("s3", "ls", "--recursive", f"s3://{served.bucket}/models/default/").stdout:
+        assert time.monotonic() < deadline, "no model was trained"
+        time.sleep(0.5)
+    # And a small drop after it is scored self-hosted
+    key = "input/cli-after-model.jsonl"
+    served.aws("s3", "cp", str(sample / "users.jsonl"), f"s3://{served.bucket}/{key}")
+    events = served.wait_for(ended(key))
+    assert of(events, key, "Job Succeeded")["detail"]["backend"] == "self-hosted"
