@@ -26,9 +26,13 @@ def lambda_handler(event: ExecutionInput, context: LambdaContext) -> dict[str, A
     logger.set_correlation_id(detail.job_name)
     started = time.perf_counter()
     (output,) = detail.output.files
+    # Exactly the version that was validated: its job-scoped snapshot (older executions name the drop itself).
+    source = detail.input.snapshot or detail.input
     lines = score_job(
         client("s3"),
-        input_uri=f"s3://{detail.input.bucket}/{detail.input.key}",
+        input_bucket=source.bucket,
+        input_key=source.key,
+        input_version_id=source.version_id,
         model_bucket=event.model.bucket,
         model_key=event.model.key,
         output_uri=output,

@@ -64,6 +64,9 @@ class EmulatorSettings:
     """Solution version ARN → recipe ARN, for DescribeSolutionVersion. Unknown versions are not found."""
     interactions: Path | None = None
     """The interactions CSV the emulated solution versions were "trained" on: the scorer trains on it."""
+    hold: threading.Event | None = None
+    """A gate: while it is given and not set, every job stays CREATE PENDING and its clock does not run. Tests
+    hold jobs with it instead of racing the emulator's clock."""
 
 
 SETTINGS = EmulatorSettings()
@@ -103,6 +106,9 @@ class BatchInferenceJob(BaseModel):
         with self._lock:
             if self.final_status:
                 return self.final_status
+            if SETTINGS.hold is not None and not SETTINGS.hold.is_set():
+                self.started = time.monotonic()
+                return "CREATE PENDING"
             elapsed = time.monotonic() - self.started
             if elapsed < SETTINGS.pending_seconds:
                 return "CREATE PENDING"

@@ -126,7 +126,10 @@ class LocalStack:
         stack_name: str = "batchrecs-local",
         region: str = "us-east-1",
         quiet: bool = True,
+        s3_notifications: bool = True,
     ) -> None:
+        """``s3_notifications=False`` keeps S3 notifications from the in-process functions: for a caller that plays
+        S3's part itself (the sam local tier invokes the built functions with the events/ payloads)."""
         defaults = {"SolutionVersionArn": solution_version_arn("users", region), **FAST_PARAMETERS}
         self.template = Template(stack_name=stack_name, region=region, parameters={**defaults, **(parameters or {})})
         self.settings = settings or demo_emulator(region)
@@ -141,6 +144,9 @@ class LocalStack:
         self.invocations: list[Invocation] = []
         self.faults = faults
         self.functions: dict[str, LocalFunction] = {}
+        self.s3_notifications = s3_notifications
+        self.gates: dict[str, threading.Event] = {}
+        """Function → a gate its invocations wait for (tests hold a function with it instead of racing it)."""
         self._invoking = threading.RLock()
         self._hooks = contextlib.ExitStack()
         self._deliveries: list[threading.Thread] = []
@@ -355,6 +361,9 @@ class LocalStack:
         from batchrecs.settings import stack_settings
 
         function = self.functions[logical]
+        gate = self.gates.get(logical)
+        if gate is not None and not gate.wait(timeout=600):  # before the lock: other functions run meanwhile
+            raise TimeoutError(f"{logical} was held for 600 s")
         environment = {**function.environment, **LOCAL_LAMBDA_ENVIRONMENT, "AWS_LAMBDA_FUNCTION_NAME": function.name}
         # One invocation at a time: each patches the process-wide environment and stdout, and Step Functions'
         # lambda:invoke tasks call in from their own threads.
@@ -407,6 +416,8 @@ class LocalStack:
         function = next((f for f in self.functions.values() if arn in (f.arn, f.name)), None)
         if function is None:
             return False
+        if s3_object is not None and not self.s3_notifications:
+            return True
         invocation = Invocation(function=function.logical, event=event)
 
         def run() -> None:

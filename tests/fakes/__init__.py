@@ -42,6 +42,10 @@ class FakeFiles:
     def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
         self.reports[bucket, key] = document
 
+    def snapshot(self, bucket: str, key: str, version_id: str | None, target_key: str) -> str | None:
+        self.objects[bucket, target_key] = self.objects[bucket, key]
+        return f"copy-of-{version_id}"
+
 
 class FakePersonalize:
     def __init__(self, recipe_kind: JobKind | None = None, *, cannot_batch: bool = False) -> None:

@@ -62,7 +62,8 @@ def invoke_template(gateway: str) -> Path:
 def tier(gateway: str, invoke_template: Path, tmp_path: Path, sample: Path) -> Iterator[Tier]:
     """A fresh local stack, served on the bridge gateway, with the --env-vars file that points functions at it."""
     settings = demo_emulator(pending_seconds=0.5, running_seconds=1, interactions=sample / "interactions.csv")
-    with LocalStack(settings=settings) as stack, stack.serve(host=gateway) as endpoint:
+    # S3 notifications stay off: each test plays S3's part, invoking the built function with an events/ payload.
+    with LocalStack(settings=settings, s3_notifications=False) as stack, stack.serve(host=gateway) as endpoint:
         env_file = tmp_path / "env.json"
         env_file.write_text(json.dumps(sam_local.env_vars(stack, endpoint), indent=2))
         yield Tier(stack, endpoint, invoke_template, env_file)

@@ -71,7 +71,8 @@ def test_submit_a_valid_drop_creates_the_job_once_even_when_redelivered(
     described = tier.stack.client("personalize").describe_batch_inference_job(
         batchInferenceJobArn=job["batchInferenceJobArn"]
     )["batchInferenceJob"]
-    assert described["jobInput"]["s3DataSource"]["path"] == f"s3://{bucket}/{key}"
+    # the job reads its snapshot of the dropped version, not the key
+    assert described["jobInput"]["s3DataSource"]["path"] == f"s3://{bucket}/snapshots/{job['jobName']}/users.jsonl"
     assert len(executions(tier)) == 1
     events = terminal(tap)
     assert [e["detail-type"] for e in events] == ["Job Submitted", "Job Succeeded"], json.dumps(events[-1]["detail"])[

@@ -63,7 +63,10 @@ def test_valid_drop_creates_a_job_starts_its_execution_and_says_so(ports: Submit
     assert result.outcome is Outcome.SUBMITTED
     (request,) = ports.personalize.requests  # type: ignore[attr-defined]
     assert request["numResults"] == 10
-    assert request["jobInput"]["s3DataSource"]["path"] == "s3://in/input/users.jsonl"
+    # reading a job-scoped copy of the validated version, never the key a later upload could replace
+    snapshot = f"snapshots/{result.job_name}/users.jsonl"
+    assert request["jobInput"]["s3DataSource"]["path"] == f"s3://in/{snapshot}"
+    assert ports.files.objects["in", snapshot] == ports.files.objects["in", "input/users.jsonl"]  # type: ignore[attr-defined]
     assert request["jobOutput"]["s3DataDestination"]["path"] == f"s3://out/output/{result.job_name}/"
     execution = ExecutionInput.model_validate(ports.executions.started[request["jobName"]])  # type: ignore[attr-defined]
     assert execution.event.output.files == [f"s3://out/output/{result.job_name}/users.jsonl.out"]
@@ -71,6 +74,12 @@ def test_valid_drop_creates_a_job_starts_its_execution_and_says_so(ports: Submit
     (event,) = ports.publisher.published  # type: ignore[attr-defined]
     assert isinstance(event, JobSubmitted)
     assert (event.kind, event.input.records, event.status) == (JobKind.USERS, 2, "CREATE PENDING")
+    assert event.input.snapshot is not None
+    assert (event.input.version_id, event.input.snapshot.key, event.input.snapshot.version_id) == (
+        "v1",
+        snapshot,
+        "copy-of-v1",
+    )
 
 
 def test_bad_file_is_reported_beside_it_and_never_submitted(ports: SubmitPorts) -> None:
@@ -78,12 +87,12 @@ def test_bad_file_is_reported_beside_it_and_never_submitted(ports: SubmitPorts) 
     result = submit_drop(drop(ports, body, key="input/bad users.jsonl"), ports, STACK)
     assert result.outcome is Outcome.REJECTED
     assert ports.personalize.requests == []  # type: ignore[attr-defined]
-    report = ports.files.reports["in", "rejected/input/bad users.jsonl.report.json"]  # type: ignore[attr-defined]
+    report = ports.files.reports["in", "rejected/input/bad users.jsonl.v1.report.json"]  # type: ignore[attr-defined]
     assert (report["errorCount"], report["errors"][0]["line"], report["records"]) == (1, 7, 7)
     (event,) = ports.publisher.published  # type: ignore[attr-defined]
     assert isinstance(event, InputRejected)
     assert event.errors[0].line == 7
-    assert event.report_key == "rejected/input/bad users.jsonl.report.json"
+    assert event.report_key == "rejected/input/bad users.jsonl.v1.report.json"
 
 
 def test_input_rejected_carries_at_most_ten_errors(ports: SubmitPorts) -> None:

@@ -26,13 +26,24 @@ class Backend(StrEnum):
     SELF_HOSTED = "self-hosted"
 
 
+class Snapshot(WireModel):
+    """The immutable, job-scoped copy of the validated version: what the job reads, whatever happens to the key."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
 class InputFile(WireModel):
     """The dropped object, as S3 described it, and how many records it held."""
 
     bucket: str
     key: str
-    version_id: str | None = None
+    version_id: str | None = Field(default=None, description="the version that was dropped and validated")
     records: int = Field(ge=0)
+    snapshot: Snapshot | None = Field(
+        default=None, description="the copy of that version the job reads (absent when the drop was rejected)"
+    )
 
 
 class JobOutput(WireModel):

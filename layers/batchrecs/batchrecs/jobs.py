@@ -29,6 +29,7 @@ from batchrecs.events import (
     JobDetail,
     JobOutput,
     JobSubmitted,
+    Snapshot,
 )
 from batchrecs.model import WireModel
 from batchrecs.naming import bounded_key, job_name, key_problems
@@ -189,12 +190,20 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
     except SettingsError as error:
         return _reject_settings(drop, version_id, error, ports, stack, records=report.records, kind=report.kind)
 
+    # The job reads an immutable copy of the version just validated, never the key: a re-upload in the 13-30
+    # minutes before Personalize reads its input would otherwise run unvalidated.
+    snapshot_key = f"{stack.snapshot_prefix}{name}/{posixpath.basename(drop.key)}"
+    snapshot = Snapshot(
+        bucket=drop.bucket,
+        key=snapshot_key,
+        version_id=ports.files.snapshot(drop.bucket, drop.key, version_id, snapshot_key),
+    )
     queued: dict[str, Any] | None = None
     if backend is Backend.PERSONALIZE:
         request = settings.create_request(
             job_name=name,
             role_arn=stack.personalize_role_arn,
-            input_path=f"s3://{drop.bucket}/{drop.key}",
+            input_path=f"s3://{snapshot.bucket}/{snapshot.key}",
             output_path=output_path,
         )
         try:
@@ -210,7 +219,9 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
         backend=backend,
         job_arn=job_arn,
         kind=report.kind,
-        input=InputFile(bucket=drop.bucket, key=drop.key, version_id=version_id, records=report.records),
+        input=InputFile(
+            bucket=drop.bucket, key=drop.key, version_id=version_id, records=report.records, snapshot=snapshot
+        ),
         output=JobOutput(path=output_path, files=[f"s3://{stack.output_bucket}/{output_key}"]),
         settings=settings,
         submitted_at=submitted_at,
@@ -358,15 +369,16 @@ def create_queued_job(
     )
 
 
-def report_key(stack: StackSettings, key: str) -> str:
-    """Where a rejected file's report goes: beside it, under the rejected/ prefix."""
-    return bounded_key(f"{stack.rejected_prefix}{key}", ".report.json")
+def report_key(stack: StackSettings, key: str, version_id: str | None) -> str:
+    """Where a rejected version's report goes: beside the file under the rejected/ prefix, named by its version, so
+    that a later version's report never overwrites the one an earlier event names."""
+    return bounded_key(f"{stack.rejected_prefix}{key}", f".{version_id or 'unversioned'}.report.json")
 
 
 def _reject(
     drop: Drop, version_id: str | None, report: ValidationReport, ports: SubmitPorts, stack: StackSettings
 ) -> SubmitResult:
-    key = report_key(stack, drop.key)
+    key = report_key(stack, drop.key, version_id)
     document: dict[str, Any] = {"bucket": drop.bucket, "versionId": version_id, **report.to_wire()}
     ports.files.put_json(stack.input_bucket, key, document)
     ports.publisher.publish(

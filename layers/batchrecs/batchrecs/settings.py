@@ -246,6 +246,7 @@ class StackSettings(WireModel):
     output_bucket: str
     output_prefix: str = "output/"
     rejected_prefix: str = "rejected/"
+    snapshot_prefix: str = "snapshots/"
     personalize_role_arn: str
     state_machine_arn: str
     event_bus_name: str

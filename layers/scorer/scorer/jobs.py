@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from batchrecs.validation import iter_lines, read_chunks
 from scorer.interactions import Interactions
 from scorer.model import Model
 from scorer.score import score_lines
@@ -88,7 +89,9 @@ def _cached_model(s3: Any, bucket: str, key: str) -> Model:
 def score_job(
     s3: Any,
     *,
-    input_uri: str,
+    input_bucket: str,
+    input_key: str,
+    input_version_id: str | None,
     model_bucket: str,
     model_key: str,
     output_uri: str,
@@ -96,12 +99,13 @@ def score_job(
     num_results: int,
     kms_key_arn: str | None = None,
 ) -> int:
-    """Score one input file into one output file in Personalize's format; returns the lines written."""
+    """Score exactly one version of an input file into one output file in Personalize's format; returns the lines
+    written. Lines are framed as the validator frames them (LF, a CR before it dropped; a bare CR is data)."""
     model = _cached_model(s3, model_bucket, model_key)
-    in_bucket, in_key = _split(input_uri)
     out_bucket, out_key = _split(output_uri)
-    body = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"]
-    lines = list(score_lines(model, body.iter_lines(), kind=kind, num_results=num_results))
+    version = {"VersionId": input_version_id} if input_version_id and input_version_id != "null" else {}
+    body = s3.get_object(Bucket=input_bucket, Key=input_key, **version)["Body"]
+    lines = list(score_lines(model, iter_lines(read_chunks(body)), kind=kind, num_results=num_results))
     encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn} if kms_key_arn else {}
     s3.put_object(Bucket=out_bucket, Key=out_key, Body=b"".join(lines), **encryption)
     return len(lines)

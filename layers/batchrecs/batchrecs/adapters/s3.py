@@ -14,6 +14,7 @@ from batchrecs.validation import iter_lines, read_chunks
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef
 
 
 class ModelLocation(WireModel):
@@ -56,6 +57,16 @@ class S3Files:
             yield from iter_lines(read_chunks(body))
         finally:
             body.close()
+
+    def snapshot(self, bucket: str, key: str, version_id: str | None, target_key: str) -> str | None:
+        """Copy exactly ``version_id`` of ``key`` to ``target_key``, server side; the copy's version id.
+
+        Jobs read the copy: a re-upload of ``key`` after validation cannot change what runs."""
+        source: CopySourceTypeDef = {"Bucket": bucket, "Key": key}
+        if version_id and version_id != "null":
+            source["VersionId"] = version_id
+        copied = self.s3.copy_object(Bucket=bucket, Key=target_key, CopySource=source, MetadataDirective="COPY")
+        return copied.get("VersionId")
 
     def latest_model(self, bucket: str, name: str) -> ModelLocation | None:
         """The newest version of scorer model ``name``, from the pointer TrainFunction writes; None if untrained."""
