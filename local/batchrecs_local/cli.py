@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from batchrecs.settings import CAUTIOUS_MAX, JobKind
-from batchrecs.validation import Limits, ValidationReport, kind_of_line, validate_file
+from batchrecs.validation import (
+    Limits,
+    ValidationReport,
+    is_blank,
+    iter_lines,
+    kind_of_line,
+    read_chunks,
+    validate_file,
+)
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 from scorer.interactions import Interactions
 from scorer.model import Model
@@ -183,7 +191,8 @@ def train(csv_path: Path, directory: Path, *, algorithm: str | None) -> int:
 def score(input_path: Path, directory: Path, output: Path, *, num_results: int, kind: str | None) -> int:
     """Score as ScoreFunction does: Personalize's output format, one line per input record."""
     model = Model.load(directory / "model.npz")
-    lines = [raw for raw in input_path.read_bytes().splitlines() if raw.strip()]
+    with input_path.open("rb") as handle:  # framed as the validator frames lines: LF, never a bare CR
+        lines = [raw for raw in iter_lines(read_chunks(handle)) if not is_blank(raw)]
     if kind is None:
         kind = ((kind_of_line(lines[0]) if lines else None) or JobKind.USERS).value
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from moto.s3.models import s3_backends
 
 from batchrecs.adapters.personalize import RECIPE_KINDS
 from batchrecs.settings import JobKind
-from batchrecs.validation import iter_lines, kind_of_line
+from batchrecs.validation import is_blank, iter_lines, kind_of_line
 from scorer.interactions import Interactions
 from scorer.model import Model
 from scorer.score import score_lines
@@ -172,7 +172,7 @@ def write_output(job: BatchInferenceJob) -> None:
         found = s3.get_object(in_bucket, key)
         if found is None:
             raise FileNotFoundError(f"s3://{in_bucket}/{key}")
-        lines = [raw for raw in iter_lines([found.value]) if raw.strip()]
+        lines = [raw for raw in iter_lines([found.value]) if not is_blank(raw)]
         kind = _kind(job.request.get("solutionVersionArn", ""), lines)
         output = b"".join(score_lines(model, lines, kind=kind, num_results=num_results))
         s3.put_object(out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", output)

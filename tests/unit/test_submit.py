@@ -273,3 +273,12 @@ def test_full_jitter_stays_within_its_cap() -> None:
     capacity = CapacityRetry(base_seconds=60, max_seconds=900, attempt=10)
     waits = {capacity.next_wait(random.Random(seed)) for seed in range(200)}
     assert min(waits) >= 1 and max(waits) <= 900 and len(waits) > 50
+
+
+def test_folder_markers_are_ignored_with_a_log_line(ports: SubmitPorts) -> None:
+    # Given the zero-byte key the S3 console's "Create folder" makes under input/
+    ports.files.add("in", "input/2026-12/", b"")  # type: ignore[attr-defined]
+    marker = Drop(bucket="in", key="input/2026-12/", version_id="v1", etag="e", size=0)
+    # When it is submitted, then nothing is rejected, submitted or published
+    assert submit_drop(marker, ports, STACK).outcome is Outcome.IGNORED
+    assert ports.publisher.published == [] and ports.files.reports == {}  # type: ignore[attr-defined]

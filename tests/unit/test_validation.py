@@ -154,3 +154,109 @@ def test_a_huge_line_is_skipped_in_bounded_memory_and_the_next_line_still_read()
     report = validate_records(iter(lines), file="f")
     assert [(e.line, e.message) for e in report.errors] == [(2, "the line is longer than 1,048,576 bytes")]
     assert report.records == 3
+
+
+def test_blank_lines_after_the_first_record_are_counted_not_buffered() -> None:
+    # Given one record, a million blank lines, then a bad record, as a stream (nothing else holds them)
+    def lines() -> Iterator[bytes]:
+        yield b'{"userId": "1"}'
+        yield from (b"" for _ in range(1_000_000))
+        yield b"oops"
+
+    report = validate_records(lines(), file="f", kind=JobKind.USERS)
+    # Then the bad record keeps its true line number (the look-ahead's replay is checked below)
+    assert [(e.line, e.message.split(":")[0]) for e in report.errors] == [(1_000_002, "not valid JSON")]
+
+
+def test_look_ahead_holds_no_blank_line() -> None:
+    from batchrecs.validation import _look_ahead
+
+    leading, rest = _look_ahead(iter([b"", b"  ", b'{"userId": "1"}', *([b""] * 5), b'{"userId": "2"}', b"tail"]))
+    assert leading == [b'{"userId": "1"}', b'{"userId": "2"}']
+    replay = list(rest)
+    assert len(replay) == 10 and replay[2] == b'{"userId": "1"}' and replay[8] == b'{"userId": "2"}'
+    assert replay[9] == b"tail"
+
+
+def test_trailing_garbage_and_overlong_first_lines_get_line_numbers() -> None:
+    garbage = check('{"userId": "u1"} x\n{"userId": "u2"}\n', JobKind.USERS)
+    assert [(e.line, e.message.split(":")[0]) for e in garbage.errors] == [(1, "not valid JSON")]
+    long_line = b'{"userId": "' + b"a" * 2000 + b'"}\n{"userId": "b"}\n'
+    overlong = validate_records(
+        iter_lines([long_line], 100), file="f", kind=JobKind.USERS, limits=Limits(max_line_bytes=100)
+    )
+    assert [(e.line, e.message) for e in overlong.errors] == [(1, "the line is longer than 100 bytes")]
+    still_pretty = check('{\n  "userId": "1"\n}\n')
+    assert still_pretty.errors[0].line is None and "pretty-printed" in still_pretty.errors[0].message
+
+
+def test_form_feed_and_vertical_tab_lines_are_not_blank() -> None:
+    report = check('{"userId": "1"}\n\f\n\v\n \t\r\n', JobKind.USERS)
+    assert [e.line for e in report.errors] == [2, 3]
+
+
+def test_lone_surrogate_escapes_are_valid_json() -> None:
+    report = check('{"userId": "\\ud800"}\n', JobKind.USERS)
+    assert (report.valid, report.records) == (True, 1)
+    nan = check('{"userId": NaN}\n', JobKind.USERS)
+    assert nan.errors[0].message.startswith("not valid JSON")
+
+
+def test_duplicate_keys_are_refused() -> None:
+    report = check('{"userId": "a", "userId": "b"}\n{"userId" : "c" ,"userId":"d"}\n{"userId": "e"}\n', JobKind.USERS)
+    assert [(e.line, e.field) for e in report.errors] == [(1, "userId"), (2, "userId")]
+    assert "more than once" in report.errors[0].message
+    nested = check('{"userId": "a", "filterValues": {"G": "x", "G": "y"}}\n', JobKind.USERS)
+    assert [(e.line, e.field) for e in nested.errors] == [(1, "G")]
+    odd_but_fine = check('{"userId": "a\\":b"}\n', JobKind.USERS)
+    assert odd_but_fine.valid
+
+
+def test_a_bare_cr_is_data_everywhere_lines_are_framed() -> None:
+    from scorer.jobs import score_job
+
+    body = b'{"userId": "1"}\r{"userId": "2"}\n'
+    # The validator sees one (invalid) line
+    assert len(list(iter_lines([body]))) == 1
+    assert not check(body, JobKind.USERS).valid
+
+    # And the scorer reads the same single line (it would score two records if it split on CR)
+    class Body:
+        def __init__(self) -> None:
+            self.data = body
+
+        def read(self, size: int = -1) -> bytes:
+            data, self.data = self.data, b""
+            return data
+
+    written: dict[str, bytes] = {}
+
+    class S3:
+        def get_object(self, **kwargs: object) -> dict[str, object]:
+            return {"Body": Body()}
+
+        def put_object(self, **kwargs: object) -> None:
+            written["body"] = kwargs["Body"]  # type: ignore[assignment]
+
+    import scorer.jobs
+
+    original = scorer.jobs._cached_model
+    scorer.jobs._cached_model = lambda *_: _tiny_model()  # type: ignore[assignment]
+    try:
+        lines = score_job(
+            S3(), input_bucket="b", input_key="k", input_version_id="v", model_bucket="m", model_key="k",
+            output_uri="s3://o/x.out", kind="users", num_results=2,
+        )  # fmt: skip
+    finally:
+        scorer.jobs._cached_model = original  # type: ignore[assignment]
+    assert lines == 1 and written["body"].count(b"\n") == 1
+
+
+def _tiny_model() -> object:
+    import io
+
+    from scorer.interactions import Interactions
+    from scorer.model import Model
+
+    csv = "USER_ID,ITEM_ID,TIMESTAMP\n" + "".join(f"u{u},i{(u + k) % 7},1\n" for u in range(20) for k in range(3))
+    return Model.train(Interactions.read_csv(io.StringIO(csv)))

@@ -59,6 +59,8 @@ class Drop(WireModel):
 class Outcome(StrEnum):
     SUBMITTED = "submitted"
     REJECTED = "rejected"
+    IGNORED = "ignored"
+    """A folder marker (a zero-byte key ending in "/", as the S3 console's "Create folder" makes): not a file."""
 
 
 class SubmitResult(WireModel):
@@ -161,6 +163,9 @@ def submit_drop(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitR
 
 
 def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResult:
+    if drop.key.endswith("/") and drop.size == 0:
+        logger.info("folder marker ignored", extra={"key": drop.key})
+        return SubmitResult(outcome=Outcome.IGNORED)
     head = ports.files.head(drop.bucket, drop.key, drop.version_id)
     version_id = head.version_id or drop.version_id
     submitted_at = datetime.now(UTC)

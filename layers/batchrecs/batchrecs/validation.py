@@ -15,10 +15,11 @@ Decisions (documented in docs/validation.md):
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -161,16 +162,28 @@ def sniff(head: bytes) -> str | None:
 
 
 def _look_ahead(lines: Iterator[bytes]) -> tuple[list[bytes], Iterator[bytes]]:
-    """The first two non-blank lines (for the file-level checks), and every line, unconsumed."""
-    buffered: list[bytes] = []
+    """The first two non-blank lines (for the file-level checks), and every line, unconsumed.
+
+    Blank lines before them are kept as a count, not as bytes: a record followed by millions of blank lines must
+    not fill memory (they are skipped anyway; only their number matters, for line numbers)."""
+    replay: list[Iterable[bytes]] = []
     leading: list[bytes] = []
+    blanks = 0
     for raw in lines:
-        buffered.append(raw)
-        if raw and not raw.isspace():
-            leading.append(raw)
-            if len(leading) == 2:
-                break
-    return leading, chain(buffered, lines)
+        if is_blank(raw):
+            blanks += 1
+            continue
+        replay += [repeat(b"", blanks), (raw,)]
+        blanks = 0
+        leading.append(raw)
+        if len(leading) == 2:
+            break
+    return leading, chain(*replay, repeat(b"", blanks), lines)
+
+
+def is_blank(raw: bytes) -> bool:
+    """A line holding only JSON's insignificant whitespace (space, tab, CR); a form feed or vertical tab is not."""
+    return not raw.strip(b" \t\r")
 
 
 def _not_json_lines(first: bytes, second: bytes | None = None) -> str | None:
@@ -186,7 +199,10 @@ def _not_json_lines(first: bytes, second: bytes | None = None) -> str | None:
             "the file looks like CSV or TSV; batch inference reads JSON Lines, one object per line such as "
             '{"userId": "4638"}'
         )
-    looks_pretty = start == b"{" or (start.startswith(b"{") and not start.endswith(b"}"))
+    # Pretty-printed JSON opens with "{" alone, or with a first member that ends in "," or opens a value; a line
+    # with trailing garbage or over the length limit is a record problem, reported with its line number.
+    opens = start == b"{" or (start.startswith(b"{") and start.endswith((b",", b"{", b"[")))
+    looks_pretty = opens and not isinstance(first, OversizedLine)
     if looks_pretty and (second is None or second.strip().startswith((b'"', b"}"))):
         return (
             "the file looks like pretty-printed JSON; batch inference reads JSON Lines, one whole object "
@@ -325,10 +341,12 @@ def validate_records(
                 record = loads(raw)
             except decode_error:
                 record = None
-            if fast(record) and type(raw) is not OversizedLine:
+            # One colon per member: more means a key written twice (JSON allows duplicate keys,
+            # and orjson keeps the last) or a colon inside a value; the detailed checks look closer.
+            if fast(record) and type(raw) is not OversizedLine and raw.count(b":") == len(record):
                 records += 1
                 continue
-        if not raw or raw.isspace():
+        if is_blank(raw):
             continue
         records += 1
         if isinstance(raw, OversizedLine):
@@ -336,6 +354,15 @@ def validate_records(
             continue
         record = _parse(raw, number, problems)
         if record is None:
+            continue
+        duplicated = _duplicate_keys(raw)
+        if duplicated:
+            problems.add(
+                number,
+                duplicated[0],
+                f"the key {duplicated[0]!r} appears more than once; Personalize may read either value",
+                raw,
+            )
             continue
         shape = kind_of_record(record)
         if shape is None:
@@ -360,21 +387,48 @@ def validate_records(
     return ValidationReport(file=file, kind=resolved, records=records, error_count=problems.count, errors=problems.kept)
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # the stdlib parser accepts NaN and Infinity; JSON does not
+
+
+def _duplicate_keys(raw: bytes) -> list[str]:
+    """Keys that appear twice in one JSON object of the line (at any depth)."""
+    duplicated: list[str] = []
+
+    def pairs(members: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [name for name, _ in members]
+        duplicated.extend(name for index, name in enumerate(names) if name in names[:index])
+        return dict(members)
+
+    json.loads(raw, object_pairs_hook=pairs, parse_constant=_not_json)
+    return duplicated
+
+
 def _parse(raw: bytes, number: int, problems: _Collector) -> dict[str, Any] | None:
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         try:
-            raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as bad:
             problems.add(number, None, f"not UTF-8: byte 0x{raw[bad.start]:02x} at column {bad.start + 1}", raw)
         else:
             if b"\x00" in raw:
                 problems.add(number, None, "binary data (NUL bytes), not a JSON object", raw)
             else:
-                reason = _ORJSON_POSITION.sub(lambda m: f" at column {m.group(1)}", str(error))
-                problems.add(number, None, f"not valid JSON: {reason}", raw)
+                # orjson refuses lone surrogate escapes ("\ud800"), which RFC 8259 allows: the stdlib parser decides.
+                try:
+                    record = json.loads(text, parse_constant=_not_json)
+                except ValueError:
+                    reason = _ORJSON_POSITION.sub(lambda m: f" at column {m.group(1)}", str(error))
+                    problems.add(number, None, f"not valid JSON: {reason}", raw)
+                    return None
+                return _object_or_problem(record, raw, number, problems)
         return None
+    return _object_or_problem(record, raw, number, problems)
+
+
+def _object_or_problem(record: Any, raw: bytes, number: int, problems: _Collector) -> dict[str, Any] | None:
     if not isinstance(record, dict):
         problems.add(number, None, f"expected a JSON object per line, got {json_type(record)}", raw)
         return None

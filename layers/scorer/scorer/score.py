@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from batchrecs.validation import is_blank
 from scorer.model import Model
 from scorer.personalize_format import error_line, output_line
 
@@ -24,7 +25,7 @@ def score_lines(model: Model, lines: Iterable[bytes], *, kind: str, num_results:
         raise ValueError(f"the scorer serves users, items and ranking jobs, not {kind!r}")
     batch: list[bytes] = []
     for raw in lines:
-        if raw.strip():
+        if not is_blank(raw):
             batch.append(raw)
             if len(batch) == BATCH:
                 yield from _score_batch(model, batch, kind, num_results)
