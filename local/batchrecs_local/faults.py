@@ -29,6 +29,8 @@ class Faults:
 
     rates: dict[str, float] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
+    first: dict[str, int] = field(default_factory=dict)
+    """operation → N: its first N calls fail (with its kind), whatever the rate: an outage of a known length."""
     seed: int = 0
     injected: Counter[str] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
@@ -43,7 +45,7 @@ class Faults:
             self.calls[operation] += 1
             rate = self.rates.get(operation, 0.0)
             rng = self._rngs.setdefault(operation, random.Random(f"{self.seed}:{operation}"))
-            if rate and rng.random() < rate:
+            if self.calls[operation] <= self.first.get(operation, 0) or (rate and rng.random() < rate):
                 self.injected[operation] += 1
                 return self.kinds.get(operation, THROTTLE)
         return None

@@ -12,6 +12,8 @@ import pytest
 from batchrecs.events import DETAIL_TYPES, Backend, InputFile, JobDetail, JobFailed, JobOutput, JobSucceeded
 from batchrecs.jobs import ExecutionInput, Polling
 from batchrecs.settings import JobKind, JobSettings
+from batchrecs_local.faults import Faults
+from batchrecs_local.faults import install as install_faults
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_version_arn
 
 SV = solution_version_arn("users")
@@ -69,7 +71,7 @@ def run_job(
     stack.client("stepfunctions").start_execution(
         stateMachineArn=stack.name("JobStateMachine"), name=name, input=execution.model_dump_json(by_alias=True)
     )
-    (event,) = tap.collect(lambda events: len(events) >= 1, timeout=30)
+    (event,) = tap.collect(lambda events: len(events) >= 1, timeout=120)
     DETAIL_TYPES[event["detail-type"]].model_validate(event["detail"])
     assert event["source"] == stack.template.parameters["EventSource"]
     return event
@@ -108,3 +110,33 @@ def test_describe_error_publishes_job_failed_with_the_error(stack: LocalStack) -
     detail = JobFailed.model_validate(event["detail"])
     assert detail.status == "ERROR"
     assert detail.failure_reason.startswith("Personalize.ResourceNotFoundException:")
+
+
+@pytest.mark.parametrize(
+    ("error", "failures"),
+    [("InternalServerException", 1), ("ServiceUnavailableException", 3), ("ThrottlingException", 6)],
+)
+def test_transient_describe_errors_keep_the_job_watched(stack: LocalStack, error: str, failures: int) -> None:
+    # Given Describe fails `failures` times in a row (6 throttles outlast the Retry clause's 4 attempts)
+    operation = "personalize.DescribeBatchInferenceJob"
+    faults = Faults(first={operation: failures}, kinds={operation: error})
+    install_faults(faults)
+    try:
+        event = run_job(stack)
+    finally:
+        install_faults(None)
+    # Then the job is still watched to its real end: Job Succeeded, not a Job Failed while Personalize runs on
+    assert faults.injected[operation] == failures
+    assert event["detail-type"] == "Job Succeeded"
+
+
+def test_describe_failing_past_the_maximum_duration_times_out_saying_why(stack: LocalStack) -> None:
+    operation = "personalize.DescribeBatchInferenceJob"
+    install_faults(Faults(rates={operation: 1.0}, kinds={operation: "ServiceUnavailableException"}))
+    try:
+        event = run_job(stack, max_seconds=3)
+    finally:
+        install_faults(None)
+    detail = JobFailed.model_validate(event["detail"])
+    assert detail.status == "TIMED_OUT"
+    assert "UNKNOWN (Personalize.ServiceUnavailableException)" in detail.failure_reason
