@@ -13,8 +13,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from batchrecs.adapters.personalize import CreatedJob, RecipeCannotBatch
-from batchrecs.adapters.s3 import ModelLocation, ObjectHead
+from batchrecs.adapters.personalize import CreatedJob, JobRefused, RecipeCannotBatch, UnusableSolutionVersion
+from batchrecs.adapters.s3 import ModelLocation, ObjectGone, ObjectHead
 from batchrecs.model import WireModel
 from batchrecs.settings import JobKind
 from batchrecs.validation import iter_lines
@@ -33,6 +33,8 @@ class FakeFiles:
         self.objects[bucket, key] = (body, metadata or {})
 
     def head(self, bucket: str, key: str, version_id: str | None) -> ObjectHead:
+        if (bucket, key) not in self.objects:
+            raise ObjectGone(f"s3://{bucket}/{key} version {version_id} no longer exists")
         body, metadata = self.objects[bucket, key]
         return ObjectHead(size=len(body), etag="etag-1", version_id=version_id, metadata=metadata)
 
@@ -52,8 +54,14 @@ class FakePersonalize:
         self.requests: list[dict[str, Any]] = []
         self.kind = recipe_kind
         self.cannot_batch = cannot_batch
+        self.refusal: str | None = None
+        """An error code every create is refused with (InvalidInputException, …)."""
+        self.missing = False
+        """True: the solution version does not exist."""
 
     def create(self, request: dict[str, Any]) -> CreatedJob:
+        if self.refusal:
+            raise JobRefused(self.refusal, "refused by the fake")
         adopted = any(r["jobName"] == request["jobName"] for r in self.requests)
         self.requests.append(request)
         return CreatedJob(
@@ -63,6 +71,8 @@ class FakePersonalize:
         )
 
     def recipe_kind(self, solution_version_arn: str) -> JobKind | None:
+        if self.missing:
+            raise UnusableSolutionVersion(f"solution version {solution_version_arn} does not exist")
         if self.cannot_batch:
             raise RecipeCannotBatch("recipe aws-trending-now cannot run batch inference jobs")
         return self.kind

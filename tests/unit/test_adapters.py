@@ -7,7 +7,14 @@ import pytest
 from botocore.stub import Stubber
 
 from batchrecs.adapters.eventbridge import MAX_ENTRIES, EventPublisher, PublishFailed
-from batchrecs.adapters.personalize import CapacityExceeded, PersonalizeJobs, RecipeCannotBatch
+from batchrecs.adapters.personalize import (
+    CapacityExceeded,
+    JobRefused,
+    PersonalizeJobs,
+    RecipeCannotBatch,
+    UnusableSolutionVersion,
+)
+from batchrecs.adapters.s3 import ObjectGone, S3Files
 from batchrecs.events import InputFile, InputRejected
 from batchrecs.settings import JobKind
 from batchrecs.validation import Problem
@@ -136,11 +143,40 @@ def test_recipe_that_cannot_batch_raises() -> None:
             PersonalizeJobs(personalize).recipe_kind(SV)
 
 
-def test_recipe_kind_is_unknown_when_the_version_cannot_be_described() -> None:
+def test_recipe_kind_is_unknown_when_the_version_cannot_be_described_yet() -> None:
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    with Stubber(personalize) as stub:
+        stub.add_client_error("describe_solution_version", "AccessDeniedException")
+        assert PersonalizeJobs(personalize).recipe_kind(SV) is None
+
+
+def test_a_solution_version_that_does_not_exist_is_unusable() -> None:
     personalize = boto3.client("personalize", region_name="us-east-1")
     with Stubber(personalize) as stub:
         stub.add_client_error("describe_solution_version", "ResourceNotFoundException")
-        assert PersonalizeJobs(personalize).recipe_kind(SV) is None
+        with pytest.raises(UnusableSolutionVersion, match="does not exist"):
+            PersonalizeJobs(personalize).recipe_kind(SV)
+
+
+@pytest.mark.parametrize("code", ["InvalidInputException", "ResourceNotFoundException", "TooManyTagsException"])
+def test_permanent_create_errors_are_refusals_not_retries(code: str) -> None:
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    with Stubber(personalize) as stub:
+        stub.add_client_error("create_batch_inference_job", code, "bad")
+        with pytest.raises(JobRefused, match=code):
+            PersonalizeJobs(personalize).create(
+                {"jobName": "j", "solutionVersionArn": SV, "roleArn": "arn:aws:iam::123456789012:role/r",
+                 "jobInput": {"s3DataSource": {"path": "s3://b/k"}},
+                 "jobOutput": {"s3DataDestination": {"path": "s3://b/o/"}}}
+            )  # fmt: skip
+
+
+def test_a_deleted_version_is_gone() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    with Stubber(s3) as stub:
+        stub.add_client_error("head_object", "404", http_status_code=404)
+        with pytest.raises(ObjectGone):
+            S3Files(s3).head("b", "input/k.jsonl", "v1")
 
 
 def test_recipe_kind_is_cached_per_solution_version() -> None:

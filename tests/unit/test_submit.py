@@ -282,3 +282,53 @@ def test_folder_markers_are_ignored_with_a_log_line(ports: SubmitPorts) -> None:
     # When it is submitted, then nothing is rejected, submitted or published
     assert submit_drop(marker, ports, STACK).outcome is Outcome.IGNORED
     assert ports.publisher.published == [] and ports.files.reports == {}  # type: ignore[attr-defined]
+
+
+def rejection(ports: SubmitPorts) -> InputRejected:
+    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    assert isinstance(event, InputRejected)
+    assert ports.personalize.requests == [] or ports.personalize.refusal  # type: ignore[attr-defined]
+    assert ports.executions.started == {}  # type: ignore[attr-defined]
+    return event
+
+
+HOME = STACK.model_copy(update={"region": "us-east-1", "account_id": "123456789012"})
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field", "says"),
+    [
+        ({"tags": '{"aws:team": "ml"}'}, "tags", "reserved by AWS"),
+        ({"solution-version-arn": SV.replace("123456789012", "210987654321")}, "solution-version-arn", "210987654321"),
+        ({"filter-arn": "arn:aws:personalize:eu-west-1:123456789012:filter/f"}, "filter-arn", "eu-west-1"),
+        ({"kms-key-arn": "arn:aws:kms:us-east-1:999999999999:key/k"}, "kms-key-arn", "999999999999"),
+    ],
+)
+def test_settings_personalize_would_refuse_are_rejected_up_front(
+    ports: SubmitPorts, metadata: dict[str, str], field: str, says: str
+) -> None:
+    result = submit_drop(drop(ports, b'{"userId": "1"}\n', **metadata), ports, HOME)
+    assert result.outcome is Outcome.REJECTED
+    (problem,) = rejection(ports).errors
+    assert problem.field == field and says in problem.message
+
+
+def test_a_solution_version_that_does_not_exist_is_rejected_not_retried(ports: SubmitPorts) -> None:
+    ports.personalize.missing = True  # type: ignore[attr-defined]
+    assert submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, HOME).outcome is Outcome.REJECTED
+    (problem,) = rejection(ports).errors
+    assert (problem.field, "does not exist" in problem.message) == ("solution-version-arn", True)
+
+
+def test_a_version_deleted_before_it_was_read_is_rejected(ports: SubmitPorts) -> None:
+    gone = Drop(bucket="in", key="input/deleted.jsonl", version_id="v9", etag="e", size=10)
+    assert submit_drop(gone, ports, HOME).outcome is Outcome.REJECTED
+    (problem,) = rejection(ports).errors
+    assert problem.field == "version" and "no longer exists" in problem.message
+
+
+def test_a_create_personalize_refuses_for_good_is_rejected_with_its_reason(ports: SubmitPorts) -> None:
+    ports.personalize.refusal = "InvalidInputException"  # type: ignore[attr-defined]
+    assert submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, HOME).outcome is Outcome.REJECTED
+    (problem,) = rejection(ports).errors
+    assert problem.field == "personalize" and "InvalidInputException" in problem.message

@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from pydantic import Field
 
 from batchrecs.adapters.eventbridge import EventPublisher
-from batchrecs.adapters.personalize import CapacityExceeded, PersonalizeJobs, RecipeCannotBatch
-from batchrecs.adapters.s3 import ModelLocation, S3Files
+from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, PersonalizeJobs, UnusableSolutionVersion
+from batchrecs.adapters.s3 import ModelLocation, ObjectGone, S3Files
 from batchrecs.adapters.stepfunctions import JobExecutions
 from batchrecs.events import (
     EVENTS_SHOWN,
@@ -166,7 +166,10 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
     if drop.key.endswith("/") and drop.size == 0:
         logger.info("folder marker ignored", extra={"key": drop.key})
         return SubmitResult(outcome=Outcome.IGNORED)
-    head = ports.files.head(drop.bucket, drop.key, drop.version_id)
+    try:
+        head = ports.files.head(drop.bucket, drop.key, drop.version_id)
+    except ObjectGone as gone:  # deleted before we read it: nothing to run, and no retry brings it back
+        return _reject_problems(drop, drop.version_id, [("version", f"{gone}; drop the file again")], ports, stack)
     version_id = head.version_id or drop.version_id
     submitted_at = datetime.now(UTC)
     name = job_name(drop.bucket, drop.key, version_id or head.etag)
@@ -178,7 +181,9 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
         return _reject_problems(drop, version_id, [("key", message) for message in bad_key], ports, stack)
 
     try:
-        settings = JobSettings.merge(stack.job_defaults, head.metadata, max_num_results=stack.max_num_results)
+        settings = JobSettings.merge(
+            stack.job_defaults, head.metadata, max_num_results=stack.max_num_results, home=stack.home
+        )
         kind = _kind(settings, ports)
     except SettingsError as error:
         return _reject_settings(drop, version_id, error, ports, stack)
@@ -214,6 +219,9 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
         try:
             created = ports.personalize.create(request)
             job_arn, status, adopted = created.arn, created.status, created.adopted
+        except JobRefused as refused:  # permanent: reject now, rather than retry it into a dead letter
+            problems = [("personalize", f"CreateBatchInferenceJob refused the job: {refused}")]
+            return _reject_problems(drop, version_id, problems, ports, stack, records=report.records, kind=report.kind)
         except CapacityExceeded:  # "later", not "never": the state machine creates it when there is room
             queued, job_arn, status, adopted = request, None, QUEUED_STATUS, False
             count(Metric.JOBS_QUEUED)
@@ -279,7 +287,7 @@ def _kind(settings: JobSettings, ports: SubmitPorts) -> JobKind | None:
     """The record kind: forced by metadata, else the recipe's; theme jobs read items from a Similar-Items recipe."""
     try:
         kind = settings.kind or ports.personalize.recipe_kind(settings.solution_version_arn)
-    except RecipeCannotBatch as error:
+    except UnusableSolutionVersion as error:
         raise SettingsError([("solution-version-arn", str(error))]) from None
     if settings.job_mode is JobMode.THEME_GENERATION:
         if kind not in (None, JobKind.ITEMS):

@@ -89,6 +89,14 @@ class JobSettings(WireModel):
     scorer_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
     """The self-hosted scorer's model (models/<name>/); the stack's ScorerModelName when unset."""
 
+    @field_validator("tags")
+    @classmethod
+    def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(key for key in tags if key.lower().startswith("aws:"))
+        if reserved:
+            raise ValueError(f"tag keys starting with aws: are reserved by AWS: {', '.join(reserved)}")
+        return tags
+
     @field_validator("item_exploration_config")
     @classmethod
     def _exploration_in_range(
@@ -123,12 +131,18 @@ class JobSettings(WireModel):
 
     @classmethod
     def merge(
-        cls, defaults: dict[str, Any], metadata: dict[str, str], *, max_num_results: int = CAUTIOUS_MAX
+        cls,
+        defaults: dict[str, Any],
+        metadata: dict[str, str],
+        *,
+        max_num_results: int = CAUTIOUS_MAX,
+        home: tuple[str, str] | None = None,
     ) -> JobSettings:
         """Stack defaults ← S3 user metadata overrides, in one checked model.
 
         Metadata keys are kebab-case (``num-results``); map-valued settings take JSON. An unknown key is an
-        error, never ignored: a typo such as ``num-result`` must not silently run with the default.
+        error, never ignored: a typo such as ``num-result`` must not silently run with the default. With ``home``
+        (region, account), an ARN of another region or account is refused here rather than by Personalize later.
         """
         problems: list[tuple[str, str]] = []
         merged = {k: v for k, v in defaults.items() if v not in (None, "", {})}
@@ -159,6 +173,8 @@ class JobSettings(WireModel):
                 if err["loc"] != ("solution_version_arn",) or "solution_version_arn" in merged
             ]
         else:
+            if home is not None:
+                problems += settings._foreign_arns(*home)
             if settings.num_results > max_num_results:
                 problems.append(
                     (
@@ -170,6 +186,24 @@ class JobSettings(WireModel):
         if problems:
             raise SettingsError(problems)
         return settings
+
+    def _foreign_arns(self, region: str, account: str) -> list[tuple[str, str]]:
+        """ARNs that name another region or account than the stack's: Personalize jobs cannot use them."""
+        problems = []
+        for field in ("solution_version_arn", "filter_arn", "kms_key_arn"):
+            arn = getattr(self, field)
+            if not arn:
+                continue
+            arn_region, arn_account = arn.split(":")[3:5]
+            if (arn_region, arn_account) != (region, account):
+                problems.append(
+                    (
+                        _metadata_name((field,)),
+                        f"is in {arn_region}/{arn_account}; this stack runs in {region}/{account}, "
+                        "and its jobs can use only that region's and account's resources",
+                    )
+                )
+        return problems
 
     def create_request(self, *, job_name: str, role_arn: str, input_path: str, output_path: str) -> dict[str, Any]:
         """The CreateBatchInferenceJob request, with every setting the API has and nothing left at None."""
@@ -263,6 +297,9 @@ class StackSettings(WireModel):
     capacity_retry_seconds: int = Field(default=60, ge=1)
     capacity_retry_max_seconds: int = Field(default=900, ge=1)
     scorer_model_name: str = "default"
+    account_id: str | None = None
+    """The stack's account (ACCOUNT_ID) and region (Lambda's AWS_REGION): ARNs elsewhere are refused up front."""
+    region: str | None = None
     job_defaults: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
@@ -283,8 +320,14 @@ class StackSettings(WireModel):
         ):
             if environ.get(variable):
                 defaults[field] = json.loads(environ[variable])
-        fields = {name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ}
+        fields: dict[str, Any] = {name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ}
+        fields["region"] = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
         return cls.model_validate({**fields, "job_defaults": defaults})
+
+    @property
+    def home(self) -> tuple[str, str] | None:
+        """(region, account) when both are known."""
+        return (self.region, self.account_id) if self.region and self.account_id else None
 
 
 @cache

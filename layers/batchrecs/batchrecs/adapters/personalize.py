@@ -34,8 +34,34 @@ class CapacityExceeded(RuntimeError):
     be created later, by the state machine's backoff."""
 
 
-class RecipeCannotBatch(ValueError):
+class UnusableSolutionVersion(ValueError):
+    """The solution version cannot serve this drop, whatever the retries: it does not exist here, or its recipe
+    cannot batch."""
+
+
+class RecipeCannotBatch(UnusableSolutionVersion):
     """The solution version's recipe has no batch inference (Trending-Now, Next-Best-Action)."""
+
+
+class JobRefused(ValueError):
+    """Personalize refused CreateBatchInferenceJob for a reason no retry changes (a bad setting, a missing resource,
+    a missing permission): the drop is rejected with it, not retried into a dead letter."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(f"{code}: {message}")
+
+
+PERMANENT_CREATE_ERRORS = frozenset(
+    {
+        "InvalidInputException",
+        "ResourceNotFoundException",
+        "ResourceInUseException",
+        "TooManyTagsException",
+        "AccessDeniedException",
+        "ValidationException",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +87,10 @@ class PersonalizeJobs:
         except ClientError as error:
             if error.response["Error"]["Code"] in ("LimitExceededException", "ThrottlingException"):
                 raise CapacityExceeded(error.response["Error"].get("Message", "quota reached")) from error
-            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+            code = error.response["Error"]["Code"]
+            if code in PERMANENT_CREATE_ERRORS:
+                raise JobRefused(code, error.response["Error"].get("Message", "")) from error
+            if code != "ResourceAlreadyExistsException":
                 raise
             arn = self.job_arn(request["solutionVersionArn"], request["jobName"])
             adopted = True
@@ -85,7 +114,12 @@ class PersonalizeJobs:
             return self._kinds[solution_version_arn]
         try:
             version = self.personalize.describe_solution_version(solutionVersionArn=solution_version_arn)
-        except ClientError:
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ResourceNotFoundException":
+                raise UnusableSolutionVersion(
+                    f"solution version {solution_version_arn} does not exist (or is not visible) in this account "
+                    "and region"
+                ) from error
             return None  # not cached: a throttle or a missing permission may pass
         recipe = version["solutionVersion"].get("recipeArn", "").rsplit("/", 1)[-1]
         if recipe in RECIPE_KINDS and RECIPE_KINDS[recipe] is None:

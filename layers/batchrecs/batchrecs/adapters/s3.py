@@ -33,6 +33,13 @@ class ObjectHead:
     metadata: dict[str, str]
 
 
+class ObjectGone(LookupError):
+    """The dropped version is no longer there (deleted, or its version expired): nothing can ever be read."""
+
+
+GONE = frozenset({"404", "NoSuchKey", "NoSuchVersion"})
+
+
 class S3Files:
     def __init__(self, s3: S3Client) -> None:
         self.s3 = s3
@@ -42,7 +49,12 @@ class S3Files:
 
     def head(self, bucket: str, key: str, version_id: str | None) -> ObjectHead:
         """Size, ETag and user metadata (the per-object job overrides) of exactly the version that was dropped."""
-        head = self.s3.head_object(Bucket=bucket, Key=key, **self._version(version_id))
+        try:
+            head = self.s3.head_object(Bucket=bucket, Key=key, **self._version(version_id))
+        except ClientError as error:
+            if error.response["Error"]["Code"] in GONE:
+                raise ObjectGone(f"s3://{bucket}/{key} version {version_id} no longer exists") from error
+            raise
         return ObjectHead(
             size=head["ContentLength"],
             etag=head["ETag"].strip('"'),
