@@ -331,9 +331,11 @@ def main(argv: list[str] | None = None) -> int:
 
         redriven = deployed(args.stack, region=args.region)
         for key in redriven.delivered:
-            print(f"redriven: {key}")
+            print(f"redriven, ran to its end: {key}")
         for kept in redriven.kept:
-            print(f"kept in the queue: {kept}", file=sys.stderr)
+            print(f"still failing, kept in the queue: {kept}", file=sys.stderr)
+        if redriven.kept:
+            print(f"{len(redriven.kept)} drop(s) still fail: fix the cause above, then redrive again", file=sys.stderr)
         return 1 if redriven.kept else 0
     if args.command == "serve":
         return serve(args.host, args.port, args.env_vars, args.interactions)

@@ -2,8 +2,10 @@
 
 An asynchronously invoked function's on-failure destination (SubmitFailures for SubmitFunction, TrainFailures for
 TrainFunction: template.yaml's EventInvokeConfig says which) keeps each failed invocation's original S3 event
-under ``requestPayload``. Redriving delivers it to the same function again (idempotent: a drop already submitted
-is adopted, a model version already trained is found) and deletes the message only once the delivery is accepted.
+under ``requestPayload``. Redriving delivers it to the same function again, synchronously (idempotent: a drop
+already submitted is adopted, a model version already trained is found), and deletes the message only once the
+function has run to its end without error: the drop was then submitted, rejected with its event, or trained. A drop
+that fails again stays in the queue, reported with the function's error.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ def redrive(sqs: Any, queue_url: str, deliver: Callable[[dict[str, Any]], None],
             QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=300, WaitTimeSeconds=0
         ).get("Messages", [])
         fresh = [m for m in messages if m["MessageId"] not in seen]
+        for message in messages:
+            if message["MessageId"] in seen:  # one kept earlier in this redrive: visible again for the next one
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
         if not fresh:
             return result
         for message in fresh:
@@ -44,8 +51,11 @@ def redrive(sqs: Any, queue_url: str, deliver: Callable[[dict[str, Any]], None],
                 continue
             try:
                 deliver(payload)
-            except Exception as error:  # left in the queue for the next redrive, with the reason
+            except Exception as error:  # left in the queue, visible again at once, for the next redrive
                 result.kept.extend(f"{key} ({error})" for key in keys)
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
                 continue
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             result.delivered.extend(keys)
@@ -65,6 +75,40 @@ def failure_queues(template: Template) -> dict[str, str]:
     return queues
 
 
+class FunctionFailed(RuntimeError):
+    """The function ran and failed again: the drop is still poison."""
+
+
+def invoke_to_the_end(lambda_client: Any, function_name: str, payload: dict[str, Any]) -> Any:
+    """A synchronous invoke that raises FunctionFailed when the function itself errs (Lambda answers 200 then)."""
+    response = lambda_client.invoke(
+        FunctionName=function_name, InvocationType="RequestResponse", Payload=json.dumps(payload).encode()
+    )
+    body = response["Payload"].read()
+    if response.get("FunctionError"):
+        try:
+            error = json.loads(body)
+            reason = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"
+        except ValueError:
+            reason = body[:300].decode("utf-8", "replace")
+        raise FunctionFailed(reason)
+    return json.loads(body) if body else None
+
+
+def redrive_stack(physical: dict[str, str], template: Template, lambda_client: Any, sqs: Any) -> Redriven:
+    """Redrive every on-failure queue ``template`` declares into its function, by the stack's physical names."""
+    total = Redriven()
+    for queue, function in failure_queues(template).items():
+
+        def deliver(payload: dict[str, Any], function: str = function) -> None:
+            invoke_to_the_end(lambda_client, physical[function], payload)
+
+        done = redrive(sqs, physical[queue], deliver)
+        total.delivered += done.delivered
+        total.kept += done.kept
+    return total
+
+
 def deployed(stack_name: str, *, region: str | None = None) -> Redriven:
     """Redrive every on-failure queue of a deployed stack into its function, found from the stack's resources."""
     import boto3
@@ -72,16 +116,4 @@ def deployed(stack_name: str, *, region: str | None = None) -> Redriven:
     session = boto3.session.Session(region_name=region)
     resources = session.client("cloudformation").describe_stack_resources(StackName=stack_name)["StackResources"]
     physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
-    lambda_client, sqs = session.client("lambda"), session.client("sqs")
-    total = Redriven()
-    for queue, function in failure_queues(Template()).items():
-
-        def deliver(payload: dict[str, Any], function: str = function) -> None:
-            lambda_client.invoke(
-                FunctionName=physical[function], InvocationType="Event", Payload=json.dumps(payload).encode()
-            )
-
-        done = redrive(sqs, physical[queue], deliver)
-        total.delivered += done.delivered
-        total.kept += done.kept
-    return total
+    return redrive_stack(physical, Template(), session.client("lambda"), session.client("sqs"))

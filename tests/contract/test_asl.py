@@ -80,7 +80,7 @@ def test_put_events_entries_match_the_botocore_shape_and_the_event_models() -> N
             for key in entry:
                 member(entry_shape, key.removesuffix(".$"))
             published.add(entry["DetailType"])
-    assert published == {"Job Succeeded", "Job Failed"}
+    assert published == {"Job Submitted", "Job Succeeded", "Job Failed"}
     assert published <= set(DETAIL_TYPES)
 
 

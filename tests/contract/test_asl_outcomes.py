@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from batchrecs.events import DETAIL_TYPES, Backend, InputFile, JobDetail, JobFailed, JobOutput, JobSucceeded
-from batchrecs.jobs import ExecutionInput, Polling
+from batchrecs.jobs import ExecutionInput, Polling, Submission
 from batchrecs.settings import JobKind, JobSettings
 from batchrecs_local.faults import Faults
 from batchrecs_local.faults import install as install_faults
@@ -65,14 +65,18 @@ def run_job(
     )
     execution = ExecutionInput(
         event=detail,
+        submitted=Submission(status="CREATE PENDING"),
         job={"arn": arn},
         polling=Polling.adaptive(first_wait=1, minimum=1, maximum=1, growth_percent=0, max_seconds=max_seconds),
     )
     stack.client("stepfunctions").start_execution(
         stateMachineArn=stack.name("JobStateMachine"), name=name, input=execution.model_dump_json(by_alias=True)
     )
-    (event,) = tap.collect(lambda events: len(events) >= 1, timeout=120)
-    DETAIL_TYPES[event["detail-type"]].model_validate(event["detail"])
+    submitted, event = tap.collect(lambda events: len(events) >= 2, timeout=120)
+    # The execution announces its job first, then its outcome; each detail is what its model says
+    assert (submitted["detail-type"], submitted["detail"]["jobName"]) == ("Job Submitted", name)
+    for published in (submitted, event):
+        DETAIL_TYPES[published["detail-type"]].model_validate(published["detail"])
     assert event["source"] == stack.template.parameters["EventSource"]
     return event
 

@@ -42,24 +42,48 @@ def outcomes(tap: EventTap, keys: set[str], timeout: float = 90) -> tuple[Counte
 
 
 def test_twenty_files_at_a_quota_of_five_all_succeed_exactly_once(quota_stack: LocalStack) -> None:
-    # Given twenty files dropped at once into a Personalize that runs five jobs at a time
+    # Given twenty files dropped into a Personalize that runs five jobs at a time, its jobs held until every drop
+    # is in (so the quota, not the machine's speed, decides who waits)
+    hold = quota_stack.settings.hold = threading.Event()
     tap = EventTap(quota_stack)
     keys = {f"input/batch-{n:02d}.jsonl" for n in range(20)}
     for key in sorted(keys):
         (invocation,) = quota_stack.drop(json.dumps({"userId": "user-0001"}).encode() + b"\n", key)
         assert invocation.error is None
-    # Then every file ends in exactly one Job Succeeded, and the ones that waited said so
+    hold.set()
+    # Then every file ends in exactly one Job Succeeded, and exactly the fifteen past the quota said they waited
     terminal, events = outcomes(tap, keys)
     assert terminal == Counter({key: 1 for key in keys})
     assert all(e["detail-type"] == "Job Succeeded" for e in events if e["detail-type"] in TERMINAL)
     queued = [e for e in events if e["detail-type"] == "Job Submitted" and e["detail"]["status"] == "QUEUED"]
-    # Five fit at once; of the rest, all but those submitted after a first-wave job ended had to wait (the in-process
-    # drop phase takes a few seconds, so the exact count varies a little).
-    assert len(queued) >= 10
+    assert len(queued) == 15
     succeeded = [e for e in events if e["detail-type"] == "Job Succeeded"]
     assert all(e["detail"]["jobArn"] for e in succeeded)  # queued jobs' terminal events carry their ARN
     jobs = quota_stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]
     assert len(jobs) == 20
+
+
+def test_a_replay_after_the_idempotency_record_was_lost_announces_nothing_twice(quota_stack: LocalStack) -> None:
+    # Given a drop submitted and finished, whose idempotency record was then lost (a DynamoDB failure after the work
+    # was done leaves none; Lambda retries it, or it is redriven from the dead letters)
+    quota_stack.settings.running_seconds = 0.3
+    tap = EventTap(quota_stack)
+    (first,) = quota_stack.drop(b'{"userId": "user-0001"}\n', "input/replayed.jsonl")
+    assert outcomes(tap, {"input/replayed.jsonl"})[0] == Counter({"input/replayed.jsonl": 1})
+    table = quota_stack.client("dynamodb")
+    for item in table.scan(TableName=quota_stack.name("JobsTable"))["Items"]:
+        table.delete_item(TableName=quota_stack.name("JobsTable"), Key={"id": item["id"]})
+    # When the same S3 event is delivered again
+    again = quota_stack.invoke("SubmitFunction", first.event)
+    # Then it finds the same job and execution, and no second Job Submitted or terminal event appears
+    (before,), (after,) = first.result["results"], again["results"]
+    assert after["adopted"] and {k: after[k] for k in before if k != "adopted"} == {
+        k: v for k, v in before.items() if k != "adopted"
+    }
+    events = tap.drain()
+    assert [e["detail-type"] for e in events] == []
+    machine = quota_stack.name("JobStateMachine")
+    assert len(quota_stack.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]) == 1
 
 
 FAULTY = (
@@ -185,3 +209,52 @@ def test_each_on_failure_queue_is_redriven_into_its_own_function(quota_stack: Lo
         Bucket=quota_stack.name("InputBucket"), Key="models/default/latest.json"
     )
     assert json.loads(latest["Body"].read())["modelKey"].endswith("/model.npz")
+
+
+class LocalLambdaClient:
+    """Lambda's Invoke API over the local stack's functions: RequestResponse runs the function and reports its error
+    as Lambda does (200 with FunctionError); Event only queues it (202), as Lambda accepts before running."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.by_name = {function.name: logical for logical, function in stack.functions.items()}
+
+    def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803
+        import io
+
+        logical, payload = self.by_name[FunctionName], json.loads(Payload)
+        if InvocationType == "Event":
+            threading.Thread(target=self.stack.invoke_async, args=(logical, payload), daemon=True).start()
+            return {"StatusCode": 202, "Payload": io.BytesIO(b"")}
+        try:
+            result = self.stack.invoke(logical, payload)
+        except Exception as error:
+            body = {"errorType": type(error).__name__, "errorMessage": str(error)}
+            return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": io.BytesIO(json.dumps(body).encode())}
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
+
+
+def test_redrive_deletes_a_dead_letter_only_once_its_drop_ran_to_the_end(quota_stack: LocalStack) -> None:
+    from batchrecs_local import faults as fault_module
+    from batchrecs_local.redrive import redrive_stack
+
+    # Given a poison drop: S3 refuses SubmitFunction's reads, so all three attempts fail into SubmitFailures
+    tap = EventTap(quota_stack)
+    fault_module.install(Faults(rates={"s3.HeadObject": 1.0}, kinds={"s3.HeadObject": "AccessDenied"}))
+    try:
+        (invocation,) = quota_stack.drop(b'{"userId": "user-0001"}\n', "input/poison.jsonl")
+        assert invocation.attempts == 3 and invocation.error is not None
+        physical = {logical: quota_stack.name(logical) for logical in quota_stack.template.resources}
+        lambda_client = LocalLambdaClient(quota_stack)
+        # When it is redriven while the cause remains
+        still = redrive_stack(physical, quota_stack.template, lambda_client, quota_stack.client("sqs"))
+    finally:
+        fault_module.install(None)
+    # Then it is reported as still failing, with the function's error, and stays in the queue
+    assert still.delivered == [] and len(still.kept) == 1 and "input/poison.jsonl" in still.kept[0]
+    assert "ClientError" in still.kept[0] and "HeadObject" in still.kept[0]
+    # And once the cause is gone, a redrive runs it to its end and empties the queue
+    done = redrive_stack(physical, quota_stack.template, lambda_client, quota_stack.client("sqs"))
+    assert (done.delivered, done.kept) == (["input/poison.jsonl"], [])
+    assert outcomes(tap, {"input/poison.jsonl"})[0] == Counter({"input/poison.jsonl": 1})
+    assert "Messages" not in quota_stack.client("sqs").receive_message(QueueUrl=quota_stack.name("SubmitFailures"))

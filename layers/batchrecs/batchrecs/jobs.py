@@ -28,7 +28,6 @@ from batchrecs.events import (
     InputRejected,
     JobDetail,
     JobOutput,
-    JobSubmitted,
     Snapshot,
 )
 from batchrecs.model import WireModel
@@ -126,11 +125,22 @@ class CapacityRetry(WireModel):
         return max(1, round((rng or random).uniform(0, cap)))
 
 
+class Submission(WireModel):
+    """What Job Submitted adds to the job's detail."""
+
+    status: str = Field(description="Personalize's status at submission, e.g. CREATE PENDING, or QUEUED")
+
+
 class ExecutionInput(WireModel):
-    """The JobStateMachine's input. ``event`` is the detail the final event extends; ``job`` holds the Personalize
-    job's ARN, ``model`` the self-hosted scorer's model."""
+    """The JobStateMachine's input. ``event`` is the detail every event of the job extends (Job Submitted with
+    ``submitted``, the terminal one with its outcome); ``job`` holds the Personalize job's ARN, ``model`` the
+    self-hosted scorer's model.
+
+    The state machine publishes Job Submitted itself, as its first state: an execution name runs once, so a drop
+    delivered again, replayed or redriven after its submission cannot announce its job twice."""
 
     event: JobDetail
+    submitted: Submission
     job: dict[str, str]
     model: ModelLocation | None = None
     polling: Polling
@@ -243,6 +253,7 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
         name,
         ExecutionInput(
             event=detail,
+            submitted=Submission(status=status),
             job={"arn": job_arn} if job_arn else {},
             model=model,
             polling=Polling.adaptive(
@@ -260,7 +271,6 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
             else None,
         ).to_wire(),
     )
-    ports.publisher.publish(JobSubmitted(**dict(detail), status=status))
     by_backend(Metric.JOBS_SUBMITTED, backend)
     logger.info(
         "job submitted",
