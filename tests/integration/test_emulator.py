@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from batchrecs_local.emulator import EmulatorSettings
-from batchrecs_local.stack import LocalStack, solution_version_arn
+from batchrecs_local.stack import LocalStack, demo_emulator, solution_version_arn
 
 SV = solution_version_arn("users")
 
@@ -120,7 +120,7 @@ def test_a_closed_stack_leaves_no_execution_running() -> None:
     # Given a stack closed while a job's state machine is still waiting
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
-    with LocalStack(settings=EmulatorSettings(running_seconds=3600)) as local:
+    with LocalStack(settings=demo_emulator(running_seconds=3600)) as local:
         (invocation,) = local.drop(b'{"userId": "1"}\n', "input/left-running.jsonl")
         assert invocation.result["results"][0]["outcome"] == "submitted"
     # Then no execution thread survives to poll, or publish into, the next stack

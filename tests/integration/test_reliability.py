@@ -258,3 +258,21 @@ def test_redrive_deletes_a_dead_letter_only_once_its_drop_ran_to_the_end(quota_s
     assert (done.delivered, done.kept) == (["input/poison.jsonl"], [])
     assert outcomes(tap, {"input/poison.jsonl"})[0] == Counter({"input/poison.jsonl": 1})
     assert "Messages" not in quota_stack.client("sqs").receive_message(QueueUrl=quota_stack.name("SubmitFailures"))
+
+
+def test_a_job_that_cannot_get_capacity_in_time_ends_in_queue_timeout(sample: Path) -> None:
+    # Given a quota of one held by a job that never ends, and a short MaxJobSeconds
+    settings = demo_emulator(quota=1, interactions=sample / "interactions.csv")
+    settings.hold = threading.Event()
+    with LocalStack(settings=settings, parameters={"MaxJobSeconds": "60"}) as stack:  # its minimum
+        tap = EventTap(stack)
+        stack.drop(b'{"userId": "user-0001"}\n', "input/holder.jsonl")
+        stack.drop(b'{"userId": "user-0002"}\n', "input/starved.jsonl")
+        # Then the queued one ends, within MaxJobSeconds, in Job Failed QUEUE_TIMEOUT, and was never created
+        terminal, events = outcomes(tap, {"input/starved.jsonl"}, timeout=240)
+        assert terminal["input/starved.jsonl"] == 1
+        (failed,) = (e for e in events if e["detail-type"] == "Job Failed")
+        assert failed["detail"]["status"] == "QUEUE_TIMEOUT"
+        assert failed["detail"]["failureReason"].startswith("QUEUE_TIMEOUT: Personalize had no room")
+        assert failed["detail"]["jobArn"] is None
+        assert len(stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]) == 1

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import boto3
 import pytest
+from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from batchrecs.adapters.eventbridge import MAX_ENTRIES, EventPublisher, PublishFailed
@@ -242,12 +244,13 @@ def test_redrive_of_a_deployed_stack_finds_each_queue_and_its_function(monkeypat
                 ]
             },
         )
+        answer = b'{"results": [{"outcome": "submitted"}]}'
         invoke.add_response(
             "invoke",
-            {"StatusCode": 202},
+            {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(answer), len(answer))},
             {
                 "FunctionName": "batchrecs-SubmitFunction-1",
-                "InvocationType": "Event",
+                "InvocationType": "RequestResponse",  # run to its end: a failure keeps the message
                 "Payload": json_module.dumps(event).encode(),
             },
         )

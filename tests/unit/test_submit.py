@@ -274,12 +274,31 @@ def test_create_queued_job_backs_off_with_jitter_then_creates(ports: SubmitPorts
     cap = STACK.capacity_retry_seconds
     assert all(1 <= wait <= min(STACK.capacity_retry_max_seconds, cap * 2 ** (n + 1)) for n, wait in enumerate(waits))
     assert execution.event.job_arn == execution.job["arn"] and execution.job["arn"].endswith(result.job_name)
+    # And the time queued counts towards MaxJobSeconds
+    assert execution.polling.elapsed_seconds == STACK.poll_first_wait_seconds + sum(waits)
 
 
 def test_full_jitter_stays_within_its_cap() -> None:
     capacity = CapacityRetry(base_seconds=60, max_seconds=900, attempt=10)
     waits = {capacity.next_wait(random.Random(seed)) for seed in range(200)}
     assert min(waits) >= 1 and max(waits) <= 900 and len(waits) > 50
+
+
+def test_a_job_queued_past_max_job_seconds_ends_in_queue_timeout(ports: SubmitPorts) -> None:
+    personalize = FullPersonalize(refusals=1000)
+    queued_ports = SubmitPorts(**{**ports.__dict__, "personalize": personalize})  # type: ignore[arg-type]
+    stack = STACK.model_copy(update={"max_job_seconds": 3600})
+    result = submit_drop(drop(queued_ports, b'{"userId": "1"}\n'), queued_ports, stack)
+    execution = ExecutionInput.model_validate(ports.executions.started[result.job_name])  # type: ignore[attr-defined,index]
+    rng = random.Random(3)
+    tries = 0
+    while not execution.queue_timed_out:
+        execution = create_queued_job(execution, personalize, rng)  # type: ignore[arg-type]
+        tries += 1
+        assert tries < 100
+    assert execution.capacity is not None and execution.retry_in_seconds is None
+    # It gave up before its queueing and its first wait could pass MaxJobSeconds
+    assert execution.capacity.queued_seconds + STACK.poll_first_wait_seconds <= 3600
 
 
 def test_folder_markers_are_ignored_with_a_log_line(ports: SubmitPorts) -> None:

@@ -91,9 +91,9 @@ class JobSucceeded(JobDetail):
 
 
 class JobFailed(JobDetail):
-    """The job ended without output: Personalize's CREATE FAILED, an error, or TIMED_OUT."""
+    """The job ended without output: Personalize's CREATE FAILED, an error, TIMED_OUT or QUEUE_TIMEOUT."""
 
-    status: str = Field(description="CREATE FAILED, TIMED_OUT or ERROR")
+    status: str = Field(description="CREATE FAILED, TIMED_OUT, QUEUE_TIMEOUT or ERROR")
     failure_reason: str
     finished_at: datetime
 

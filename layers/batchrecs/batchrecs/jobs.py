@@ -113,16 +113,27 @@ def polling_schedule(*, first_wait: int, minimum: int, maximum: int, growth_perc
 
 
 class CapacityRetry(WireModel):
-    """Backoff for a job queued behind Personalize's concurrency quota: full jitter, capped."""
+    """Backoff for a job queued behind Personalize's concurrency quota: full jitter under a cap that doubles, from
+    ``base_seconds`` up to ``max_seconds``. The time queued counts towards MaxJobSeconds (``out_of_time``).
+
+    The order in which queued jobs get a slot is not first in, first out: whoever tries first after a slot frees
+    takes it. A seniority policy (the cap shrinking as a job waits) was simulated and drained no closer to FIFO, for
+    ten times the create calls (``batchrecs_local.queueing``); strict order needs a shared ticket ledger."""
 
     base_seconds: int
     max_seconds: int
     attempt: int = 0
+    queued_seconds: int = 0
+    """Time spent waiting for capacity so far; it counts towards MaxJobSeconds."""
 
     def next_wait(self, rng: random.Random | None = None) -> int:
         """Seconds before the next try: uniform in [1, min(max, base·2^attempt)] (AWS's "full jitter")."""
-        cap = min(self.max_seconds, self.base_seconds * 2**self.attempt)
+        cap = min(self.max_seconds, self.base_seconds * 2 ** min(self.attempt, 32))
         return max(1, round((rng or random).uniform(0, cap)))
+
+    def out_of_time(self, wait: int, polling: Polling) -> bool:
+        """True when waiting ``wait`` more would leave no time for the job within MaxJobSeconds."""
+        return self.queued_seconds + wait + polling.first_wait_seconds > polling.max_seconds
 
 
 class Submission(WireModel):
@@ -148,6 +159,8 @@ class ExecutionInput(WireModel):
     """The CreateBatchInferenceJob request of a job queued behind the quota; None once the job exists."""
     capacity: CapacityRetry | None = None
     retry_in_seconds: int | None = None
+    queue_timed_out: bool = False
+    """True when the job waited for capacity so long that MaxJobSeconds would pass: it ends in QUEUE_TIMEOUT."""
 
 
 @dataclass(frozen=True)
@@ -380,15 +393,32 @@ def create_queued_job(
     with the job's ARN. Still no room: it comes back with the next wait, backed off with full jitter."""
     if execution.create is None or execution.capacity is None:
         raise ValueError(f"{execution.event.job_name} is not queued for creation")
+    capacity = execution.capacity
     try:
         created = personalize.create(execution.create)
     except CapacityExceeded:
-        capacity = execution.capacity.model_copy(update={"attempt": execution.capacity.attempt + 1})
-        return execution.model_copy(update={"capacity": capacity, "retry_in_seconds": capacity.next_wait(rng)})
-    logger.info("queued job created", extra={"job_arn": created.arn, "attempts": execution.capacity.attempt + 1})
+        wait = capacity.next_wait(rng)
+        if capacity.out_of_time(wait, execution.polling):
+            logger.warning("queue timed out", extra={"queued_seconds": capacity.queued_seconds})
+            return execution.model_copy(update={"retry_in_seconds": None, "queue_timed_out": True})
+        capacity = capacity.model_copy(
+            update={"attempt": capacity.attempt + 1, "queued_seconds": capacity.queued_seconds + wait}
+        )
+        return execution.model_copy(update={"capacity": capacity, "retry_in_seconds": wait})
+    logger.info("queued job created", extra={"job_arn": created.arn, "attempts": capacity.attempt + 1})
     event = execution.event.model_copy(update={"job_arn": created.arn})
+    # The time spent queued counts towards MaxJobSeconds: the job gets what is left.
+    polling = execution.polling.model_copy(
+        update={"elapsed_seconds": execution.polling.elapsed_seconds + capacity.queued_seconds}
+    )
     return execution.model_copy(
-        update={"event": event, "job": {"arn": created.arn}, "create": None, "retry_in_seconds": None}
+        update={
+            "event": event,
+            "job": {"arn": created.arn},
+            "create": None,
+            "retry_in_seconds": None,
+            "polling": polling,
+        }
     )
 
 
