@@ -2,6 +2,10 @@
 run, and peak memory of a fresh process validating inputs of growing size.
 
     python bench/validate.py [--sizes 10MB,100MB,1GB] [--dir /tmp/batchrecs-bench] [--repeat 3]
+    python bench/validate.py --worst-case [--sizes 10MB,100MB,1GB]
+
+--worst-case measures the pathological shapes instead: one record then only blank lines (20 million of them in
+20 MB), and records with 1-byte ids; throughput in MB/s and peak memory per size.
 
 Figures are recorded in docs/benchmarks.md. Generated files are kept in --dir and reused.
 """
@@ -60,6 +64,41 @@ def users_file(directory: Path, size: int) -> Path:
     return path
 
 
+def worst_case_file(directory: Path, shape: str, size: int) -> Path:
+    """``blank``: one record, then empty lines to ``size`` bytes; ``tiny``: ``{"userId":"a"}`` records."""
+    path = directory / f"{shape}-{size}.jsonl"
+    if path.exists() and size * 0.99 <= path.stat().st_size <= size:
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        if shape == "blank":
+            handle.write(b'{"userId":"a"}\n')
+            block, written = b"\n" * 1_000_000, 15
+        else:
+            block, written = b"".join(b'{"userId":"%c"}\n' % (97 + n % 26) for n in range(100_000)), 0
+        while written + len(block) <= size:
+            handle.write(block)
+            written += len(block)
+    return path
+
+
+def worst_case(directory: Path, sizes: list[int]) -> None:
+    print("\n## worst-case shapes: throughput and peak memory of a fresh process")
+    print("| shape | input | lines | seconds | MB/s | peak RSS (MiB) |")
+    print("|---|---|---|---|---|---|")
+    for shape in ("blank", "tiny"):
+        for size in sizes:
+            path = worst_case_file(directory, shape, size)
+            start = time.perf_counter()
+            peak, _ = peak_memory_kib(path)
+            seconds = time.perf_counter() - start
+            lines = path.stat().st_size if shape == "blank" else path.stat().st_size // 15
+            print(
+                f"| {shape} | {path.stat().st_size / 1e6:,.0f} MB | {lines:,} | {seconds:.1f} "
+                f"| {path.stat().st_size / 1e6 / seconds:.1f} | {peak / 1024:.1f} |"
+            )
+
+
 def bare_loop(path: Path) -> int:
     """The yardstick: parse every line with orjson and do nothing else."""
     count = 0
@@ -85,7 +124,7 @@ sys.path.insert(0, {layer!r})
 from pathlib import Path
 from batchrecs.validation import validate_file
 report = validate_file(Path({path!r}))
-assert report.valid, report.errors[:3]
+assert report.valid, report.errors[:3]  # every shape measured is valid: the whole file is read
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, report.records)
 """
 
@@ -101,12 +140,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="10MB,100MB,1GB")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/batchrecs-bench"))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--worst-case", action="store_true", help="blank-line and 1-byte-id files instead")
     args = parser.parse_args()
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     print(
         f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
         f"Python {platform.python_version()}, orjson {orjson.__version__}"
     )
+    if args.worst_case:
+        worst_case(args.dir, sizes)
+        return
 
     files = {size: users_file(args.dir, size) for size in sizes}
     largest = files[max(sizes)]

@@ -46,9 +46,13 @@ def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
         if obj is None:  # only non-object notifications lack it; the template subscribes to ObjectCreated only
             logger.warning("notification without an object", extra={"event_name": record.eventName})
             continue
+        if bucket != stack_settings().input_bucket:  # a misconfigured trigger: never act on another bucket's files
+            logger.error("notification from a bucket that is not the input bucket", extra={"bucket": bucket})
+            results.append({"outcome": "ignored", "bucket": bucket})
+            continue
         drop = Drop(
             bucket=bucket, key=unquote_plus(obj.key), version_id=obj.versionId, etag=obj.eTag, size=int(obj.size or 0)
         )
         logger.append_keys(s3_key=drop.key)
-        results.append(submit_drop(drop, ports(), stack_settings()).to_wire())
+        results.append(submit_drop(drop, ports(), stack_settings(), context.get_remaining_time_in_millis).to_wire())
     return {"results": results}

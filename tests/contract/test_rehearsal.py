@@ -35,7 +35,7 @@ def test_the_original_input_bucket_reference_fails_naming_the_cycle(tmp_path: Pa
     with pytest.raises(graphlib.CycleError):
         Template(broken)
     e3004 = [p for p in problems if p.startswith("cfn-lint E3004")]
-    assert {"InputBucket", "SubmitFunction", "SubmitFunctionFileDroppedPermission"} <= {
+    assert {"InputBucket", "SubmitFunction", "SubmitFunctionS3Permission"} <= {
         p.split("resource ", 1)[1].split(".", 1)[0] for p in e3004
     }
 

@@ -10,8 +10,13 @@ from batchrecs.settings import StackSettings
 from batchrecs_local.template import Template
 
 TEMPLATE = Template()
-RESOURCES = TEMPLATE.source["Resources"]
+SOURCE = TEMPLATE.source["Resources"]
+DEPLOYED = TEMPLATE.document["Resources"]
+"""The IAM that deploys is the SAM transform's output: policy templates expanded, generated roles included."""
 NO_RESOURCE_LEVEL = {
+    # X-Ray accepts no resource-level permissions.
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
     # Step Functions' log delivery to CloudWatch Logs: AWS documents these with Resource "*" only.
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
@@ -41,7 +46,7 @@ def as_list(value: Any) -> list[Any]:
 
 
 def test_no_wildcard_resource_where_an_arn_could_be_named() -> None:
-    found = list(statements(RESOURCES))
+    found = list(statements(DEPLOYED))
     assert len(found) > 20
     for where, statement in found:
         if "*" in as_list(statement.get("Resource", [])):
@@ -51,22 +56,55 @@ def test_no_wildcard_resource_where_an_arn_could_be_named() -> None:
             assert (action == "s3:*" and statement["Effect"] == "Deny") or "*" not in action, f"{where}: {action}"
 
 
+def test_no_role_carries_an_aws_managed_policy_but_x_ray_write() -> None:
+    # SAM's generated function roles attach AWSLambdaBasicExecutionRole (logs on every log group); the state
+    # machine's gets AWSXrayWriteOnlyAccess for its tracing, and X-Ray has no resource-level permissions anyway.
+    for logical, resource in DEPLOYED.items():
+        if resource["Type"] == "AWS::IAM::Role":
+            managed = resource["Properties"].get("ManagedPolicyArns", [])
+            assert managed in ([], ["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"]), logical
+
+
+def test_each_function_writes_logs_to_its_own_log_group_only() -> None:
+    for logical in TEMPLATE.functions():
+        role = DEPLOYED[logical]["Properties"]["Role"]["Fn::GetAtt"][0]
+        logs = [s for _, s in statements(DEPLOYED[role]) if any(a.startswith("logs:") for a in as_list(s["Action"]))]
+        assert logs and all(s["Resource"] == {"Fn::GetAtt": [f"{logical}Logs", "Arn"]} for s in logs), logical
+
+
+def test_sam_policy_templates_that_grant_too_much_are_not_used() -> None:
+    for where, statement in statements(DEPLOYED):
+        actions = set(as_list(statement["Action"]))
+        assert not actions & {"dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:Query"}, where
+        if "lambda:InvokeFunction" in actions and statement["Effect"] == "Allow":
+            assert all("Fn::GetAtt" in r for r in as_list(statement["Resource"])), where  # no function:<name>*
+
+
+def test_s3_may_invoke_the_functions_only_for_the_input_bucket_of_this_account() -> None:
+    permissions = {k: r for k, r in DEPLOYED.items() if r["Type"] == "AWS::Lambda::Permission"}
+    from_s3 = {k: r["Properties"] for k, r in permissions.items() if r["Properties"]["Principal"] == "s3.amazonaws.com"}
+    assert set(from_s3) == {"SubmitFunctionS3Permission", "TrainFunctionS3Permission"}
+    for props in from_s3.values():
+        assert props["SourceAccount"] == {"Ref": "AWS::AccountId"}
+        assert props["SourceArn"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${AWS::StackName}-input-${AWS::AccountId}"}
+
+
 def test_only_deny_statements_name_every_principal() -> None:
-    for where, statement in statements(RESOURCES):
+    for where, statement in statements(DEPLOYED):
         if statement.get("Principal") == "*":
             assert statement["Effect"] == "Deny", where
 
 
 def test_pass_role_names_the_personalize_role_for_personalize_only() -> None:
-    passing = [(w, s) for w, s in statements(RESOURCES) if "iam:PassRole" in as_list(s["Action"])]
-    assert {w.split("/")[1] for w, _ in passing} == {"SubmitFunction", "CreateJobFunction"}
+    passing = [(w, s) for w, s in statements(DEPLOYED) if "iam:PassRole" in as_list(s["Action"])]
+    assert {w.split("/")[1] for w, _ in passing} == {"SubmitFunctionRole", "CreateJobFunctionRole"}
     for where, statement in passing:
         assert statement["Resource"] == {"Fn::GetAtt": ["PersonalizeRole", "Arn"]}, where
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}}
 
 
 def test_personalize_role_trusts_this_account_and_its_personalize_resources_only() -> None:
-    (trust,) = RESOURCES["PersonalizeRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    (trust,) = SOURCE["PersonalizeRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "personalize.amazonaws.com"}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     assert "aws:SourceArn" in trust["Condition"]["ArnLike"]
@@ -74,7 +112,7 @@ def test_personalize_role_trusts_this_account_and_its_personalize_resources_only
 
 def test_buckets_are_private_tls_only_versioned_encrypted_and_expire_old_data() -> None:
     for logical in ("InputBucket", "OutputBucket"):
-        props = RESOURCES[logical]["Properties"]
+        props = SOURCE[logical]["Properties"]
         assert set(props["PublicAccessBlockConfiguration"].values()) == {True}, logical
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}
         (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
@@ -82,42 +120,48 @@ def test_buckets_are_private_tls_only_versioned_encrypted_and_expire_old_data() 
         assert (kms["SSEAlgorithm"], default["SSEAlgorithm"]) == ("aws:kms", "AES256")
         rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
         assert "NoncurrentVersionExpiration" in rules["ExpireOldVersions"]
-        policy = RESOURCES[f"{logical}Policy"]["Properties"]["PolicyDocument"]["Statement"]
+        policy = SOURCE[f"{logical}Policy"]["Properties"]["PolicyDocument"]["Statement"]
         (tls,) = [s for s in policy if s["Sid"] == "TlsOnly"]
         assert (tls["Effect"], tls["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
-    reports = {r["Id"]: r for r in RESOURCES["InputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    reports = {r["Id"]: r for r in SOURCE["InputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert reports["ExpireRejectionReports"]["Prefix"] == StackSettings.model_fields["rejected_prefix"].default
 
 
 def test_only_personalize_and_the_scorer_write_job_output() -> None:
-    policy = RESOURCES["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    policy = SOURCE["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     (deny,) = [s for s in policy if s["Sid"] == "OnlyJobsWriteOutput"]
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:PutObject")
     writers = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
     assert writers == [{"Fn::GetAtt": ["PersonalizeRole", "Arn"]}, {"Fn::GetAtt": ["ScoreFunctionRole", "Arn"]}]
     assert deny["Condition"]["StringNotEquals"] == {"aws:PrincipalServiceName": "personalize.amazonaws.com"}
-    writing = {w.split("/")[1] for w, s in statements(RESOURCES) if "s3:PutObject" in as_list(s["Action"])}
-    assert writing == {"OutputBucketPolicy", "PersonalizeRole", "SubmitFunction", "TrainFunction", "ScoreFunction"}
+    writing = {w.split("/")[1] for w, s in statements(SOURCE) if "s3:PutObject" in as_list(s["Action"])}
+    assert writing == {
+        "OutputBucketPolicy",
+        "PersonalizeRole",
+        "SubmitFunctionRole",
+        "TrainFunctionRole",
+        "ScoreFunctionRole",
+    }
 
 
 def test_functions_and_state_machine_are_traced_and_the_state_machine_logs_errors() -> None:
     assert TEMPLATE.source["Globals"]["Function"]["Tracing"] == "Active"
     for logical in TEMPLATE.functions():
-        assert "Tracing" not in RESOURCES[logical]["Properties"], f"{logical} overrides Globals' tracing"
-    machine = RESOURCES["JobStateMachine"]["Properties"]
+        assert "Tracing" not in SOURCE[logical]["Properties"], f"{logical} overrides Globals' tracing"
+    machine = SOURCE["JobStateMachine"]["Properties"]
     assert machine["Tracing"] == {"Enabled": True}
     assert (machine["Logging"]["Level"], machine["Logging"]["IncludeExecutionData"]) == ("ERROR", False)
 
 
 def test_every_function_logs_to_a_log_group_with_retention() -> None:
     for logical in TEMPLATE.functions():
-        group = RESOURCES[logical]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
-        props = RESOURCES[group]["Properties"]
-        assert RESOURCES[group]["Type"] == "AWS::Logs::LogGroup"
+        group = SOURCE[logical]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        props = SOURCE[group]["Properties"]
+        assert SOURCE[group]["Type"] == "AWS::Logs::LogGroup"
         assert props["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical
 
 
 def test_every_checkov_suppression_says_why() -> None:
-    for logical, resource in RESOURCES.items():
+    for logical, resource in SOURCE.items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert len(skip.get("comment", "")) > 40, f"{logical}: {skip['id']} has no justification"

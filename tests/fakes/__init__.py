@@ -3,7 +3,7 @@ then assert on, and it fails loudly on a call the real port does not have."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -17,7 +17,7 @@ from batchrecs.adapters.personalize import CreatedJob, JobRefused, RecipeCannotB
 from batchrecs.adapters.s3 import ModelLocation, ObjectGone, ObjectHead
 from batchrecs.model import WireModel
 from batchrecs.settings import JobKind
-from batchrecs.validation import iter_lines
+from batchrecs.validation import iter_lines, within_time
 
 
 class FakeFiles:
@@ -38,8 +38,11 @@ class FakeFiles:
         body, metadata = self.objects[bucket, key]
         return ObjectHead(size=len(body), etag="etag-1", version_id=version_id, metadata=metadata)
 
-    def lines(self, bucket: str, key: str, version_id: str | None) -> Iterator[bytes]:
-        return iter_lines([self.objects[bucket, key][0]])
+    def lines(
+        self, bucket: str, key: str, version_id: str | None, out_of_time: Callable[[], bool] | None = None
+    ) -> Iterator[bytes]:
+        chunks = [self.objects[bucket, key][0]]
+        return iter_lines(within_time(chunks, out_of_time) if out_of_time else chunks)
 
     def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
         self.reports[bucket, key] = document

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,16 @@ def test_a_create_personalize_refuses_is_rejected_with_its_reason(sample: Path) 
         detail = rejected_and_no_dead_letter(stack, tap, "input/refused.jsonl")
         (error,) = detail["errors"]  # type: ignore[misc]
         assert error["field"] == "personalize" and "InvalidInputException" in error["message"]
+
+
+def test_a_notification_from_another_bucket_is_ignored(sample: Path) -> None:
+    with LocalStack(settings=demo_emulator(interactions=sample / "interactions.csv")) as stack:
+        tap = EventTap(stack)
+        (invocation,) = stack.drop(b'{"userId": "1"}\n', "input/mine.jsonl")
+        stranger = json.loads(json.dumps(invocation.event))
+        stranger["Records"][0]["s3"]["bucket"]["name"] = "someone-elses-bucket"
+        assert stack.invoke("SubmitFunction", stranger) == {
+            "results": [{"outcome": "ignored", "bucket": "someone-elses-bucket"}]
+        }
+        keys = {e["detail"]["input"]["bucket"] for e in tap.collect(lambda es: len(es) >= 2, timeout=60)}
+        assert keys == {stack.name("InputBucket")}

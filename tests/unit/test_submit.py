@@ -358,3 +358,12 @@ def test_a_create_personalize_refuses_for_good_is_rejected_with_its_reason(ports
     assert submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, HOME).outcome is Outcome.REJECTED
     (problem,) = rejection(ports).errors
     assert problem.field == "personalize" and "InvalidInputException" in problem.message
+
+
+def test_a_drop_too_slow_to_validate_in_time_is_rejected_saying_so(ports: SubmitPorts) -> None:
+    # Given a function with less time left than validation's margin
+    result = submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, STACK, remaining_ms=lambda: 1_000)
+    # Then the drop is rejected with the reason, not left to time out into a dead letter
+    assert result.outcome is Outcome.REJECTED
+    (problem,) = rejection(ports).errors
+    assert "time ran out" in problem.message

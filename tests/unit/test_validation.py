@@ -260,3 +260,21 @@ def _tiny_model() -> object:
 
     csv = "USER_ID,ITEM_ID,TIMESTAMP\n" + "".join(f"u{u},i{(u + k) % 7},1\n" for u in range(20) for k in range(3))
     return Model.train(Interactions.read_csv(io.StringIO(csv)))
+
+
+def test_an_error_budget_stops_a_hopeless_file_with_what_was_found() -> None:
+    from batchrecs.validation import ValidationStopped  # noqa: F401 (the reason's type, for readers)
+
+    report = validate_records(iter_lines([b"oops\n" * 50]), file="f", kind=JobKind.USERS, max_errors=5)
+    assert report.error_count == 6 and not report.valid
+    assert report.errors[-1].message == "validation stopped after 5 errors; the rest was not checked"
+
+
+def test_running_out_of_time_rejects_with_the_reason_instead_of_timing_out() -> None:
+    from batchrecs.validation import within_time
+
+    chunks = [b'{"userId": "1"}\n'] * 10
+    calls = iter([False, False, True])
+    report = validate_records(iter_lines(within_time(chunks, lambda: next(calls, True))), file="f", kind=JobKind.USERS)
+    assert not report.valid
+    assert report.errors[-1].line is None and "the function's time ran out" in report.errors[-1].message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -37,6 +38,8 @@ from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, Set
 from batchrecs.validation import Limits, Problem, ValidationReport, validate_records
 
 IDEMPOTENCY = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600)
+TIME_MARGIN_MS = 60_000
+"""Validation stops this long before the function's deadline, leaving time to write the report and publish."""
 """A week: far beyond S3's redelivery window, and the deterministic job name guards after that anyway."""
 
 
@@ -172,20 +175,25 @@ class SubmitPorts:
     idempotency_store: BasePersistenceLayer
 
 
-def submit_drop(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResult:
+def submit_drop(
+    drop: Drop, ports: SubmitPorts, stack: StackSettings, remaining_ms: Callable[[], int] | None = None
+) -> SubmitResult:
     """Submit a drop exactly once: Powertools idempotency on bucket/key/version, over a use case that is itself
-    safe to repeat (deterministic names, adoption of existing jobs and executions)."""
+    safe to repeat (deterministic names, adoption of existing jobs and executions). ``remaining_ms`` is the
+    function's time left (Lambda's context): validation stops in time to reject, rather than time out."""
     once = idempotent_function(
         data_keyword_argument="drop",
         persistence_store=ports.idempotency_store,
         config=IDEMPOTENCY,
         output_serializer=PydanticSerializer(SubmitResult),
     )(_submit)
-    result: SubmitResult = once(drop=drop, ports=ports, stack=stack)
+    result: SubmitResult = once(drop=drop, ports=ports, stack=stack, remaining_ms=remaining_ms)
     return result
 
 
-def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResult:
+def _submit(
+    drop: Drop, ports: SubmitPorts, stack: StackSettings, remaining_ms: Callable[[], int] | None = None
+) -> SubmitResult:
     if drop.key.endswith("/") and drop.size == 0:
         logger.info("folder marker ignored", extra={"key": drop.key})
         return SubmitResult(outcome=Outcome.IGNORED)
@@ -212,8 +220,13 @@ def _submit(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> SubmitResul
         return _reject_settings(drop, version_id, error, ports, stack)
 
     limits = Limits.for_mode(themes=settings.job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list)
+    out_of_time = (lambda: remaining_ms() < TIME_MARGIN_MS) if remaining_ms else None
     report = validate_records(
-        ports.files.lines(drop.bucket, drop.key, version_id), file=drop.key, kind=kind, limits=limits, size=head.size
+        ports.files.lines(drop.bucket, drop.key, version_id, out_of_time),
+        file=drop.key,
+        kind=kind,
+        limits=limits,
+        size=head.size,
     )
     count(Metric.RECORDS_VALIDATED, report.records)
     if not report.valid or report.kind is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +10,7 @@ import orjson
 from botocore.exceptions import ClientError
 
 from batchrecs.model import WireModel
-from batchrecs.validation import iter_lines, read_chunks
+from batchrecs.validation import iter_lines, read_chunks, within_time
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -62,11 +62,15 @@ class S3Files:
             metadata=head.get("Metadata", {}),
         )
 
-    def lines(self, bucket: str, key: str, version_id: str | None) -> Iterator[bytes]:
-        """The object's lines, streamed: memory stays flat whatever the size."""
+    def lines(
+        self, bucket: str, key: str, version_id: str | None, out_of_time: Callable[[], bool] | None = None
+    ) -> Iterator[bytes]:
+        """The object's lines, streamed: memory stays flat whatever the size. With ``out_of_time``, reading stops
+        with ValidationStopped once it says so (checked once a chunk)."""
         body = self.s3.get_object(Bucket=bucket, Key=key, **self._version(version_id))["Body"]
         try:
-            yield from iter_lines(read_chunks(body))
+            chunks = read_chunks(body)
+            yield from iter_lines(within_time(chunks, out_of_time) if out_of_time else chunks)
         finally:
             body.close()
 
