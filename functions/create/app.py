@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -10,13 +11,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
 from batchrecs.adapters.personalize import PersonalizeJobs
+from batchrecs.adapters.queue import QueueTickets
 from batchrecs.jobs import ExecutionInput, create_queued_job
 from batchrecs.observability import logger, metrics, tracer
 
 
 @cache
-def ports() -> PersonalizeJobs:
-    return PersonalizeJobs(client("personalize"), creator=client("personalize", retries=False))
+def ports() -> tuple[PersonalizeJobs, QueueTickets | None]:
+    personalize = PersonalizeJobs(client("personalize"), creator=client("personalize", retries=False))
+    table = os.environ.get("JOBS_TABLE")
+    return personalize, QueueTickets(client("dynamodb"), table) if table else None
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -25,4 +29,5 @@ def ports() -> PersonalizeJobs:
 @event_parser(model=ExecutionInput)
 def lambda_handler(event: ExecutionInput, context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(event.event.job_name)
-    return create_queued_job(event, ports()).to_wire()
+    personalize, tickets = ports()
+    return create_queued_job(event, personalize, tickets).to_wire()

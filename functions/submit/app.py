@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchrecs.adapters import RETRIES, client
 from batchrecs.adapters.eventbridge import EventPublisher
 from batchrecs.adapters.personalize import PersonalizeJobs
+from batchrecs.adapters.queue import QueueTickets
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.adapters.stepfunctions import JobExecutions
 from batchrecs.jobs import IDEMPOTENCY, Drop, SubmitPorts, submit_drop
@@ -31,6 +32,7 @@ def ports() -> SubmitPorts:
         executions=JobExecutions(client("stepfunctions"), stack.state_machine_arn),
         publisher=EventPublisher(client("events"), stack.event_bus_name, stack.event_source),
         idempotency_store=DynamoDBPersistenceLayer(table_name=stack.jobs_table, boto_config=RETRIES),
+        tickets=QueueTickets(client("dynamodb"), stack.jobs_table),
     )
 
 

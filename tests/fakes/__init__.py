@@ -121,3 +121,24 @@ class InMemoryPersistence(BasePersistenceLayer):
 
     def _delete_record(self, data_record: DataRecord) -> None:
         self.records.pop(data_record.idempotency_key, None)
+
+
+class FakeTickets:
+    """The quota queue's two counters, in memory (QueueTickets keeps them in the jobs table)."""
+
+    def __init__(self) -> None:
+        self.issued = 0
+        self.gone = 0
+
+    def take(self) -> int:
+        self.issued += 1
+        return self.issued
+
+    def left(self) -> int:
+        return self.gone
+
+    def waiting(self) -> int:
+        return self.issued - self.gone
+
+    def leave(self) -> None:
+        self.gone += 1

@@ -276,3 +276,24 @@ def test_a_job_that_cannot_get_capacity_in_time_ends_in_queue_timeout(sample: Pa
         assert failed["detail"]["failureReason"].startswith("QUEUE_TIMEOUT: Personalize had no room")
         assert failed["detail"]["jobArn"] is None
         assert len(stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]) == 1
+
+
+def test_jobs_queued_behind_the_quota_are_created_first_in_first_out(sample: Path) -> None:
+    # Given a quota of one and a window of one, and five drops while the first job holds the slot
+    settings = demo_emulator(
+        pending_seconds=0.2, running_seconds=0.3, quota=1, interactions=sample / "interactions.csv"
+    )
+    hold = settings.hold = threading.Event()
+    with LocalStack(settings=settings, parameters={"QueueWindow": "1"}) as stack:
+        tap = EventTap(stack)
+        keys = [f"input/fifo-{n}.jsonl" for n in range(5)]
+        for key in keys:
+            (invocation,) = stack.drop(b'{"userId": "user-0001"}\n', key)
+            assert invocation.error is None
+        hold.set()
+        # Then every job succeeds, and Personalize received them in the order they were dropped
+        terminal, _ = outcomes(tap, set(keys), timeout=180)
+        assert terminal == Counter(dict.fromkeys(keys, 1))
+        jobs = stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]
+        created = [job["jobName"] for job in sorted(jobs, key=lambda job: job["creationDateTime"])]
+        assert [name.split("-")[2] for name in created] == ["0", "1", "2", "3", "4"]

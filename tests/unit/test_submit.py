@@ -19,7 +19,14 @@ from batchrecs.jobs import (
     submit_drop,
 )
 from batchrecs.settings import JobKind, StackSettings
-from tests.fakes import FakeExecutions, FakeFiles, FakePersonalize, FakePublisher, InMemoryPersistence
+from tests.fakes import (
+    FakeExecutions,
+    FakeFiles,
+    FakePersonalize,
+    FakePublisher,
+    FakeTickets,
+    InMemoryPersistence,
+)
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
 STACK = StackSettings(
@@ -267,7 +274,7 @@ def test_create_queued_job_backs_off_with_jitter_then_creates(ports: SubmitPorts
     rng = random.Random(7)
     waits = []
     while execution.create is not None:
-        execution = create_queued_job(execution, personalize, rng)  # type: ignore[arg-type]
+        execution = create_queued_job(execution, personalize, rng=rng)  # type: ignore[arg-type]
         if execution.retry_in_seconds is not None:
             waits.append(execution.retry_in_seconds)
     assert len(waits) == 2  # the first refusal was SubmitFunction's; two more here, then created
@@ -293,7 +300,7 @@ def test_a_job_queued_past_max_job_seconds_ends_in_queue_timeout(ports: SubmitPo
     rng = random.Random(3)
     tries = 0
     while not execution.queue_timed_out:
-        execution = create_queued_job(execution, personalize, rng)  # type: ignore[arg-type]
+        execution = create_queued_job(execution, personalize, rng=rng)  # type: ignore[arg-type]
         tries += 1
         assert tries < 100
     assert execution.capacity is not None and execution.retry_in_seconds is None
@@ -367,3 +374,39 @@ def test_a_drop_too_slow_to_validate_in_time_is_rejected_saying_so(ports: Submit
     assert result.outcome is Outcome.REJECTED
     (problem,) = rejection(ports).errors
     assert "time ran out" in problem.message
+
+
+def test_queued_jobs_create_in_ticket_order(ports: SubmitPorts) -> None:
+    # Given a full quota and three drops queued behind it, holding tickets 1, 2 and 3, with a window of one
+    tickets = FakeTickets()
+    personalize = FullPersonalize(refusals=1)  # the first drop finds the quota full; the others queue behind it
+    queued = SubmitPorts(**{**ports.__dict__, "personalize": personalize, "tickets": tickets})  # type: ignore[arg-type]
+    stack = STACK.model_copy(update={"queue_window": 1})
+    names = [
+        submit_drop(drop(queued, b'{"userId": "1"}\n', key=f"input/{n}.jsonl"), queued, stack).job_name
+        for n in range(3)
+    ]
+    executions = {n: ExecutionInput.model_validate(ports.executions.started[n]) for n in names}  # type: ignore[attr-defined,index]
+    assert [e.capacity.ticket for e in executions.values()] == [1, 2, 3]  # type: ignore[union-attr]
+    # When the third and second try first (a slot is free now), they wait their turn without calling Personalize
+    calls = len(personalize.requests)
+    for name in reversed(names[1:]):
+        waiting = create_queued_job(executions[name], personalize, tickets)  # type: ignore[arg-type]
+        assert waiting.create is not None and waiting.retry_in_seconds is not None
+        assert waiting.retry_in_seconds >= STACK.capacity_retry_seconds
+    assert len(personalize.requests) == calls
+    # And the first creates and moves the head on, so the second may then create
+    first = create_queued_job(executions[names[0]], personalize, tickets)  # type: ignore[arg-type]
+    assert first.create is None and tickets.left() == 1
+    second = create_queued_job(executions[names[1]], personalize, tickets)  # type: ignore[arg-type]
+    assert second.create is None and tickets.left() == 2
+
+
+def test_a_new_drop_queues_behind_waiting_jobs_even_when_a_slot_is_free(ports: SubmitPorts) -> None:
+    tickets = FakeTickets()
+    tickets.take()  # one job waits already
+    queued = SubmitPorts(**{**ports.__dict__, "tickets": tickets})  # type: ignore[arg-type]
+    result = submit_drop(drop(queued, b'{"userId": "1"}\n'), queued, STACK)
+    assert ports.personalize.requests == []  # type: ignore[attr-defined]
+    assert announced(queued).status == "QUEUED" and result.job_arn is None
+    assert ExecutionInput.model_validate(ports.executions.started[result.job_name]).capacity.ticket == 2  # type: ignore[attr-defined,index,union-attr]

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from batchrecs.adapters.eventbridge import EventPublisher
 from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, PersonalizeJobs, UnusableSolutionVersion
+from batchrecs.adapters.queue import QueueTickets
 from batchrecs.adapters.s3 import ModelLocation, ObjectGone, S3Files
 from batchrecs.adapters.stepfunctions import JobExecutions
 from batchrecs.events import (
@@ -119,20 +120,41 @@ class CapacityRetry(WireModel):
     """Backoff for a job queued behind Personalize's concurrency quota: full jitter under a cap that doubles, from
     ``base_seconds`` up to ``max_seconds``. The time queued counts towards MaxJobSeconds (``out_of_time``).
 
-    The order in which queued jobs get a slot is not first in, first out: whoever tries first after a slot frees
-    takes it. A seniority policy (the cap shrinking as a job waits) was simulated and drained no closer to FIFO, for
-    ten times the create calls (``batchrecs_local.queueing``); strict order needs a shared ticket ledger."""
+    Order: each queued job holds a ticket, and only the ``window`` oldest try to create; the others wait their turn
+    (``turn_wait``), so the queue drains first in, first out, to within the window."""
 
     base_seconds: int
     max_seconds: int
     attempt: int = 0
     queued_seconds: int = 0
+    ticket: int | None = None
+    """The job's place in the queue (``QueueTickets``); it may try to create only within ``window`` of the head."""
+    window: int = 5
     """Time spent waiting for capacity so far; it counts towards MaxJobSeconds."""
 
     def next_wait(self, rng: random.Random | None = None) -> int:
         """Seconds before the next try: uniform in [1, min(max, base·2^attempt)] (AWS's "full jitter")."""
         cap = min(self.max_seconds, self.base_seconds * 2 ** min(self.attempt, 32))
         return max(1, round((rng or random).uniform(0, cap)))
+
+    def in_turn(self, left: int | None) -> bool:
+        """May this job try to create now? Always without a ticket; with one, when it is within the window."""
+        return self.ticket is None or left is None or self.ticket <= left + self.window
+
+    def wait_after(self, left: int | None, rng: random.Random | None = None) -> int:
+        """Seconds before the next look: a job in its turn tries again within ``base_seconds`` (there are at most
+        ``window`` of them); one behind waits longer the further back it is; without tickets, growing backoff."""
+        if self.ticket is None or left is None:
+            return self.next_wait(rng)
+        if self.in_turn(left):
+            return max(1, round((rng or random).uniform(0, self.base_seconds)))
+        return self.turn_wait(left)
+
+    def turn_wait(self, left: int) -> int:
+        """Seconds before a job outside the window looks again: longer the further back it is (no Personalize call,
+        one table read), from ``base_seconds`` up to ``max_seconds``."""
+        behind = max(1, (self.ticket or 0) - left - self.window)
+        return max(self.base_seconds, min(self.max_seconds, self.base_seconds * behind // max(1, self.window)))
 
     def out_of_time(self, wait: int, polling: Polling) -> bool:
         """True when waiting ``wait`` more would leave no time for the job within MaxJobSeconds."""
@@ -173,6 +195,8 @@ class SubmitPorts:
     executions: JobExecutions
     publisher: EventPublisher
     idempotency_store: BasePersistenceLayer
+    tickets: QueueTickets | None = None
+    """The quota queue's tickets; without them (some tests), queued jobs try in any order."""
 
 
 def submit_drop(
@@ -245,6 +269,7 @@ def _submit(
         version_id=ports.files.snapshot(drop.bucket, drop.key, version_id, snapshot_key),
     )
     queued: dict[str, Any] | None = None
+    ticket: int | None = None
     if backend is Backend.PERSONALIZE:
         request = settings.create_request(
             job_name=name,
@@ -253,6 +278,8 @@ def _submit(
             output_path=output_path,
         )
         try:
+            if ports.tickets is not None and ports.tickets.waiting():
+                raise CapacityExceeded("jobs are queued already: this one queues behind them")
             created = ports.personalize.create(request)
             job_arn, status, adopted = created.arn, created.status, created.adopted
         except JobRefused as refused:  # permanent: reject now, rather than retry it into a dead letter
@@ -260,6 +287,7 @@ def _submit(
             return _reject_problems(drop, version_id, problems, ports, stack, records=report.records, kind=report.kind)
         except CapacityExceeded:  # "later", not "never": the state machine creates it when there is room
             queued, job_arn, status, adopted = request, None, QUEUED_STATUS, False
+            ticket = ports.tickets.take() if ports.tickets is not None else None
             count(Metric.JOBS_QUEUED)
     else:
         job_arn, status, adopted = None, SELF_HOSTED_STATUS, False
@@ -291,7 +319,10 @@ def _submit(
             ),
             create=queued,
             capacity=CapacityRetry(
-                base_seconds=stack.capacity_retry_seconds, max_seconds=stack.capacity_retry_max_seconds
+                base_seconds=stack.capacity_retry_seconds,
+                max_seconds=stack.capacity_retry_max_seconds,
+                ticket=ticket,
+                window=stack.queue_window,
             )
             if queued
             else None,
@@ -311,6 +342,10 @@ def _submit(
     return SubmitResult(
         outcome=Outcome.SUBMITTED, job_name=name, job_arn=job_arn, execution_arn=execution_arn, adopted=adopted
     )
+
+
+class _NotYourTurn(Exception):
+    """Older queued jobs come first: this one does not try yet."""
 
 
 QUEUED_STATUS = "QUEUED"
@@ -400,24 +435,34 @@ def _reject_problems(
 
 
 def create_queued_job(
-    execution: ExecutionInput, personalize: PersonalizeJobs, rng: random.Random | None = None
+    execution: ExecutionInput,
+    personalize: PersonalizeJobs,
+    tickets: QueueTickets | None = None,
+    rng: random.Random | None = None,
 ) -> ExecutionInput:
-    """CreateJobFunction's use case: try a queued job's create again. Created (or adopted): the execution goes on
-    with the job's ARN. Still no room: it comes back with the next wait, backed off with full jitter."""
+    """CreateJobFunction's use case: try a queued job's create again, if it is its turn. Created (or adopted): the
+    execution goes on with the job's ARN. Still no room, or not its turn: it comes back with the next wait."""
     if execution.create is None or execution.capacity is None:
         raise ValueError(f"{execution.event.job_name} is not queued for creation")
     capacity = execution.capacity
+    left = tickets.left() if tickets is not None and capacity.ticket is not None else None
     try:
+        if not capacity.in_turn(left):
+            raise _NotYourTurn
         created = personalize.create(execution.create)
-    except CapacityExceeded:
-        wait = capacity.next_wait(rng)
+    except (CapacityExceeded, _NotYourTurn):
+        wait = capacity.wait_after(left, rng)
         if capacity.out_of_time(wait, execution.polling):
             logger.warning("queue timed out", extra={"queued_seconds": capacity.queued_seconds})
+            if left is not None:
+                tickets.leave()  # type: ignore[union-attr]
             return execution.model_copy(update={"retry_in_seconds": None, "queue_timed_out": True})
         capacity = capacity.model_copy(
             update={"attempt": capacity.attempt + 1, "queued_seconds": capacity.queued_seconds + wait}
         )
         return execution.model_copy(update={"capacity": capacity, "retry_in_seconds": wait})
+    if left is not None:
+        tickets.leave()  # type: ignore[union-attr]
     logger.info("queued job created", extra={"job_arn": created.arn, "attempts": capacity.attempt + 1})
     event = execution.event.model_copy(update={"job_arn": created.arn})
     # The time spent queued counts towards MaxJobSeconds: the job gets what is left.

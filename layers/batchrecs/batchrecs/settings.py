@@ -296,6 +296,8 @@ class StackSettings(WireModel):
     small_job_max_records: int = Field(default=10_000, ge=0)
     capacity_retry_seconds: int = Field(default=60, ge=1)
     capacity_retry_max_seconds: int = Field(default=900, ge=1)
+    queue_window: int = Field(default=5, ge=1)
+    """How many of the oldest queued jobs may try to create at once (set it to the Personalize quota)."""
     scorer_model_name: str = "default"
     account_id: str | None = None
     """The stack's account (ACCOUNT_ID) and region (Lambda's AWS_REGION): ARNs elsewhere are refused up front."""
