@@ -274,48 +274,50 @@ def _valid_id(value: object) -> bool:
     return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and not value.isspace()
 
 
-def _plain_filter_values(record: dict[str, Any], fields: int) -> bool:
-    """True when ``record`` has exactly ``fields`` required fields plus, optionally, string filterValues."""
+def _plain_members(record: dict[str, Any], fields: int) -> int:
+    """The members of ``record`` and its filterValues (one colon each in a line without duplicate keys) when it
+    has exactly ``fields`` required fields plus, optionally, string filterValues; 0 otherwise."""
     size = len(record)
     if size == fields:
-        return True
+        return size
     values = record.get("filterValues")
     if size != fields + 1 or type(values) is not dict:
-        return False
-    for value in values.values():  # noqa: SIM110 (a loop is faster than all() over a generator here)
+        return 0
+    for value in values.values():
         if type(value) is not str:
-            return False
-    return True
+            return 0
+    return size + len(values)
 
 
-def _fast_predicate(kind: JobKind, max_item_list: int) -> Callable[[Any], bool]:
-    """The common case for ``kind``, checked without building any message: a plain valid record.
+def _fast_predicate(kind: JobKind, max_item_list: int) -> Callable[[Any], int]:
+    """The common case for ``kind``, checked without building any message: a plain valid record. It returns the
+    number of colons such a line holds (0 when the record is not plain).
 
     Anything it refuses goes through the detailed checks, which say exactly what is wrong. It runs once per line,
     so it avoids generators and calls where it can: this is most of the validator's cost beyond parsing.
     """
     field = "itemId" if kind is JobKind.ITEMS else "userId"
 
-    def plain(record: Any) -> bool:
+    def plain(record: Any) -> int:
         if type(record) is not dict:
-            return False
+            return 0
         value = record.get(field)
         if type(value) is not str or not 0 < len(value) <= MAX_ID_LENGTH or value.isspace():
-            return False
-        return _plain_filter_values(record, 1)
+            return 0
+        return _plain_members(record, 1)
 
-    def ranking(record: Any) -> bool:
+    def ranking(record: Any) -> int:
         if type(record) is not dict:
-            return False
+            return 0
         value, items = record.get("userId"), record.get("itemList")
         if type(value) is not str or not 0 < len(value) <= MAX_ID_LENGTH or value.isspace():
-            return False
+            return 0
         if type(items) is not list or not 0 < len(items) <= max_item_list:
-            return False
+            return 0
         for item in items:
             if type(item) is not str or not 0 < len(item) <= MAX_ID_LENGTH or item.isspace():
-                return False
-        return _plain_filter_values(record, 2)
+                return 0
+        return _plain_members(record, 2)
 
     return ranking if kind is JobKind.RANKING else plain
 
@@ -377,9 +379,10 @@ def _validate(
                 record = loads(raw)
             except decode_error:
                 record = None
-            # One colon per member: more means a key written twice (JSON allows duplicate keys,
-            # and orjson keeps the last) or a colon inside a value; the detailed checks look closer.
-            if fast(record) and type(raw) is not OversizedLine and raw.count(b":") == len(record):
+            # One colon per member, filterValues' included: more means a key written twice (JSON allows
+            # duplicate keys, and orjson keeps the last) or a colon inside a value; the detailed checks look closer.
+            colons = fast(record)
+            if colons and raw.count(b":") == colons and type(raw) is not OversizedLine:
                 records += 1
                 continue
         if is_blank(raw):

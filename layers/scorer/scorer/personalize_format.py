@@ -1,29 +1,60 @@
-"""Output lines exactly as Personalize writes them: key order, ``"error": null`` on good lines, and scores only
-where Personalize gives them (users and ranking; not items or Popularity-Count)."""
+"""Output lines exactly as Personalize writes them, byte for byte: the one writer for the scorer and the emulator.
+
+Checked against verbatim lines of real jobs (../shared/FACTS.md, held in tests/unit/test_personalize_format.py):
+- compact JSON, no spaces; keys in the order ``input``, ``output``, ``error``; ``"error":null`` on good lines;
+- ``output`` keys in the order ``recommendedItems``, ``scores``; scores only where the recipe gives them (users
+  and ranking; not items or Popularity-Count);
+- scores rounded to 7 decimal places, then printed as Java's ``Double.toString`` prints a double: plain decimals
+  from 0.001 up (``0.8449224``, ``0.001922``), capital-E notation below (``3.773E-4``), ``0.0`` for zero;
+- ids and other text as UTF-8, never ``\\u`` escapes.
+
+No public source shows a real error line. The scorer's is ``{"input":…,"output":null,"error":"<reason>"}``:
+readers in AWS's samples treat a line with a non-null ``error`` or no ``output`` as failed, and this shape is
+both.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
-SIGNIFICANT_DIGITS = 7
-"""Real outputs round scores to about 7 significant digits (observed, not documented)."""
+SCORE_DECIMALS = 7
+"""Real outputs round scores to 7 decimal places (0.0031413, 3.773E-4), not to significant digits."""
 
 
-def round_score(score: float) -> float:
-    return float(f"{score:.{SIGNIFICANT_DIGITS}g}")
+def java_double(value: float) -> str:
+    """``value`` as Java's ``Double.toString`` prints it: the shortest digits that read back as the same double
+    (as Python's ``repr``), plain for 10⁻³ ≤ |value| < 10⁷, else ``d.dddE±n``; ``0.0`` for zero."""
+    if value == 0:
+        return "0.0"
+    text = repr(float(value))
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e7:
+        return text  # repr is plain here, with ".0" where Java has it: the same shortest digits
+    sign = "-" if value < 0 else ""
+    _, digits, exponent = Decimal(text).as_tuple()
+    assert isinstance(exponent, int)
+    places = "".join(map(str, digits)).rstrip("0") or "0"
+    power = len(digits) + exponent - 1
+    return f"{sign}{places[0]}.{places[1:] or '0'}E{power}"
+
+
+def score_text(score: float) -> str:
+    """One score as Personalize prints it: rounded to 7 decimal places, in Java's notation."""
+    return java_double(round(float(score), SCORE_DECIMALS))
 
 
 def output_line(record: Any, items: Sequence[str], scores: Sequence[float] | None = None) -> bytes:
     """One good line: the input echoed, the recommended (or re-ranked) items, scores if the recipe gives them."""
-    output: dict[str, Any] = {"recommendedItems": list(items)}
+    output = b'{"recommendedItems":' + orjson.dumps(list(items))
     if scores is not None:
-        output["scores"] = [round_score(s) for s in scores]
-    return orjson.dumps({"input": record, "output": output, "error": None}) + b"\n"
+        output += b',"scores":[' + ",".join(map(score_text, scores)).encode() + b"]"
+    return b'{"input":' + orjson.dumps(record) + b',"output":' + output + b'},"error":null}\n'
 
 
 def error_line(record: Any, message: str) -> bytes:
-    """A bad record keeps its own line, with the reason; the job goes on."""
-    return orjson.dumps({"input": record, "output": None, "error": message}) + b"\n"
+    """A bad record keeps its own line, with the reason; the job goes on (shape: see the module's docstring)."""
+    return b'{"input":' + orjson.dumps(record) + b',"output":null,"error":' + orjson.dumps(message) + b"}\n"

@@ -1,0 +1,70 @@
+"""The one output writer, held to verbatim lines of real Personalize jobs (../shared/FACTS.md) byte for byte."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scorer.personalize_format import error_line, java_double, output_line, score_text
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "personalize" / "real-user-personalization.out"
+JAVA_DOUBLE = re.compile(r"^-?(0\.0|[1-9]\d{0,6}\.\d+|0\.(00[1-9]|0[1-9]|[1-9])\d*|[1-9]\.\d+E-?\d+)$")
+"""Java's Double.toString: plain from 0.001 up to 10^7, capital-E notation outside, 0.0 for zero."""
+
+
+def rewrite(line: bytes) -> bytes:
+    """Parse a real line and write it again with the writer, from its parts."""
+    parsed = json.loads(line)
+    output = parsed["output"]
+    return output_line(parsed["input"], output["recommendedItems"], output.get("scores"))
+
+
+def test_real_personalize_lines_round_trip_byte_for_byte() -> None:
+    lines = REAL.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 3
+    for line in lines:
+        assert rewrite(line) == line
+
+
+def test_scores_print_as_java_prints_doubles() -> None:
+    cases = {
+        0.8449224: "0.8449224", 0.008885: "0.008885", 0.001922: "0.001922", 3.773e-4: "3.773E-4",
+        7.17e-5: "7.17E-5", 3.1e-5: "3.1E-5", 0.0: "0.0", 1.0: "1.0", 0.5: "0.5", 1e-7: "1.0E-7",
+        0.00100004: "0.001", 0.00099999996: "0.001", 0.12345678: "0.1234568", 12345678.0: "1.2345678E7",
+    }  # fmt: skip
+    for score, text in cases.items():
+        assert score_text(score) == text, (score, score_text(score))
+    assert java_double(-3.773e-4) == "-3.773E-4"
+    assert java_double(-0.25) == "-0.25"
+
+
+@given(st.floats(min_value=0, max_value=1, allow_nan=False))
+def test_every_score_reads_back_as_its_seven_decimal_rounding(score: float) -> None:
+    text = score_text(score)
+    assert JAVA_DOUBLE.match(text), text
+    assert float(text) == round(score, 7)
+    assert ("E" in text) == (0 < round(score, 7) < 1e-3)
+
+
+@given(
+    st.text(min_size=1, max_size=20),
+    st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=30),
+    st.lists(st.floats(min_value=0, max_value=1, allow_nan=False), min_size=1, max_size=30),
+)
+def test_written_lines_reserialise_to_themselves(user: str, items: list[str], scores: list[float]) -> None:
+    line = output_line({"userId": user}, items, sorted(scores, reverse=True))
+    assert rewrite(line) == line
+    skeleton = re.sub(rb'"(?:[^"\\]|\\.)*"', b'""', line)  # every string emptied: no space may remain
+    assert b" " not in skeleton
+    assert line.endswith(b',"error":null}\n')
+
+
+def test_non_ascii_ids_are_utf8_not_escapes_and_errors_have_their_own_line() -> None:
+    line = output_line({"userId": "Zoë"}, ["café", "東京"], [0.5, 0.25])
+    assert "Zoë".encode() in line and "東京".encode() in line and b"\\u" not in line
+    bad = error_line("not json", "Invalid input record: userId is required")
+    assert bad == b'{"input":"not json","output":null,"error":"Invalid input record: userId is required"}\n'
