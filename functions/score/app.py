@@ -39,6 +39,7 @@ def lambda_handler(event: ExecutionInput, context: LambdaContext) -> dict[str, A
         kind=detail.kind.value,
         num_results=detail.settings.num_results,
         kms_key_arn=detail.settings.kms_key_arn,
+        exclude_seen=detail.settings.exclude_seen,
     )
     seconds = time.perf_counter() - started
     count(Metric.SCORING_DURATION, seconds, MetricUnit.Seconds)

@@ -16,6 +16,7 @@ def test_submit_environment_gives_every_stack_setting_and_nothing_unread() -> No
     read = {name.upper() for name in StackSettings.model_fields if name != "job_defaults"}
     defaults = {
         "SOLUTION_VERSION_ARN",
+        "EXCLUDE_SEEN",
         "FILTER_ARN",
         "NUM_RESULTS",
         "JOB_MODE",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -66,13 +67,16 @@ def model(request: pytest.FixtureRequest) -> Model:
     return Model.load(buffer)
 
 
-def lines(model: Model, kind: str, records: list[object], num_results: int = 25) -> list[dict[str, object]]:
+def lines(
+    model: Model, kind: str, records: list[object], num_results: int = 25, *, exclude_seen: bool = False
+) -> list[dict[str, Any]]:
     raw = [r if isinstance(r, bytes) else json.dumps(r).encode() for r in records]
-    return [json.loads(line) for line in score_lines(model, raw, kind=kind, num_results=num_results)]
+    scored = score_lines(model, raw, kind=kind, num_results=num_results, exclude_seen=exclude_seen)
+    return [json.loads(line) for line in scored]
 
 
 def test_users_output_format(model: Model) -> None:
-    (line,) = lines(model, "users", [{"userId": "u0"}], num_results=2)
+    (line,) = lines(model, "users", [{"userId": "u0"}], num_results=2, exclude_seen=True)
     assert list(line) == ["input", "output", "error"]
     assert line["input"] == {"userId": "u0"} and line["error"] is None
     output = line["output"]
@@ -83,12 +87,24 @@ def test_users_output_format(model: Model) -> None:
     assert all(0 < score <= 1 for score in output["scores"])
 
 
-def test_users_seen_items_are_excluded_and_num_results_honoured(model: Model) -> None:
-    (line,) = lines(model, "users", [{"userId": "u3"}], num_results=3)
+def test_users_seen_items_are_excluded_when_asked_and_num_results_honoured(model: Model) -> None:
+    (line,) = lines(model, "users", [{"userId": "u3"}], num_results=3, exclude_seen=True)
     items = line["output"]["recommendedItems"]
     assert items[0] == "z" and not {"x", "y", "pop"} & set(items) and len(items) == 3
     scores = line["output"]["scores"]
     assert scores == sorted(scores, reverse=True) and sum(scores) <= 1.0
+
+
+def test_users_keep_their_past_items_by_default_as_in_personalize(model: Model) -> None:
+    (line,) = lines(model, "users", [{"userId": "u3"}], num_results=7)
+    assert {"x", "y"} <= set(line["output"]["recommendedItems"])  # u3's own items, as Personalize returns them
+
+
+def test_num_results_over_the_catalogue_returns_what_exists(model: Model) -> None:
+    (line,) = lines(model, "users", [{"userId": "u0"}], num_results=500)
+    assert len(line["output"]["recommendedItems"]) == 7 and line["error"] is None  # the whole catalogue
+    (seen,) = lines(model, "users", [{"userId": "u0"}], num_results=500, exclude_seen=True)
+    assert 0 < len(seen["output"]["recommendedItems"]) < 7
 
 
 def test_unknown_user_gets_popular_items(model: Model) -> None:
@@ -107,7 +123,8 @@ def test_items_output_has_no_scores_and_never_the_item_itself(model: Model) -> N
     (line, unknown) = lines(model, "items", [{"itemId": "x"}, {"itemId": "nope"}], num_results=2)
     assert list(line["output"]) == ["recommendedItems"]
     assert "x" not in line["output"]["recommendedItems"] and len(line["output"]["recommendedItems"]) == 2
-    assert unknown["error"] == "Item nope is not in the training data"
+    # An item the model was not trained on gets popular items, as Personalize documents, not an error line
+    assert unknown["error"] is None and unknown["output"]["recommendedItems"][0] == "pop"
 
 
 def test_ranking_reranks_the_list_unknown_items_last_with_softmax_over_the_list(model: Model) -> None:

@@ -410,3 +410,22 @@ def test_a_new_drop_queues_behind_waiting_jobs_even_when_a_slot_is_free(ports: S
     assert ports.personalize.requests == []  # type: ignore[attr-defined]
     assert announced(queued).status == "QUEUED" and result.job_arn is None
     assert ExecutionInput.model_validate(ports.executions.started[result.job_name]).capacity.ticket == 2  # type: ignore[attr-defined,index,union-attr]
+
+
+def test_exclude_seen_runs_self_hosted_and_is_never_dropped_on_the_way_to_personalize(ports: SubmitPorts) -> None:
+    # With a scorer model, the setting reaches the self-hosted job
+    with_model(ports)
+    result = submit_drop(drop(ports, b'{"userId": "1"}\n', **{"exclude-seen": "true"}), ports, STACK)
+    started = ExecutionInput.model_validate(ports.executions.started[result.job_name])  # type: ignore[attr-defined,index]
+    assert (started.event.backend.value, started.event.settings.exclude_seen) == ("self-hosted", True)
+    # Sent to Personalize, which cannot honour it without a filter, it is refused, saying what to do instead
+    metadata = {"exclude-seen": "true", "backend": "personalize"}
+    refused = submit_drop(drop(ports, b'{"userId": "1"}\n', key="input/p.jsonl", **metadata), ports, STACK)
+    assert refused.outcome is Outcome.REJECTED
+    (problem,) = rejection_of(ports).errors
+    assert problem.field == "exclude-seen" and "EXCLUDE filter" in problem.message
+
+
+def rejection_of(ports: SubmitPorts) -> InputRejected:
+    (event,) = [e for e in ports.publisher.published if isinstance(e, InputRejected)]  # type: ignore[attr-defined]
+    return event

@@ -382,7 +382,7 @@ def _route(
 
     An explicit ``backend=self-hosted`` that the scorer cannot honour is refused with every reason."""
     if settings.backend is BackendChoice.PERSONALIZE:
-        return Backend.PERSONALIZE, None
+        return _personalize_or_refuse(settings)
     reasons = []
     if records > stack.small_job_max_records:
         reasons.append(f"{records:,} records is more than SmallJobMaxRecords ({stack.small_job_max_records:,})")
@@ -402,6 +402,21 @@ def _route(
         return Backend.SELF_HOSTED, model
     if settings.backend is BackendChoice.SELF_HOSTED:
         raise SettingsError([("backend", "self-hosted cannot honour this job: " + "; ".join(reasons))])
+    return _personalize_or_refuse(settings)
+
+
+def _personalize_or_refuse(settings: JobSettings) -> tuple[Backend, ModelLocation | None]:
+    """Personalize runs the job, unless it cannot honour a setting either: never dropped silently."""
+    if settings.exclude_seen:
+        raise SettingsError(
+            [
+                (
+                    "exclude-seen",
+                    "this job goes to Personalize, which keeps users' past items: give it an EXCLUDE filter on "
+                    "interactions (filter-arn) instead, or let the self-hosted scorer run it",
+                )
+            ]
+        )
     return Backend.PERSONALIZE, None
 
 

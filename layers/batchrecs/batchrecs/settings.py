@@ -86,6 +86,9 @@ class JobSettings(WireModel):
     kind: JobKind | None = None
     """Forces the kind of records; otherwise it comes from the solution version's recipe or the data."""
     backend: BackendChoice = BackendChoice.AUTO
+    exclude_seen: bool = False
+    """Self-hosted only: drop each user's past items. Personalize keeps them unless a filter (filter-arn) says
+    otherwise, so the default matches it."""
     scorer_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
     """The self-hosted scorer's model (models/<name>/); the stack's ScorerModelName when unset."""
 
@@ -249,6 +252,7 @@ METADATA_KEYS: dict[str, str] = {
     "kind": "kind",
     "backend": "backend",
     "scorer-model": "scorer_model",
+    "exclude-seen": "exclude_seen",
 }
 """S3 user-metadata key → JobSettings field. The role and the output location are deliberately absent."""
 
@@ -314,6 +318,7 @@ class StackSettings(WireModel):
             "job_mode": environ.get("JOB_MODE"),
             "theme_item_name": environ.get("THEME_ITEM_NAME"),
             "kms_key_arn": environ.get("KMS_KEY_ARN"),
+            "exclude_seen": environ.get("EXCLUDE_SEEN"),
         }
         for field, variable in (
             ("item_exploration_config", "ITEM_EXPLORATION_CONFIG"),

@@ -98,6 +98,7 @@ def score_job(
     kind: str,
     num_results: int,
     kms_key_arn: str | None = None,
+    exclude_seen: bool = False,
 ) -> int:
     """Score exactly one version of an input file into one output file in Personalize's format; returns the lines
     written. Lines are framed as the validator frames them (LF, a CR before it dropped; a bare CR is data)."""
@@ -105,7 +106,9 @@ def score_job(
     out_bucket, out_key = _split(output_uri)
     version = {"VersionId": input_version_id} if input_version_id and input_version_id != "null" else {}
     body = s3.get_object(Bucket=input_bucket, Key=input_key, **version)["Body"]
-    lines = list(score_lines(model, iter_lines(read_chunks(body)), kind=kind, num_results=num_results))
+    lines = list(
+        score_lines(model, iter_lines(read_chunks(body)), kind=kind, num_results=num_results, exclude_seen=exclude_seen)
+    )
     encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn} if kms_key_arn else {}
     s3.put_object(Bucket=out_bucket, Key=out_key, Body=b"".join(lines), **encryption)
     return len(lines)

@@ -189,9 +189,10 @@ class Model:
         positions, items = self._interactions.rows(users)
         scores[positions, items] = -np.inf
 
-    def recommend(self, users: list[int | None], k: int) -> list[tuple[list[str], list[float]]]:
-        """Top-k unseen items for each user, with softmax-over-catalogue scores; unknown users (None) get the
-        most popular items, scored by popularity share."""
+    def recommend(self, users: list[int | None], k: int, *, exclude_seen: bool) -> list[tuple[list[str], list[float]]]:
+        """Top-k items for each user (without the items it interacted with when ``exclude_seen``), with
+        softmax-over-catalogue scores; unknown users (None) get the most popular items, scored by popularity
+        share. Fewer than k when the catalogue has fewer."""
         results: list[tuple[list[str], list[float]]] = [([], [])] * len(users)
         known = [n for n, u in enumerate(users) if u is not None]
         buffer = np.empty((min(CHUNK, max(len(known), 1)), len(self.item_ids)), np.float32)
@@ -199,7 +200,8 @@ class Model:
             rows = known[start : start + CHUNK]
             ids = np.array([users[n] for n in rows], dtype=np.int64)
             scores = self.user_scores(ids, buffer)
-            self.mask_seen(ids, scores)
+            if exclude_seen:
+                self.mask_seen(ids, scores)
             best, values = top_k(scores, k)
             probabilities = softmax_at(scores, values)
             for row, n in enumerate(rows):
@@ -213,6 +215,11 @@ class Model:
                 if u is None:
                     results[n] = fallback
         return results
+
+    def popular(self, k: int) -> list[str]:
+        """The k most popular items (what Personalize gives for an item it was not trained on)."""
+        popular: list[str] = self.item_ids[self._popular[:k]].tolist()
+        return popular
 
     def related(self, item: int, k: int) -> list[str]:
         """Items most related to ``item``: its EASE row, or cosine over SVD factors; never the item itself."""

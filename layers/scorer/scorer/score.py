@@ -19,8 +19,13 @@ from scorer.personalize_format import error_line, output_line
 BATCH = 1024
 
 
-def score_lines(model: Model, lines: Iterable[bytes], *, kind: str, num_results: int = 25) -> Iterator[bytes]:
-    """Output lines for every non-blank input line, batch by batch (users are scored a chunk at a time)."""
+def score_lines(
+    model: Model, lines: Iterable[bytes], *, kind: str, num_results: int = 25, exclude_seen: bool = False
+) -> Iterator[bytes]:
+    """Output lines for every non-blank input line, batch by batch (users are scored a chunk at a time).
+
+    ``exclude_seen`` drops a user's past items (users kind). Off by default, as in Personalize, which keeps them
+    unless a filter says otherwise."""
     if kind not in ("users", "items", "ranking"):
         raise ValueError(f"the scorer serves users, items and ranking jobs, not {kind!r}")
     batch: list[bytes] = []
@@ -28,13 +33,13 @@ def score_lines(model: Model, lines: Iterable[bytes], *, kind: str, num_results:
         if not is_blank(raw):
             batch.append(raw)
             if len(batch) == BATCH:
-                yield from _score_batch(model, batch, kind, num_results)
+                yield from _score_batch(model, batch, kind, num_results, exclude_seen)
                 batch = []
     if batch:
-        yield from _score_batch(model, batch, kind, num_results)
+        yield from _score_batch(model, batch, kind, num_results, exclude_seen)
 
 
-def _score_batch(model: Model, raws: list[bytes], kind: str, num_results: int) -> Iterator[bytes]:
+def _score_batch(model: Model, raws: list[bytes], kind: str, num_results: int, exclude_seen: bool) -> Iterator[bytes]:
     records: list[Any] = []
     for raw in raws:
         try:
@@ -43,7 +48,7 @@ def _score_batch(model: Model, raws: list[bytes], kind: str, num_results: int) -
             records.append(raw.decode("utf-8", "replace"))
     if kind == "users":
         users = [model.user_index(r["userId"]) if _has_id(r, "userId") else None for r in records]
-        recommended = model.recommend(users, num_results)
+        recommended = model.recommend(users, num_results, exclude_seen=exclude_seen)
         for record, (items, scores) in zip(records, recommended, strict=True):
             yield (
                 output_line(record, items, scores)
@@ -56,11 +61,9 @@ def _score_batch(model: Model, raws: list[bytes], kind: str, num_results: int) -
                 yield error_line(record, "Invalid input record: itemId is required")
                 continue
             item = model.item_index(record["itemId"])
-            yield (
-                error_line(record, f"Item {record['itemId']} is not in the training data")
-                if item is None
-                else output_line(record, model.related(item, num_results))
-            )
+            # Personalize documents popular items for an itemId it was not trained on: so does the scorer.
+            related = model.popular(num_results) if item is None else model.related(item, num_results)
+            yield output_line(record, related)
     else:
         for record in records:
             if not _has_id(record, "userId") or not _is_id_list(record.get("itemList")):
