@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 import botocore.session
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel
+from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
 
@@ -99,6 +101,19 @@ def _invoke_lambda_function(parameters: dict[str, Any], region: str, state_crede
     return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}
 
 
+class _StepFunctionsTime(datetime):
+    """A datetime whose isoformat is Step Functions' for ``$$.State.EnteredTime``: milliseconds and Z (moto's
+    interpreter writes microseconds and +00:00)."""
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return super().isoformat(sep, "milliseconds").replace("+00:00", "Z")
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _StepFunctionsTime:
+        moment = datetime.now(tz)
+        return cls.fromtimestamp(moment.timestamp(), tz)
+
+
 _installed = False
 
 
@@ -111,4 +126,5 @@ def install() -> None:
     _AwsSdk._normalise_response = _normalise_response  # type: ignore[method-assign]
     _AwsSdk._normalise_exception_name = _exception_name_method  # type: ignore[method-assign,assignment]
     lambda_eval_utils._invoke_lambda_function = _invoke_lambda_function
+    state_module.datetime = SimpleNamespace(datetime=_StepFunctionsTime, timezone=timezone)  # type: ignore[attr-defined,assignment]
     _installed = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,8 +82,13 @@ def run_job(
     return event
 
 
+AWS_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+"""Step Functions' $$.State.EnteredTime format, which every timestamp in every event shares."""
+
+
 def test_active_job_publishes_job_succeeded(stack: LocalStack) -> None:
     event = run_job(stack)
+    assert AWS_TIME.match(event["detail"]["submittedAt"]) and AWS_TIME.match(event["detail"]["finishedAt"])
     detail = JobSucceeded.model_validate(event["detail"])
     assert event["detail-type"] == "Job Succeeded"
     assert detail.finished_at >= detail.submitted_at

@@ -195,6 +195,7 @@ def test_small_job_with_a_model_runs_self_hosted(ports: SubmitPorts) -> None:
     assert (started.event.backend.value, started.event.job_arn, started.model) == ("self-hosted", None, MODEL)
     event = announced(ports)
     assert (event.backend.value, event.status) == ("self-hosted", "CREATE PENDING")
+    assert event.model_version == MODEL.version  # the events name the model version the job runs on
 
 
 @pytest.mark.parametrize(

@@ -7,15 +7,24 @@ machine's putEvents payloads against them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, PlainSerializer
 
 from batchrecs.model import WireModel
 from batchrecs.settings import JobKind, JobSettings
 from batchrecs.validation import Problem
+
+
+def aws_time(moment: datetime) -> str:
+    """ISO 8601 in UTC to the millisecond, ending in Z: how Step Functions writes ``$$.State.EnteredTime``, which
+    becomes finishedAt. Every timestamp in every event is written this one way."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(aws_time, return_type=str, when_used="json")]
 
 EVENTS_SHOWN = 10
 """How many problems an Input Rejected event carries; the report in S3 has up to 100."""
@@ -61,7 +70,7 @@ class InputRejected(WireModel):
     error_count: int = Field(ge=1)
     errors: list[Problem] = Field(max_length=EVENTS_SHOWN, description="the first problems, with line numbers")
     report_key: str = Field(description="key, in the input bucket, of the JSON report with up to 100 problems")
-    rejected_at: datetime
+    rejected_at: Timestamp
 
 
 class JobDetail(WireModel):
@@ -74,7 +83,10 @@ class JobDetail(WireModel):
     input: InputFile
     output: JobOutput
     settings: JobSettings
-    submitted_at: datetime
+    submitted_at: Timestamp
+    model_version: str | None = Field(
+        default=None, description="the scorer model version a self-hosted job runs on (models/<name>/<version>/)"
+    )
 
 
 class JobSubmitted(JobDetail):
@@ -87,7 +99,7 @@ class JobSucceeded(JobDetail):
     """The job finished; every file in output.files exists."""
 
     status: Literal["ACTIVE"]
-    finished_at: datetime
+    finished_at: Timestamp
 
 
 class JobFailed(JobDetail):
@@ -95,7 +107,7 @@ class JobFailed(JobDetail):
 
     status: str = Field(description="CREATE FAILED, TIMED_OUT, QUEUE_TIMEOUT or ERROR")
     failure_reason: str
-    finished_at: datetime
+    finished_at: Timestamp
 
 
 DETAIL_TYPES: dict[str, type[WireModel]] = {

@@ -302,6 +302,7 @@ def _submit(
         output=JobOutput(path=output_path, files=[f"s3://{stack.output_bucket}/{output_key}"]),
         settings=settings,
         submitted_at=submitted_at,
+        model_version=model.version if model else None,
     )
     execution_arn = ports.executions.start(
         name,
