@@ -12,11 +12,13 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from moto.core.common_models import BaseModel
 from moto.personalize.exceptions import PersonalizeException, ResourceNotFoundException
 from moto.personalize.models import PersonalizeBackend
@@ -24,10 +26,11 @@ from moto.personalize.responses import PersonalizeResponse
 from moto.s3.models import s3_backends
 
 from batchrecs.adapters.personalize import RECIPE_KINDS
-from batchrecs.settings import JobKind
-from batchrecs.validation import is_blank, iter_lines, kind_of_line
+from batchrecs.settings import THEME_REGIONS, JobKind
+from batchrecs.validation import MAX_THEME_RECORDS, is_blank, iter_lines, kind_of_line
 from scorer.interactions import Interactions
 from scorer.model import Model
+from scorer.personalize_format import error_line, theme_line
 from scorer.score import score_lines
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
@@ -173,9 +176,31 @@ def write_output(job: BatchInferenceJob) -> None:
         if found is None:
             raise FileNotFoundError(f"s3://{in_bucket}/{key}")
         lines = [raw for raw in iter_lines([found.value]) if not is_blank(raw)]
-        kind = _kind(job.request.get("solutionVersionArn", ""), lines)
-        output = b"".join(score_lines(model, lines, kind=kind, num_results=num_results))
+        if job.request.get("batchInferenceJobMode") == "THEME_GENERATION":
+            if len(lines) > MAX_THEME_RECORDS:
+                raise ValueError(
+                    f"THEME_GENERATION reads at most {MAX_THEME_RECORDS} records; the input has {len(lines)}"
+                )
+            output = b"".join(theme_lines(model, lines, num_results))
+        else:
+            kind = _kind(job.request.get("solutionVersionArn", ""), lines)
+            output = b"".join(score_lines(model, lines, kind=kind, num_results=num_results))
         s3.put_object(out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", output)
+
+
+def theme_lines(model: Model, lines: list[bytes], num_results: int) -> Iterator[bytes]:
+    """Emulated themes: for each item, its related items ranked by similarity, a theme named after the item
+    (the real service writes one with a language model), and relevance decreasing along the list. The shape is
+    the documented one; the words and the values are placeholders."""
+    for raw in lines:
+        record = orjson.loads(raw)
+        item = model.item_index(record.get("itemId", "")) if isinstance(record, dict) else None
+        if item is None:
+            yield error_line(record, "Item is not in the training data")
+            continue
+        related = model.related(item, num_results)
+        relevance = [round(1.0 - n / max(len(related), 1), 7) for n in range(len(related))]
+        yield theme_line(record, related, f"Items like {record['itemId']}", relevance)
 
 
 def _kind(solution_version_arn: str, lines: list[bytes]) -> str:
@@ -202,6 +227,8 @@ def create_batch_inference_job(backend: PersonalizeBackend, request: dict[str, A
         raise InvalidInputException(f"batchInferenceJobMode must be one of {MODES}")
     if SETTINGS.solution_versions and request.get("solutionVersionArn") not in SETTINGS.solution_versions:
         raise ResourceNotFoundException(request.get("solutionVersionArn", ""))
+    if request.get("batchInferenceJobMode") == "THEME_GENERATION":
+        _check_themes(backend, request)
     jobs = _jobs(backend)
     if any(job.name == name for job in jobs.values()):
         raise ResourceAlreadyExistsException(f"Batch inference job {name} already exists")
@@ -210,6 +237,18 @@ def create_batch_inference_job(backend: PersonalizeBackend, request: dict[str, A
     job = BatchInferenceJob(backend.account_id, backend.region_name, request)
     jobs[job.arn] = job
     return job.arn
+
+
+def _check_themes(backend: PersonalizeBackend, request: dict[str, Any]) -> None:
+    """What the service refuses for THEME_GENERATION: other regions, recipes other than Similar-Items, and a job
+    without the item-name column."""
+    if backend.region_name not in THEME_REGIONS:
+        raise InvalidInputException(f"THEME_GENERATION is not available in {backend.region_name}")
+    recipe = SETTINGS.solution_versions.get(request.get("solutionVersionArn", ""), "").rsplit("/", 1)[-1]
+    if SETTINGS.solution_versions and recipe != "aws-similar-items":
+        raise InvalidInputException("THEME_GENERATION needs a solution version of the Similar-Items recipe")
+    if not request.get("themeGenerationConfig", {}).get("fieldsForThemeGeneration", {}).get("itemName"):
+        raise InvalidInputException("THEME_GENERATION needs themeGenerationConfig.fieldsForThemeGeneration.itemName")
 
 
 def describe_batch_inference_job(backend: PersonalizeBackend, arn: str) -> BatchInferenceJob:

@@ -78,3 +78,18 @@ def test_run_sends_a_small_file_self_hosted_and_a_filtered_file_to_personalize(
         e["detail"]["input"]["key"]: e["detail"]["backend"] for e in events if e["detail-type"] == "Job Succeeded"
     }
     assert finished == {"input/users.jsonl": "self-hosted", "input/users-filtered.jsonl": "personalize"}
+
+
+def test_theme_generation_through_run_ends_with_theme_lines(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    themes = ["--metadata", "batch-inference-job-mode=THEME_GENERATION", "--metadata", "theme-item-name=TITLE"]
+    code = run_cli(tmp_path, sample / "items.jsonl", *themes, interactions=sample / "interactions.csv")
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0 and [e["detail-type"] for e in events] == ["Job Submitted", "Job Succeeded"]
+    succeeded = events[1]["detail"]
+    assert succeeded["backend"] == "personalize" and succeeded["settings"]["jobMode"] == "THEME_GENERATION"
+    (uri,) = succeeded["output"]["files"]
+    lines = [json.loads(line) for line in (tmp_path / "out" / succeeded["jobName"] / uri.rsplit("/", 1)[-1]).open()]
+    assert len(lines) == len((sample / "items.jsonl").read_text().splitlines())
+    assert all(list(line["output"]) == ["recommendedItems", "theme", "itemsThemeRelevanceScores"] for line in lines)

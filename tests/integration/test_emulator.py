@@ -125,3 +125,46 @@ def test_a_closed_stack_leaves_no_execution_running() -> None:
         assert invocation.result["results"][0]["outcome"] == "submitted"
     # Then no execution thread survives to poll, or publish into, the next stack
     assert not [thread for thread in TMP_THREADS if thread.is_alive()]
+
+
+def test_theme_generation_writes_theme_lines_and_is_refused_where_the_service_refuses_it(sample: Path) -> None:
+    from batchrecs_local.stack import DEMO_RECIPES
+
+    items = solution_version_arn("items")
+    request = {
+        "solutionVersionArn": items,
+        "roleArn": "arn:aws:iam::123456789012:role/p",
+        "batchInferenceJobMode": "THEME_GENERATION",
+        "themeGenerationConfig": {"fieldsForThemeGeneration": {"itemName": "TITLE"}},
+    }
+    settings = demo_emulator(pending_seconds=0.1, running_seconds=0.1, interactions=sample / "interactions.csv")
+    with LocalStack(settings=settings) as local:
+        bucket, output = local.name("InputBucket"), f"s3://{local.name('OutputBucket')}/output/themes/"
+        first_item = json.loads((sample / "items.jsonl").read_text().splitlines()[0])["itemId"]
+        local.client("s3").put_object(Bucket=bucket, Key="staged/themes.jsonl", Body=json.dumps({"itemId": first_item}))
+        personalize = local.client("personalize")
+        job = personalize.create_batch_inference_job(
+            jobName="themes", jobInput={"s3DataSource": {"path": f"s3://{bucket}/staged/themes.jsonl"}},
+            jobOutput={"s3DataDestination": {"path": output}}, numResults=5, **request,
+        )["batchInferenceJobArn"]  # fmt: skip
+        deadline = time.monotonic() + 60
+        while (described := personalize.describe_batch_inference_job(batchInferenceJobArn=job))["batchInferenceJob"][
+            "status"
+        ] not in ("ACTIVE", "CREATE FAILED"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        # Describe echoes every setting the job was created with
+        assert described["batchInferenceJob"]["themeGenerationConfig"] == request["themeGenerationConfig"]
+        assert described["batchInferenceJob"]["status"] == "ACTIVE"
+        body = local.client("s3").get_object(Bucket=local.name("OutputBucket"), Key="output/themes/themes.jsonl.out")
+        (line,) = [json.loads(raw) for raw in body["Body"].read().splitlines()]
+        assert list(line["output"]) == ["recommendedItems", "theme", "itemsThemeRelevanceScores"]
+        assert len(line["output"]["recommendedItems"]) == len(line["output"]["itemsThemeRelevanceScores"]) == 5
+        # Refused with the users recipe, and outside the three theme regions
+        with pytest.raises(personalize.exceptions.InvalidInputException):
+            personalize.create_batch_inference_job(
+                jobName="themes-users", jobInput={"s3DataSource": {"path": f"s3://{bucket}/staged/themes.jsonl"}},
+                jobOutput={"s3DataDestination": {"path": output}},
+                **{**request, "solutionVersionArn": solution_version_arn("users")},
+            )  # fmt: skip
+    assert DEMO_RECIPES["items"].endswith("aws-similar-items")

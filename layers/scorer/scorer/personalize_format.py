@@ -55,6 +55,21 @@ def output_line(record: Any, items: Sequence[str], scores: Sequence[float] | Non
     return b'{"input":' + orjson.dumps(record) + b',"output":' + output + b'},"error":null}\n'
 
 
+def theme_line(record: Any, items: Sequence[str], theme: str, relevance: Sequence[float]) -> bytes:
+    """One THEME_GENERATION line (documented; no real one has been published): the items ranked by relevance to
+    the theme, the theme, and the relevance scores (which may be negative), printed as scores are."""
+    output = (
+        b'{"recommendedItems":'
+        + orjson.dumps(list(items))
+        + b',"theme":'
+        + orjson.dumps(theme)
+        + b',"itemsThemeRelevanceScores":['
+        + ",".join(map(score_text, relevance)).encode()
+        + b"]"
+    )
+    return b'{"input":' + orjson.dumps(record) + b',"output":' + output + b'},"error":null}\n'
+
+
 def error_line(record: Any, message: str) -> bytes:
     """A bad record keeps its own line, with the reason; the job goes on (shape: see the module's docstring)."""
     return b'{"input":' + orjson.dumps(record) + b',"output":null,"error":' + orjson.dumps(message) + b"}\n"
