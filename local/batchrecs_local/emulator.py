@@ -8,6 +8,7 @@ file, scored by the self-hosted scorer trained on the interactions file it is gi
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
@@ -77,13 +78,36 @@ _models: dict[Path, Model] = {}
 
 
 def trained_model() -> Model:
-    """The scorer's model of SETTINGS.interactions, trained once per file and process."""
+    """The scorer's model of SETTINGS.interactions, once per file and process: the one TrainFunction trained from
+    the same bytes in the local stack when there is one (the demo drops them under models/), else its own."""
     if SETTINGS.interactions is None:
         raise ValueError("the emulator has no interactions to train on (EmulatorSettings.interactions)")
     if SETTINGS.interactions not in _models:
-        with SETTINGS.interactions.open(newline="") as handle:
-            _models[SETTINGS.interactions] = Model.train(Interactions.read_csv(handle))
+        data = SETTINGS.interactions.read_bytes()
+        model = _model_trained_from(data)
+        if model is None:
+            model = Model.train(Interactions.read_csv(io.StringIO(data.decode("utf-8"), newline="")))
+        _models[SETTINGS.interactions] = model
     return _models[SETTINGS.interactions]
+
+
+def _model_trained_from(data: bytes) -> Model | None:
+    """A model version TrainFunction wrote from exactly ``data`` (models/<name>/interactions.csv), if any."""
+    for backend in s3_backends.values():
+        s3 = backend["aws"]
+        for bucket in list(s3.buckets.values()):
+            for key in list(bucket.keys.keys()):
+                parts = key.split("/")
+                if len(parts) != 3 or parts[0] != "models" or parts[2] != "interactions.csv":
+                    continue
+                source = s3.get_object(bucket.name, key)
+                pointer = s3.get_object(bucket.name, f"models/{parts[1]}/latest.json")
+                if source is None or source.value != data or pointer is None:
+                    continue
+                model = s3.get_object(bucket.name, json.loads(pointer.value)["modelKey"])
+                if model is not None:
+                    return Model.load(io.BytesIO(model.value))
+    return None
 
 
 class BatchInferenceJob(BaseModel):

@@ -93,3 +93,26 @@ def test_theme_generation_through_run_ends_with_theme_lines(
     lines = [json.loads(line) for line in (tmp_path / "out" / succeeded["jobName"] / uri.rsplit("/", 1)[-1]).open()]
     assert len(lines) == len((sample / "items.jsonl").read_text().splitlines())
     assert all(list(line["output"]) == ["recommendedItems", "theme", "itemsThemeRelevanceScores"] for line in lines)
+
+
+def test_run_trains_the_model_once_for_train_function_and_the_emulator(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from batchrecs_local import emulator
+    from scorer.model import Model
+
+    trained: list[int] = []
+    train = Model.train.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Model], *args: object, **kwargs: object) -> Model:
+        trained.append(1)
+        return train(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Model, "train", classmethod(counting))
+    monkeypatch.setattr(emulator, "_models", {})
+    # A users file through Personalize (the emulator) and the scorer model TrainFunction trains for the run
+    code = run_cli(
+        tmp_path, sample / "users.jsonl", "--metadata", "backend=personalize", interactions=sample / "interactions.csv"
+    )
+    capsys.readouterr()
+    assert code == 0 and len(trained) == 1

@@ -68,3 +68,37 @@ def test_non_ascii_ids_are_utf8_not_escapes_and_errors_have_their_own_line() -> 
     assert "Zoë".encode() in line and "東京".encode() in line and b"\\u" not in line
     bad = error_line("not json", "Invalid input record: userId is required")
     assert bad == b'{"input":"not json","output":null,"error":"Invalid input record: userId is required"}\n'
+
+
+def rewrite_any(line: bytes) -> bytes:
+    """Any line the scorer or the emulator writes, written again from its parts under the writer's rules."""
+    from scorer.personalize_format import theme_line
+
+    parsed = json.loads(line)
+    output = parsed["output"]
+    if output is None:
+        return error_line(parsed["input"], parsed["error"])
+    if "theme" in output:
+        return theme_line(
+            parsed["input"], output["recommendedItems"], output["theme"], output["itemsThemeRelevanceScores"]
+        )
+    return output_line(parsed["input"], output["recommendedItems"], output.get("scores"))
+
+
+def test_every_line_of_every_kind_reserialises_to_itself() -> None:
+    from batchrecs_local.emulator import theme_lines
+    from scorer.model import Model
+    from scorer.score import score_lines
+    from tests.unit.test_scorer import interactions
+
+    model = Model.train(interactions(), algorithm="ease", lam=1.0)
+    records = {
+        "users": [b'{"userId":"u0"}', b'{"userId":"stranger"}', b"not json", '{"userId":"Zoë"}'.encode()],
+        "items": [b'{"itemId":"x"}', b'{"itemId":"nope"}', b'{"userId":"wrong kind"}'],
+        "ranking": [b'{"userId":"u0","itemList":["zz-new","x","c"]}', b'{"userId":"u1"}'],
+    }
+    written = [line for kind, lines in records.items() for line in score_lines(model, lines, kind=kind, num_results=3)]
+    written += list(theme_lines(model, [b'{"itemId":"x"}', b'{"itemId":"nope"}'], 3))
+    assert len(written) == 11
+    for line in written:
+        assert rewrite_any(line) == line, line
