@@ -168,3 +168,37 @@ def test_theme_generation_writes_theme_lines_and_is_refused_where_the_service_re
                 **{**request, "solutionVersionArn": solution_version_arn("users")},
             )  # fmt: skip
     assert DEMO_RECIPES["items"].endswith("aws-similar-items")
+
+
+def test_themes_are_refused_outside_their_regions_and_fail_above_100_records(sample: Path) -> None:
+    from types import SimpleNamespace
+
+    from batchrecs_local import emulator
+
+    request = {
+        "jobName": "themes-abroad",
+        "solutionVersionArn": solution_version_arn("items"),
+        "batchInferenceJobMode": "THEME_GENERATION",
+        "themeGenerationConfig": {"fieldsForThemeGeneration": {"itemName": "TITLE"}},
+    }
+    with pytest.raises(emulator.InvalidInputException, match="not available in eu-west-1"):
+        emulator._check_themes(SimpleNamespace(region_name="eu-west-1"), request)  # type: ignore[arg-type]
+    settings = demo_emulator(pending_seconds=0.1, running_seconds=0.1, interactions=sample / "interactions.csv")
+    with LocalStack(settings=settings) as local:
+        bucket = local.name("InputBucket")
+        body = "".join(json.dumps({"itemId": f"i{n}"}) + "\n" for n in range(101))
+        local.client("s3").put_object(Bucket=bucket, Key="staged/many.jsonl", Body=body)
+        personalize = local.client("personalize")
+        job = personalize.create_batch_inference_job(
+            **{**request, "jobName": "themes-many"}, roleArn="arn:aws:iam::123456789012:role/p",
+            jobInput={"s3DataSource": {"path": f"s3://{bucket}/staged/many.jsonl"}},
+            jobOutput={"s3DataDestination": {"path": f"s3://{local.name('OutputBucket')}/output/many/"}},
+        )["batchInferenceJobArn"]  # fmt: skip
+        deadline = time.monotonic() + 60
+        while (described := personalize.describe_batch_inference_job(batchInferenceJobArn=job))["batchInferenceJob"][
+            "status"
+        ] not in ("ACTIVE", "CREATE FAILED"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert described["batchInferenceJob"]["status"] == "CREATE FAILED"
+        assert "at most 100 records" in described["batchInferenceJob"]["failureReason"]
