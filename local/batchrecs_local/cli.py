@@ -22,7 +22,7 @@ from batchrecs.validation import (
     read_chunks,
     validate_file,
 )
-from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
+from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_version_arn
 from scorer.interactions import Interactions
 from scorer.model import Model
 from scorer.score import score_lines
@@ -49,10 +49,26 @@ class Tracked:
 
 
 def metadata_for(path: Path, overrides: dict[str, str]) -> dict[str, str]:
-    """S3 user metadata for a file: its sidecar ``<file>.metadata.json`` if present, then --metadata options."""
+    """S3 user metadata for a file: its sidecar ``<file>.metadata.json`` if present, then --metadata options. With
+    no solution version named, the local stack's one for the file's kind (from its first record), so that users,
+    items and ranking files run together."""
     sidecar = path.with_name(path.name + ".metadata.json")
     metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
-    return {**metadata, **overrides}
+    metadata = {**metadata, **overrides}
+    if "solution-version-arn" not in {key.lower() for key in metadata}:
+        kind = _first_kind(path)
+        if kind is not None:
+            metadata["solution-version-arn"] = solution_version_arn(kind.value)
+    return metadata
+
+
+def _first_kind(path: Path) -> JobKind | None:
+    """The kind of the file's first non-blank record (None when it cannot tell: the stack then decides)."""
+    with path.open("rb") as handle:
+        for raw in iter_lines(read_chunks(handle)):
+            if not is_blank(raw):
+                return kind_of_line(raw)
+    return None
 
 
 def run(
@@ -64,7 +80,9 @@ def run(
     timeout: float,
     parameters: dict[str, str],
 ) -> int:
-    """Drop each file into the local stack, print every event as one JSON line, copy outputs to ``out``."""
+    """Drop each file into the local stack, print every event as one JSON line, copy outputs to ``out``.
+
+    ``timeout`` counts the wait for jobs only, from the last drop: training and dropping do not use it up."""
     started = time.monotonic()
     # Events go to the stdout this command started with: the local stack redirects sys.stdout (process-wide)
     # while a function runs, and Step Functions runs ScoreFunction on its own thread, concurrently with this one.
@@ -98,22 +116,16 @@ def run(
                         f"{invocation.error} (kept in the on-failure queue)"
                     )
         personalize = stack.client("personalize")
+        waiting_since = time.monotonic()
         while not all(item.done for item in tracked.values()):
-            if time.monotonic() - started > timeout:
-                progress(f"gave up after {timeout:.0f}s")
+            if time.monotonic() - waiting_since > timeout:
+                # One last look: a job that finished meanwhile is reported and copied, never dropped.
+                _report(tap.drain(), tracked, stack, out, events_out, progress)
+                unfinished = [item.path.name for item in tracked.values() if not item.done]
+                if unfinished:
+                    progress(f"gave up waiting after {timeout:.0f}s for: {', '.join(unfinished)}")
                 break
-            for event in tap.drain():
-                print(json.dumps(event, sort_keys=True), file=events_out, flush=True)
-                found = tracked.get(event["detail"]["input"]["key"])
-                if found is None:
-                    continue
-                item = found
-                item.job_arn = event["detail"].get("jobArn") or item.job_arn
-                item.submitted = item.submitted or event["detail-type"] == "Job Submitted"
-                if event["detail-type"] in TERMINAL:
-                    item.outcome = event["detail-type"]
-                    _copy_outputs(stack, event, out)
-                progress(f"{item.path.name}: {event['detail-type']}")
+            _report(tap.drain(), tracked, stack, out, events_out, progress)
             for item in tracked.values():
                 if item.job_arn and item.outcome is None:
                     status = personalize.describe_batch_inference_job(batchInferenceJobArn=item.job_arn)
@@ -124,6 +136,28 @@ def run(
     succeeded = sum(item.outcome == "Job Succeeded" for item in tracked.values())
     progress(f"{succeeded} of {len(tracked)} jobs succeeded; outputs in {out}")
     return 0 if succeeded == len(tracked) else 1
+
+
+def _report(
+    events: list[dict[str, Any]],
+    tracked: dict[str, Tracked],
+    stack: LocalStack,
+    out: Path,
+    events_out: Any,
+    progress: Callable[[str], None],
+) -> None:
+    """Print each event as one JSON line, note what it says of its file, and copy a finished job's outputs."""
+    for event in events:
+        print(json.dumps(event, sort_keys=True), file=events_out, flush=True)
+        item = tracked.get(event["detail"]["input"]["key"])
+        if item is None:
+            continue
+        item.job_arn = event["detail"].get("jobArn") or item.job_arn
+        item.submitted = item.submitted or event["detail-type"] == "Job Submitted"
+        if event["detail-type"] in TERMINAL:
+            item.outcome = event["detail-type"]
+            _copy_outputs(stack, event, out)
+        progress(f"{item.path.name}: {event['detail-type']}")
 
 
 def _interactions_or_sample(interactions: Path | None, progress: Callable[[str], None]) -> Path:
@@ -346,6 +380,14 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)}")
+    if args.command == "run":
+        names = [f.name for f in args.files]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            parser.error(
+                f"two files are named {', '.join(twice)}: each is dropped as input/<file name>, so one would "
+                "replace the other (and Personalize names outputs by file name): rename one"
+            )
     if args.command == "validate":
         return validate(args.files, kind=args.kind, max_item_list=args.max_item_list, as_json=args.json)
     try:

@@ -116,3 +116,53 @@ def test_run_trains_the_model_once_for_train_function_and_the_emulator(
     )
     capsys.readouterr()
     assert code == 0 and len(trained) == 1
+
+
+def test_run_picks_each_files_local_solution_version_so_kinds_run_together(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the README's files without their sidecar metadata (no solution version named)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("users.jsonl", "items.jsonl", "ranking.jsonl"):
+        (bare / name).write_bytes((sample / name).read_bytes())
+    # When they run in one call, as README shows (`batchrecs run items.jsonl --metadata num-results=10`)
+    code = run_cli(
+        tmp_path, *sorted(bare.iterdir()), "--metadata", "num-results=10", interactions=sample / "interactions.csv"
+    )
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # Then each ran with the local solution version of its kind, and succeeded
+    assert code == 0
+    succeeded = {e["detail"]["input"]["key"]: e["detail"] for e in events if e["detail-type"] == "Job Succeeded"}
+    assert {key: d["kind"] for key, d in succeeded.items()} == {
+        "input/users.jsonl": "users",
+        "input/items.jsonl": "items",
+        "input/ranking.jsonl": "ranking",
+    }
+    assert all(
+        d["settings"]["solutionVersionArn"].endswith(f"batchrecs-local-{d['kind']}/1") for d in succeeded.values()
+    )
+
+
+def test_two_inputs_with_one_file_name_are_refused_up_front(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for folder in ("d1", "d2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "u.jsonl").write_bytes((sample / "users.jsonl").read_bytes())
+    with pytest.raises(SystemExit) as caught:
+        main(["run", str(tmp_path / "d1" / "u.jsonl"), str(tmp_path / "d2" / "u.jsonl")])
+    assert caught.value.code == 2
+    assert "two files are named u.jsonl" in capsys.readouterr().err
+
+
+def test_a_job_that_ended_before_the_deadline_check_is_still_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a timeout of zero: the deadline passes before the first look at the events
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"userId": 7}\n')
+    code = main(["run", str(bad), "--out", str(tmp_path / "out"), "--timeout", "0"])
+    # Then the rejection that had already happened is printed, not lost to the timeout
+    (event,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (code, event["detail-type"]) == (1, "Input Rejected")
