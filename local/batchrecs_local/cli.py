@@ -1,4 +1,7 @@
-"""The ``batchrecs`` command: run files through the embedded local stack, and make the demo's data."""
+"""The ``batchrecs`` command: run files through the embedded local stack, and make the demo's data.
+
+Heavy modules (moto, the SAM transform, numpy) are imported by the commands that use them, so that ``--help`` and
+``validate`` start at once, and work from a plain ``pip install .`` without the ``local`` extra."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchrecs.settings import CAUTIOUS_MAX, JobKind
 from batchrecs.validation import (
@@ -22,10 +25,9 @@ from batchrecs.validation import (
     read_chunks,
     validate_file,
 )
-from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_version_arn
-from scorer.interactions import Interactions
-from scorer.model import Model
-from scorer.score import score_lines
+
+if TYPE_CHECKING:
+    from batchrecs_local.stack import LocalStack
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
 
@@ -58,6 +60,8 @@ def metadata_for(path: Path, overrides: dict[str, str]) -> dict[str, str]:
     if "solution-version-arn" not in {key.lower() for key in metadata}:
         kind = _first_kind(path)
         if kind is not None:
+            from batchrecs_local.stack import solution_version_arn
+
             metadata["solution-version-arn"] = solution_version_arn(kind.value)
     return metadata
 
@@ -92,6 +96,8 @@ def run(
         print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     interactions = _interactions_or_sample(interactions, progress)
+    from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
+
     settings = demo_emulator(interactions=interactions)
     with LocalStack(settings=settings, parameters=parameters) as stack:
         tap = EventTap(stack)
@@ -185,6 +191,8 @@ def serve(host: str | None, port: int, env_file: Path, interactions: Path | None
 
     if host is None:
         host = sam_local.bridge_gateway() if sam_local.docker_answers() else "127.0.0.1"
+    from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
+
     settings = demo_emulator(interactions=_interactions_or_sample(interactions, progress))
     with LocalStack(settings=settings) as stack, stack.serve(host, port) as endpoint:
         tap = EventTap(stack)
@@ -213,25 +221,62 @@ def serve(host: str | None, port: int, env_file: Path, interactions: Path | None
             return 0
 
 
+class UserError(Exception):
+    """A problem the user can fix: one line on stderr naming it and the fix, and an exit code (2 for usage)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def train(csv_path: Path, directory: Path, *, algorithm: str | None) -> int:
     """Train as TrainFunction does and write MODEL_DIR/model.npz and metadata.json."""
-    with csv_path.open(newline="") as handle:
-        model = Model.train(Interactions.read_csv(handle, name=str(csv_path)), algorithm=algorithm)
+    from scorer.interactions import Interactions, InteractionsError
+    from scorer.model import Model
+
+    try:
+        with csv_path.open(newline="") as handle:
+            model = Model.train(Interactions.read_csv(handle, name=str(csv_path)), algorithm=algorithm)
+    except InteractionsError as error:
+        raise UserError(
+            f"{error}; an interactions CSV has a header USER_ID,ITEM_ID,TIMESTAMP and one interaction a line"
+        ) from None
     model.save_dir(directory)
     print(json.dumps(model.metadata))
     return 0
 
 
-def score(input_path: Path, directory: Path, output: Path, *, num_results: int, kind: str | None) -> int:
-    """Score as ScoreFunction does: Personalize's output format, one line per input record."""
+def score(
+    input_path: Path,
+    directory: Path,
+    output: Path,
+    *,
+    num_results: int,
+    kind: str | None,
+    exclude_seen: bool = False,
+    max_num_results: int = CAUTIOUS_MAX,
+) -> int:
+    """Score as ScoreFunction does, after the same validation and limits as SubmitFunction: Personalize's output
+    format, one line per input record."""
+    if not 1 <= num_results <= max_num_results:
+        raise UserError(f"--num-results must be between 1 and {max_num_results} (MaxNumResults), not {num_results}", 2)
+    if not (directory / "model.npz").is_file():
+        raise UserError(f"no model in {directory}: train one with `batchrecs train INTERACTIONS.csv -o {directory}`", 2)
+    report = validate_file(input_path, kind=JobKind(kind) if kind else None)
+    if not report.valid:
+        print(describe(report), file=sys.stderr)
+        raise UserError(f"{input_path} is not valid input; nothing was scored")
+    from scorer.model import Model
+    from scorer.score import score_lines
+
     model = Model.load(directory / "model.npz")
+    kind = (report.kind or JobKind.USERS).value
     with input_path.open("rb") as handle:  # framed as the validator frames lines: LF, never a bare CR
         lines = [raw for raw in iter_lines(read_chunks(handle)) if not is_blank(raw)]
-    if kind is None:
-        kind = ((kind_of_line(lines[0]) if lines else None) or JobKind.USERS).value
     output.parent.mkdir(parents=True, exist_ok=True)
+    scored = score_lines(model, lines, kind=kind, num_results=num_results, exclude_seen=exclude_seen)
     with output.open("wb") as handle:
-        count = sum(handle.write(line) > 0 for line in score_lines(model, lines, kind=kind, num_results=num_results))
+        count = sum(handle.write(line) > 0 for line in scored)
     print(f"{count:,} {kind} records scored into {output}", file=sys.stderr)
     return 0
 
@@ -265,6 +310,26 @@ def describe(report: ValidationReport) -> str:
     if report.error_count > len(report.errors):
         lines.append(f"  … and {report.error_count - len(report.errors):,} more")
     return "\n".join(lines)
+
+
+def _redrive(stack: str, region: str | None) -> Any:
+    """``batchrecs redrive`` on a deployed stack, with AWS's usual settings; their absence named, with the fix."""
+    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+
+    from batchrecs_local.redrive import deployed
+
+    try:
+        return deployed(stack, region=region)
+    except NoRegionError:
+        raise UserError("no AWS region: pass --region, or set AWS_REGION (or a profile's region)", 2) from None
+    except NoCredentialsError:
+        raise UserError(
+            "no AWS credentials: configure them as for the AWS CLI (aws configure, a profile, …)", 2
+        ) from None
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ValidationError":
+            raise UserError(f"no stack {stack!r} in this account and region: check --stack and --region", 2) from None
+        raise UserError(f"{error.response['Error']['Code']}: {error.response['Error'].get('Message', '')}") from None
 
 
 def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
@@ -335,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     score_parser.add_argument("input", type=Path, metavar="INPUT.jsonl")
     score_parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     score_parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT.out")
-    score_parser.add_argument("--num-results", type=int, default=25)
+    score_parser.add_argument("--num-results", type=int, default=25, help="1 to 500 (default 25)")
+    score_parser.add_argument("--exclude-seen", action="store_true", help="drop each user's past items")
     score_parser.add_argument("--kind", choices=[k.value for k in JobKind], help="default: from the first record")
     redrive_parser = commands.add_parser(
         "redrive",
@@ -353,6 +419,14 @@ def main(argv: list[str] | None = None) -> int:
     sample_parser = commands.add_parser("sample-data", help="write the demo's seeded synthetic data")
     sample_parser.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except UserError as error:
+        print(f"batchrecs {args.command}: {error}", file=sys.stderr)
+        return error.code
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     if args.command == "sample-data":
         from batchrecs_local.sample_data import write_sample_data
@@ -361,9 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         return 0
     if args.command == "redrive":
-        from batchrecs_local.redrive import deployed
-
-        redriven = deployed(args.stack, region=args.region)
+        redriven = _redrive(args.stack, args.region)
         for key in redriven.delivered:
             print(f"redriven, ran to its end: {key}")
         for kept in redriven.kept:
@@ -374,9 +446,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve(args.host, args.port, args.env_vars, args.interactions)
     if args.command == "train":
+        if not args.csv.is_file():
+            raise UserError(f"no such file: {args.csv}", 2)
         return train(args.csv, args.output, algorithm=args.algorithm)
     if args.command == "score":
-        return score(args.input, args.model, args.output, num_results=args.num_results, kind=args.kind)
+        if not args.input.is_file():
+            raise UserError(f"no such file: {args.input}", 2)
+        return score(
+            args.input,
+            args.model,
+            args.output,
+            num_results=args.num_results,
+            kind=args.kind,
+            exclude_seen=args.exclude_seen,
+        )
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)}")

@@ -1,0 +1,53 @@
+"""`batchrecs --help` and `batchrecs validate` start without the local stack's heavy modules, so they are quick
+and work from `pip install .` without the `local` extra (bench/cli_start.py measures the time)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = {"moto", "numpy", "cfnlint", "samtranslator", "scorer", "samcli"}
+PROBE = """
+import sys
+from batchrecs_local.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+print(sorted({{m.split(".")[0] for m in sys.modules}} & {heavy!r}), file=sys.stderr)
+"""
+
+
+def imported(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], capture_output=True, text=True, check=False
+    )
+    return done.stderr.strip().splitlines()[-1]
+
+
+def test_help_and_validate_import_nothing_heavy(tmp_path: Path) -> None:
+    valid = tmp_path / "users.jsonl"
+    valid.write_text('{"userId": "1"}\n')
+    assert imported("--help") == "[]"
+    assert imported("validate", str(valid)) == "[]"
+    # The probe sees heavy modules when a command needs them: train loads the scorer (numpy)
+    csv = tmp_path / "interactions.csv"
+    csv.write_text("USER_ID,ITEM_ID,TIMESTAMP\n" + "".join(f"u{n % 5},i{n % 7},{n}\n" for n in range(60)))
+    assert "numpy" in imported("train", str(csv), "-o", str(tmp_path / "model"))
+
+
+def test_pyproject_declares_what_the_cli_needs() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {requirement.split("[")[0].split(">")[0].split("=")[0] for requirement in project["dependencies"]}
+    layers = {
+        line.split("[")[0].split("=")[0]
+        for path in ROOT.glob("layers/*/requirements.txt")
+        for line in path.read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert layers <= names
+    local = {r.split("[")[0].split(">")[0] for r in project["optional-dependencies"]["local"]}
+    assert {"moto", "aws-sam-cli", "cfn-lint"} <= local
