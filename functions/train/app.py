@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
-from batchrecs.observability import logger, metrics, tracer
+from batchrecs.observability import Metric, count, logger, metrics, tracer
 from scorer.jobs import train_version
 
 
@@ -26,6 +27,10 @@ def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
             continue
         key = unquote_plus(obj.key)
         version = train_version(client("s3"), record.s3.bucket.name, key, obj.versionId or f"etag:{obj.eTag}")
+        # One count per model drop (0 for a redelivery that found its version), so every run has its metric.
+        count(Metric.MODELS_TRAINED, 1 if version.created else 0)
+        if version.created:
+            count(Metric.TRAINING_DURATION, float(version.metadata.get("trainingSeconds", 0)), MetricUnit.Seconds)
         logger.info(
             "model trained" if version.created else "model version exists",
             extra={"model": version.name, "version": version.version, "metadata": version.metadata},

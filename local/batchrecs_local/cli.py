@@ -83,6 +83,7 @@ def run(
     interactions: Path | None,
     timeout: float,
     parameters: dict[str, str],
+    verbose: bool = False,
 ) -> int:
     """Drop each file into the local stack, print every event as one JSON line, copy outputs to ``out``.
 
@@ -99,7 +100,7 @@ def run(
     from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 
     settings = demo_emulator(interactions=interactions)
-    with LocalStack(settings=settings, parameters=parameters) as stack:
+    with LocalStack(settings=settings, parameters=parameters, function_logs=verbose) as stack:
         tap = EventTap(stack)
         model = stack.template.parameters["ScorerModelName"]
         (training,) = stack.drop(interactions.read_bytes(), f"models/{model}/interactions.csv")
@@ -378,7 +379,10 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="interactions CSV the emulated Personalize is trained on (default: sample data)",
     )
-    run_parser.add_argument("--timeout", type=float, default=300, help="seconds before giving up (default 300)")
+    run_parser.add_argument(
+        "--timeout", type=float, default=300, help="seconds to wait for jobs after the drops (default 300)"
+    )
+    run_parser.add_argument("--verbose", action="store_true", help="show the functions' log lines on stderr")
     validate_parser = commands.add_parser(
         "validate", help="check files as SubmitFunction does: exit 0 valid, 1 invalid, 2 usage error"
     )
@@ -485,6 +489,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         interactions=args.interactions,
         timeout=args.timeout,
         parameters=parameters,
+        verbose=args.verbose,
     )
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import io
 import json
+import logging
 import os
 import sys
 import threading
@@ -73,6 +75,25 @@ def demo_emulator(region: str = "us-east-1", **settings: Any) -> emulator.Emulat
     return emulator.EmulatorSettings(solution_versions=versions, **settings)
 
 
+class FunctionOutput(io.TextIOBase):
+    """Where in-process functions' log and metric lines go: stderr when ``verbose``, else nowhere. One object for
+    the process, because Powertools binds its logger to the stream current when a handler is first imported."""
+
+    verbose = True
+
+    def write(self, text: str) -> int:
+        if self.verbose:
+            sys.stderr.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.verbose:
+            sys.stderr.flush()
+
+
+FUNCTION_OUTPUT = FunctionOutput()
+
+
 @dataclass
 class LambdaContext:
     """The part of Lambda's context object that handlers and Powertools read."""
@@ -127,6 +148,7 @@ class LocalStack:
         region: str = "us-east-1",
         quiet: bool = True,
         s3_notifications: bool = True,
+        function_logs: bool = True,
     ) -> None:
         """``s3_notifications=False`` keeps S3 notifications from the in-process functions: for a caller that plays
         S3's part itself (the sam local tier invokes the built functions with the events/ payloads)."""
@@ -145,6 +167,8 @@ class LocalStack:
         self.faults = faults
         self.functions: dict[str, LocalFunction] = {}
         self.s3_notifications = s3_notifications
+        self.function_logs = function_logs
+        self._logs_were = FUNCTION_OUTPUT.verbose
         self.gates: dict[str, threading.Event] = {}
         """Function → a gate its invocations wait for (tests hold a function with it instead of racing it)."""
         self._invoking = threading.RLock()
@@ -157,6 +181,7 @@ class LocalStack:
     def __enter__(self) -> LocalStack:
         self._env.start()
         self._mock.start()
+        self._logs_were, FUNCTION_OUTPUT.verbose = FUNCTION_OUTPUT.verbose, self.function_logs
         from batchrecs.adapters import client
 
         client.cache_clear()  # clients from an earlier stack belong to its moto session
@@ -179,6 +204,7 @@ class LocalStack:
             self.stop_executions()
         finally:
             self._hooks.close()
+            FUNCTION_OUTPUT.verbose = self._logs_were
             sfn_shim.LOCAL_FUNCTIONS.clear()
             self._mock.stop()
             self._env.stop()
@@ -402,12 +428,23 @@ class LocalStack:
 
     @contextlib.contextmanager
     def _quiet(self) -> Any:
-        """Keep handler logs and metrics off stdout, which belongs to the CLI's event lines."""
+        """Keep handler logs and metrics off stdout, which belongs to the CLI's event lines: on stderr when
+        FUNCTION_OUTPUT.verbose, else dropped."""
         if not self.quiet:
             yield
             return
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
+        from batchrecs.observability import logger as function_logger
+
+        # Powertools' handler holds the stream current when it was made; point it here for the invocation too.
+        handler = function_logger.registered_handler
+        stream = handler if isinstance(handler, logging.StreamHandler) else None
+        previous = stream.setStream(FUNCTION_OUTPUT) if stream is not None else None
+        try:
+            with contextlib.redirect_stdout(FUNCTION_OUTPUT):
+                yield
+        finally:
+            if stream is not None and previous is not None:
+                stream.setStream(previous)
 
     # --- asynchronous delivery (S3 notifications, rule targets) ----------------------------------------------
 

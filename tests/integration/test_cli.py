@@ -166,3 +166,20 @@ def test_a_job_that_ended_before_the_deadline_check_is_still_reported(
     # Then the rejection that had already happened is printed, not lost to the timeout
     (event,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (code, event["detail-type"]) == (1, "Input Rejected")
+
+
+def test_function_logs_stay_out_of_the_way_unless_verbose(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert run_cli(tmp_path, sample / "users.jsonl", interactions=sample / "interactions.csv") == 0
+    quiet = capsys.readouterr()
+    # Progress only on stderr: no function log or metric lines, and no Powertools warning about empty metrics
+    assert '"level"' not in quiet.err and '"_aws"' not in quiet.err
+    assert not [(w.filename, w.lineno, str(w.message)) for w in caught if "No application metrics" in str(w.message)]
+    assert all(line.startswith("[") for line in quiet.err.splitlines()), quiet.err[:500]
+    assert run_cli(tmp_path, sample / "users.jsonl", "--verbose", interactions=sample / "interactions.csv") == 0
+    assert '"level"' in capsys.readouterr().err

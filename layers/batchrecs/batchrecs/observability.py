@@ -26,6 +26,8 @@ class Metric(StrEnum):
     JOB_DURATION = "JobDuration"
     SCORING_DURATION = "ScoringDuration"
     RECORDS_SCORED = "RecordsScored"
+    MODELS_TRAINED = "ModelsTrained"
+    TRAINING_DURATION = "TrainingDuration"
 
 
 def count(metric: Metric, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
