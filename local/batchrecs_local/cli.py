@@ -96,6 +96,7 @@ def run(
     def progress(message: str) -> None:
         print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
+    _clear_earlier_outputs(out, progress)
     interactions = _interactions_or_sample(interactions, progress)
     from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 
@@ -173,10 +174,28 @@ def _interactions_or_sample(interactions: Path | None, progress: Callable[[str],
         return interactions
     from batchrecs_local.sample_data import write_sample_data
 
-    sample = Path(tempfile.mkdtemp(prefix="batchrecs-sample-"))
-    write_sample_data(sample)
+    # Seeded, so always the same: written once per machine and reused, never a new folder per run.
+    sample = Path(tempfile.gettempdir()) / "batchrecs-sample"
+    if not (sample / "interactions.csv").is_file():
+        write_sample_data(sample)
     progress(f"no --interactions: the emulated Personalize is trained on sample data ({sample / 'interactions.csv'})")
     return sample / "interactions.csv"
+
+
+def _clear_earlier_outputs(out: Path, progress: Callable[[str], None]) -> None:
+    """Remove the job folders earlier runs copied into ``out`` (``br-*`` folders holding only ``.out`` files);
+    anything else there is the user's and stays."""
+    stale = [
+        folder
+        for folder in (out.glob("br-*") if out.is_dir() else [])
+        if folder.is_dir() and all(f.is_file() and f.suffix == ".out" for f in folder.iterdir())
+    ]
+    for folder in stale:
+        for file in folder.iterdir():
+            file.unlink()
+        folder.rmdir()
+    if stale:
+        progress(f"removed {len(stale)} job folder(s) of earlier runs from {out}")
 
 
 def serve(host: str | None, port: int, env_file: Path, interactions: Path | None) -> int:

@@ -183,3 +183,22 @@ def test_function_logs_stay_out_of_the_way_unless_verbose(
     assert all(line.startswith("[") for line in quiet.err.splitlines()), quiet.err[:500]
     assert run_cli(tmp_path, sample / "users.jsonl", "--verbose", interactions=sample / "interactions.csv") == 0
     assert '"level"' in capsys.readouterr().err
+
+
+def test_runs_leave_nothing_behind(sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import tempfile
+
+    out = tmp_path / "out"
+    (out / "br-old-0123456789abcdef").mkdir(parents=True)
+    (out / "br-old-0123456789abcdef" / "users.jsonl.out").write_text("{}\n")
+    (out / "notes.txt").write_text("mine")
+    before = sorted(Path(tempfile.gettempdir()).glob("batchrecs-sample*"))
+    # Two runs without --interactions (sample data), into the same --out
+    for _ in range(2):
+        assert main(["run", str(sample / "users.jsonl"), "--out", str(out), "--timeout", "60"]) == 0
+    capsys.readouterr()
+    # Then the sample data was written once and reused, and out holds this run's job folder and the user's file
+    after = sorted(Path(tempfile.gettempdir()).glob("batchrecs-sample*"))
+    assert set(after) - set(before) <= {Path(tempfile.gettempdir()) / "batchrecs-sample"}
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("br-")) == ["notes.txt"]
+    assert len([p for p in out.iterdir() if p.name.startswith("br-")]) == 1
