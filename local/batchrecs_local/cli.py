@@ -92,10 +92,29 @@ def run(
     # Events go to the stdout this command started with: the local stack redirects sys.stdout (process-wide)
     # while a function runs, and Step Functions runs ScoreFunction on its own thread, concurrently with this one.
     events_out = sys.stdout
+    from batchrecs_local.progress import JobBoard
+
+    board = JobBoard()
 
     def progress(message: str) -> None:
-        print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+        board.log(f"[{time.monotonic() - started:6.1f}s] {message}")
 
+    with board:
+        return _run(files, board, progress, events_out, out, overrides, interactions, timeout, parameters, verbose)
+
+
+def _run(
+    files: list[Path],
+    board: Any,
+    progress: Callable[[str], None],
+    events_out: Any,
+    out: Path,
+    overrides: dict[str, str],
+    interactions: Path | None,
+    timeout: float,
+    parameters: dict[str, str],
+    verbose: bool,
+) -> int:
     _clear_earlier_outputs(out, progress)
     interactions = _interactions_or_sample(interactions, progress)
     from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
@@ -116,6 +135,7 @@ def run(
         tracked = {f"input/{path.name}": Tracked(path=path, key=f"input/{path.name}") for path in files}
         for item in tracked.values():
             progress(f"{item.path.name}: dropped as s3://{stack.name('InputBucket')}/{item.key}")
+            board.update(item.path.name, "dropped")
             for invocation in stack.drop(item.path.read_bytes(), item.key, metadata_for(item.path, overrides)):
                 if invocation.error:
                     item.outcome = "Submit Failed"
@@ -128,18 +148,19 @@ def run(
         while not all(item.done for item in tracked.values()):
             if time.monotonic() - waiting_since > timeout:
                 # One last look: a job that finished meanwhile is reported and copied, never dropped.
-                _report(tap.drain(), tracked, stack, out, events_out, progress)
+                _report(tap.drain(), tracked, stack, out, events_out, progress, board)
                 unfinished = [item.path.name for item in tracked.values() if not item.done]
                 if unfinished:
                     progress(f"gave up waiting after {timeout:.0f}s for: {', '.join(unfinished)}")
                 break
-            _report(tap.drain(), tracked, stack, out, events_out, progress)
+            _report(tap.drain(), tracked, stack, out, events_out, progress, board)
             for item in tracked.values():
                 if item.job_arn and item.outcome is None:
                     status = personalize.describe_batch_inference_job(batchInferenceJobArn=item.job_arn)
                     if status["batchInferenceJob"]["status"] != item.status:
                         item.status = status["batchInferenceJob"]["status"]
                         progress(f"{item.path.name}: Personalize job {item.status}")
+                        board.update(item.path.name, f"Personalize {item.status}")
             time.sleep(0.2)
     succeeded = sum(item.outcome == "Job Succeeded" for item in tracked.values())
     progress(f"{succeeded} of {len(tracked)} jobs succeeded; outputs in {out}")
@@ -153,6 +174,7 @@ def _report(
     out: Path,
     events_out: Any,
     progress: Callable[[str], None],
+    board: Any,
 ) -> None:
     """Print each event as one JSON line, note what it says of its file, and copy a finished job's outputs."""
     for event in events:
@@ -166,6 +188,7 @@ def _report(
             item.outcome = event["detail-type"]
             _copy_outputs(stack, event, out)
         progress(f"{item.path.name}: {event['detail-type']}")
+        board.update(item.path.name, event["detail-type"])
 
 
 def _interactions_or_sample(interactions: Path | None, progress: Callable[[str], None]) -> Path:
@@ -251,11 +274,12 @@ class UserError(Exception):
 
 def train(csv_path: Path, directory: Path, *, algorithm: str | None) -> int:
     """Train as TrainFunction does and write MODEL_DIR/model.npz and metadata.json."""
+    from batchrecs_local.progress import stage
     from scorer.interactions import Interactions, InteractionsError
     from scorer.model import Model
 
     try:
-        with csv_path.open(newline="") as handle:
+        with csv_path.open(newline="") as handle, stage(f"reading {csv_path.name} and training"):
             model = Model.train(Interactions.read_csv(handle, name=str(csv_path)), algorithm=algorithm)
     except InteractionsError as error:
         raise UserError(
@@ -294,7 +318,13 @@ def score(
     with input_path.open("rb") as handle:  # framed as the validator frames lines: LF, never a bare CR
         lines = [raw for raw in iter_lines(read_chunks(handle)) if not is_blank(raw)]
     output.parent.mkdir(parents=True, exist_ok=True)
-    scored = score_lines(model, lines, kind=kind, num_results=num_results, exclude_seen=exclude_seen)
+    from batchrecs_local.progress import counted
+
+    scored = counted(
+        score_lines(model, lines, kind=kind, num_results=num_results, exclude_seen=exclude_seen),
+        "records scored",
+        total=len(lines),
+    )
     with output.open("wb") as handle:
         count = sum(handle.write(line) > 0 for line in scored)
     print(f"{count:,} {kind} records scored into {output}", file=sys.stderr)
