@@ -136,7 +136,7 @@ def _run(
         for item in tracked.values():
             progress(f"{item.path.name}: dropped as s3://{stack.name('InputBucket')}/{item.key}")
             board.update(item.path.name, "dropped")
-            for invocation in stack.drop(item.path.read_bytes(), item.key, metadata_for(item.path, overrides)):
+            for invocation in stack.drop(item.path, item.key, metadata_for(item.path, overrides)):
                 if invocation.error:
                     item.outcome = "Submit Failed"
                     progress(
@@ -390,7 +390,7 @@ def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         target = out / event["detail"]["jobName"] / key.rsplit("/", 1)[-1]
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        s3.download_file(bucket, key, str(target))  # streamed: outputs can be gigabytes
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:

@@ -8,12 +8,14 @@ file, scored by the self-hosted scorer trained on the interactions file it is gi
 
 from __future__ import annotations
 
+import hashlib
 import io
+import itertools
 import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,7 +186,9 @@ def _split(uri: str) -> tuple[str, str]:
 
 
 def write_output(job: BatchInferenceJob) -> None:
-    """Score each input file with the scorer and write ``<output>/<file name>.out`` into moto's S3."""
+    """Score each input file with the scorer and write ``<output>/<file name>.out`` into moto's S3, streaming: the
+    input is read and the output written a chunk at a time (moto keeps large objects on disk), so a file of
+    millions of records never sits in memory whole, in or out."""
     s3 = s3_backends[job.account_id]["aws"]
     in_bucket, prefix = _split(job.input_path)
     out_bucket, out_prefix = _split(job.output_path)
@@ -199,17 +203,56 @@ def write_output(job: BatchInferenceJob) -> None:
         found = s3.get_object(in_bucket, key)
         if found is None:
             raise FileNotFoundError(f"s3://{in_bucket}/{key}")
-        lines = [raw for raw in iter_lines([found.value]) if not is_blank(raw)]
+        lines = (raw for raw in iter_lines(_chunks_of(found)) if not is_blank(raw))
         if job.request.get("batchInferenceJobMode") == "THEME_GENERATION":
-            if len(lines) > MAX_THEME_RECORDS:
-                raise ValueError(
-                    f"THEME_GENERATION reads at most {MAX_THEME_RECORDS} records; the input has {len(lines)}"
-                )
-            output = b"".join(theme_lines(model, lines, num_results))
+            records = list(itertools.islice(lines, MAX_THEME_RECORDS + 1))
+            if len(records) > MAX_THEME_RECORDS:
+                raise ValueError(f"THEME_GENERATION reads at most {MAX_THEME_RECORDS} records")
+            output: Iterator[bytes] = theme_lines(model, records, num_results)
         else:
-            kind = _kind(job.request.get("solutionVersionArn", ""), lines)
-            output = b"".join(score_lines(model, lines, kind=kind, num_results=num_results))
-        s3.put_object(out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", output)
+            first = next(lines, None)
+            kind = _kind(job.request.get("solutionVersionArn", ""), [first] if first is not None else [])
+            output = score_lines(
+                model, itertools.chain([first] if first is not None else [], lines), kind=kind, num_results=num_results
+            )
+        _write_streaming(s3, out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", output)
+
+
+def _chunks_of(found: Any, size: int = 1 << 20) -> Iterator[bytes]:
+    """A moto object's bytes a chunk at a time (``value`` would copy it whole)."""
+    position = 0
+    while True:
+        with found.lock:
+            found._value_buffer.seek(position)
+            chunk = found._value_buffer.read(size)
+        if not chunk:
+            return
+        position += len(chunk)
+        yield chunk
+
+
+def _write_streaming(s3: Any, bucket: str, key: str, lines: Iterable[bytes], batch: int = 1 << 20) -> None:
+    """Write ``lines`` into a new object a megabyte at a time (moto spills it to disk past a few MB)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    written = 0
+    fake = s3.put_object(bucket, key, b"")
+    pending: list[bytes] = []
+    pending_size = 0
+    with fake.lock:
+        buffer = fake._value_buffer
+        buffer.seek(0)
+        buffer.truncate()
+        for line in itertools.chain(lines, [b""]):
+            pending.append(line)
+            pending_size += len(line)
+            if pending_size >= batch or not line:
+                block = b"".join(pending)
+                buffer.write(block)
+                digest.update(block)
+                written += len(block)
+                pending, pending_size = [], 0
+        fake.contentsize = written
+        fake._etag = digest.hexdigest()
 
 
 def theme_lines(model: Model, lines: list[bytes], num_results: int) -> Iterator[bytes]:

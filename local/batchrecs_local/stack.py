@@ -470,17 +470,22 @@ class LocalStack:
 
     def drop(
         self,
-        body: bytes,
+        body: bytes | Path,
         key: str,
         metadata: dict[str, str] | None = None,
         bucket_logical: str = "InputBucket",
         *,
         timeout: float = 300,
     ) -> list[Invocation]:
-        """Upload an object as a user would; return the invocations its notification made, once they have ended."""
-        bucket = self.name(bucket_logical)
-        put = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata or {})
-        deliveries = self._by_object.pop((bucket, key, put.get("VersionId", "null")), [])
+        """Upload an object as a user would (a file is streamed, as `aws s3 cp` does); return the invocations its
+        notification made, once they have ended."""
+        bucket, s3 = self.name(bucket_logical), self.client("s3")
+        if isinstance(body, Path):
+            s3.upload_file(str(body), bucket, key, ExtraArgs={"Metadata": metadata or {}})
+            version = s3.head_object(Bucket=bucket, Key=key).get("VersionId", "null")
+        else:
+            version = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata or {}).get("VersionId", "null")
+        deliveries = self._by_object.pop((bucket, key, version), [])
         deadline = time.monotonic() + timeout
         for thread, _ in deliveries:
             thread.join(max(0.0, deadline - time.monotonic()))
