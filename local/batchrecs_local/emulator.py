@@ -73,6 +73,8 @@ class EmulatorSettings:
     hold: threading.Event | None = None
     """A gate: while it is given and not set, every job stays CREATE PENDING and its clock does not run. Tests
     hold jobs with it instead of racing the emulator's clock."""
+    hold_running: threading.Event | None = None
+    """The same for CREATE IN_PROGRESS: a job that has started stays in progress until it is set."""
 
 
 SETTINGS = EmulatorSettings()
@@ -142,6 +144,8 @@ class BatchInferenceJob(BaseModel):
             if elapsed < SETTINGS.pending_seconds:
                 return "CREATE PENDING"
             if elapsed < SETTINGS.pending_seconds + SETTINGS.running_seconds:
+                return "CREATE IN_PROGRESS"
+            if SETTINGS.hold_running is not None and not SETTINGS.hold_running.is_set():
                 return "CREATE IN_PROGRESS"
             if self.failure is None:
                 try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,20 +52,28 @@ def code(error: pytest.ExceptionInfo[ClientError]) -> str:
 
 
 def test_lifecycle_goes_pending_in_progress_active_and_writes_output(stack: LocalStack) -> None:
-    # Wide windows for this one: on a loaded machine (the sam local tier on the other worker) the first describe
-    # came more than the fixture's 0.5 s after the create, and saw ACTIVE first.
-    stack.settings.pending_seconds, stack.settings.running_seconds = 1.0, 1.0
-    arn = create(stack, "job-1")
+    # Gates hold each stage until the test has seen it: no window a loaded machine could skip.
+    pending, running = stack.settings.hold, stack.settings.hold_running = threading.Event(), threading.Event()
+    stack.settings.pending_seconds = stack.settings.running_seconds = 0
+    arn = create(stack, "job-1", batchInferenceJobConfig={"itemExplorationConfig": {"explorationWeight": "0.3"}})
     personalize = stack.client("personalize")
-    seen = []
+
+    def status() -> dict[str, Any]:
+        described: dict[str, Any] = personalize.describe_batch_inference_job(batchInferenceJobArn=arn)
+        return described["batchInferenceJob"]
+
+    seen = [status()["status"]]
+    pending.set()
+    seen.append(status()["status"])
+    running.set()
     deadline = time.monotonic() + 10
-    while (not seen or seen[-1] != "ACTIVE") and time.monotonic() < deadline:
-        status = personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"]["status"]
-        if not seen or seen[-1] != status:
-            seen.append(status)
+    while status()["status"] not in ("ACTIVE", "CREATE FAILED") and time.monotonic() < deadline:
         time.sleep(0.05)
-    job = personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"]
+    job = status()
+    seen.append(job["status"])
     assert seen == ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"], job.get("failureReason")
+    # Describe echoes the settings the job was created with
+    assert job["batchInferenceJobConfig"] == {"itemExplorationConfig": {"explorationWeight": "0.3"}}
     body = stack.client("s3").get_object(Bucket=stack.name("OutputBucket"), Key="output/job-1/u.jsonl.out")["Body"]
     good, bad = (json.loads(line) for line in body.read().splitlines())
     assert good["error"] is None and good["input"] == {"userId": "1"}
