@@ -18,7 +18,7 @@ from batchrecs.adapters.queue import QueueTickets
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.adapters.stepfunctions import JobExecutions
 from batchrecs.jobs import IDEMPOTENCY, Drop, SubmitPorts, submit_drop
-from batchrecs.observability import logger, metrics, tracer
+from batchrecs.observability import Metric, count, logger, metrics, tracer
 from batchrecs.settings import stack_settings
 
 
@@ -43,6 +43,8 @@ def ports() -> SubmitPorts:
 def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
     IDEMPOTENCY.register_lambda_context(context)
     results = []
+    # Counted per notification, replays included: S3 may deliver one twice, and every invocation has its metric.
+    count(Metric.DROPS_RECEIVED, len(event.Records))
     for record in event.Records:
         bucket, obj = record.s3.bucket.name, record.s3.object
         if obj is None:  # only non-object notifications lack it; the template subscribes to ObjectCreated only

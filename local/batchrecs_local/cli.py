@@ -390,7 +390,12 @@ def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         target = out / event["detail"]["jobName"] / key.rsplit("/", 1)[-1]
         target.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(bucket, key, str(target))  # streamed: outputs can be gigabytes
+        # One GET, written a chunk at a time (outputs can be gigabytes). Not download_file: its ranged GETs each
+        # make moto read the whole object.
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        with target.open("wb") as handle:
+            for chunk in body.iter_chunks(1 << 20):
+                handle.write(chunk)
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:

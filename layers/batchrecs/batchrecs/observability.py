@@ -27,6 +27,7 @@ class Metric(StrEnum):
     SCORING_DURATION = "ScoringDuration"
     RECORDS_SCORED = "RecordsScored"
     MODELS_TRAINED = "ModelsTrained"
+    DROPS_RECEIVED = "DropsReceived"
     TRAINING_DURATION = "TrainingDuration"
 
 
