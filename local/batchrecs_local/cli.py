@@ -382,6 +382,50 @@ def _redrive(stack: str, region: str | None) -> Any:
         raise UserError(f"{error.response['Error']['Code']}: {error.response['Error'].get('Message', '')}") from None
 
 
+def models(stack: str | None, bucket: str | None, region: str | None, endpoint_url: str | None) -> int:
+    """List the scorer models in a stack's input bucket: each name, its versions (newest first) with their metadata,
+    and which one new jobs use (latest.json)."""
+    import boto3
+    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+
+    try:
+        session = boto3.session.Session(region_name=region)
+        if bucket is None:
+            resources = session.client("cloudformation", endpoint_url=endpoint_url).describe_stack_resources(
+                StackName=stack or "", LogicalResourceId="InputBucket"
+            )["StackResources"]
+            bucket = resources[0]["PhysicalResourceId"]
+        s3 = session.client("s3", endpoint_url=endpoint_url)
+        keys = [
+            item["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="models/")
+            for item in page.get("Contents", [])
+        ]
+        found: dict[str, list[dict[str, Any]]] = {}
+        for key in keys:
+            parts = key.split("/")
+            if len(parts) == 4 and parts[3] == "metadata.json":
+                metadata = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                found.setdefault(parts[1], []).append({"version": parts[2], **metadata})
+        for name, versions in sorted(found.items()):
+            latest = json.loads(s3.get_object(Bucket=bucket, Key=f"models/{name}/latest.json")["Body"].read())
+            for version in sorted(versions, key=lambda v: str(v.get("trainedAt", "")), reverse=True):
+                version["latest"] = version["version"] == latest["version"]
+                print(json.dumps({"model": name, **version}, sort_keys=True))
+    except NoRegionError:
+        raise UserError("no AWS region: pass --region, or set AWS_REGION", 2) from None
+    except NoCredentialsError:
+        raise UserError("no AWS credentials: configure them as for the AWS CLI (aws configure)", 2) from None
+    except ClientError as error:
+        raise UserError(f"{error.response['Error']['Code']}: {error.response['Error'].get('Message', '')}") from None
+    if not found:
+        print(
+            f"no scorer models in s3://{bucket}/models/ (drop models/<name>/interactions.csv to train one)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
     if event["detail-type"] != "Job Succeeded":
         return
@@ -467,6 +511,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     redrive_parser.add_argument("--stack", required=True, help="the deployed stack's name")
     redrive_parser.add_argument("--region", help="the stack's region (default: the AWS CLI's)")
+    models_parser = commands.add_parser(
+        "models", help="list the scorer models of a stack (names, versions, metadata, which is latest)"
+    )
+    where = models_parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="a deployed stack's name (its InputBucket)")
+    where.add_argument("--bucket", help="the input bucket itself")
+    models_parser.add_argument("--region", help="default: the AWS CLI's")
+    models_parser.add_argument("--endpoint-url", help="e.g. the endpoint `batchrecs serve` prints")
     serve_parser = commands.add_parser(
         "serve", help="serve the local stack over HTTP for sam local invoke; print its events until Ctrl-C"
     )
@@ -501,6 +553,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if redriven.kept:
             print(f"{len(redriven.kept)} drop(s) still fail: fix the cause above, then redrive again", file=sys.stderr)
         return 1 if redriven.kept else 0
+    if args.command == "models":
+        return models(args.stack, args.bucket, args.region, args.endpoint_url)
     if args.command == "serve":
         return serve(args.host, args.port, args.env_vars, args.interactions)
     if args.command == "train":

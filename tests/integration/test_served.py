@@ -150,3 +150,20 @@ def test_aws_cli_model_drop_trains_a_model_that_later_drops_use(served: Served, 
     served.aws("s3", "cp", str(sample / "users.jsonl"), f"s3://{served.bucket}/{key}")
     events = served.wait_for(ended(key))
     assert of(events, key, "Job Succeeded")["detail"]["backend"] == "self-hosted"
+
+
+def test_models_lists_the_trained_versions_of_the_served_stack(served: Served, sample: Path) -> None:
+    # (after the model drop above, or on its own: train one if none is there yet)
+    served.aws("s3", "cp", str(sample / "interactions.csv"), f"s3://{served.bucket}/models/movies/interactions.csv")
+    deadline = time.monotonic() + DEADLINE
+    while "latest.json" not in served.aws("s3", "ls", "--recursive", f"s3://{served.bucket}/models/movies/").stdout:
+        assert time.monotonic() < deadline, "no model was trained"
+        time.sleep(0.5)
+    environment = {**os.environ, **LOCAL_ENVIRONMENT, "AWS_DEFAULT_REGION": "us-east-1"}
+    command = [str(BIN / "batchrecs"), "models", "--bucket", served.bucket, "--endpoint-url", served.endpoint]
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    listed = [json.loads(line) for line in done.stdout.splitlines()]
+    movies = [m for m in listed if m["model"] == "movies"]
+    assert len(movies) == 1 and movies[0]["latest"] and movies[0]["algorithm"] in ("ease", "svd")
+    assert movies[0]["items"] > 0 and movies[0]["version"]
