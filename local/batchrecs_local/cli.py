@@ -429,17 +429,11 @@ def models(stack: str | None, bucket: str | None, region: str | None, endpoint_u
 def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
     if event["detail-type"] != "Job Succeeded":
         return
-    s3 = stack.client("s3")
     for uri in event["detail"]["output"]["files"]:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         target = out / event["detail"]["jobName"] / key.rsplit("/", 1)[-1]
         target.parent.mkdir(parents=True, exist_ok=True)
-        # One GET, written a chunk at a time (outputs can be gigabytes). Not download_file: its ranged GETs each
-        # make moto read the whole object.
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-        with target.open("wb") as handle:
-            for chunk in body.iter_chunks(1 << 20):
-                handle.write(chunk)
+        stack.save_object(bucket, key, target)  # a chunk at a time: outputs can be gigabytes
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:

@@ -207,7 +207,7 @@ def write_output(job: BatchInferenceJob) -> None:
         found = s3.get_object(in_bucket, key)
         if found is None:
             raise FileNotFoundError(f"s3://{in_bucket}/{key}")
-        lines = (raw for raw in iter_lines(_chunks_of(found)) if not is_blank(raw))
+        lines = (raw for raw in iter_lines(chunks_of(found)) if not is_blank(raw))
         if job.request.get("batchInferenceJobMode") == "THEME_GENERATION":
             records = list(itertools.islice(lines, MAX_THEME_RECORDS + 1))
             if len(records) > MAX_THEME_RECORDS:
@@ -222,7 +222,7 @@ def write_output(job: BatchInferenceJob) -> None:
         _write_streaming(s3, out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", output)
 
 
-def _chunks_of(found: Any, size: int = 1 << 20) -> Iterator[bytes]:
+def chunks_of(found: Any, size: int = 1 << 20) -> Iterator[bytes]:
     """A moto object's bytes a chunk at a time (``value`` would copy it whole)."""
     position = 0
     while True:

@@ -468,6 +468,20 @@ class LocalStack:
         thread.start()
         return True
 
+    def save_object(self, bucket: str, key: str, target: Path) -> None:
+        """Copy an object to a local file a megabyte at a time, from moto's disk-backed store: a GET would make
+        moto read a multi-gigabyte output into memory whole."""
+        from moto.s3.models import s3_backends
+
+        from batchrecs_local.emulator import chunks_of
+
+        found = s3_backends[ACCOUNT]["aws"].get_object(bucket, key)
+        if found is None:
+            raise FileNotFoundError(f"s3://{bucket}/{key}")
+        with target.open("wb") as handle:
+            for chunk in chunks_of(found):
+                handle.write(chunk)
+
     def drop(
         self,
         body: bytes | Path,
