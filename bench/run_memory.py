@@ -24,7 +24,7 @@ def users_file(directory: Path, size: int) -> Path:
     rng = random.Random(1)
     with path.open("w") as handle:
         while handle.tell() < size:
-            handle.write('{"userId": "user-%04d"}\n' % rng.randrange(1, 2000))
+            handle.write(f'{{"userId": "user-{rng.randrange(1, 2000):04d}"}}\n')
     return path
 
 
@@ -43,13 +43,10 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     records = sum(1 for _ in path.open("rb"))
     output = sum(f.stat().st_size for f in out.rglob("*.out"))
-    print(
-        f"exit {done.returncode}; {path.stat().st_size / 1e6:,.0f} MB, {records:,} records; output {output / 1e9:.2f} GB"
-    )
+    megabytes = path.stat().st_size / 1e6
+    print(f"exit {done.returncode}; {megabytes:,.0f} MB, {records:,} records; output {output / 1e9:.2f} GB")
     print("| input | records | output | seconds | peak RSS (MiB) |\n|---|---|---|---|---|")
-    print(
-        f"| {path.stat().st_size / 1e6:,.0f} MB | {records:,} | {output / 1e9:.2f} GB | {seconds:.0f} | {peak:,.0f} |"
-    )
+    print(f"| {megabytes:,.0f} MB | {records:,} | {output / 1e9:.2f} GB | {seconds:.0f} | {peak:,.0f} |")
 
 
 if __name__ == "__main__":
