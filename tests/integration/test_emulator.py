@@ -47,6 +47,17 @@ def create(stack: LocalStack, name: str, **overrides: Any) -> str:
     return arn
 
 
+def terminal(personalize: Any, arn: str, timeout: float = 60) -> dict[str, Any]:
+    """Describe the job until it is ACTIVE or CREATE FAILED, within a deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described: dict[str, Any] = personalize.describe_batch_inference_job(batchInferenceJobArn=arn)
+        if described["batchInferenceJob"]["status"] in ("ACTIVE", "CREATE FAILED"):
+            return described
+        assert time.monotonic() < deadline, described["batchInferenceJob"]["status"]
+        time.sleep(0.1)
+
+
 def code(error: pytest.ExceptionInfo[ClientError]) -> str:
     return str(error.value.response["Error"]["Code"])
 
@@ -156,12 +167,7 @@ def test_theme_generation_writes_theme_lines_and_is_refused_where_the_service_re
             jobName="themes", jobInput={"s3DataSource": {"path": f"s3://{bucket}/staged/themes.jsonl"}},
             jobOutput={"s3DataDestination": {"path": output}}, numResults=5, **request,
         )["batchInferenceJobArn"]  # fmt: skip
-        deadline = time.monotonic() + 60
-        while (described := personalize.describe_batch_inference_job(batchInferenceJobArn=job))["batchInferenceJob"][
-            "status"
-        ] not in ("ACTIVE", "CREATE FAILED"):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        described = terminal(personalize, job)
         # Describe echoes every setting the job was created with
         assert described["batchInferenceJob"]["themeGenerationConfig"] == request["themeGenerationConfig"]
         assert described["batchInferenceJob"]["status"] == "ACTIVE"
@@ -203,11 +209,6 @@ def test_themes_are_refused_outside_their_regions_and_fail_above_100_records(sam
             jobInput={"s3DataSource": {"path": f"s3://{bucket}/staged/many.jsonl"}},
             jobOutput={"s3DataDestination": {"path": f"s3://{local.name('OutputBucket')}/output/many/"}},
         )["batchInferenceJobArn"]  # fmt: skip
-        deadline = time.monotonic() + 60
-        while (described := personalize.describe_batch_inference_job(batchInferenceJobArn=job))["batchInferenceJob"][
-            "status"
-        ] not in ("ACTIVE", "CREATE FAILED"):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        described = terminal(personalize, job)
         assert described["batchInferenceJob"]["status"] == "CREATE FAILED"
         assert "at most 100 records" in described["batchInferenceJob"]["failureReason"]

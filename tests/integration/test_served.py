@@ -94,6 +94,16 @@ def served(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> Iterator[S
             process.kill()
 
 
+def train(served: Served, sample: Path, name: str) -> None:
+    """Upload an interactions CSV under models/<name>/ with the AWS CLI and wait, with a deadline, for its model
+    version (training emits no event)."""
+    served.aws("s3", "cp", str(sample / "interactions.csv"), f"s3://{served.bucket}/models/{name}/interactions.csv")
+    deadline = time.monotonic() + DEADLINE
+    while "latest.json" not in served.aws("s3", "ls", "--recursive", f"s3://{served.bucket}/models/{name}/").stdout:
+        assert time.monotonic() < deadline, "no model was trained"
+        time.sleep(0.5)
+
+
 def ended(key: str) -> Callable[[list[dict[str, Any]]], bool]:
     def done(events: list[dict[str, Any]]) -> bool:
         kinds = {e["detail-type"] for e in events if e["detail"]["input"]["key"] == key}
@@ -139,12 +149,8 @@ def test_aws_cli_metadata_reaches_the_job(served: Served, sample: Path, tmp_path
 
 def test_aws_cli_model_drop_trains_a_model_that_later_drops_use(served: Served, sample: Path) -> None:
     # When the AWS CLI uploads an interactions CSV under models/default/
-    served.aws("s3", "cp", str(sample / "interactions.csv"), f"s3://{served.bucket}/models/default/interactions.csv")
-    # Then TrainFunction writes a model version (polled with a deadline: training emits no event)
-    deadline = time.monotonic() + DEADLINE
-    while "latest.json" not in served.aws("s3", "ls", "--recursive", f"s3://{served.bucket}/models/default/").stdout:
-        assert time.monotonic() < deadline, "no model was trained"
-        time.sleep(0.5)
+    # Then TrainFunction writes a model version
+    train(served, sample, "default")
     # And a small drop after it is scored self-hosted
     key = "input/cli-after-model.jsonl"
     served.aws("s3", "cp", str(sample / "users.jsonl"), f"s3://{served.bucket}/{key}")
@@ -154,11 +160,7 @@ def test_aws_cli_model_drop_trains_a_model_that_later_drops_use(served: Served, 
 
 def test_models_lists_the_trained_versions_of_the_served_stack(served: Served, sample: Path) -> None:
     # (after the model drop above, or on its own: train one if none is there yet)
-    served.aws("s3", "cp", str(sample / "interactions.csv"), f"s3://{served.bucket}/models/movies/interactions.csv")
-    deadline = time.monotonic() + DEADLINE
-    while "latest.json" not in served.aws("s3", "ls", "--recursive", f"s3://{served.bucket}/models/movies/").stdout:
-        assert time.monotonic() < deadline, "no model was trained"
-        time.sleep(0.5)
+    train(served, sample, "movies")
     environment = {**os.environ, **LOCAL_ENVIRONMENT, "AWS_DEFAULT_REGION": "us-east-1"}
     command = [str(BIN / "batchrecs"), "models", "--bucket", served.bucket, "--endpoint-url", served.endpoint]
     done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
