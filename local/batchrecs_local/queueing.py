@@ -94,7 +94,8 @@ def simulate(
         max_seconds=stack.max_job_seconds,
     )
     running = 0
-    issued = left = 0
+    issued = 0
+    waiting: set[int] = set()  # live tickets (a simulated job never dies, so none goes stale)
     tickets: dict[int, int] = {}
     events: list[tuple[float, int, str, int]] = []  # (time, tiebreak, what, file)
     capacity: dict[int, CapacityRetry] = {}
@@ -135,13 +136,13 @@ def simulate(
             continue
         if what == "drop":
             submitted[file] = now
-        queued_behind = window is not None and what == "drop" and issued > left  # SubmitFunction's check
-        turn = file not in capacity or capacity[file].in_turn(left if window is not None else None)
+        queued_behind = window is not None and what == "drop" and bool(waiting)  # SubmitFunction's check
+        ahead = sum(1 for t in waiting if t < tickets[file]) if file in tickets else None
+        turn = file not in capacity or capacity[file].in_turn(ahead)
         if turn and not queued_behind:
             burst.create_calls += 1
             if running < stack.quota:
-                if file in tickets:
-                    left += 1
+                waiting.discard(tickets.get(file, 0))
                 start(file, now)
                 continue
         retry = capacity.setdefault(
@@ -156,15 +157,15 @@ def simulate(
             if window is not None:
                 issued += 1
                 tickets[file] = issued
+                waiting.add(issued)
                 retry = capacity[file] = retry.model_copy(update={"ticket": issued})
             push(now, "retry", file)
             continue
-        delay = retry.wait_after(left, rng) if window is not None else wait(retry, rng)
+        delay = retry.wait_after(ahead, rng) if window is not None else wait(retry, rng)
         if retry.out_of_time(delay, polling):
             burst.outcomes["QUEUE_TIMEOUT"] += 1
             burst.longest_execution = max(burst.longest_execution, round(now - submitted[file]))
-            if file in tickets:
-                left += 1
+            waiting.discard(tickets.get(file, 0))
             continue
         capacity[file] = retry.model_copy(
             update={"attempt": retry.attempt + 1, "queued_seconds": retry.queued_seconds + delay}

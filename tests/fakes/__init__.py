@@ -124,21 +124,25 @@ class InMemoryPersistence(BasePersistenceLayer):
 
 
 class FakeTickets:
-    """The quota queue's two counters, in memory (QueueTickets keeps them in the jobs table)."""
+    """The quota queue's tickets, in memory (QueueTickets keeps them in the jobs table); ``stale`` marks tickets
+    whose job stopped looking."""
 
     def __init__(self) -> None:
         self.issued = 0
-        self.gone = 0
+        self.live: set[int] = set()
+        self.stale: set[int] = set()
 
     def take(self) -> int:
         self.issued += 1
+        self.live.add(self.issued)
         return self.issued
 
-    def left(self) -> int:
-        return self.gone
+    def ahead(self, ticket: int, stale_after: float) -> int:
+        self.live.add(ticket)
+        return sum(1 for t in self.live - self.stale if t < ticket)
 
-    def waiting(self) -> int:
-        return self.issued - self.gone
+    def waiting(self, stale_after: float) -> int:
+        return len(self.live - self.stale)
 
-    def leave(self) -> None:
-        self.gone += 1
+    def leave(self, ticket: int) -> None:
+        self.live.discard(ticket)

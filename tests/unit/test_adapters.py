@@ -264,3 +264,25 @@ def test_redrive_of_a_deployed_stack_finds_each_queue_and_its_function(monkeypat
         monkeypatch.setattr(boto3.session.Session, "client", lambda self, name, **_: clients[name])
         result = redrive_module.deployed("batchrecs", region="us-east-1")
     assert (result.delivered, result.kept) == (["input/x.jsonl"], [])
+
+
+def test_queue_tickets_in_dynamodb_order_waiting_jobs_and_forget_the_stale() -> None:
+    from moto import mock_aws
+
+    from batchrecs.adapters.queue import QueueTickets
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="jobs",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        tickets = QueueTickets(dynamodb, "jobs")
+        assert [tickets.take() for _ in range(3)] == [1, 2, 3]
+        assert tickets.waiting(stale_after=60) == 3 and tickets.ahead(3, stale_after=60) == 2
+        tickets.leave(1)
+        assert tickets.ahead(3, stale_after=60) == 1 and tickets.waiting(stale_after=60) == 2
+        # A ticket that has not been renewed within stale_after no longer counts (here: all but the one renewed)
+        assert tickets.ahead(3, stale_after=0.0001) == 0

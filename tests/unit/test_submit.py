@@ -398,9 +398,25 @@ def test_queued_jobs_create_in_ticket_order(ports: SubmitPorts) -> None:
     assert len(personalize.requests) == calls
     # And the first creates and moves the head on, so the second may then create
     first = create_queued_job(executions[names[0]], personalize, tickets)  # type: ignore[arg-type]
-    assert first.create is None and tickets.left() == 1
+    assert first.create is None and tickets.live == {2, 3}
     second = create_queued_job(executions[names[1]], personalize, tickets)  # type: ignore[arg-type]
-    assert second.create is None and tickets.left() == 2
+    assert second.create is None and tickets.live == {3}
+
+
+def test_a_ticket_whose_job_died_holds_nobody_back(ports: SubmitPorts) -> None:
+    # Given tickets 1 and 2 queued with a window of one, and ticket 1's execution gone (it stopped looking)
+    tickets = FakeTickets()
+    personalize = FullPersonalize(refusals=1)
+    queued = SubmitPorts(**{**ports.__dict__, "personalize": personalize, "tickets": tickets})  # type: ignore[arg-type]
+    stack = STACK.model_copy(update={"queue_window": 1})
+    names = [
+        submit_drop(drop(queued, b'{"userId": "1"}\n', key=f"input/{n}.jsonl"), queued, stack).job_name
+        for n in range(2)
+    ]
+    tickets.stale.add(1)
+    # Then ticket 2 is in its turn, and creates
+    second = ExecutionInput.model_validate(ports.executions.started[names[1]])  # type: ignore[attr-defined,index]
+    assert create_queued_job(second, personalize, tickets).create is None  # type: ignore[arg-type]
 
 
 def test_a_new_drop_queues_behind_waiting_jobs_even_when_a_slot_is_free(ports: SubmitPorts) -> None:

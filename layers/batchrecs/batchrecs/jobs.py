@@ -137,23 +137,29 @@ class CapacityRetry(WireModel):
         cap = min(self.max_seconds, self.base_seconds * 2 ** min(self.attempt, 32))
         return max(1, round((rng or random).uniform(0, cap)))
 
-    def in_turn(self, left: int | None) -> bool:
-        """May this job try to create now? Always without a ticket; with one, when it is within the window."""
-        return self.ticket is None or left is None or self.ticket <= left + self.window
+    @property
+    def stale_after(self) -> int:
+        """A waiting ticket not renewed for this long is a job that died: it no longer holds others back."""
+        return 2 * self.max_seconds + 120
 
-    def wait_after(self, left: int | None, rng: random.Random | None = None) -> int:
+    def in_turn(self, ahead: int | None) -> bool:
+        """May this job try to create now? Always without a ticket; with one, while fewer than ``window`` live
+        tickets are older."""
+        return self.ticket is None or ahead is None or ahead < self.window
+
+    def wait_after(self, ahead: int | None, rng: random.Random | None = None) -> int:
         """Seconds before the next look: a job in its turn tries again within ``base_seconds`` (there are at most
         ``window`` of them); one behind waits longer the further back it is; without tickets, growing backoff."""
-        if self.ticket is None or left is None:
+        if self.ticket is None or ahead is None:
             return self.next_wait(rng)
-        if self.in_turn(left):
+        if self.in_turn(ahead):
             return max(1, round((rng or random).uniform(0, self.base_seconds)))
-        return self.turn_wait(left)
+        return self.turn_wait(ahead)
 
-    def turn_wait(self, left: int) -> int:
+    def turn_wait(self, ahead: int) -> int:
         """Seconds before a job outside the window looks again: longer the further back it is (no Personalize call,
-        one table read), from ``base_seconds`` up to ``max_seconds``."""
-        behind = max(1, (self.ticket or 0) - left - self.window)
+        one table write), from ``base_seconds`` up to ``max_seconds`` (well inside ``stale_after``)."""
+        behind = max(1, ahead - self.window + 1)
         return max(self.base_seconds, min(self.max_seconds, self.base_seconds * behind // max(1, self.window)))
 
     def out_of_time(self, wait: int, polling: Polling) -> bool:
@@ -269,7 +275,11 @@ def _submit(
         version_id=ports.files.snapshot(drop.bucket, drop.key, version_id, snapshot_key),
     )
     queued: dict[str, Any] | None = None
-    ticket: int | None = None
+    capacity = CapacityRetry(
+        base_seconds=stack.capacity_retry_seconds,
+        max_seconds=stack.capacity_retry_max_seconds,
+        window=stack.queue_window,
+    )
     if backend is Backend.PERSONALIZE:
         request = settings.create_request(
             job_name=name,
@@ -278,7 +288,7 @@ def _submit(
             output_path=output_path,
         )
         try:
-            if ports.tickets is not None and ports.tickets.waiting():
+            if ports.tickets is not None and ports.tickets.waiting(capacity.stale_after):
                 raise CapacityExceeded("jobs are queued already: this one queues behind them")
             created = ports.personalize.create(request)
             job_arn, status, adopted = created.arn, created.status, created.adopted
@@ -287,7 +297,8 @@ def _submit(
             return _reject_problems(drop, version_id, problems, ports, stack, records=report.records, kind=report.kind)
         except CapacityExceeded:  # "later", not "never": the state machine creates it when there is room
             queued, job_arn, status, adopted = request, None, QUEUED_STATUS, False
-            ticket = ports.tickets.take() if ports.tickets is not None else None
+            if ports.tickets is not None:
+                capacity = capacity.model_copy(update={"ticket": ports.tickets.take()})
             count(Metric.JOBS_QUEUED)
     else:
         job_arn, status, adopted = None, SELF_HOSTED_STATUS, False
@@ -319,14 +330,7 @@ def _submit(
                 max_seconds=stack.max_job_seconds,
             ),
             create=queued,
-            capacity=CapacityRetry(
-                base_seconds=stack.capacity_retry_seconds,
-                max_seconds=stack.capacity_retry_max_seconds,
-                ticket=ticket,
-                window=stack.queue_window,
-            )
-            if queued
-            else None,
+            capacity=capacity if queued else None,
         ).to_wire(),
     )
     by_backend(Metric.JOBS_SUBMITTED, backend)
@@ -461,24 +465,25 @@ def create_queued_job(
     if execution.create is None or execution.capacity is None:
         raise ValueError(f"{execution.event.job_name} is not queued for creation")
     capacity = execution.capacity
-    left = tickets.left() if tickets is not None and capacity.ticket is not None else None
+    ticket = capacity.ticket if tickets is not None else None
+    ahead = tickets.ahead(ticket, capacity.stale_after) if tickets is not None and ticket is not None else None
     try:
-        if not capacity.in_turn(left):
+        if not capacity.in_turn(ahead):
             raise _NotYourTurn
         created = personalize.create(execution.create)
     except (CapacityExceeded, _NotYourTurn):
-        wait = capacity.wait_after(left, rng)
+        wait = capacity.wait_after(ahead, rng)
         if capacity.out_of_time(wait, execution.polling):
             logger.warning("queue timed out", extra={"queued_seconds": capacity.queued_seconds})
-            if left is not None:
-                tickets.leave()  # type: ignore[union-attr]
+            if tickets is not None and ticket is not None:
+                tickets.leave(ticket)
             return execution.model_copy(update={"retry_in_seconds": None, "queue_timed_out": True})
         capacity = capacity.model_copy(
             update={"attempt": capacity.attempt + 1, "queued_seconds": capacity.queued_seconds + wait}
         )
         return execution.model_copy(update={"capacity": capacity, "retry_in_seconds": wait})
-    if left is not None:
-        tickets.leave()  # type: ignore[union-attr]
+    if tickets is not None and ticket is not None:
+        tickets.leave(ticket)
     logger.info("queued job created", extra={"job_arn": created.arn, "attempts": capacity.attempt + 1})
     event = execution.event.model_copy(update={"job_arn": created.arn})
     # The time spent queued counts towards MaxJobSeconds: the job gets what is left.

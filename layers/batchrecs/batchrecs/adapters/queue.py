@@ -1,20 +1,22 @@
 """First in, first out for jobs queued behind Personalize's quota: tickets in the jobs table.
 
-Two counters in one item: ``issued`` (tickets handed out, in the order jobs were queued) and ``left`` (queued jobs
-that have left the queue: created, or timed out). A job may try CreateBatchInferenceJob only while its ticket is
-within ``window`` of the queue's head (``ticket <= left + window``): the oldest jobs take the slots that free up,
-newcomers wait their turn. A job whose execution dies without leaving shrinks the window by one until other jobs'
-QUEUE_TIMEOUTs move the head past it: the queue slows, it never stops.
+One item holds ``issued`` (the last ticket handed out) and ``waiting``, a map from each waiting ticket to when its
+job last looked. A job may try CreateBatchInferenceJob only while fewer than ``window`` live tickets are older than
+its own; a new drop queues behind live tickets even when a slot is free. A ticket whose job stopped looking (its
+execution died, or a retried submission took a second one) goes stale after ``stale_after`` seconds and no longer
+holds anyone back: the queue can slow down, never wedge.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 COUNTERS_ID = "capacity-queue"
+KEY = {"id": {"S": COUNTERS_ID}}
 
 
 class QueueTickets:
@@ -22,36 +24,50 @@ class QueueTickets:
         self.dynamodb = dynamodb
         self.table = table
 
-    def _add(self, counter: str) -> int:
+    def _update(self, expression: str, names: dict[str, str], values: dict[str, Any]) -> dict[str, Any]:
         updated = self.dynamodb.update_item(
             TableName=self.table,
-            Key={"id": {"S": COUNTERS_ID}},
-            UpdateExpression="ADD #counter :one",
-            ExpressionAttributeNames={"#counter": counter},
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
+            Key=KEY,
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
         )
-        return int(updated["Attributes"][counter]["N"])
+        attributes: dict[str, Any] = updated["Attributes"]
+        return attributes
 
     def take(self) -> int:
-        """The next ticket (1, 2, …): a job's place in the queue."""
-        return self._add("issued")
+        """The next ticket (1, 2, …): a job's place in the queue, live from now."""
+        issued = self._update(
+            "ADD issued :one SET waiting = if_not_exists(waiting, :empty)",
+            {},
+            {":one": {"N": "1"}, ":empty": {"M": {}}},
+        )
+        ticket = int(issued["issued"]["N"])
+        self.ahead(ticket, stale_after=1)  # registers it
+        return ticket
 
-    def counts(self) -> tuple[int, int]:
-        """(issued, left), read strongly consistent."""
-        item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": COUNTERS_ID}}, ConsistentRead=True)
-        found = item.get("Item", {})
-        return int(found.get("issued", {}).get("N", "0")), int(found.get("left", {}).get("N", "0"))
+    def ahead(self, ticket: int, stale_after: float) -> int:
+        """Say the job holding ``ticket`` is still waiting; return how many live tickets are older than it."""
+        now = time.time()
+        item = self._update("SET waiting.#t = :now", {"#t": str(ticket)}, {":now": {"N": f"{now:.3f}"}})
+        return sum(1 for t in _live(item, now, stale_after) if t < ticket)
 
-    def left(self) -> int:
-        """How many queued jobs have left the queue so far."""
-        return self.counts()[1]
+    def waiting(self, stale_after: float) -> int:
+        """How many live tickets wait: a new job must queue behind them, not take a free slot first."""
+        item = self.dynamodb.get_item(TableName=self.table, Key=KEY, ConsistentRead=True).get("Item", {})
+        return len(_live(item, time.time(), stale_after))
 
-    def waiting(self) -> int:
-        """How many queued jobs are still waiting: a new job must queue behind them, not take a free slot first."""
-        issued, left = self.counts()
-        return max(0, issued - left)
+    def leave(self, ticket: int) -> None:
+        """The job holding ``ticket`` left the queue (created, or given up)."""
+        self.dynamodb.update_item(
+            TableName=self.table,
+            Key=KEY,
+            UpdateExpression="REMOVE waiting.#t",
+            ExpressionAttributeNames={"#t": str(ticket)},
+        )
 
-    def leave(self) -> None:
-        """A queued job left the queue (created, or given up): the head moves on."""
-        self._add("left")
+
+def _live(item: dict[str, Any], now: float, stale_after: float) -> list[int]:
+    waiting = item.get("waiting", {}).get("M", {})
+    return [int(t) for t, seen in waiting.items() if now - float(seen["N"]) < stale_after]
