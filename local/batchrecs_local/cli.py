@@ -100,71 +100,56 @@ def run(
         board.log(f"[{time.monotonic() - started:6.1f}s] {message}")
 
     with board:
-        return _run(files, board, progress, events_out, out, overrides, interactions, timeout, parameters, verbose)
+        _clear_earlier_outputs(out, progress)
+        interactions = _interactions_or_sample(interactions, progress)
+        from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 
-
-def _run(
-    files: list[Path],
-    board: Any,
-    progress: Callable[[str], None],
-    events_out: Any,
-    out: Path,
-    overrides: dict[str, str],
-    interactions: Path | None,
-    timeout: float,
-    parameters: dict[str, str],
-    verbose: bool,
-) -> int:
-    _clear_earlier_outputs(out, progress)
-    interactions = _interactions_or_sample(interactions, progress)
-    from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
-
-    settings = demo_emulator(interactions=interactions)
-    with LocalStack(settings=settings, parameters=parameters, function_logs=verbose) as stack:
-        tap = EventTap(stack)
-        model = stack.template.parameters["ScorerModelName"]
-        (training,) = stack.drop(interactions.read_bytes(), f"models/{model}/interactions.csv")
-        if training.error:
-            progress(f"training the scorer model failed: {training.error}")
-            return 1
-        (trained,) = training.result["models"]
-        progress(
-            f"scorer model {model!r} trained from {interactions.name} (version {trained['version']}): "
-            "small jobs run self-hosted"
-        )
-        tracked = {f"input/{path.name}": Tracked(path=path, key=f"input/{path.name}") for path in files}
-        for item in tracked.values():
-            progress(f"{item.path.name}: dropped as s3://{stack.name('InputBucket')}/{item.key}")
-            board.update(item.path.name, "dropped")
-            for invocation in stack.drop(item.path, item.key, metadata_for(item.path, overrides)):
-                if invocation.error:
-                    item.outcome = "Submit Failed"
-                    progress(
-                        f"{item.path.name}: SubmitFunction failed after {invocation.attempts} attempts: "
-                        f"{invocation.error} (kept in the on-failure queue)"
-                    )
-        personalize = stack.client("personalize")
-        waiting_since = time.monotonic()
-        while not all(item.done for item in tracked.values()):
-            if time.monotonic() - waiting_since > timeout:
-                # One last look: a job that finished meanwhile is reported and copied, never dropped.
-                _report(tap.drain(), tracked, stack, out, events_out, progress, board)
-                unfinished = [item.path.name for item in tracked.values() if not item.done]
-                if unfinished:
-                    progress(f"gave up waiting after {timeout:.0f}s for: {', '.join(unfinished)}")
-                break
-            _report(tap.drain(), tracked, stack, out, events_out, progress, board)
+        settings = demo_emulator(interactions=interactions)
+        with LocalStack(settings=settings, parameters=parameters, function_logs=verbose) as stack:
+            tap = EventTap(stack)
+            model = stack.template.parameters["ScorerModelName"]
+            (training,) = stack.drop(interactions.read_bytes(), f"models/{model}/interactions.csv")
+            if training.error:
+                progress(f"training the scorer model failed: {training.error}")
+                return 1
+            (trained,) = training.result["models"]
+            progress(
+                f"scorer model {model!r} trained from {interactions.name} (version {trained['version']}): "
+                "small jobs run self-hosted"
+            )
+            tracked = {f"input/{path.name}": Tracked(path=path, key=f"input/{path.name}") for path in files}
             for item in tracked.values():
-                if item.job_arn and item.outcome is None:
-                    status = personalize.describe_batch_inference_job(batchInferenceJobArn=item.job_arn)
-                    if status["batchInferenceJob"]["status"] != item.status:
-                        item.status = status["batchInferenceJob"]["status"]
-                        progress(f"{item.path.name}: Personalize job {item.status}")
-                        board.update(item.path.name, f"Personalize {item.status}")
-            time.sleep(0.2)
-    succeeded = sum(item.outcome == "Job Succeeded" for item in tracked.values())
-    progress(f"{succeeded} of {len(tracked)} jobs succeeded; outputs in {out}")
-    return 0 if succeeded == len(tracked) else 1
+                progress(f"{item.path.name}: dropped as s3://{stack.name('InputBucket')}/{item.key}")
+                board.update(item.path.name, "dropped")
+                for invocation in stack.drop(item.path, item.key, metadata_for(item.path, overrides)):
+                    if invocation.error:
+                        item.outcome = "Submit Failed"
+                        progress(
+                            f"{item.path.name}: SubmitFunction failed after {invocation.attempts} attempts: "
+                            f"{invocation.error} (kept in the on-failure queue)"
+                        )
+            personalize = stack.client("personalize")
+            waiting_since = time.monotonic()
+            while not all(item.done for item in tracked.values()):
+                if time.monotonic() - waiting_since > timeout:
+                    # One last look: a job that finished meanwhile is reported and copied, never dropped.
+                    _report(tap.drain(), tracked, stack, out, events_out, progress, board)
+                    unfinished = [item.path.name for item in tracked.values() if not item.done]
+                    if unfinished:
+                        progress(f"gave up waiting after {timeout:.0f}s for: {', '.join(unfinished)}")
+                    break
+                _report(tap.drain(), tracked, stack, out, events_out, progress, board)
+                for item in tracked.values():
+                    if item.job_arn and item.outcome is None:
+                        status = personalize.describe_batch_inference_job(batchInferenceJobArn=item.job_arn)
+                        if status["batchInferenceJob"]["status"] != item.status:
+                            item.status = status["batchInferenceJob"]["status"]
+                            progress(f"{item.path.name}: Personalize job {item.status}")
+                            board.update(item.path.name, f"Personalize {item.status}")
+                time.sleep(0.2)
+        succeeded = sum(item.outcome == "Job Succeeded" for item in tracked.values())
+        progress(f"{succeeded} of {len(tracked)} jobs succeeded; outputs in {out}")
+        return 0 if succeeded == len(tracked) else 1
 
 
 def _report(

@@ -168,12 +168,14 @@ class LocalStack:
         self.functions: dict[str, LocalFunction] = {}
         self.s3_notifications = s3_notifications
         self.function_logs = function_logs
-        self._logs_were = FUNCTION_OUTPUT.verbose
+        self._logs_were = True  # FUNCTION_OUTPUT.verbose before this stack, restored when it closes
         self.gates: dict[str, threading.Event] = {}
         """Function → a gate its invocations wait for (tests hold a function with it instead of racing it)."""
         self._invoking = threading.RLock()
         self._hooks = contextlib.ExitStack()
         self._deliveries: list[threading.Thread] = []
+        self._awaited: set[tuple[str, str]] = set()
+        """(bucket, key) of the objects drop() is uploading: only their notifications are kept for it to wait on."""
         self._by_object: dict[tuple[str, str, str], list[tuple[threading.Thread, Invocation]]] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------------
@@ -402,10 +404,11 @@ class LocalStack:
                     cached.cache_clear()
             return handler(event, LambdaContext(function_name=function.name))
 
-    def invoke_async(self, logical: str, event: dict[str, Any]) -> Invocation:
-        """Lambda's asynchronous invoke: retried per EventInvokeConfig, then sent to its on-failure destination."""
+    def invoke_async(self, logical: str, event: dict[str, Any], invocation: Invocation | None = None) -> Invocation:
+        """Lambda's asynchronous invoke: retried per EventInvokeConfig, then sent to its on-failure destination.
+        ``invocation``, when given, is the record to fill (a caller waiting on another thread holds it)."""
         function = self.functions[logical]
-        invocation = Invocation(function=logical, event=event)
+        invocation = invocation or Invocation(function=logical, event=event)
         for invocation.attempts in range(1, function.retries + 2):
             try:
                 invocation.result = self.invoke(logical, event)
@@ -456,14 +459,13 @@ class LocalStack:
         if s3_object is not None and not self.s3_notifications:
             return True
         invocation = Invocation(function=function.logical, event=event)
-
-        def run() -> None:
-            done = self.invoke_async(function.logical, event)
-            invocation.result, invocation.error, invocation.attempts = done.result, done.error, done.attempts
-
-        thread = threading.Thread(target=run, name=f"lambda-{function.logical}", daemon=True)
-        self._deliveries.append(thread)
-        if s3_object is not None:
+        thread = threading.Thread(
+            target=self.invoke_async, args=(function.logical, event, invocation), name=f"lambda-{function.logical}"
+        )
+        thread.daemon = True
+        # A long `batchrecs serve` makes thousands: keep only those still running, for the join at exit.
+        self._deliveries = [t for t in self._deliveries if t.is_alive()] + [thread]
+        if s3_object is not None and s3_object[:2] in self._awaited:
             self._by_object.setdefault(s3_object, []).append((thread, invocation))
         thread.start()
         return True
@@ -494,11 +496,16 @@ class LocalStack:
         """Upload an object as a user would (a file is streamed, as `aws s3 cp` does); return the invocations its
         notification made, once they have ended."""
         bucket, s3 = self.name(bucket_logical), self.client("s3")
-        if isinstance(body, Path):
-            s3.upload_file(str(body), bucket, key, ExtraArgs={"Metadata": metadata or {}})
-            version = s3.head_object(Bucket=bucket, Key=key).get("VersionId", "null")
-        else:
-            version = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata or {}).get("VersionId", "null")
+        self._awaited.add((bucket, key))
+        try:
+            if isinstance(body, Path):
+                s3.upload_file(str(body), bucket, key, ExtraArgs={"Metadata": metadata or {}})
+                version = s3.head_object(Bucket=bucket, Key=key).get("VersionId", "null")
+            else:
+                put = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata or {})
+                version = put.get("VersionId", "null")
+        finally:
+            self._awaited.discard((bucket, key))
         deliveries = self._by_object.pop((bucket, key, version), [])
         deadline = time.monotonic() + timeout
         for thread, _ in deliveries:

@@ -50,12 +50,17 @@ class _BundledManagedPolicies:
 
 
 def read_source(path: Path = TEMPLATE) -> dict[str, Any]:
-    """The SAM template as written, short-form intrinsics expanded."""
+    """The SAM template as written, short-form intrinsics expanded (decoded once per file version)."""
+    plain: dict[str, Any] = json.loads(_source(path, path.stat().st_mtime))
+    return plain
+
+
+@functools.cache
+def _source(path: Path, mtime: float) -> str:
     document, problems = decode(str(path))
     if problems or document is None:
         raise ValueError(f"{path}: {problems}")
-    plain: dict[str, Any] = json.loads(json.dumps(document))  # plain dicts and lists, no line-numbered subclasses
-    return plain
+    return json.dumps(document)  # plain dicts and lists, no line-numbered subclasses
 
 
 def transform(source: dict[str, Any], *, region: str = "us-east-1") -> dict[str, Any]:

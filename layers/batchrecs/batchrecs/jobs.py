@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import random
 from collections.abc import Callable
@@ -349,10 +350,6 @@ def _submit(
     )
 
 
-class _NotYourTurn(Exception):
-    """Older queued jobs come first: this one does not try yet."""
-
-
 QUEUED_STATUS = "QUEUED"
 """Job Submitted's status for a job waiting for Personalize's quota; its terminal event carries the jobArn."""
 SELF_HOSTED_STATUS = "CREATE PENDING"
@@ -467,11 +464,11 @@ def create_queued_job(
     capacity = execution.capacity
     ticket = capacity.ticket if tickets is not None else None
     ahead = tickets.ahead(ticket, capacity.stale_after) if tickets is not None and ticket is not None else None
-    try:
-        if not capacity.in_turn(ahead):
-            raise _NotYourTurn
-        created = personalize.create(execution.create)
-    except (CapacityExceeded, _NotYourTurn):
+    created = None
+    if capacity.in_turn(ahead):  # else older jobs come first: this one does not try yet
+        with contextlib.suppress(CapacityExceeded):  # still no room: the wait below
+            created = personalize.create(execution.create)
+    if created is None:
         wait = capacity.wait_after(ahead, rng)
         if capacity.out_of_time(wait, execution.polling):
             logger.warning("queue timed out", extra={"queued_seconds": capacity.queued_seconds})
