@@ -1,15 +1,27 @@
-"""JobOutcomeFunction: subscribed to Job Succeeded and Job Failed on the stack's bus; counts them by backend."""
+"""JobOutcomeFunction: subscribed to the stack's job events on its bus; keeps the job ledger (JobsTable) and counts
+finished jobs by backend."""
 
 from __future__ import annotations
 
+import os
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from batchrecs.adapters import client
+from batchrecs.adapters.ledger import JobLedger
+from batchrecs.events import aws_time
 from batchrecs.observability import logger, tracer
-from batchrecs.outcomes import record_outcome
+from batchrecs.outcomes import record_event
+
+
+@cache
+def ports() -> JobLedger:
+    """The ledger, built on the first invocation (never at import, so tests can set up moto first)."""
+    return JobLedger(client("dynamodb"), os.environ["JOBS_TABLE"], int(os.environ.get("JOB_HISTORY_DAYS", "90")))
 
 
 # No @metrics.log_metrics: every metric here has its own dimension set and is written at once (single_metric), so
@@ -18,5 +30,5 @@ from batchrecs.outcomes import record_outcome
 @tracer.capture_lambda_handler
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
-    finished = record_outcome(event.detail_type, event.detail)
-    return {"jobName": finished.job_name, "status": finished.status}
+    job = record_event(event.detail_type, event.detail, ports(), aws_time(event.time))
+    return {"jobName": job.job_name, "status": getattr(job, "status", None)}

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from batchrecs.validation import (
     read_chunks,
     validate_file,
 )
+from batchrecs_local.deployed import Deployed, UserError, aws_errors
 
 if TYPE_CHECKING:
     from batchrecs_local.stack import LocalStack
@@ -33,21 +34,37 @@ TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
 
 
 @dataclass
-class Tracked:
-    """One dropped file and what is known of it so far."""
+class JobState:
+    """One job of a dropped file: its ARN and status while Personalize runs it, and how it ended."""
 
-    path: Path
-    key: str
-    outcome: str | None = None
     job_arn: str | None = None
     status: str | None = None
     submitted: bool = False
+    outcome: str | None = None
+
+
+@dataclass
+class Tracked:
+    """One dropped file and what is known of it so far: one job per solution version it names."""
+
+    path: Path
+    key: str
+    expected: int = 1
+    outcome: str | None = None
+    """The drop's own end, when it makes no job: Input Rejected or Submit Failed."""
+    jobs: dict[str, JobState] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
         """Ended, and every event of its story printed: events may arrive out of order (EventBridge does not
         promise order), so a job's Job Submitted can come after its Job Succeeded."""
-        return self.outcome is not None and (self.submitted or self.outcome in ("Input Rejected", "Submit Failed"))
+        if self.outcome is not None:
+            return True
+        ended = [job for job in self.jobs.values() if job.outcome is not None and job.submitted]
+        return len(ended) >= self.expected
+
+    def label(self, job_name: str) -> str:
+        return self.path.name if self.expected == 1 else f"{self.path.name} ({job_name})"
 
 
 def metadata_for(path: Path, overrides: dict[str, str]) -> dict[str, str]:
@@ -121,7 +138,9 @@ def run(
             for item in tracked.values():
                 progress(f"{item.path.name}: dropped as s3://{stack.name('InputBucket')}/{item.key}")
                 board.update(item.path.name, "dropped")
-                for invocation in stack.drop(item.path, item.key, metadata_for(item.path, overrides)):
+                metadata = metadata_for(item.path, overrides)
+                item.expected = max(1, len(metadata.get("solution-version-arn", "").split()))
+                for invocation in stack.drop(item.path, item.key, metadata):
                     if invocation.error:
                         item.outcome = "Submit Failed"
                         progress(
@@ -140,16 +159,18 @@ def run(
                     break
                 _report(tap.drain(), tracked, stack, out, events_out, progress, board)
                 for item in tracked.values():
-                    if item.job_arn and item.outcome is None:
-                        status = personalize.describe_batch_inference_job(batchInferenceJobArn=item.job_arn)
-                        if status["batchInferenceJob"]["status"] != item.status:
-                            item.status = status["batchInferenceJob"]["status"]
-                            progress(f"{item.path.name}: Personalize job {item.status}")
-                            board.update(item.path.name, f"Personalize {item.status}")
+                    for name, job in item.jobs.items():
+                        if job.job_arn and job.outcome is None:
+                            status = personalize.describe_batch_inference_job(batchInferenceJobArn=job.job_arn)
+                            if status["batchInferenceJob"]["status"] != job.status:
+                                job.status = status["batchInferenceJob"]["status"]
+                                progress(f"{item.label(name)}: Personalize job {job.status}")
+                                board.update(item.label(name), f"Personalize {job.status}")
                 time.sleep(0.2)
-        succeeded = sum(item.outcome == "Job Succeeded" for item in tracked.values())
-        progress(f"{succeeded} of {len(tracked)} jobs succeeded; outputs in {out}")
-        return 0 if succeeded == len(tracked) else 1
+        total = sum(item.expected for item in tracked.values())
+        succeeded = sum(job.outcome == "Job Succeeded" for item in tracked.values() for job in item.jobs.values())
+        progress(f"{succeeded} of {total} jobs succeeded; outputs in {out}")
+        return 0 if succeeded == total else 1
 
 
 def _report(
@@ -167,13 +188,20 @@ def _report(
         item = tracked.get(event["detail"]["input"]["key"])
         if item is None:
             continue
-        item.job_arn = event["detail"].get("jobArn") or item.job_arn
-        item.submitted = item.submitted or event["detail-type"] == "Job Submitted"
-        if event["detail-type"] in TERMINAL:
-            item.outcome = event["detail-type"]
+        detail_type, name = event["detail-type"], event["detail"].get("jobName")
+        if name is None:  # Input Rejected: the drop made no (more) jobs
+            item.outcome = detail_type
+            progress(f"{item.path.name}: {detail_type}")
+            board.update(item.path.name, detail_type)
+            continue
+        job = item.jobs.setdefault(name, JobState())
+        job.job_arn = event["detail"].get("jobArn") or job.job_arn
+        job.submitted = job.submitted or detail_type == "Job Submitted"
+        if detail_type in TERMINAL:
+            job.outcome = detail_type
             _copy_outputs(stack, event, out)
-        progress(f"{item.path.name}: {event['detail-type']}")
-        board.update(item.path.name, event["detail-type"])
+        progress(f"{item.label(name)}: {detail_type}")
+        board.update(item.label(name), detail_type)
 
 
 def _interactions_or_sample(interactions: Path | None, progress: Callable[[str], None]) -> Path:
@@ -191,16 +219,19 @@ def _interactions_or_sample(interactions: Path | None, progress: Callable[[str],
 
 
 def _clear_earlier_outputs(out: Path, progress: Callable[[str], None]) -> None:
-    """Remove the job folders earlier runs copied into ``out`` (``br-*`` folders holding only ``.out`` files);
-    anything else there is the user's and stays."""
-    stale = [
-        folder
-        for folder in (out.glob("br-*") if out.is_dir() else [])
-        if folder.is_dir() and all(f.is_file() and f.suffix == ".out" for f in folder.iterdir())
-    ]
+    """Remove the job folders earlier runs copied into ``out`` (``br-*`` folders holding only ``.out`` files, or
+    only such folders, for drops that compared solution versions); anything else there is the user's and stays."""
+
+    def outputs_only(folder: Path, depth: int = 1) -> bool:
+        return folder.is_dir() and all(
+            (f.is_file() and f.suffix == ".out") or (depth > 0 and f.name.startswith("br-") and outputs_only(f, 0))
+            for f in folder.iterdir()
+        )
+
+    stale = [folder for folder in (out.glob("br-*") if out.is_dir() else []) if outputs_only(folder)]
     for folder in stale:
-        for file in folder.iterdir():
-            file.unlink()
+        for file in sorted(folder.rglob("*"), reverse=True):
+            file.rmdir() if file.is_dir() else file.unlink()
         folder.rmdir()
     if stale:
         progress(f"removed {len(stale)} job folder(s) of earlier runs from {out}")
@@ -247,14 +278,6 @@ def serve(host: str | None, port: int, env_file: Path, interactions: Path | None
                 time.sleep(0.2)
         except KeyboardInterrupt:
             return 0
-
-
-class UserError(Exception):
-    """A problem the user can fix: one line on stderr naming it and the fix, and an exit code (2 for usage)."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def train(csv_path: Path, directory: Path, *, algorithm: str | None) -> int:
@@ -349,38 +372,19 @@ def describe(report: ValidationReport) -> str:
 
 def _redrive(stack: str, region: str | None) -> Any:
     """``batchrecs redrive`` on a deployed stack, with AWS's usual settings; their absence named, with the fix."""
-    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
-
     from batchrecs_local.redrive import deployed
 
-    try:
-        return deployed(stack, region=region)
-    except NoRegionError:
-        raise UserError("no AWS region: pass --region, or set AWS_REGION (or a profile's region)", 2) from None
-    except NoCredentialsError:
-        raise UserError(
-            "no AWS credentials: configure them as for the AWS CLI (aws configure, a profile, …)", 2
-        ) from None
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ValidationError":
-            raise UserError(f"no stack {stack!r} in this account and region: check --stack and --region", 2) from None
-        raise UserError(f"{error.response['Error']['Code']}: {error.response['Error'].get('Message', '')}") from None
+    with aws_errors(stack):
+        return deployed(Deployed(stack, region=region))
 
 
 def models(stack: str | None, bucket: str | None, region: str | None, endpoint_url: str | None) -> int:
     """List the scorer models in a stack's input bucket: each name, its versions (newest first) with their metadata,
     and which one new jobs use (latest.json)."""
-    import boto3
-    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
-
-    try:
-        session = boto3.session.Session(region_name=region)
-        if bucket is None:
-            resources = session.client("cloudformation", endpoint_url=endpoint_url).describe_stack_resources(
-                StackName=stack or "", LogicalResourceId="InputBucket"
-            )["StackResources"]
-            bucket = resources[0]["PhysicalResourceId"]
-        s3 = session.client("s3", endpoint_url=endpoint_url)
+    deployed = Deployed(stack or "", region=region, endpoint_url=endpoint_url)
+    with aws_errors(stack):
+        bucket = bucket or deployed.name("InputBucket")
+        s3 = deployed.client("s3")
         keys = [
             item["Key"]
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="models/")
@@ -397,12 +401,6 @@ def models(stack: str | None, bucket: str | None, region: str | None, endpoint_u
             for version in sorted(versions, key=lambda v: str(v.get("trainedAt", "")), reverse=True):
                 version["latest"] = version["version"] == latest["version"]
                 print(json.dumps({"model": name, **version}, sort_keys=True))
-    except NoRegionError:
-        raise UserError("no AWS region: pass --region, or set AWS_REGION", 2) from None
-    except NoCredentialsError:
-        raise UserError("no AWS credentials: configure them as for the AWS CLI (aws configure)", 2) from None
-    except ClientError as error:
-        raise UserError(f"{error.response['Error']['Code']}: {error.response['Error'].get('Message', '')}") from None
     if not found:
         print(
             f"no scorer models in s3://{bucket}/models/ (drop models/<name>/interactions.csv to train one)",
@@ -411,12 +409,56 @@ def models(stack: str | None, bucket: str | None, region: str | None, endpoint_u
     return 0
 
 
+JOB_COLUMNS = ("jobName", "status", "backend", "kind", "input", "submittedAt", "finishedAt")
+
+
+def jobs(
+    stack: str, region: str | None, endpoint_url: str | None, *, name: str | None, limit: int, as_json: bool
+) -> int:
+    """``batchrecs jobs``: the stack's job ledger (JobsTable), newest first; ``jobs show NAME``: one job with its
+    events."""
+    from batchrecs.adapters.ledger import JobLedger
+
+    deployed = Deployed(stack, region=region, endpoint_url=endpoint_url)
+    with aws_errors(stack):
+        ledger = JobLedger(deployed.client("dynamodb"), deployed.name("JobsTable"))
+        if name is not None:
+            job = ledger.job(name)
+            if job is None:
+                raise UserError(
+                    f"no job {name!r} in stack {stack!r}'s ledger: `batchrecs jobs --stack {stack}` lists them"
+                )
+            print(json.dumps(job.to_wire(), indent=2))
+            return 0
+        entries = [entry.to_wire() for entry in ledger.jobs(limit)]
+    if as_json:
+        for entry in entries:
+            entry.pop("events")
+            print(json.dumps(entry, sort_keys=True))
+        return 0
+    if not entries:
+        print(f"no jobs in stack {stack!r}'s ledger yet (drop a file under input/)", file=sys.stderr)
+        return 0
+    rows = [[str(entry.get(column) or "-") for column in JOB_COLUMNS] for entry in entries]
+    widths = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(JOB_COLUMNS)]
+    for row in [list(JOB_COLUMNS), *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
 def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
     if event["detail-type"] != "Job Succeeded":
         return
-    for uri in event["detail"]["output"]["files"]:
+    detail = event["detail"]
+    # Jobs that compare solution versions on one drop sit side by side: <out>/<drop id>/<job name>/.
+    folder = (
+        out / detail["jobName"]
+        if detail.get("dropId") in (None, detail["jobName"])
+        else out / detail["dropId"] / detail["jobName"]
+    )
+    for uri in detail["output"]["files"]:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-        target = out / event["detail"]["jobName"] / key.rsplit("/", 1)[-1]
+        target = folder / key.rsplit("/", 1)[-1]
         target.parent.mkdir(parents=True, exist_ok=True)
         stack.save_object(bucket, key, target)  # a chunk at a time: outputs can be gigabytes
 
@@ -498,6 +540,16 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--bucket", help="the input bucket itself")
     models_parser.add_argument("--region", help="default: the AWS CLI's")
     models_parser.add_argument("--endpoint-url", help="e.g. the endpoint `batchrecs serve` prints")
+    jobs_parser = commands.add_parser(
+        "jobs", help="list a stack's jobs from its ledger (newest first); `jobs show NAME` shows one with its events"
+    )
+    jobs_parser.add_argument("action", nargs="?", choices=["show"], help="show one job (with NAME)")
+    jobs_parser.add_argument("name", nargs="?", metavar="NAME", help="the job's name (jobName in its events)")
+    jobs_parser.add_argument("--stack", required=True, help="the stack's name (batchrecs-local for `batchrecs serve`)")
+    jobs_parser.add_argument("--region", help="default: the AWS CLI's")
+    jobs_parser.add_argument("--endpoint-url", help="e.g. the endpoint `batchrecs serve` prints")
+    jobs_parser.add_argument("--limit", type=int, default=50, help="at most this many, newest first (default 50)")
+    jobs_parser.add_argument("--json", action="store_true", help="one JSON object per job")
     serve_parser = commands.add_parser(
         "serve", help="serve the local stack over HTTP for sam local invoke; print its events until Ctrl-C"
     )
@@ -534,6 +586,12 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 1 if redriven.kept else 0
     if args.command == "models":
         return models(args.stack, args.bucket, args.region, args.endpoint_url)
+    if args.command == "jobs":
+        if (args.action == "show") != (args.name is not None):
+            parser.error("jobs show takes a job's NAME: batchrecs jobs show NAME --stack STACK")
+        if args.limit < 1:
+            parser.error("--limit must be at least 1")
+        return jobs(args.stack, args.region, args.endpoint_url, name=args.name, limit=args.limit, as_json=args.json)
     if args.command == "serve":
         return serve(args.host, args.port, args.env_vars, args.interactions)
     if args.command == "train":

@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchrecs_local.template import Template
+
+if TYPE_CHECKING:
+    from batchrecs_local.deployed import Deployed
 
 
 @dataclass
@@ -109,11 +112,6 @@ def redrive_stack(physical: dict[str, str], template: Template, lambda_client: A
     return total
 
 
-def deployed(stack_name: str, *, region: str | None = None) -> Redriven:
+def deployed(stack: Deployed) -> Redriven:
     """Redrive every on-failure queue of a deployed stack into its function, found from the stack's resources."""
-    import boto3
-
-    session = boto3.session.Session(region_name=region)
-    resources = session.client("cloudformation").describe_stack_resources(StackName=stack_name)["StackResources"]
-    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
-    return redrive_stack(physical, Template(), session.client("lambda"), session.client("sqs"))
+    return redrive_stack(stack.physical(), Template(), stack.client("lambda"), stack.client("sqs"))

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -65,13 +65,18 @@ FAST_PARAMETERS = {
 }
 
 
-def solution_version_arn(kind: str, region: str = "us-east-1") -> str:
-    return f"arn:aws:personalize:{region}:{ACCOUNT}:solution/batchrecs-local-{kind}/1"
+LOCAL_VERSIONS = (1, 2)
+"""Each kind's solution versions on the local stack: 1 is the default, 2 is there to compare against (the emulator
+gives both one model, so their outputs match; on AWS, two versions' outputs differ)."""
+
+
+def solution_version_arn(kind: str, region: str = "us-east-1", version: int = 1) -> str:
+    return f"arn:aws:personalize:{region}:{ACCOUNT}:solution/batchrecs-local-{kind}/{version}"
 
 
 def demo_emulator(region: str = "us-east-1", **settings: Any) -> emulator.EmulatorSettings:
-    """The emulator's settings with the local stack's solution versions (one per kind) registered."""
-    versions = {solution_version_arn(k, region): r for k, r in DEMO_RECIPES.items()}
+    """The emulator's settings with the local stack's solution versions (two per kind) registered."""
+    versions = {solution_version_arn(k, region, v): r for k, r in DEMO_RECIPES.items() for v in LOCAL_VERSIONS}
     return emulator.EmulatorSettings(solution_versions=versions, **settings)
 
 
@@ -87,7 +92,7 @@ class FunctionOutput(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        if self.verbose:
+        if self.verbose and sys is not None:  # io's finaliser flushes after the interpreter cleared modules
             sys.stderr.flush()
 
 
@@ -272,6 +277,26 @@ class LocalStack:
                 create(logical, t.properties(logical))
             elif kind not in NOT_NEEDED_LOCALLY:
                 raise NotImplementedError(f"{logical}: {kind} has no local counterpart")
+        self._register_stack()
+
+    def _register_stack(self) -> None:
+        """The stack as CloudFormation lists it, every resource with its physical name, so that tools which find a
+        stack's resources by its name (``batchrecs jobs --stack``, ``aws cloudformation describe-stack-resources``)
+        work on this one as on a deployed one. moto's CloudFormation would create the resources again, so the
+        stack is registered empty and its resource list filled in."""
+        from moto.cloudformation.models import cloudformation_backends
+
+        self.client("cloudformation").create_stack(
+            StackName=self.template.stack_name, TemplateBody=json.dumps({"Resources": {}})
+        )
+        resources = cloudformation_backends[ACCOUNT][self.region].get_stack(self.template.stack_name).resource_map
+        for logical, resource in self.template.resources.items():
+            resources._resource_json_map[logical] = resource
+            resources._parsed_resources[logical] = SimpleNamespace(
+                logical_resource_id=logical,
+                physical_resource_id=self.template.physical[logical].ref,
+                cf_resource_type=resource["Type"],
+            )
 
     def _create_AWS_S3_Bucket(self, logical: str, props: dict[str, Any]) -> None:
         s3, bucket = self.client("s3"), self.name(logical)
@@ -308,6 +333,9 @@ class LocalStack:
             KeySchema=props["KeySchema"],
             AttributeDefinitions=props["AttributeDefinitions"],
             BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+            **(
+                {"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if "GlobalSecondaryIndexes" in props else {}
+            ),
         )
 
     def _create_AWS_SQS_Queue(self, logical: str, props: dict[str, Any]) -> None:

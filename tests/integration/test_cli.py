@@ -191,6 +191,11 @@ def test_runs_leave_nothing_behind(sample: Path, tmp_path: Path, capsys: pytest.
     out = tmp_path / "out"
     (out / "br-old-0123456789abcdef").mkdir(parents=True)
     (out / "br-old-0123456789abcdef" / "users.jsonl.out").write_text("{}\n")
+    compared = out / "br-cmp-0123456789abcdef" / "br-cmp-1-0123456789abcdef"  # an earlier comparison's job
+    compared.mkdir(parents=True)
+    (compared / "users.jsonl.out").write_text("{}\n")
+    (out / "br-mine").mkdir()
+    (out / "br-mine" / "keep.txt").write_text("mine")  # not only outputs: the user's, kept
     (out / "notes.txt").write_text("mine")
     before = sorted(Path(tempfile.gettempdir()).glob("batchrecs-sample*"))
     # Two runs without --interactions (sample data), into the same --out
@@ -201,4 +206,22 @@ def test_runs_leave_nothing_behind(sample: Path, tmp_path: Path, capsys: pytest.
     after = sorted(Path(tempfile.gettempdir()).glob("batchrecs-sample*"))
     assert set(after) - set(before) <= {Path(tempfile.gettempdir()) / "batchrecs-sample"}
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith("br-")) == ["notes.txt"]
-    assert len([p for p in out.iterdir() if p.name.startswith("br-")]) == 1
+    assert (out / "br-mine" / "keep.txt").is_file()
+    assert len([p for p in out.iterdir() if p.name.startswith("br-") and p.name != "br-mine"]) == 1
+
+
+def test_run_compares_two_solution_versions_with_outputs_side_by_side(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from batchrecs_local.stack import solution_version_arn
+
+    versions = f"{solution_version_arn('users', version=1)} {solution_version_arn('users', version=2)}"
+    code = run_cli(tmp_path, sample / "users.jsonl", "--metadata", f"solution-version-arn={versions}")
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines()]
+    done = [e["detail"] for e in events if e["detail-type"] == "Job Succeeded"]
+    assert code == 0 and len(done) == 2, captured.err
+    assert "2 of 2 jobs succeeded" in captured.err
+    (drop_id,) = {d["dropId"] for d in done}
+    copied = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*.out"))
+    assert copied == sorted(Path(drop_id) / d["jobName"] / "users.jsonl.out" for d in done)

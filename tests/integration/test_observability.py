@@ -92,10 +92,11 @@ def ran_every_outcome(stack: LocalStack, tap: EventTap, sample: Path, capfd: pyt
         ("self-hosted", "Job Failed"),
         ("self-hosted", "Job Succeeded"),
     ]
-    deadline = time.monotonic() + 30  # JobOutcomeFunction gets the four terminal events from its rule
-    while sum(i.function == "JobOutcomeFunction" for i in stack.invocations) < 4 and time.monotonic() < deadline:
+    # JobOutcomeFunction gets the four jobs' events from its rule: Job Submitted and the terminal one of each
+    deadline = time.monotonic() + 30
+    while sum(i.function == "JobOutcomeFunction" for i in stack.invocations) < 8 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert [i.error for i in stack.invocations if i.function == "JobOutcomeFunction"] == [None] * 4
+    assert [i.error for i in stack.invocations if i.function == "JobOutcomeFunction"] == [None] * 8
     captured = capfd.readouterr()
     return emitted_metrics(captured.out + captured.err)
 

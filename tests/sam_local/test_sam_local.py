@@ -157,12 +157,17 @@ def test_create_a_queued_job_once_there_is_room(tier: Tier) -> None:
     assert invocation.result["create"] is None  # the execution goes on to poll it
 
 
-def test_outcome_counts_a_failed_job_by_backend(tier: Tier) -> None:
+def test_outcome_records_a_failed_job_in_the_ledger_and_counts_it_by_backend(tier: Tier) -> None:
+    from batchrecs.adapters.ledger import JobLedger
+
     event = load_event("outcome-job-failed.json")
 
     invocation = tier.invoke("JobOutcomeFunction", "outcome-job-failed.json")
     assert invocation.error is None, invocation.logs[-3000:]
     assert invocation.result == {"jobName": event["detail"]["jobName"], "status": "CREATE FAILED"}
+    ledger = JobLedger(tier.stack.client("dynamodb"), tier.stack.name("JobsTable"))
+    job = ledger.job(event["detail"]["jobName"])
+    assert job is not None and (job.status, job.failure_reason) == ("CREATE FAILED", event["detail"]["failureReason"])
     emitted = [json.loads(line[line.index("{") :]) for line in invocation.logs.splitlines() if '"_aws"' in line]
     counted = {
         (m["Name"], doc["backend"]) for doc in emitted for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]

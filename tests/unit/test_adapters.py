@@ -262,7 +262,9 @@ def test_redrive_of_a_deployed_stack_finds_each_queue_and_its_function(monkeypat
         })  # fmt: skip
         clients = {"cloudformation": cloudformation, "sqs": sqs, "lambda": lambda_client}
         monkeypatch.setattr(boto3.session.Session, "client", lambda self, name, **_: clients[name])
-        result = redrive_module.deployed("batchrecs", region="us-east-1")
+        from batchrecs_local.deployed import Deployed
+
+        result = redrive_module.deployed(Deployed("batchrecs", region="us-east-1"))
     assert (result.delivered, result.kept) == (["input/x.jsonl"], [])
 
 

@@ -63,7 +63,8 @@ class JobOutput(WireModel):
 
 
 class InputRejected(WireModel):
-    """A dropped file that cannot run. Nothing was submitted; the input stays where it was dropped."""
+    """A dropped file that cannot run. Nothing was submitted (for a drop comparing solution versions: nothing more;
+    jobs already started for the other versions go on); the input stays where it was dropped."""
 
     input: InputFile
     kind: JobKind | None = Field(description="the record kind expected or detected, if any")
@@ -77,6 +78,10 @@ class JobDetail(WireModel):
     """What every job event says about the job."""
 
     job_name: str
+    drop_id: str | None = Field(
+        default=None,
+        description="the drop the job came from: the jobs of one drop (one per solution version compared) share it",
+    )
     backend: Backend
     job_arn: str | None = Field(description="the Personalize batch inference job ARN; null when self-hosted")
     kind: JobKind

@@ -68,7 +68,12 @@ class Outcome(StrEnum):
 
 
 class SubmitResult(WireModel):
+    """What one drop became. ``job_name`` and its ARNs are the drop's first job; ``jobs`` names every job (one per
+    solution version compared), all sharing ``drop_id``."""
+
     outcome: Outcome
+    drop_id: str | None = None
+    jobs: list[str] = Field(default_factory=list)
     job_name: str | None = None
     job_arn: str | None = None
     execution_arn: str | None = None
@@ -234,23 +239,32 @@ def _submit(
         return _reject_problems(drop, drop.version_id, [("version", f"{gone}; drop the file again")], ports, stack)
     version_id = head.version_id or drop.version_id
     submitted_at = datetime.now(UTC)
-    name = job_name(drop.bucket, drop.key, version_id or head.etag)
-    logger.set_correlation_id(name)
-    output_path = f"s3://{stack.output_bucket}/{stack.output_prefix}{name}/"
-    output_key = f"{stack.output_prefix}{name}/{posixpath.basename(drop.key)}.out"
-    bad_key = key_problems(drop.key, output_key)
+    drop_id = job_name(drop.bucket, drop.key, version_id or head.etag)
+    logger.set_correlation_id(drop_id)
+    try:
+        each = JobSettings.merge_each(
+            stack.job_defaults, head.metadata, max_num_results=stack.max_num_results, home=stack.home
+        )
+        kind = _kind(each, ports)
+    except SettingsError as error:
+        return _reject_settings(drop, version_id, error, ports, stack)
+    compared = len(each) > 1
+    # One job per solution version: a drop naming one has the drop's name; one comparing several has a name per
+    # version, and their outputs sit side by side under output/<drop id>/.
+    names = [
+        job_name(drop.bucket, drop.key, version_id or head.etag, s.solution_version_arn) if compared else drop_id
+        for s in each
+    ]
+    folders = [
+        f"{stack.output_prefix}{drop_id}/{name}/" if compared else f"{stack.output_prefix}{name}/" for name in names
+    ]
+    output_keys = [f"{folder}{posixpath.basename(drop.key)}.out" for folder in folders]
+    bad_key = key_problems(drop.key, max(output_keys, key=len))
     if bad_key:
         return _reject_problems(drop, version_id, [("key", message) for message in bad_key], ports, stack)
 
-    try:
-        settings = JobSettings.merge(
-            stack.job_defaults, head.metadata, max_num_results=stack.max_num_results, home=stack.home
-        )
-        kind = _kind(settings, ports)
-    except SettingsError as error:
-        return _reject_settings(drop, version_id, error, ports, stack)
-
-    limits = Limits.for_mode(themes=settings.job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list)
+    first = each[0]
+    limits = Limits.for_mode(themes=first.job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list)
     out_of_time = (lambda: remaining_ms() < TIME_MARGIN_MS) if remaining_ms else None
     report = validate_records(
         ports.files.lines(drop.bucket, drop.key, version_id, out_of_time),
@@ -263,39 +277,71 @@ def _submit(
     if not report.valid or report.kind is None:
         return _reject(drop, version_id, report, ports, stack)
     try:
-        backend, model = _route(settings, report.records, ports, stack)
+        routes = [_route(settings, report.records, ports, stack, compared=compared) for settings in each]
     except SettingsError as error:
         return _reject_settings(drop, version_id, error, ports, stack, records=report.records, kind=report.kind)
 
-    # The job reads an immutable copy of the version just validated, never the key: a re-upload in the 13-30
+    # The jobs read an immutable copy of the version just validated, never the key: a re-upload in the 13-30
     # minutes before Personalize reads its input would otherwise run unvalidated.
-    snapshot_key = f"{stack.snapshot_prefix}{name}/{posixpath.basename(drop.key)}"
+    snapshot_key = f"{stack.snapshot_prefix}{drop_id}/{posixpath.basename(drop.key)}"
     snapshot = Snapshot(
         bucket=drop.bucket,
         key=snapshot_key,
         version_id=ports.files.snapshot(drop.bucket, drop.key, version_id, snapshot_key),
     )
+    source = InputFile(
+        bucket=drop.bucket, key=drop.key, version_id=version_id, records=report.records, snapshot=snapshot
+    )
+    started: list[SubmitResult] = []
+    for settings, (backend, model), name, folder, output_key in zip(
+        each, routes, names, folders, output_keys, strict=True
+    ):
+        detail = JobDetail(
+            job_name=name,
+            drop_id=drop_id,
+            backend=backend,
+            job_arn=None,
+            kind=report.kind,
+            input=source,
+            output=JobOutput(
+                path=f"s3://{stack.output_bucket}/{folder}", files=[f"s3://{stack.output_bucket}/{output_key}"]
+            ),
+            settings=settings,
+            submitted_at=submitted_at,
+            model_version=model.version if model else None,
+        )
+        try:
+            started.append(_start(detail, model, ports, stack))
+        except JobRefused as refused:  # permanent: reject now, rather than retry it into a dead letter
+            problems = [("personalize", f"CreateBatchInferenceJob refused the job: {refused}")]
+            if compared:
+                problems = [("personalize", f"{settings.solution_version_arn}: {message}") for _, message in problems]
+            return _reject_problems(drop, version_id, problems, ports, stack, records=report.records, kind=report.kind)
+    return started[0].model_copy(update={"drop_id": drop_id, "jobs": [result.job_name for result in started]})
+
+
+def _start(detail: JobDetail, model: ModelLocation | None, ports: SubmitPorts, stack: StackSettings) -> SubmitResult:
+    """Create one job (or queue it behind Personalize's quota) and start its state machine."""
     queued: dict[str, Any] | None = None
     capacity = CapacityRetry(
         base_seconds=stack.capacity_retry_seconds,
         max_seconds=stack.capacity_retry_max_seconds,
         window=stack.queue_window,
     )
-    if backend is Backend.PERSONALIZE:
-        request = settings.create_request(
-            job_name=name,
+    if detail.backend is Backend.PERSONALIZE:
+        request = detail.settings.create_request(
+            job_name=detail.job_name,
             role_arn=stack.personalize_role_arn,
-            input_path=f"s3://{snapshot.bucket}/{snapshot.key}",
-            output_path=output_path,
+            input_path=f"s3://{detail.input.snapshot.bucket}/{detail.input.snapshot.key}"
+            if detail.input.snapshot
+            else "",
+            output_path=detail.output.path,
         )
         try:
             if ports.tickets is not None and ports.tickets.waiting(capacity.stale_after):
                 raise CapacityExceeded("jobs are queued already: this one queues behind them")
             created = ports.personalize.create(request)
             job_arn, status, adopted = created.arn, created.status, created.adopted
-        except JobRefused as refused:  # permanent: reject now, rather than retry it into a dead letter
-            problems = [("personalize", f"CreateBatchInferenceJob refused the job: {refused}")]
-            return _reject_problems(drop, version_id, problems, ports, stack, records=report.records, kind=report.kind)
         except CapacityExceeded:  # "later", not "never": the state machine creates it when there is room
             queued, job_arn, status, adopted = request, None, QUEUED_STATUS, False
             if ports.tickets is not None:
@@ -303,23 +349,10 @@ def _submit(
             count(Metric.JOBS_QUEUED)
     else:
         job_arn, status, adopted = None, SELF_HOSTED_STATUS, False
-    detail = JobDetail(
-        job_name=name,
-        backend=backend,
-        job_arn=job_arn,
-        kind=report.kind,
-        input=InputFile(
-            bucket=drop.bucket, key=drop.key, version_id=version_id, records=report.records, snapshot=snapshot
-        ),
-        output=JobOutput(path=output_path, files=[f"s3://{stack.output_bucket}/{output_key}"]),
-        settings=settings,
-        submitted_at=submitted_at,
-        model_version=model.version if model else None,
-    )
     execution_arn = ports.executions.start(
-        name,
+        detail.job_name,
         ExecutionInput(
-            event=detail,
+            event=detail.model_copy(update={"job_arn": job_arn}),
             submitted=Submission(status=status),
             job={"arn": job_arn} if job_arn else {},
             model=model,
@@ -334,19 +367,24 @@ def _submit(
             capacity=capacity if queued else None,
         ).to_wire(),
     )
-    by_backend(Metric.JOBS_SUBMITTED, backend)
+    by_backend(Metric.JOBS_SUBMITTED, detail.backend)
     logger.info(
         "job submitted",
         extra={
-            "backend": backend,
+            "job_name": detail.job_name,
+            "backend": detail.backend,
             "job_arn": job_arn,
             "adopted": adopted,
-            "records": report.records,
-            "kind": report.kind,
+            "records": detail.input.records,
+            "kind": detail.kind,
         },
     )
     return SubmitResult(
-        outcome=Outcome.SUBMITTED, job_name=name, job_arn=job_arn, execution_arn=execution_arn, adopted=adopted
+        outcome=Outcome.SUBMITTED,
+        job_name=detail.job_name,
+        job_arn=job_arn,
+        execution_arn=execution_arn,
+        adopted=adopted,
     )
 
 
@@ -356,8 +394,17 @@ SELF_HOSTED_STATUS = "CREATE PENDING"
 """Self-hosted jobs use Personalize's status words, so that subscribers handle one vocabulary."""
 
 
-def _kind(settings: JobSettings, ports: SubmitPorts) -> JobKind | None:
-    """The record kind: forced by metadata, else the recipe's; theme jobs read items from a Similar-Items recipe."""
+def _kind(each: list[JobSettings], ports: SubmitPorts) -> JobKind | None:
+    """The record kind: forced by metadata, else the recipe's; theme jobs read items from a Similar-Items recipe.
+    Solution versions compared on one drop must read the same kind of records."""
+    kinds = {settings.solution_version_arn: _kind_of(settings, ports) for settings in each}
+    if len(set(kinds.values())) > 1:
+        read = ", ".join(f"{arn} reads {kind or 'any'} records" for arn, kind in kinds.items())
+        raise SettingsError([("solution-version-arn", f"compared solution versions must read one kind: {read}")])
+    return next(iter(kinds.values()))
+
+
+def _kind_of(settings: JobSettings, ports: SubmitPorts) -> JobKind | None:
     try:
         kind = settings.kind or ports.personalize.recipe_kind(settings.solution_version_arn)
     except UnusableSolutionVersion as error:
@@ -378,14 +425,17 @@ def _kind(settings: JobSettings, ports: SubmitPorts) -> JobKind | None:
 
 
 def _route(
-    settings: JobSettings, records: int, ports: SubmitPorts, stack: StackSettings
+    settings: JobSettings, records: int, ports: SubmitPorts, stack: StackSettings, *, compared: bool = False
 ) -> tuple[Backend, ModelLocation | None]:
     """Self-hosted only when the scorer can honour every setting; a setting is never silently dropped.
 
-    An explicit ``backend=self-hosted`` that the scorer cannot honour is refused with every reason."""
+    An explicit ``backend=self-hosted`` that the scorer cannot honour is refused with every reason. Comparing
+    solution versions is Personalize's: the scorer has its own model, not the versions'."""
     if settings.backend is BackendChoice.PERSONALIZE:
         return _personalize_or_refuse(settings)
     reasons = []
+    if compared:
+        reasons.append("comparing solution versions runs in Personalize: the scorer has one model, not theirs")
     if records > stack.small_job_max_records:
         reasons.append(f"{records:,} records is more than SmallJobMaxRecords ({stack.small_job_max_records:,})")
     if settings.filter_arn:

@@ -16,15 +16,20 @@ _UNSAFE = re.compile(r"[^a-zA-Z0-9_-]+")
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$")
 
 
-def job_name(bucket: str, key: str, version: str) -> str:
+def job_name(bucket: str, key: str, version: str, variant: str | None = None) -> str:
     """A readable, unique, valid job name for one version of one object.
 
     ``version`` is the object's versionId, or its ETag where the bucket is unversioned. The readable part is
-    the file's stem; the hash of bucket, key and version makes it unique and stable.
+    the file's stem; the hash of bucket, key and version makes it unique and stable. ``variant`` tells apart the
+    jobs of one drop that compares solution versions: the version's ARN, whose last part joins the readable part.
     """
-    digest = hashlib.sha256(f"{bucket}\0{key}\0{version}".encode()).hexdigest()[:_HASH_CHARS]
+    seed = f"{bucket}\0{key}\0{version}" + (f"\0{variant}" if variant else "")
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:_HASH_CHARS]
     stem = key.rsplit("/", 1)[-1].split(".", 1)[0]
-    readable = _UNSAFE.sub("-", stem).strip("-_")[: MAX_JOB_NAME - _HASH_CHARS - 4]
+    room = MAX_JOB_NAME - _HASH_CHARS - 4
+    tail = _UNSAFE.sub("-", variant.rsplit("/", 1)[-1]).strip("-_")[:20] if variant else ""
+    readable = _UNSAFE.sub("-", stem).strip("-_")[: room - len(tail) - 1 if tail else room]
+    readable = "-".join(part for part in (readable, tail) if part)
     name = f"br-{readable}-{digest}" if readable else f"br-{digest}"
     assert JOB_NAME_PATTERN.match(name), name
     return name

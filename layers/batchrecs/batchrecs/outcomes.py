@@ -1,28 +1,36 @@
-"""What happens when a job ends: its outcome counted by backend, its duration measured, one log line.
+"""What happens when a job's event is on the bus: the job ledger updated and, when the job ended, its outcome
+counted by backend, its duration measured, one log line.
 
-The state machine publishes Job Succeeded and Job Failed itself (no Lambda runs at the end of a Personalize job),
-so JobOutcomeFunction subscribes to them on the bus, like any other subscriber, and turns them into metrics.
+The state machine publishes Job Submitted, Job Succeeded and Job Failed itself (no Lambda runs at the end of a
+Personalize job), so JobOutcomeFunction subscribes to them on the bus, like any other subscriber.
 """
 
 from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from batchrecs.events import JobFailed, JobSucceeded
+from batchrecs.adapters.ledger import TERMINAL, JobLedger, parse
+from batchrecs.events import JobDetail, JobFailed, JobSucceeded
 from batchrecs.observability import Metric, by_backend, logger
 
-OUTCOMES: dict[str, tuple[type[JobSucceeded] | type[JobFailed], Metric]] = {
-    "Job Succeeded": (JobSucceeded, Metric.JOBS_SUCCEEDED),
-    "Job Failed": (JobFailed, Metric.JOBS_FAILED),
-}
+OUTCOME_METRICS = {"Job Succeeded": Metric.JOBS_SUCCEEDED, "Job Failed": Metric.JOBS_FAILED}
 
 
-def record_outcome(detail_type: str, detail: object) -> JobSucceeded | JobFailed:
-    model, metric = OUTCOMES[detail_type]
-    finished = model.model_validate(detail)
-    logger.set_correlation_id(finished.job_name)
+def record_event(detail_type: str, detail: object, ledger: JobLedger, time: str | None = None) -> JobDetail:
+    """Record a job's event in the ledger; count and log it when it is the job's end."""
+    job = parse(detail_type, detail)
+    logger.set_correlation_id(job.job_name)
+    if not ledger.record(detail_type, job, time):
+        logger.info("a later outcome is in the ledger already", extra={"detail_type": detail_type})
+    if detail_type in TERMINAL:
+        assert isinstance(job, JobSucceeded | JobFailed)
+        _count(detail_type, job)
+    return job
+
+
+def _count(detail_type: str, finished: JobSucceeded | JobFailed) -> None:
     seconds = (finished.finished_at - finished.submitted_at).total_seconds()
-    by_backend(metric, finished.backend)
+    by_backend(OUTCOME_METRICS[detail_type], finished.backend)
     by_backend(Metric.JOB_DURATION, finished.backend, max(0.0, seconds), MetricUnit.Seconds)
     log = logger.info if isinstance(finished, JobSucceeded) else logger.warning
     log(
@@ -35,4 +43,3 @@ def record_outcome(detail_type: str, detail: object) -> JobSucceeded | JobFailed
             "input": f"s3://{finished.input.bucket}/{finished.input.key}",
         },
     )
-    return finished

@@ -190,6 +190,53 @@ class JobSettings(WireModel):
             raise SettingsError(problems)
         return settings
 
+    @classmethod
+    def merge_each(
+        cls,
+        defaults: dict[str, Any],
+        metadata: dict[str, str],
+        *,
+        max_num_results: int = CAUTIOUS_MAX,
+        home: tuple[str, str] | None = None,
+    ) -> list[JobSettings]:
+        """``merge``, once per solution version: ``solution-version-arn`` may name several, separated by spaces, to
+        run one input through each of them and compare their outputs (one job per version). Every problem of
+        every version is reported at once."""
+        arns: list[str] = []
+        for key, value in metadata.items():
+            if key.lower() == "solution-version-arn":
+                arns = value.split()
+        if len(arns) <= 1:
+            return [cls.merge(defaults, metadata, max_num_results=max_num_results, home=home)]
+        problems: list[tuple[str, str]] = []
+        if len(arns) > MAX_COMPARED:
+            problems.append(
+                (
+                    "solution-version-arn",
+                    f"names {len(arns)} solution versions; one drop compares at most {MAX_COMPARED}",
+                )
+            )
+        repeated = sorted({arn for arn in arns if arns.count(arn) > 1})
+        if repeated:
+            problems.append(("solution-version-arn", f"names {', '.join(repeated)} more than once"))
+        others = {key: value for key, value in metadata.items() if key.lower() != "solution-version-arn"}
+        each: list[JobSettings] = []
+        for arn in arns:
+            try:
+                each.append(
+                    cls.merge(
+                        defaults,
+                        {**others, "solution-version-arn": arn},
+                        max_num_results=max_num_results,
+                        home=home,
+                    )
+                )
+            except SettingsError as error:
+                problems += [problem for problem in error.problems if problem not in problems]
+        if problems:
+            raise SettingsError(problems)
+        return each
+
     def _foreign_arns(self, region: str, account: str) -> list[tuple[str, str]]:
         """ARNs that name another region or account than the stack's: Personalize jobs cannot use them."""
         problems = []
@@ -238,6 +285,9 @@ class JobSettings(WireModel):
             request["tags"] = [{"tagKey": k, "tagValue": v} for k, v in sorted(self.tags.items())]
         return request
 
+
+MAX_COMPARED = 10
+"""Solution versions one drop may compare: each is a job, queued like any other behind Personalize's quota."""
 
 METADATA_KEYS: dict[str, str] = {
     "solution-version-arn": "solution_version_arn",

@@ -1,0 +1,157 @@
+"""The job ledger: one item per job in the jobs table, kept from the stack's own events.
+
+JobOutcomeFunction records Job Submitted and the terminal event of every job, whichever backend ran it, so that
+``batchrecs jobs`` can list jobs without reading the bus's archive. EventBridge delivers at least once and in no
+set order, so every write is idempotent and order-proof:
+
+- Job Submitted fills in the job only where nothing newer is there (``if_not_exists``);
+- a terminal event sets the status, unless a later outcome (a redriven execution's) is recorded already.
+
+The items share the table with Powertools' idempotency records and the quota queue; the ``ledger`` index (hash
+``ledger``, range ``submittedAt``) holds only ledger items, so listing them reads nothing else, newest first.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from batchrecs.events import DETAIL_TYPES, JobDetail, JobFailed, JobSubmitted, JobSucceeded, aws_time
+from batchrecs.model import WireModel
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+INDEX = "ledger"
+PARTITION = "job"
+"""The one value of the index's hash key: every ledger item, sorted by submittedAt."""
+KEY_PREFIX = "job#"
+TERMINAL = ("Job Succeeded", "Job Failed")
+EVENT_ATTRIBUTES = {"Job Submitted": "submittedEvent", "Job Succeeded": "succeededEvent", "Job Failed": "failedEvent"}
+
+
+class LedgerEvent(WireModel):
+    detail_type: str
+    time: str | None = None
+    detail: dict[str, Any]
+
+
+class LedgerEntry(WireModel):
+    """One job as the ledger knows it: its latest detail, its status, and the events recorded for it."""
+
+    job_name: str
+    status: str
+    backend: str
+    kind: str
+    input: str = Field(description="s3://bucket/key of the dropped file")
+    input_version: str | None = None
+    submitted_at: str
+    finished_at: str | None = None
+    output: str
+    failure_reason: str | None = None
+    drop_id: str | None = None
+    job_arn: str | None = None
+    events: list[LedgerEvent] = Field(default_factory=list)
+
+
+class JobLedger:
+    def __init__(self, dynamodb: DynamoDBClient, table: str, history_days: int = 90) -> None:
+        self.dynamodb = dynamodb
+        self.table = table
+        self.history_days = history_days
+
+    def record(self, detail_type: str, detail: JobDetail, time_: str | None = None) -> bool:
+        """Record one event of a job. Returns False when a later outcome was recorded already (nothing changed)."""
+        wire = detail.model_dump_json(by_alias=True)
+        event = json.dumps({"time": time_, "detail": json.loads(wire)}, separators=(",", ":"))
+        values: dict[str, Any] = {
+            ":ledger": {"S": PARTITION},
+            ":submitted": {"S": aws_time(detail.submitted_at)},
+            ":job": {"S": wire},
+            ":event": {"S": event},
+            ":expires": {"N": str(int(time.time()) + self.history_days * 86_400)},
+        }
+        names = {"#event": EVENT_ATTRIBUTES[detail_type], "#status": "status"}
+        common = "ledger = :ledger, submittedAt = :submitted, #event = :event, expiration = :expires"
+        condition = None
+        if detail_type in TERMINAL:
+            assert isinstance(detail, JobSucceeded | JobFailed)
+            values[":status"] = {"S": detail.status}
+            values[":finished"] = {"S": aws_time(detail.finished_at)}
+            expression = f"SET {common}, #status = :status, job = :job, finishedAt = :finished"
+            condition = "attribute_not_exists(finishedAt) OR finishedAt <= :finished"
+        else:
+            assert isinstance(detail, JobSubmitted)
+            values[":status"] = {"S": detail.status}
+            expression = f"SET {common}, #status = if_not_exists(#status, :status), job = if_not_exists(job, :job)"
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"id": {"S": KEY_PREFIX + detail.job_name}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if condition:
+            request["ConditionExpression"] = condition
+        try:
+            self.dynamodb.update_item(**request)
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def jobs(self, limit: int | None = None) -> Iterator[LedgerEntry]:
+        """Jobs, newest first, a page at a time."""
+        paginator = self.dynamodb.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table,
+            IndexName=INDEX,
+            KeyConditionExpression="ledger = :ledger",
+            ExpressionAttributeValues={":ledger": {"S": PARTITION}},
+            ScanIndexForward=False,
+            PaginationConfig={"MaxItems": limit} if limit else {},
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                yield entry(item)
+
+    def job(self, name: str) -> LedgerEntry | None:
+        item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": KEY_PREFIX + name}}, ConsistentRead=True)
+        return entry(item["Item"]) if "Item" in item else None
+
+
+def entry(item: dict[str, Any]) -> LedgerEntry:
+    """A ledger item as a LedgerEntry: the job's latest detail, with its recorded events in order."""
+    job = json.loads(item["job"]["S"])
+    events = []
+    for detail_type, attribute in EVENT_ATTRIBUTES.items():
+        if attribute in item:
+            recorded = json.loads(item[attribute]["S"])
+            events.append(LedgerEvent(detail_type=detail_type, time=recorded["time"], detail=recorded["detail"]))
+    source = job["input"]
+    return LedgerEntry(
+        job_name=job["jobName"],
+        status=item["status"]["S"],
+        backend=job["backend"],
+        kind=job["kind"],
+        input=f"s3://{source['bucket']}/{source['key']}",
+        input_version=source.get("versionId"),
+        submitted_at=item["submittedAt"]["S"],
+        finished_at=item.get("finishedAt", {}).get("S"),
+        output=job["output"]["path"],
+        failure_reason=job.get("failureReason"),
+        drop_id=job.get("dropId"),
+        job_arn=job.get("jobArn"),
+        events=events,
+    )
+
+
+def parse(detail_type: str, detail: object) -> JobDetail:
+    """An event's detail as its model (Job Submitted, Job Succeeded or Job Failed)."""
+    model = DETAIL_TYPES[detail_type]
+    parsed = model.model_validate(detail)
+    assert isinstance(parsed, JobDetail)
+    return parsed

@@ -1,0 +1,123 @@
+"""The job ledger is kept from events that EventBridge delivers at least once and in no set order: every order and
+every repetition must leave the same ledger. The table is the template's own JobsTable definition, on moto."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from batchrecs.adapters.ledger import JobLedger
+from batchrecs.events import (
+    Backend,
+    InputFile,
+    JobDetail,
+    JobFailed,
+    JobOutput,
+    JobSubmitted,
+    JobSucceeded,
+)
+from batchrecs.settings import JobKind, JobSettings
+from batchrecs_local.template import Template
+
+SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
+T0 = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger() -> Iterator[JobLedger]:
+    table = Template().properties("JobsTable")
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="jobs",
+            KeySchema=table["KeySchema"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield JobLedger(dynamodb, "jobs")
+
+
+def detail(name: str, submitted: datetime = T0) -> dict[str, Any]:
+    return JobDetail(
+        job_name=name,
+        drop_id=name,
+        backend=Backend.PERSONALIZE,
+        job_arn=f"arn:aws:personalize:us-east-1:123456789012:batch-inference-job/{name}",
+        kind=JobKind.USERS,
+        input=InputFile(bucket="in", key=f"input/{name}.jsonl", version_id="v1", records=3),
+        output=JobOutput(path=f"s3://out/output/{name}/", files=[f"s3://out/output/{name}/{name}.jsonl.out"]),
+        settings=JobSettings(solution_version_arn=SV),
+        submitted_at=submitted,
+    ).model_dump()
+
+
+def submitted(name: str) -> JobSubmitted:
+    return JobSubmitted(**detail(name), status="CREATE PENDING")
+
+
+def succeeded(name: str, minutes: int = 20) -> JobSucceeded:
+    return JobSucceeded(**detail(name), status="ACTIVE", finished_at=T0 + timedelta(minutes=minutes))
+
+
+def failed(name: str, minutes: int = 10) -> JobFailed:
+    return JobFailed(
+        **detail(name), status="CREATE FAILED", failure_reason="no access", finished_at=T0 + timedelta(minutes=minutes)
+    )
+
+
+EVENTS = [("Job Submitted", submitted("a")), ("Job Succeeded", succeeded("a"))]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations([0, 1, 0, 1])))
+def test_every_order_and_repetition_gives_one_finished_job(ledger: JobLedger, order: tuple[int, ...]) -> None:
+    # When Job Submitted and Job Succeeded arrive in any order, each possibly twice
+    for index in order:
+        ledger.record(*EVENTS[index])
+    # Then the ledger holds one job, ACTIVE, finished, with both events in the story's order
+    (job,) = ledger.jobs()
+    assert (job.job_name, job.status, job.finished_at) == ("a", "ACTIVE", "2026-12-04T09:20:00.000Z")
+    assert [event.detail_type for event in job.events] == ["Job Submitted", "Job Succeeded"]
+    assert job.input == "s3://in/input/a.jsonl" and job.input_version == "v1"
+    assert ledger.job("a") == job
+
+
+def test_a_later_outcome_wins_and_an_earlier_one_cannot_undo_it(ledger: JobLedger) -> None:
+    # Given a job that failed, then succeeded after its execution was redriven
+    ledger.record("Job Submitted", submitted("r"))
+    assert ledger.record("Job Succeeded", succeeded("r", minutes=40))
+    # When the older Job Failed is delivered late (or again)
+    assert not ledger.record("Job Failed", failed("r", minutes=10))
+    # Then the ledger still says ACTIVE
+    job = ledger.job("r")
+    assert job is not None and job.status == "ACTIVE" and job.failure_reason is None
+
+
+def test_failure_is_recorded_with_its_reason(ledger: JobLedger) -> None:
+    ledger.record("Job Submitted", submitted("f"))
+    ledger.record("Job Failed", failed("f"))
+    job = ledger.job("f")
+    assert job is not None and (job.status, job.failure_reason) == ("CREATE FAILED", "no access")
+
+
+def test_jobs_are_listed_newest_first_with_a_limit(ledger: JobLedger) -> None:
+    for minutes, name in enumerate(["old", "middle", "new"]):
+        job = JobSubmitted(**detail(name, T0 + timedelta(minutes=minutes)), status="CREATE PENDING")
+        ledger.record("Job Submitted", job)
+    assert [job.job_name for job in ledger.jobs()] == ["new", "middle", "old"]
+    assert [job.job_name for job in ledger.jobs(limit=2)] == ["new", "middle"]
+    assert ledger.job("missing") is None
+
+
+def test_the_ledger_index_holds_ledger_items_only(ledger: JobLedger) -> None:
+    # Given other items in the same table (idempotency records, the quota queue)
+    ledger.dynamodb.put_item(TableName="jobs", Item={"id": {"S": "capacity-queue"}, "issued": {"N": "3"}})
+    ledger.record("Job Submitted", submitted("only"))
+    # Then listing reads jobs alone
+    assert [job.job_name for job in ledger.jobs()] == ["only"]
