@@ -237,7 +237,9 @@ def _clear_earlier_outputs(out: Path, progress: Callable[[str], None]) -> None:
         progress(f"removed {len(stale)} job folder(s) of earlier runs from {out}")
 
 
-def serve(host: str | None, port: int, env_file: Path, interactions: Path | None) -> int:
+def serve(
+    host: str | None, port: int, env_file: Path, interactions: Path | None, stack_name: str = "batchrecs-local"
+) -> int:
     """Serve the local stack over HTTP until Ctrl-C: any AWS client may drive it (an upload under input/ fires
     SubmitFunction through the bucket's notification configuration, as on AWS). Every event is printed on stdout as
     one JSON line; everything else goes to stderr."""
@@ -253,7 +255,7 @@ def serve(host: str | None, port: int, env_file: Path, interactions: Path | None
     from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 
     settings = demo_emulator(interactions=_interactions_or_sample(interactions, progress))
-    with LocalStack(settings=settings) as stack, stack.serve(host, port) as endpoint:
+    with LocalStack(settings=settings, stack_name=stack_name) as stack, stack.serve(host, port) as endpoint:
         tap = EventTap(stack)
         env_file.write_text(json.dumps(sam_local.env_vars(stack, endpoint), indent=2) + "\n")
         bucket = stack.name("InputBucket")
@@ -409,7 +411,7 @@ def models(stack: str | None, bucket: str | None, region: str | None, endpoint_u
     return 0
 
 
-JOB_COLUMNS = ("jobName", "status", "backend", "kind", "input", "submittedAt", "finishedAt")
+JOB_COLUMNS = ("jobName", "status", "backend", "kind", "input", "inputVersion", "submittedAt", "finishedAt", "output")
 
 
 def jobs(
@@ -423,7 +425,8 @@ def jobs(
     with aws_errors(stack):
         ledger = JobLedger(deployed.client("dynamodb"), deployed.name("JobsTable"))
         if name is not None:
-            job = ledger.job(name)
+            # A job's name, or an input key (job names have no "/"): the latest job of a drop of that key.
+            job = next(ledger.jobs(1, input_key=name), None) if "/" in name else ledger.job(name)
             if job is None:
                 raise UserError(
                     f"no job {name!r} in stack {stack!r}'s ledger: `batchrecs jobs --stack {stack}` lists them"
@@ -544,7 +547,12 @@ def main(argv: list[str] | None = None) -> int:
         "jobs", help="list a stack's jobs from its ledger (newest first); `jobs show NAME` shows one with its events"
     )
     jobs_parser.add_argument("action", nargs="?", choices=["show"], help="show one job (with NAME)")
-    jobs_parser.add_argument("name", nargs="?", metavar="NAME", help="the job's name (jobName in its events)")
+    jobs_parser.add_argument(
+        "name",
+        nargs="?",
+        metavar="NAME",
+        help="a job's name (jobName in its events), or an input key for its latest job",
+    )
     jobs_parser.add_argument("--stack", required=True, help="the stack's name (batchrecs-local for `batchrecs serve`)")
     jobs_parser.add_argument("--region", help="default: the AWS CLI's")
     jobs_parser.add_argument("--endpoint-url", help="e.g. the endpoint `batchrecs serve` prints")
@@ -557,6 +565,11 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int, default=0, help="default: any free port")
     serve_parser.add_argument("--env-vars", type=Path, default=Path("env.json"), help="where to write --env-vars")
     serve_parser.add_argument("--interactions", type=Path, help="CSV the emulated Personalize is trained on")
+    serve_parser.add_argument(
+        "--stack-name",
+        default="batchrecs-local",
+        help="the stack's name, as in sam deploy: its resources are named from it (default batchrecs-local)",
+    )
     sample_parser = commands.add_parser("sample-data", help="write the demo's seeded synthetic data")
     sample_parser.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
@@ -577,6 +590,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 0
     if args.command == "redrive":
         redriven = _redrive(args.stack, args.region)
+        if not redriven.delivered and not redriven.kept:
+            print(f"nothing to redrive: stack {args.stack}'s failure queues are empty")
         for key in redriven.delivered:
             print(f"redriven, ran to its end: {key}")
         for kept in redriven.kept:
@@ -593,7 +608,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             parser.error("--limit must be at least 1")
         return jobs(args.stack, args.region, args.endpoint_url, name=args.name, limit=args.limit, as_json=args.json)
     if args.command == "serve":
-        return serve(args.host, args.port, args.env_vars, args.interactions)
+        return serve(args.host, args.port, args.env_vars, args.interactions, args.stack_name)
     if args.command == "train":
         if not args.csv.is_file():
             raise UserError(f"no such file: {args.csv}", 2)

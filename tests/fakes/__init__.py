@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 
 from batchrecs.adapters.personalize import CreatedJob, JobRefused, RecipeCannotBatch, UnusableSolutionVersion
 from batchrecs.adapters.s3 import ModelLocation, ObjectGone, ObjectHead
+from batchrecs.adapters.stepfunctions import Started
 from batchrecs.model import WireModel
 from batchrecs.settings import JobKind
 from batchrecs.validation import iter_lines, within_time
@@ -36,7 +37,8 @@ class FakeFiles:
         if (bucket, key) not in self.objects:
             raise ObjectGone(f"s3://{bucket}/{key} version {version_id} no longer exists")
         body, metadata = self.objects[bucket, key]
-        return ObjectHead(size=len(body), etag="etag-1", version_id=version_id, metadata=metadata)
+        # A versioned bucket: a HEAD without a version answers with the latest's id ("v1", the one version kept).
+        return ObjectHead(size=len(body), etag="etag-1", version_id=version_id or "v1", metadata=metadata)
 
     def lines(
         self, bucket: str, key: str, version_id: str | None, out_of_time: Callable[[], bool] | None = None
@@ -85,9 +87,10 @@ class FakeExecutions:
     def __init__(self) -> None:
         self.started: dict[str, dict[str, Any]] = {}
 
-    def start(self, name: str, execution_input: dict[str, Any]) -> str:
+    def start(self, name: str, execution_input: dict[str, Any]) -> Started:
+        new = name not in self.started
         self.started.setdefault(name, execution_input)
-        return f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}"
+        return Started(f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}", new)
 
 
 class FakePublisher:

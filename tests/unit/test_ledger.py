@@ -121,3 +121,14 @@ def test_the_ledger_index_holds_ledger_items_only(ledger: JobLedger) -> None:
     ledger.record("Job Submitted", submitted("only"))
     # Then listing reads jobs alone
     assert [job.job_name for job in ledger.jobs()] == ["only"]
+
+
+def test_the_latest_job_of_an_input_key_is_found_by_the_key(ledger: JobLedger) -> None:
+    for minutes, name in enumerate(["first", "second"]):
+        job = JobSubmitted(**detail(name, T0 + timedelta(minutes=minutes)), status="CREATE PENDING")
+        ledger.record(
+            "Job Submitted", job.model_copy(update={"input": job.input.model_copy(update={"key": "input/u"})})
+        )
+    ledger.record("Job Submitted", submitted("other"))
+    assert [job.job_name for job in ledger.jobs(input_key="input/u")] == ["second", "first"]
+    assert [job.job_name for job in ledger.jobs(1, input_key="input/u")] == ["second"]

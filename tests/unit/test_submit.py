@@ -146,6 +146,21 @@ def test_same_drop_twice_submits_once(ports: SubmitPorts) -> None:
     assert len(ports.executions.started) == 1  # type: ignore[attr-defined]
 
 
+def test_a_redelivery_the_idempotency_store_cannot_match_adopts_the_job_and_counts_it_once(
+    ports: SubmitPorts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a drop submitted from its S3 notification, then the same upload named without its version (the
+    # payloads in events/, a hand-made redelivery): another idempotency key, the same object version
+    the_drop = drop(ports, b'{"itemId": "1"}\n')
+    first = submit_drop(the_drop, ports, STACK)
+    second = submit_drop(the_drop.model_copy(update={"version_id": None}), ports, STACK)
+    # Then it is one job, one execution, and one JobsSubmitted
+    assert second.job_name == first.job_name and second.adopted
+    assert len(ports.executions.started) == 1  # type: ignore[attr-defined]
+    emitted = [line for line in capsys.readouterr().out.splitlines() if '"JobsSubmitted":[1.0]' in line]
+    assert len(emitted) == 1
+
+
 def test_a_new_version_of_the_same_key_is_a_new_job(ports: SubmitPorts) -> None:
     the_drop = drop(ports, b'{"itemId": "1"}\n')
     first = submit_drop(the_drop, ports, STACK)

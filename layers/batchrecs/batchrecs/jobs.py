@@ -349,7 +349,7 @@ def _start(detail: JobDetail, model: ModelLocation | None, ports: SubmitPorts, s
             count(Metric.JOBS_QUEUED)
     else:
         job_arn, status, adopted = None, SELF_HOSTED_STATUS, False
-    execution_arn = ports.executions.start(
+    execution = ports.executions.start(
         detail.job_name,
         ExecutionInput(
             event=detail.model_copy(update={"job_arn": job_arn}),
@@ -367,7 +367,8 @@ def _start(detail: JobDetail, model: ModelLocation | None, ports: SubmitPorts, s
             capacity=capacity if queued else None,
         ).to_wire(),
     )
-    by_backend(Metric.JOBS_SUBMITTED, detail.backend)
+    if execution.new:  # a redelivered drop finds its execution: counted once
+        by_backend(Metric.JOBS_SUBMITTED, detail.backend)
     logger.info(
         "job submitted",
         extra={
@@ -383,7 +384,7 @@ def _start(detail: JobDetail, model: ModelLocation | None, ports: SubmitPorts, s
         outcome=Outcome.SUBMITTED,
         job_name=detail.job_name,
         job_arn=job_arn,
-        execution_arn=execution_arn,
+        execution_arn=execution.arn,
         adopted=adopted,
     )
 
@@ -397,7 +398,15 @@ SELF_HOSTED_STATUS = "CREATE PENDING"
 def _kind(each: list[JobSettings], ports: SubmitPorts) -> JobKind | None:
     """The record kind: forced by metadata, else the recipe's; theme jobs read items from a Similar-Items recipe.
     Solution versions compared on one drop must read the same kind of records."""
-    kinds = {settings.solution_version_arn: _kind_of(settings, ports) for settings in each}
+    kinds: dict[str, JobKind | None] = {}
+    problems: list[tuple[str, str]] = []
+    for settings in each:  # every version's problem, not only the first one's
+        try:
+            kinds[settings.solution_version_arn] = _kind_of(settings, ports)
+        except SettingsError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise SettingsError(problems)
     if len(set(kinds.values())) > 1:
         read = ", ".join(f"{arn} reads {kind or 'any'} records" for arn, kind in kinds.items())
         raise SettingsError([("solution-version-arn", f"compared solution versions must read one kind: {read}")])

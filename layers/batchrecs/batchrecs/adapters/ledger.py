@@ -74,9 +74,10 @@ class JobLedger:
             ":job": {"S": wire},
             ":event": {"S": event},
             ":expires": {"N": str(int(time.time()) + self.history_days * 86_400)},
+            ":key": {"S": detail.input.key},
         }
         names = {"#event": EVENT_ATTRIBUTES[detail_type], "#status": "status"}
-        common = "ledger = :ledger, submittedAt = :submitted, #event = :event, expiration = :expires"
+        common = "ledger = :ledger, submittedAt = :submitted, inputKey = :key, #event = :event, expiration = :expires"
         condition = None
         if detail_type in TERMINAL:
             assert isinstance(detail, JobSucceeded | JobFailed)
@@ -103,20 +104,25 @@ class JobLedger:
             return False
         return True
 
-    def jobs(self, limit: int | None = None) -> Iterator[LedgerEntry]:
-        """Jobs, newest first, a page at a time."""
-        paginator = self.dynamodb.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self.table,
-            IndexName=INDEX,
-            KeyConditionExpression="ledger = :ledger",
-            ExpressionAttributeValues={":ledger": {"S": PARTITION}},
-            ScanIndexForward=False,
-            PaginationConfig={"MaxItems": limit} if limit else {},
-        )
-        for page in pages:
+    def jobs(self, limit: int | None = None, *, input_key: str | None = None) -> Iterator[LedgerEntry]:
+        """Jobs, newest first, a page at a time; with ``input_key``, only the jobs of drops of that key."""
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": "ledger = :ledger",
+            "ExpressionAttributeValues": {":ledger": {"S": PARTITION}},
+            "ScanIndexForward": False,
+        }
+        if input_key is not None:
+            query["FilterExpression"] = "inputKey = :key"
+            query["ExpressionAttributeValues"][":key"] = {"S": input_key}
+        found = 0
+        for page in self.dynamodb.get_paginator("query").paginate(**query):
             for item in page.get("Items", []):
                 yield entry(item)
+                found += 1
+                if limit is not None and found >= limit:
+                    return
 
     def job(self, name: str) -> LedgerEntry | None:
         item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": KEY_PREFIX + name}}, ConsistentRead=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from botocore.exceptions import ClientError
@@ -11,19 +11,26 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 
+class Started(NamedTuple):
+    arn: str
+    new: bool
+    """False when an execution of that name ran already: a redelivered drop, not a second job."""
+
+
 class JobExecutions:
     def __init__(self, sfn: SFNClient, state_machine_arn: str) -> None:
         self.sfn = sfn
         self.state_machine_arn = state_machine_arn
 
-    def start(self, name: str, execution_input: dict[str, Any]) -> str:
-        """Start (or find) the execution called ``name``; returns its ARN."""
+    def start(self, name: str, execution_input: dict[str, Any]) -> Started:
+        """Start (or find) the execution called ``name``."""
         try:
-            return self.sfn.start_execution(
+            started = self.sfn.start_execution(
                 stateMachineArn=self.state_machine_arn, name=name, input=orjson.dumps(execution_input).decode()
-            )["executionArn"]
+            )
+            return Started(started["executionArn"], new=True)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
                 raise
             machine = self.state_machine_arn.split(":stateMachine:", 1)
-            return f"{machine[0]}:execution:{machine[1]}:{name}"
+            return Started(f"{machine[0]}:execution:{machine[1]}:{name}", new=False)
