@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batchrecs.settings import CAUTIOUS_MAX, JobKind
+from batchrecs.settings import CAUTIOUS_MAX, DEFAULT_NUM_RESULTS, JobKind
 from batchrecs.validation import (
     Limits,
     ValidationReport,
@@ -526,7 +526,9 @@ def main(argv: list[str] | None = None) -> int:
     score_parser.add_argument("input", type=Path, metavar="INPUT.jsonl")
     score_parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     score_parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT.out")
-    score_parser.add_argument("--num-results", type=int, default=25, help="1 to 500 (default 25)")
+    score_parser.add_argument(
+        "--num-results", type=int, default=DEFAULT_NUM_RESULTS, help=f"1 to 500 (default {DEFAULT_NUM_RESULTS})"
+    )
     score_parser.add_argument("--exclude-seen", action="store_true", help="drop each user's past items")
     score_parser.add_argument("--kind", choices=[k.value for k in JobKind], help="default: from the first record")
     redrive_parser = commands.add_parser(

@@ -29,7 +29,7 @@ from moto.personalize.responses import PersonalizeResponse
 from moto.s3.models import s3_backends
 
 from batchrecs.adapters.personalize import RECIPE_KINDS
-from batchrecs.settings import THEME_REGIONS, JobKind
+from batchrecs.settings import DEFAULT_NUM_RESULTS, THEME_REGIONS, JobKind
 from batchrecs.validation import MAX_THEME_RECORDS, is_blank, iter_lines, kind_of_line
 from scorer.interactions import Interactions
 from scorer.model import Model
@@ -201,7 +201,7 @@ def write_output(job: BatchInferenceJob) -> None:
         if not prefix.endswith("/")
         else [k.name for k in s3.get_bucket(in_bucket).keys.values() if k.name.startswith(prefix)]
     )
-    num_results = int(job.request.get("numResults", 25))
+    num_results = int(job.request.get("numResults", DEFAULT_NUM_RESULTS))
     model = trained_model()
     for key in keys:
         found = s3.get_object(in_bucket, key)

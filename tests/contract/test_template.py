@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchrecs.settings import StackSettings
+from batchrecs.settings import DEFAULT_NUM_RESULTS, JobSettings, StackSettings
 from batchrecs_local import docgen
 from batchrecs_local.stack import NOT_NEEDED_LOCALLY, LocalStack
 from batchrecs_local.template import Template
@@ -53,3 +53,23 @@ def test_generated_docs_and_schemas_are_fresh() -> None:
     assert docgen.EVENTS_MD.read_text() == docgen.events_markdown(), "docs/events.md is stale: run make docs"
     current = docgen.TEMPLATE.read_text()
     assert docgen.render_template(current) == current, "template.yaml's schema block is stale: run make docs"
+
+
+def test_the_template_defaults_are_the_models_defaults() -> None:
+    # A stack deployed with every parameter at its default gives the settings the code assumes when a value is
+    # absent: a default written twice may not drift (MaxJobSeconds once read 6 h in the model, 24 h in the template).
+    environment = TEMPLATE.function_environment("SubmitFunction")
+    deployed = StackSettings.from_environment(environment)
+    required = {
+        name: getattr(deployed, name) for name, field in StackSettings.model_fields.items() if field.is_required()
+    }
+    assumed = StackSettings(**required)
+    drifted = {
+        name: (getattr(deployed, name), getattr(assumed, name))
+        for name in StackSettings.model_fields
+        if name.upper() in environment
+        and getattr(assumed, name) is not None  # None: no default (the account)
+        and getattr(deployed, name) != getattr(assumed, name)
+    }
+    assert not drifted, "template default vs model default"
+    assert int(environment["NUM_RESULTS"]) == DEFAULT_NUM_RESULTS == JobSettings.model_fields["num_results"].default

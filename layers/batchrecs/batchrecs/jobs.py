@@ -54,11 +54,6 @@ class Drop(WireModel):
     etag: str | None = None
     size: int = Field(default=0, ge=0)
 
-    @property
-    def version(self) -> str:
-        """What tells this upload apart from an earlier one of the same key."""
-        return self.version_id or self.etag or "unversioned"
-
 
 class Outcome(StrEnum):
     SUBMITTED = "submitted"
@@ -247,7 +242,7 @@ def _submit(
         )
         kind = _kind(each, ports)
     except SettingsError as error:
-        return _reject_settings(drop, version_id, error, ports, stack)
+        return _reject_problems(drop, version_id, error.problems, ports, stack)
     compared = len(each) > 1
     # One job per solution version: a drop naming one has the drop's name; one comparing several has a name per
     # version, and their outputs sit side by side under output/<drop id>/.
@@ -279,7 +274,9 @@ def _submit(
     try:
         routes = [_route(settings, report.records, ports, stack, compared=compared) for settings in each]
     except SettingsError as error:
-        return _reject_settings(drop, version_id, error, ports, stack, records=report.records, kind=report.kind)
+        return _reject_problems(
+            drop, version_id, error.problems, ports, stack, records=report.records, kind=report.kind
+        )
 
     # The jobs read an immutable copy of the version just validated, never the key: a re-upload in the 13-30
     # minutes before Personalize reads its input would otherwise run unvalidated.
@@ -479,19 +476,6 @@ def _personalize_or_refuse(settings: JobSettings) -> tuple[Backend, ModelLocatio
             ]
         )
     return Backend.PERSONALIZE, None
-
-
-def _reject_settings(
-    drop: Drop,
-    version_id: str | None,
-    error: SettingsError,
-    ports: SubmitPorts,
-    stack: StackSettings,
-    *,
-    records: int = 0,
-    kind: JobKind | None = None,
-) -> SubmitResult:
-    return _reject_problems(drop, version_id, error.problems, ports, stack, records=records, kind=kind)
 
 
 def _reject_problems(

@@ -59,6 +59,10 @@ class ItemExplorationKey(StrEnum):
     EXPLORATION_ITEM_AGE_CUT_OFF = "explorationItemAgeCutOff"
 
 
+DEFAULT_NUM_RESULTS = 25
+"""Personalize's own default numResults; the template's NumResults default is checked against it."""
+
+
 class SettingsError(ValueError):
     """A setting, from the stack or from an object's metadata, that Personalize would refuse."""
 
@@ -76,7 +80,7 @@ class JobSettings(WireModel):
 
     solution_version_arn: str = Field(pattern=PERSONALIZE_ARN, max_length=256)
     filter_arn: str | None = Field(default=None, pattern=PERSONALIZE_ARN, max_length=256)
-    num_results: int = Field(default=25, ge=1)
+    num_results: int = Field(default=DEFAULT_NUM_RESULTS, ge=1)
     item_exploration_config: dict[ItemExplorationKey, str] | None = None
     ranking_influence: dict[RankingInfluenceType, Annotated[float, Field(ge=0, le=1)]] | None = None
     job_mode: JobMode = JobMode.BATCH_INFERENCE
@@ -344,7 +348,7 @@ class StackSettings(WireModel):
     poll_interval_seconds: int = Field(default=60, ge=1)
     poll_max_interval_seconds: int = Field(default=1800, ge=1)
     poll_growth_percent: int = Field(default=5, ge=0, le=100)
-    max_job_seconds: int = Field(default=6 * 3600, ge=60)
+    max_job_seconds: int = Field(default=86_400, ge=60)
     max_num_results: int = Field(default=CAUTIOUS_MAX, ge=1)
     max_item_list: int = Field(default=CAUTIOUS_MAX, ge=1)
     small_job_max_records: int = Field(default=10_000, ge=0)

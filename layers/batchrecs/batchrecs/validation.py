@@ -270,10 +270,6 @@ class _Collector:
             self.kept.append(Problem(line=line, field=field, message=message, excerpt=excerpt))
 
 
-def _valid_id(value: object) -> bool:
-    return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and not value.isspace()
-
-
 def _plain_members(record: dict[str, Any], fields: int) -> int:
     """The members of ``record`` and its filterValues (one colon each in a line without duplicate keys) when it
     has exactly ``fields`` required fields plus, optionally, string filterValues; 0 otherwise."""

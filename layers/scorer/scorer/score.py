@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from batchrecs.settings import DEFAULT_NUM_RESULTS
 from batchrecs.validation import is_blank
 from scorer.model import Model
 from scorer.personalize_format import error_line, output_line
@@ -20,7 +21,12 @@ BATCH = 1024
 
 
 def score_lines(
-    model: Model, lines: Iterable[bytes], *, kind: str, num_results: int = 25, exclude_seen: bool = False
+    model: Model,
+    lines: Iterable[bytes],
+    *,
+    kind: str,
+    num_results: int = DEFAULT_NUM_RESULTS,
+    exclude_seen: bool = False,
 ) -> Iterator[bytes]:
     """Output lines for every non-blank input line, batch by batch (users are scored a chunk at a time).
 
