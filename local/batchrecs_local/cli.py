@@ -452,6 +452,8 @@ def jobs(
 def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
     if event["detail-type"] != "Job Succeeded":
         return
+    from batchrecs.adapters.s3 import split_uri
+
     detail = event["detail"]
     # Jobs that compare solution versions on one drop sit side by side: <out>/<drop id>/<job name>/.
     folder = (
@@ -460,7 +462,7 @@ def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
         else out / detail["dropId"] / detail["jobName"]
     )
     for uri in detail["output"]["files"]:
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        bucket, key = split_uri(uri)
         target = folder / key.rsplit("/", 1)[-1]
         target.parent.mkdir(parents=True, exist_ok=True)
         stack.save_object(bucket, key, target)  # a chunk at a time: outputs can be gigabytes

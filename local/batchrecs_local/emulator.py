@@ -29,6 +29,7 @@ from moto.personalize.responses import PersonalizeResponse
 from moto.s3.models import s3_backends
 
 from batchrecs.adapters.personalize import RECIPE_KINDS
+from batchrecs.adapters.s3 import split_uri
 from batchrecs.settings import DEFAULT_NUM_RESULTS, THEME_REGIONS, JobKind
 from batchrecs.validation import MAX_THEME_RECORDS, is_blank, iter_lines, kind_of_line
 from scorer.interactions import Interactions
@@ -184,18 +185,13 @@ class BatchInferenceJob(BaseModel):
         return {k: described[k] for k in keys if k in described}
 
 
-def _split(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 def write_output(job: BatchInferenceJob) -> None:
     """Score each input file with the scorer and write ``<output>/<file name>.out`` into moto's S3, streaming: the
     input is read and the output written a chunk at a time (moto keeps large objects on disk), so a file of
     millions of records never sits in memory whole, in or out."""
     s3 = s3_backends[job.account_id]["aws"]
-    in_bucket, prefix = _split(job.input_path)
-    out_bucket, out_prefix = _split(job.output_path)
+    in_bucket, prefix = split_uri(job.input_path)
+    out_bucket, out_prefix = split_uri(job.output_path)
     keys = (
         [prefix]
         if not prefix.endswith("/")

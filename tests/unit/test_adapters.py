@@ -16,7 +16,7 @@ from batchrecs.adapters.personalize import (
     RecipeCannotBatch,
     UnusableSolutionVersion,
 )
-from batchrecs.adapters.s3 import ObjectGone, S3Files
+from batchrecs.adapters.s3 import ObjectGone, S3Files, split_uri
 from batchrecs.events import InputFile, InputRejected
 from batchrecs.settings import JobKind
 from batchrecs.validation import Problem
@@ -288,3 +288,10 @@ def test_queue_tickets_in_dynamodb_order_waiting_jobs_and_forget_the_stale() -> 
         assert tickets.ahead(3, stale_after=60) == 1 and tickets.waiting(stale_after=60) == 2
         # A ticket that has not been renewed within stale_after no longer counts (here: all but the one renewed)
         assert tickets.ahead(3, stale_after=0.0001) == 0
+
+
+def test_split_uri_is_the_one_s3_uri_parser() -> None:
+    assert split_uri("s3://out/output/br-x/users.jsonl.out") == ("out", "output/br-x/users.jsonl.out")
+    assert split_uri("s3://bucket") == ("bucket", "")
+    with pytest.raises(ValueError, match="not an S3 URI"):
+        split_uri("out/output/users.jsonl.out")

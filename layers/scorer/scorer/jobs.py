@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from batchrecs.adapters.s3 import split_uri
 from batchrecs.validation import iter_lines, read_chunks
 from scorer.interactions import Interactions
 from scorer.model import Model
@@ -103,7 +104,7 @@ def score_job(
     """Score exactly one version of an input file into one output file in Personalize's format; returns the lines
     written. Lines are framed as the validator frames them (LF, a CR before it dropped; a bare CR is data)."""
     model = _cached_model(s3, model_bucket, model_key)
-    out_bucket, out_key = _split(output_uri)
+    out_bucket, out_key = split_uri(output_uri)
     version = {"VersionId": input_version_id} if input_version_id and input_version_id != "null" else {}
     body = s3.get_object(Bucket=input_bucket, Key=input_key, **version)["Body"]
     lines = list(
@@ -112,8 +113,3 @@ def score_job(
     encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn} if kms_key_arn else {}
     s3.put_object(Bucket=out_bucket, Key=out_key, Body=b"".join(lines), **encryption)
     return len(lines)
-
-
-def _split(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key

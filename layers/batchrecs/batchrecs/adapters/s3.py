@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CopySourceTypeDef
 
 
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` as ``(bucket, key)``: the one parser of S3 URIs."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an S3 URI: {uri!r}")
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
 class ModelLocation(WireModel):
     """A scorer model version: models/<name>/<version>/model.npz in the input bucket (immutable once written)."""
 
