@@ -22,7 +22,8 @@ def test_the_readme_sam_local_invoke_block(gateway: str, invoke_template: Path, 
     with port_lock(4566):
         output = run_block(block(SAM_LOCAL), place, timeout=600)
     events = [json.loads(line) for line in (place / "events.jsonl").read_text().splitlines()]
-    # The upload fired SubmitFunction in the served stack; the invoke in the container, the same drop again, was
+    # The upload fired SubmitFunction in the served stack (the block waits for its Job Submitted); the invoke in
+    # the container, the same drop again, was
     # recognised as a redelivery: one job, not two.
     assert [e["detail-type"] for e in events].count("Job Submitted") == 1, events
     assert events[0]["detail"]["input"]["key"] == "input/users.jsonl"

@@ -112,17 +112,14 @@ class JobLedger:
             "KeyConditionExpression": "ledger = :ledger",
             "ExpressionAttributeValues": {":ledger": {"S": PARTITION}},
             "ScanIndexForward": False,
+            "PaginationConfig": {"MaxItems": limit} if limit else {},
         }
         if input_key is not None:
             query["FilterExpression"] = "inputKey = :key"
             query["ExpressionAttributeValues"][":key"] = {"S": input_key}
-        found = 0
         for page in self.dynamodb.get_paginator("query").paginate(**query):
             for item in page.get("Items", []):
                 yield entry(item)
-                found += 1
-                if limit is not None and found >= limit:
-                    return
 
     def job(self, name: str) -> LedgerEntry | None:
         item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": KEY_PREFIX + name}}, ConsistentRead=True)
