@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchrecs.adapters import client
 from batchrecs.adapters.personalize import PersonalizeJobs
 from batchrecs.adapters.queue import QueueTickets
-from batchrecs.jobs import ExecutionInput, create_queued_job
+from batchrecs.execution import ExecutionInput
+from batchrecs.jobs import create_queued_job
 from batchrecs.observability import logger, metrics, tracer
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -17,16 +18,29 @@ from batchrecs.adapters.personalize import PersonalizeJobs
 from batchrecs.adapters.queue import QueueTickets
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.adapters.stepfunctions import JobExecutions
-from batchrecs.jobs import IDEMPOTENCY, Drop, SubmitPorts, submit_drop
+from batchrecs.jobs import IDEMPOTENCY, Drop, submit_drop
 from batchrecs.observability import Metric, count, logger, metrics, tracer
+from batchrecs.ports import SubmitPorts
 from batchrecs.settings import stack_settings
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """SubmitPorts against AWS."""
+
+    files: S3Files
+    personalize: PersonalizeJobs
+    executions: JobExecutions
+    publisher: EventPublisher
+    idempotency_store: DynamoDBPersistenceLayer
+    tickets: QueueTickets
 
 
 @cache
 def ports() -> SubmitPorts:
     """The AWS ports, built on the first invocation (never at import, so tests can set up moto first)."""
     stack = stack_settings()
-    return SubmitPorts(
+    return Adapters(
         files=S3Files(client("s3")),
         personalize=PersonalizeJobs(client("personalize"), creator=client("personalize", retries=False)),
         executions=JobExecutions(client("stepfunctions"), stack.state_machine_arn),

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
+from batchrecs.naming import version_token
 from batchrecs.observability import Metric, count, logger, metrics, tracer
 from scorer.jobs import train_version
 
@@ -26,7 +27,7 @@ def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
         if obj is None:
             continue
         key = unquote_plus(obj.key)
-        version = train_version(client("s3"), record.s3.bucket.name, key, obj.versionId or f"etag:{obj.eTag}")
+        version = train_version(client("s3"), record.s3.bucket.name, key, version_token(obj.versionId, obj.eTag or ""))
         # One count per model drop (0 for a redelivery that found its version), so every run has its metric.
         count(Metric.MODELS_TRAINED, 1 if version.created else 0)
         if version.created:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from batchrecs.jobs import polling_schedule
+from batchrecs.execution import polling_schedule
 
 TRANSITIONS_PER_POLL = 4
 FIXED_TRANSITIONS = 6

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from batchrecs.jobs import CapacityRetry, Polling
+from batchrecs.execution import CapacityRetry, Polling
 
 STEP_FUNCTIONS_LIMIT = 8 * 24 * 3600
 """The state machine's TimeoutSeconds (691,200): an execution stopped there publishes nothing."""

@@ -408,8 +408,12 @@ class LocalStack:
             spec = importlib.util.spec_from_file_location(unique, path)
             assert spec and spec.loader
             module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            sys.modules[unique] = module
+            sys.modules[unique] = module  # before it runs, as import does: dataclasses look their module up
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[unique]
+                raise
         return sys.modules[unique]
 
     def invoke(self, logical: str, event: dict[str, Any]) -> Any:

@@ -12,7 +12,7 @@ import pytest
 from botocore.model import Shape, StructureShape
 
 from batchrecs.events import DETAIL_TYPES
-from batchrecs.jobs import ExecutionInput
+from batchrecs.execution import ExecutionInput, ScoreRequest
 from batchrecs_local.template import ROOT, Template
 
 ASL_PATH = ROOT / "statemachine" / "job.asl.json"
@@ -60,9 +60,9 @@ def test_aws_sdk_result_selectors_read_fields_of_the_botocore_output_shape() -> 
 
 def test_choices_read_fields_the_selectors_produce() -> None:
     selected = {f"$.describe.{k.removesuffix('.$')}" for k in ASL["States"]["Describe job"]["ResultSelector"]}
-    job_fields = {
-        m[0].upper() + m[1:] for m in SESSION.get_service_model("personalize").shape_for("BatchInferenceJob").members
-    }
+    job = SESSION.get_service_model("personalize").shape_for("BatchInferenceJob")
+    assert isinstance(job, StructureShape)
+    job_fields = {m[0].upper() + m[1:] for m in job.members}
     for state in ASL["States"].values():
         for choice in state.get("Choices", []):
             variable = choice["Variable"]
@@ -101,7 +101,18 @@ def test_the_execution_input_has_every_path_the_asl_reads() -> None:
         if root == "polling" and leaf:
             assert leaf in polling, leaf
         if root == "job" and leaf:
-            assert leaf == "arn"
+            assert leaf in fields["$defs"]["JobRef"]["properties"], leaf
+
+
+def test_score_function_is_given_the_score_request_unchanged() -> None:
+    """The self-hosted branch hands ScoreFunction ``$.score``: ExecutionInput's ScoreRequest, the model its handler
+    parses (tests/contract/test_event_payloads.py), and nothing else of the execution. The integration tier runs
+    the branch end to end."""
+    schema = ExecutionInput.model_json_schema(by_alias=True)
+    assert ASL["States"]["Score job"]["Parameters"]["Payload.$"] == "$.score"
+    refs = [branch.get("$ref", "") for branch in schema["properties"]["score"]["anyOf"]]
+    assert "#/$defs/ScoreRequest" in refs
+    assert schema["$defs"]["ScoreRequest"]["properties"] == ScoreRequest.model_json_schema(by_alias=True)["properties"]
 
 
 @pytest.mark.parametrize("state", [s for s, v in ASL["States"].items() if v["Type"] == "Task"])
@@ -112,6 +123,7 @@ def test_every_task_retries_and_catches(state: str) -> None:
 
 def test_lambda_invoke_parameters_exist_in_the_botocore_invoke_shape() -> None:
     shape = SESSION.get_service_model("lambda").operation_model("Invoke").input_shape
+    assert shape is not None
     invoked = {name: state for name, state in tasks("arn:aws:states:::lambda:invoke")}
     for state in invoked.values():
         for key in state["Parameters"]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from batchrecs.events import DETAIL_TYPES, Backend, InputFile, JobDetail, JobFailed, JobOutput, JobSucceeded
-from batchrecs.jobs import ExecutionInput, Polling, Submission
+from batchrecs.execution import ExecutionInput, Polling, Submission
 from batchrecs.settings import JobKind, JobSettings
 from batchrecs_local.faults import Faults
 from batchrecs_local.faults import install as install_faults

@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import botocore.session
+from botocore.model import StructureShape
 from botocore.validate import ParamValidator
 from hypothesis import given
 from hypothesis import strategies as st
 
+from batchrecs.execution import CreateJobRequest
 from batchrecs.naming import job_name
 from batchrecs.settings import JobMode, JobSettings
 
 MODEL = botocore.session.get_session().get_service_model("personalize")
-SHAPE = MODEL.operation_model("CreateBatchInferenceJob").input_shape
+_INPUT = MODEL.operation_model("CreateBatchInferenceJob").input_shape
+assert _INPUT is not None
+SHAPE: StructureShape = _INPUT
+
+
+def enum(name: str) -> list[str]:
+    values: list[str] = getattr(MODEL.shape_for(name), "enum", [])
+    return values
+
+
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
 
 
-def request(settings: JobSettings) -> dict[str, object]:
-    return settings.create_request(
+def request(settings: JobSettings) -> dict[str, Any]:
+    return CreateJobRequest.for_job(
+        settings,
         job_name=job_name("bucket", "input/x.jsonl", "v"),
         role_arn="arn:aws:iam::123456789012:role/batchrecs-PersonalizeRole",
         input_path="s3://bucket/input/x.jsonl",
         output_path="s3://out/output/x/",
-    )
+    ).to_api()
 
 
 def test_full_request_is_valid_for_botocore() -> None:
@@ -55,7 +69,7 @@ def test_generated_requests_are_valid_for_botocore(num_results: int, tags: dict[
 
 
 def test_settings_enums_match_botocore() -> None:
-    assert [m.value for m in JobMode] == MODEL.shape_for("BatchInferenceJobMode").enum
+    assert [m.value for m in JobMode] == enum("BatchInferenceJobMode")
     from batchrecs.settings import RankingInfluenceType
 
-    assert [m.value for m in RankingInfluenceType] == MODEL.shape_for("RankingInfluenceType").enum
+    assert [m.value for m in RankingInfluenceType] == enum("RankingInfluenceType")

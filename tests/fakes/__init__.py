@@ -4,6 +4,7 @@ then assert on, and it fails loudly on a call the real port does not have."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -14,8 +15,9 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from batchrecs.adapters.personalize import CreatedJob, JobRefused, RecipeCannotBatch, UnusableSolutionVersion
-from batchrecs.adapters.s3 import ModelLocation, ObjectGone, ObjectHead
+from batchrecs.adapters.s3 import ObjectGone, ObjectHead
 from batchrecs.adapters.stepfunctions import Started
+from batchrecs.execution import CreateJobRequest, ExecutionInput, ModelLocation
 from batchrecs.model import WireModel
 from batchrecs.settings import JobKind
 from batchrecs.validation import iter_lines, within_time
@@ -64,9 +66,11 @@ class FakePersonalize:
         self.missing = False
         """True: the solution version does not exist."""
 
-    def create(self, request: dict[str, Any]) -> CreatedJob:
+    def create(self, create: CreateJobRequest) -> CreatedJob:
+        """Records each request as boto3 would receive it."""
         if self.refusal:
             raise JobRefused(self.refusal, "refused by the fake")
+        request = create.to_api()
         adopted = any(r["jobName"] == request["jobName"] for r in self.requests)
         self.requests.append(request)
         return CreatedJob(
@@ -86,10 +90,16 @@ class FakePersonalize:
 class FakeExecutions:
     def __init__(self) -> None:
         self.started: dict[str, dict[str, Any]] = {}
+        """Each execution's input as the state machine receives it (JSON)."""
 
-    def start(self, name: str, execution_input: dict[str, Any]) -> Started:
+    def execution(self, name: str | None) -> ExecutionInput:
+        """The input the execution ``name`` started with, read back through its model."""
+        assert name is not None and name in self.started, name
+        return ExecutionInput.model_validate(self.started[name])
+
+    def start(self, name: str, execution: ExecutionInput) -> Started:
         new = name not in self.started
-        self.started.setdefault(name, execution_input)
+        self.started.setdefault(name, execution.to_wire())
         return Started(f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}", new)
 
 
@@ -105,7 +115,7 @@ class InMemoryPersistence(BasePersistenceLayer):
     """Powertools idempotency records in a dict, with DynamoDB's conditional-put semantics."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
         self.records: dict[str, DataRecord] = {}
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
@@ -149,3 +159,15 @@ class FakeTickets:
 
     def leave(self, ticket: int) -> None:
         self.live.discard(ticket)
+
+
+@dataclass(frozen=True)
+class Fakes:
+    """SubmitPorts in memory: passed to the use case as its ports, and read back by the test with each fake's type."""
+
+    files: FakeFiles = field(default_factory=FakeFiles)
+    personalize: FakePersonalize = field(default_factory=FakePersonalize)
+    executions: FakeExecutions = field(default_factory=FakeExecutions)
+    publisher: FakePublisher = field(default_factory=FakePublisher)
+    idempotency_store: InMemoryPersistence = field(default_factory=InMemoryPersistence)
+    tickets: FakeTickets | None = None

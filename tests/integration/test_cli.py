@@ -104,7 +104,7 @@ def test_run_trains_the_model_once_for_train_function_and_the_emulator(
     trained: list[int] = []
     train = Model.train.__func__  # type: ignore[attr-defined]
 
-    def counting(cls: type[Model], *args: object, **kwargs: object) -> Model:
+    def counting(cls: type[Model], /, *args: object, **kwargs: object) -> Model:
         trained.append(1)
         return train(cls, *args, **kwargs)  # type: ignore[no-any-return]
 

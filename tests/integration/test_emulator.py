@@ -71,7 +71,8 @@ def test_lifecycle_goes_pending_in_progress_active_and_writes_output(stack: Loca
 
     def status() -> dict[str, Any]:
         described: dict[str, Any] = personalize.describe_batch_inference_job(batchInferenceJobArn=arn)
-        return described["batchInferenceJob"]
+        job: dict[str, Any] = described["batchInferenceJob"]
+        return job
 
     seen = [status()["status"]]
     pending.set()

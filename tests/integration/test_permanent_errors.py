@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_
 pytestmark = pytest.mark.integration
 
 
-def rejected_and_no_dead_letter(stack: LocalStack, tap: EventTap, key: str) -> dict[str, object]:
+def rejected_and_no_dead_letter(stack: LocalStack, tap: EventTap, key: str) -> dict[str, Any]:
     events = tap.collect(lambda es: any(e["detail"]["input"]["key"] == key for e in es), timeout=60)
     (event,) = events
     assert event["detail-type"] == "Input Rejected"
@@ -31,7 +32,7 @@ def test_a_solution_version_that_does_not_exist_is_rejected(sample: Path) -> Non
         (invocation,) = stack.drop(b'{"userId": "1"}\n', "input/nobody.jsonl", {"solution-version-arn": missing})
         assert invocation.error is None and invocation.attempts == 1
         detail = rejected_and_no_dead_letter(stack, tap, "input/nobody.jsonl")
-        (error,) = detail["errors"]  # type: ignore[misc]
+        (error,) = detail["errors"]
         assert error["field"] == "solution-version-arn" and "does not exist" in error["message"]
 
 
@@ -43,7 +44,7 @@ def test_a_create_personalize_refuses_is_rejected_with_its_reason(sample: Path) 
         (invocation,) = stack.drop(b'{"userId": "1"}\n', "input/refused.jsonl")
         assert invocation.error is None and invocation.attempts == 1
         detail = rejected_and_no_dead_letter(stack, tap, "input/refused.jsonl")
-        (error,) = detail["errors"]  # type: ignore[misc]
+        (error,) = detail["errors"]
         assert error["field"] == "personalize" and "InvalidInputException" in error["message"]
 
 

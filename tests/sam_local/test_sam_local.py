@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from batchrecs.events import DETAIL_TYPES
+from batchrecs.naming import version_token
 from batchrecs_local.stack import EventTap
 from scorer.jobs import train_version
 from tests.conftest import load_event
@@ -123,15 +124,14 @@ def test_score_a_job_writes_personalize_format_output(tier: Tier, sample: Path) 
     job = load_event("score-job.json")
     model_bucket, model_key, etag = s3_object("train-model-drop.json")
     put(tier, model_bucket, model_key, (sample / "interactions.csv").read_bytes())
-    trained = train_version(tier.stack.client("s3"), model_bucket, model_key, f"etag:{etag}")
+    trained = train_version(tier.stack.client("s3"), model_bucket, model_key, version_token(None, etag))
     assert trained.model_key == job["model"]["key"]  # the payload names the version this drop trains
-    detail = job["event"]
-    put(tier, detail["input"]["bucket"], detail["input"]["key"], (sample / "users.jsonl").read_bytes())
+    put(tier, job["inputBucket"], job["inputKey"], (sample / "users.jsonl").read_bytes())
 
     invocation = tier.invoke("ScoreFunction", "score-job.json")
     assert invocation.error is None, invocation.logs[-3000:]
-    assert invocation.result == {"files": detail["output"]["files"], "lines": 25}
-    (output,) = detail["output"]["files"]
+    output = f"s3://{job['outputBucket']}/{job['outputKey']}"
+    assert invocation.result == {"files": [output], "lines": 25}
     lines = [json.loads(line) for line in read(tier, output).splitlines()]
     assert [line["input"] for line in lines] == [
         json.loads(x) for x in (sample / "users.jsonl").read_text().splitlines()
@@ -139,7 +139,7 @@ def test_score_a_job_writes_personalize_format_output(tier: Tier, sample: Path) 
     for line in lines:
         assert list(line) == ["input", "output", "error"] and line["error"] is None
         assert list(line["output"]) == ["recommendedItems", "scores"]
-        assert len(line["output"]["recommendedItems"]) == detail["settings"]["numResults"]
+        assert len(line["output"]["recommendedItems"]) == job["numResults"]
 
 
 def test_create_a_queued_job_once_there_is_room(tier: Tier) -> None:

@@ -18,18 +18,19 @@ from batchrecs.adapters.personalize import (
 )
 from batchrecs.adapters.s3 import ObjectGone, S3Files, split_uri
 from batchrecs.events import InputFile, InputRejected
-from batchrecs.settings import JobKind
+from batchrecs.execution import CreateJobRequest
+from batchrecs.settings import JobKind, JobSettings
 from batchrecs.validation import Problem
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
 JOB = "arn:aws:personalize:us-east-1:123456789012:batch-inference-job/br-x"
-REQUEST = {
-    "jobName": "br-x",
-    "solutionVersionArn": SV,
-    "roleArn": "arn:aws:iam::123456789012:role/p",
-    "jobInput": {"s3DataSource": {"path": "s3://in/input/x.jsonl"}},
-    "jobOutput": {"s3DataDestination": {"path": "s3://out/output/br-x/"}},
-}
+REQUEST = CreateJobRequest.for_job(
+    JobSettings(solution_version_arn=SV),
+    job_name="br-x",
+    role_arn="arn:aws:iam::123456789012:role/p",
+    input_path="s3://in/input/x.jsonl",
+    output_path="s3://out/output/br-x/",
+)
 
 
 def rejected(n: int) -> InputRejected:
@@ -166,11 +167,7 @@ def test_permanent_create_errors_are_refusals_not_retries(code: str) -> None:
     with Stubber(personalize) as stub:
         stub.add_client_error("create_batch_inference_job", code, "bad")
         with pytest.raises(JobRefused, match=code):
-            PersonalizeJobs(personalize).create(
-                {"jobName": "j", "solutionVersionArn": SV, "roleArn": "arn:aws:iam::123456789012:role/r",
-                 "jobInput": {"s3DataSource": {"path": "s3://b/k"}},
-                 "jobOutput": {"s3DataDestination": {"path": "s3://b/o/"}}}
-            )  # fmt: skip
+            PersonalizeJobs(personalize).create(REQUEST)
 
 
 def test_a_deleted_version_is_gone() -> None:

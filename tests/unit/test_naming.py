@@ -3,7 +3,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchrecs.naming import JOB_NAME_PATTERN, MAX_JOB_NAME, MAX_KEY_BYTES, bounded_key, job_name, key_problems
+from batchrecs.naming import (
+    JOB_NAME_PATTERN,
+    MAX_JOB_NAME,
+    MAX_KEY_BYTES,
+    bounded_key,
+    job_name,
+    key_problems,
+    version_token,
+)
 
 
 def test_job_name_is_deterministic_and_readable() -> None:
@@ -48,3 +56,22 @@ def test_key_problems_name_each_reason() -> None:
     assert "U+0009" in key_problems("input/a\tb.jsonl", fine)[0]
     (too_long,) = key_problems("input/x.jsonl", "output/" + "é" * 600)
     assert "1207 bytes" in too_long and "by at least 183 bytes" in too_long
+
+
+def test_a_version_token_names_exactly_one_version() -> None:
+    # A VersionId names its version; without one that is stable, the ETag does
+    assert version_token("3HL4kqtJvjVBH40Nrjfkd", "abc") == "3HL4kqtJvjVBH40Nrjfkd"
+    assert version_token(None, '"abc"') == version_token(None, "abc") == "etag:abc"
+    # S3's "null" id (versioning suspended) is shared by every re-upload: two different files must not share a
+    # job name, so the ETag tells them apart
+    assert version_token("null", "abc") != version_token("null", "def")
+    assert job_name("b", "input/u.jsonl", version_token("null", "abc")) != job_name(
+        "b", "input/u.jsonl", version_token("null", "def")
+    )
+
+
+def test_only_a_real_version_id_becomes_a_version_argument() -> None:
+    from batchrecs.adapters.s3 import version_argument
+
+    assert version_argument("3HL4kqtJvjVBH40Nrjfkd") == {"VersionId": "3HL4kqtJvjVBH40Nrjfkd"}
+    assert version_argument(None) == version_argument("null") == version_argument(version_token(None, "abc")) == {}

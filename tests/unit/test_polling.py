@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchrecs.jobs import Polling, polling_schedule
+from batchrecs.execution import Polling, polling_schedule
 from batchrecs_local.polling import simulate
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from batchrecs.execution import CreateJobRequest
 from batchrecs.settings import JobMode, JobSettings, SettingsError, StackSettings
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
@@ -102,12 +103,13 @@ def test_create_request_carries_every_setting() -> None:
         job_mode=JobMode.THEME_GENERATION,
         theme_item_name="TITLE",
     )
-    request = settings.create_request(
+    request = CreateJobRequest.for_job(
+        settings,
         job_name="j",
         role_arn="arn:aws:iam::123456789012:role/r",
         input_path="s3://in/input/f.jsonl",
         output_path="s3://out/output/j/",
-    )
+    ).to_api()
     assert request == {
         "jobName": "j",
         "solutionVersionArn": SV,
@@ -127,9 +129,13 @@ def test_create_request_carries_every_setting() -> None:
 
 
 def test_create_request_leaves_out_unset_settings() -> None:
-    request = JobSettings(solution_version_arn=SV).create_request(
-        job_name="j", role_arn="r", input_path="s3://in/k", output_path="s3://out/p/"
-    )
+    request = CreateJobRequest.for_job(
+        JobSettings(solution_version_arn=SV),
+        job_name="j",
+        role_arn="r",
+        input_path="s3://in/k",
+        output_path="s3://out/p/",
+    ).to_api()
     assert set(request) == {
         "jobName",
         "solutionVersionArn",

@@ -2,31 +2,17 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from batchrecs.adapters.personalize import CapacityExceeded
-from batchrecs.adapters.s3 import ModelLocation
+from batchrecs.adapters.personalize import CapacityExceeded, CreatedJob
 from batchrecs.events import InputRejected, JobSubmitted
-from batchrecs.jobs import (
-    IDEMPOTENCY,
-    CapacityRetry,
-    Drop,
-    ExecutionInput,
-    Outcome,
-    SubmitPorts,
-    create_queued_job,
-    submit_drop,
-)
+from batchrecs.execution import CapacityRetry, CreateJobRequest, ExecutionInput, ModelLocation
+from batchrecs.jobs import IDEMPOTENCY, Drop, Outcome, create_queued_job, submit_drop
 from batchrecs.settings import JobKind, StackSettings
-from tests.fakes import (
-    FakeExecutions,
-    FakeFiles,
-    FakePersonalize,
-    FakePublisher,
-    FakeTickets,
-    InMemoryPersistence,
-)
+from tests.fakes import FakePersonalize, Fakes, FakeTickets
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
 STACK = StackSettings(
@@ -41,51 +27,45 @@ STACK = StackSettings(
 
 
 @pytest.fixture(autouse=True)
-def _lambda_context(lambda_context: object) -> None:
-    IDEMPOTENCY.register_lambda_context(lambda_context)  # type: ignore[arg-type]
+def _lambda_context(lambda_context: LambdaContext) -> None:
+    IDEMPOTENCY.register_lambda_context(lambda_context)
 
 
 @pytest.fixture
-def ports() -> SubmitPorts:
-    return SubmitPorts(
-        files=FakeFiles(),
-        personalize=FakePersonalize(),
-        executions=FakeExecutions(),  # type: ignore[arg-type]
-        publisher=FakePublisher(),
-        idempotency_store=InMemoryPersistence(),
-    )  # type: ignore[arg-type]
+def ports() -> Fakes:
+    return Fakes()
 
 
-def drop(ports: SubmitPorts, body: bytes, key: str = "input/users.jsonl", **metadata: str) -> Drop:
-    ports.files.add("in", key, body, metadata)  # type: ignore[attr-defined]
+def drop(ports: Fakes, body: bytes, key: str = "input/users.jsonl", **metadata: str) -> Drop:
+    ports.files.add("in", key, body, metadata)
     return Drop(bucket="in", key=key, version_id="v1", etag="e1", size=len(body))
 
 
-def announced(ports: SubmitPorts) -> JobSubmitted:
+def announced(ports: Fakes) -> JobSubmitted:
     """The Job Submitted the one started execution will publish (its first state publishes it)."""
-    (started,) = ports.executions.started.values()  # type: ignore[attr-defined]
+    (started,) = ports.executions.started.values()
     execution = ExecutionInput.model_validate(started)
     return JobSubmitted(**dict(execution.event), status=execution.submitted.status)
 
 
-def test_valid_drop_creates_a_job_starts_its_execution_and_says_so(ports: SubmitPorts) -> None:
+def test_valid_drop_creates_a_job_starts_its_execution_and_says_so(ports: Fakes) -> None:
     # Given a valid users file with a metadata override
     the_drop = drop(ports, b'{"userId": "1"}\n{"userId": "2"}\n', **{"num-results": "10"})
     # When it is submitted
     result = submit_drop(the_drop, ports, STACK)
     # Then one job is created with the override, and its execution, named after it, will announce it
     assert result.outcome is Outcome.SUBMITTED
-    (request,) = ports.personalize.requests  # type: ignore[attr-defined]
+    (request,) = ports.personalize.requests
     assert request["numResults"] == 10
     # reading a job-scoped copy of the validated version, never the key a later upload could replace
     snapshot = f"snapshots/{result.job_name}/users.jsonl"
     assert request["jobInput"]["s3DataSource"]["path"] == f"s3://in/{snapshot}"
-    assert ports.files.objects["in", snapshot] == ports.files.objects["in", "input/users.jsonl"]  # type: ignore[attr-defined]
+    assert ports.files.objects["in", snapshot] == ports.files.objects["in", "input/users.jsonl"]
     assert request["jobOutput"]["s3DataDestination"]["path"] == f"s3://out/output/{result.job_name}/"
-    execution = ExecutionInput.model_validate(ports.executions.started[request["jobName"]])  # type: ignore[attr-defined]
+    execution = ExecutionInput.model_validate(ports.executions.started[request["jobName"]])
     assert execution.event.output.files == [f"s3://out/output/{result.job_name}/users.jsonl.out"]
     assert execution.polling.elapsed_seconds == execution.polling.first_wait_seconds == STACK.poll_first_wait_seconds
-    assert ports.publisher.published == []  # type: ignore[attr-defined]  # the execution publishes Job Submitted
+    assert ports.publisher.published == []  # the execution publishes Job Submitted
     event = JobSubmitted(**dict(execution.event), status=execution.submitted.status)
     assert (event.kind, event.input.records, event.status) == (JobKind.USERS, 2, "CREATE PENDING")
     assert event.input.snapshot is not None
@@ -96,58 +76,60 @@ def test_valid_drop_creates_a_job_starts_its_execution_and_says_so(ports: Submit
     )
 
 
-def test_bad_file_is_reported_beside_it_and_never_submitted(ports: SubmitPorts) -> None:
+def test_bad_file_is_reported_beside_it_and_never_submitted(ports: Fakes) -> None:
     body = b"".join(b'{"userId": "%d"}\n' % n for n in range(6)) + b'{"userId": 7}\n'
     result = submit_drop(drop(ports, body, key="input/bad users.jsonl"), ports, STACK)
     assert result.outcome is Outcome.REJECTED
-    assert ports.personalize.requests == []  # type: ignore[attr-defined]
-    report = ports.files.reports["in", "rejected/input/bad users.jsonl.v1.report.json"]  # type: ignore[attr-defined]
+    assert ports.personalize.requests == []
+    report = ports.files.reports["in", "rejected/input/bad users.jsonl.v1.report.json"]
     assert (report["errorCount"], report["errors"][0]["line"], report["records"]) == (1, 7, 7)
-    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    (event,) = ports.publisher.published
     assert isinstance(event, InputRejected)
     assert event.errors[0].line == 7
     assert event.report_key == "rejected/input/bad users.jsonl.v1.report.json"
 
 
-def test_input_rejected_carries_at_most_ten_errors(ports: SubmitPorts) -> None:
+def test_input_rejected_carries_at_most_ten_errors(ports: Fakes) -> None:
     submit_drop(drop(ports, b"nope\n" * 30), ports, STACK)
-    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    (event,) = ports.publisher.published
+    assert isinstance(event, InputRejected)
     assert (event.error_count, len(event.errors)) == (30, 10)
 
 
-def test_bad_metadata_is_rejected_naming_the_key(ports: SubmitPorts) -> None:
+def test_bad_metadata_is_rejected_naming_the_key(ports: Fakes) -> None:
     submit_drop(drop(ports, b'{"userId": "1"}\n', **{"num-results": "0", "color": "red"}), ports, STACK)
-    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    (event,) = ports.publisher.published
     assert isinstance(event, InputRejected)
     assert sorted(e.field or "" for e in event.errors) == ["color", "num-results"]
 
 
-def test_recipe_that_cannot_batch_is_rejected_up_front(ports: SubmitPorts) -> None:
-    ports = SubmitPorts(**{**ports.__dict__, "personalize": FakePersonalize(cannot_batch=True)})  # type: ignore[arg-type]
+def test_recipe_that_cannot_batch_is_rejected_up_front(ports: Fakes) -> None:
+    ports = replace(ports, personalize=FakePersonalize(cannot_batch=True))
     submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, STACK)
-    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    (event,) = ports.publisher.published
+    assert isinstance(event, InputRejected)
     assert "aws-trending-now" in event.errors[0].message
 
 
-def test_recipe_kind_decides_how_records_are_read(ports: SubmitPorts) -> None:
-    ports = SubmitPorts(**{**ports.__dict__, "personalize": FakePersonalize(JobKind.ITEMS)})  # type: ignore[arg-type]
+def test_recipe_kind_decides_how_records_are_read(ports: Fakes) -> None:
+    ports = replace(ports, personalize=FakePersonalize(JobKind.ITEMS))
     submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, STACK)
-    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    (event,) = ports.publisher.published
     assert isinstance(event, InputRejected)
     assert event.kind is JobKind.ITEMS
 
 
-def test_same_drop_twice_submits_once(ports: SubmitPorts) -> None:
+def test_same_drop_twice_submits_once(ports: Fakes) -> None:
     the_drop = drop(ports, b'{"itemId": "1"}\n')
     first = submit_drop(the_drop, ports, STACK)
     second = submit_drop(the_drop, ports, STACK)
     assert first == second
-    assert len(ports.personalize.requests) == 1  # type: ignore[attr-defined]
-    assert len(ports.executions.started) == 1  # type: ignore[attr-defined]
+    assert len(ports.personalize.requests) == 1
+    assert len(ports.executions.started) == 1
 
 
 def test_a_redelivery_the_idempotency_store_cannot_match_adopts_the_job_and_counts_it_once(
-    ports: SubmitPorts, capsys: pytest.CaptureFixture[str]
+    ports: Fakes, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a drop submitted from its S3 notification, then the same upload named without its version (the
     # payloads in events/, a hand-made redelivery): another idempotency key, the same object version
@@ -156,38 +138,38 @@ def test_a_redelivery_the_idempotency_store_cannot_match_adopts_the_job_and_coun
     second = submit_drop(the_drop.model_copy(update={"version_id": None}), ports, STACK)
     # Then it is one job, one execution, and one JobsSubmitted
     assert second.job_name == first.job_name and second.adopted
-    assert len(ports.executions.started) == 1  # type: ignore[attr-defined]
+    assert len(ports.executions.started) == 1
     emitted = [line for line in capsys.readouterr().out.splitlines() if '"JobsSubmitted":[1.0]' in line]
     assert len(emitted) == 1
 
 
-def test_a_new_version_of_the_same_key_is_a_new_job(ports: SubmitPorts) -> None:
+def test_a_new_version_of_the_same_key_is_a_new_job(ports: Fakes) -> None:
     the_drop = drop(ports, b'{"itemId": "1"}\n')
     first = submit_drop(the_drop, ports, STACK)
     second = submit_drop(the_drop.model_copy(update={"version_id": "v2"}), ports, STACK)
     assert first.job_name != second.job_name
 
 
-def test_execution_input_is_json(ports: SubmitPorts) -> None:
+def test_execution_input_is_json(ports: Fakes) -> None:
     result = submit_drop(drop(ports, b'{"userId": "1", "itemList": ["a"]}\n'), ports, STACK)
-    started = ports.executions.started[result.job_name]  # type: ignore[attr-defined,index]
+    started = ports.executions.started[str(result.job_name)]
     assert json.loads(json.dumps(started))["event"]["kind"] == "ranking"
 
 
-def test_theme_generation_with_a_users_recipe_is_rejected(ports: SubmitPorts) -> None:
-    ports = SubmitPorts(**{**ports.__dict__, "personalize": FakePersonalize(JobKind.USERS)})  # type: ignore[arg-type]
+def test_theme_generation_with_a_users_recipe_is_rejected(ports: Fakes) -> None:
+    ports = replace(ports, personalize=FakePersonalize(JobKind.USERS))
     metadata = {"batch-inference-job-mode": "THEME_GENERATION", "theme-item-name": "TITLE"}
     submit_drop(drop(ports, b'{"itemId": "1"}\n', **metadata), ports, STACK)
-    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    (event,) = ports.publisher.published
     assert isinstance(event, InputRejected)
     assert "needs a Similar-Items solution version" in event.errors[0].message
 
 
-def test_theme_generation_reads_items_and_holds_the_100_record_limit(ports: SubmitPorts) -> None:
+def test_theme_generation_reads_items_and_holds_the_100_record_limit(ports: Fakes) -> None:
     metadata = {"batch-inference-job-mode": "THEME_GENERATION", "theme-item-name": "TITLE"}
     body = b"".join(b'{"itemId": "%d"}\n' % n for n in range(101))
     submit_drop(drop(ports, body, **metadata), ports, STACK)
-    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    (event,) = ports.publisher.published
     assert isinstance(event, InputRejected)
     assert (event.kind, event.errors[0].message) == (
         JobKind.ITEMS,
@@ -198,16 +180,24 @@ def test_theme_generation_reads_items_and_holds_the_100_record_limit(ports: Subm
 MODEL = ModelLocation(bucket="in", key="models/default/abc/model.npz", version="abc")
 
 
-def with_model(ports: SubmitPorts) -> SubmitPorts:
-    ports.files.models["default"] = MODEL  # type: ignore[attr-defined]
+def with_model(ports: Fakes) -> Fakes:
+    ports.files.models["default"] = MODEL
     return ports
 
 
-def test_small_job_with_a_model_runs_self_hosted(ports: SubmitPorts) -> None:
+def test_small_job_with_a_model_runs_self_hosted(ports: Fakes) -> None:
     result = submit_drop(drop(with_model(ports), b'{"userId": "1"}\n'), ports, STACK)
-    assert ports.personalize.requests == []  # type: ignore[attr-defined]
-    started = ExecutionInput.model_validate(ports.executions.started[result.job_name])  # type: ignore[attr-defined,index]
-    assert (started.event.backend.value, started.event.job_arn, started.model) == ("self-hosted", None, MODEL)
+    assert ports.personalize.requests == []
+    started = ports.executions.execution(result.job_name)
+    assert (started.event.backend.value, started.event.job_arn, started.create) == ("self-hosted", None, None)
+    # ScoreFunction's request: the validated snapshot, the model version, the one output file, the job's settings
+    assert started.score is not None
+    assert (started.score.input_key, started.score.input_version_id) == (
+        f"snapshots/{result.job_name}/users.jsonl",
+        "copy-of-v1",
+    )
+    assert (started.score.model, started.score.output_uri) == (MODEL, started.event.output.files[0])
+    assert (started.score.kind, started.score.num_results) == (JobKind.USERS, STACK.job_defaults.get("num_results", 25))
     event = announced(ports)
     assert (event.backend.value, event.status) == ("self-hosted", "CREATE PENDING")
     assert event.model_version == MODEL.version  # the events name the model version the job runs on
@@ -225,34 +215,34 @@ def test_small_job_with_a_model_runs_self_hosted(ports: SubmitPorts) -> None:
     ids=["filter", "ranking-influence", "item-exploration", "explicit-personalize", "too-many-records"],
 )
 def test_what_the_scorer_cannot_honour_goes_to_personalize(
-    metadata: dict[str, str], records: int, ports: SubmitPorts
+    metadata: dict[str, str], records: int, ports: Fakes
 ) -> None:
     body = b"".join(b'{"userId": "%d"}\n' % n for n in range(records))
     submit_drop(drop(with_model(ports), body, **metadata), ports, STACK)
-    (request,) = ports.personalize.requests  # type: ignore[attr-defined]
+    (request,) = ports.personalize.requests
     event = announced(ports)
     assert event.backend.value == "personalize"
     assert request["jobName"] == event.job_name
 
 
-def test_without_a_model_jobs_go_to_personalize(ports: SubmitPorts) -> None:
+def test_without_a_model_jobs_go_to_personalize(ports: Fakes) -> None:
     submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, STACK)
     event = announced(ports)
     assert event.backend.value == "personalize"
 
 
-def test_explicit_self_hosted_that_cannot_be_honoured_is_refused_with_every_reason(ports: SubmitPorts) -> None:
+def test_explicit_self_hosted_that_cannot_be_honoured_is_refused_with_every_reason(ports: Fakes) -> None:
     metadata = {"backend": "self-hosted", "filter-arn": "arn:aws:personalize:us-east-1:123456789012:filter/f"}
     submit_drop(drop(ports, b'{"userId": "1"}\n', **metadata), ports, STACK)
-    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+    (event,) = ports.publisher.published
     assert isinstance(event, InputRejected)
     assert event.errors[0].field == "backend"
     assert "filters (filter-arn) run only in Personalize" in event.errors[0].message
-    assert ports.personalize.requests == [] and ports.executions.started == {}  # type: ignore[attr-defined]
+    assert ports.personalize.requests == [] and ports.executions.started == {}
 
 
-def test_a_drop_may_name_another_scorer_model(ports: SubmitPorts) -> None:
-    ports.files.models["movies"] = MODEL  # type: ignore[attr-defined]
+def test_a_drop_may_name_another_scorer_model(ports: Fakes) -> None:
+    ports.files.models["movies"] = MODEL
     submit_drop(drop(ports, b'{"userId": "1"}\n', **{"scorer-model": "movies"}), ports, STACK)
     event = announced(ports)
     assert event.backend.value == "self-hosted"
@@ -265,38 +255,39 @@ class FullPersonalize(FakePersonalize):
         super().__init__()
         self.refusals = refusals
 
-    def create(self, request: dict[str, object]):  # type: ignore[no-untyped-def]
+    def create(self, create: CreateJobRequest) -> CreatedJob:
         if self.refusals:
             self.refusals -= 1
             raise CapacityExceeded("More than 5 jobs")
-        return super().create(request)  # type: ignore[arg-type]
+        return super().create(create)
 
 
-def test_a_full_quota_queues_the_job_instead_of_failing(ports: SubmitPorts) -> None:
-    ports = SubmitPorts(**{**ports.__dict__, "personalize": FullPersonalize(refusals=1)})  # type: ignore[arg-type]
+def test_a_full_quota_queues_the_job_instead_of_failing(ports: Fakes) -> None:
+    ports = replace(ports, personalize=FullPersonalize(refusals=1))
     result = submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, STACK)
     event = announced(ports)
     assert (result.outcome, event.status, event.job_arn) == (Outcome.SUBMITTED, "QUEUED", None)
-    started = ExecutionInput.model_validate(ports.executions.started[result.job_name])  # type: ignore[attr-defined,index]
-    assert started.create is not None and started.create["jobName"] == result.job_name
+    started = ports.executions.execution(result.job_name)
+    assert started.create is not None and started.create.job_name == result.job_name
     assert started.capacity is not None and started.capacity.attempt == 0
 
 
-def test_create_queued_job_backs_off_with_jitter_then_creates(ports: SubmitPorts) -> None:
+def test_create_queued_job_backs_off_with_jitter_then_creates(ports: Fakes) -> None:
     personalize = FullPersonalize(refusals=3)
-    queued_ports = SubmitPorts(**{**ports.__dict__, "personalize": personalize})  # type: ignore[arg-type]
+    queued_ports = replace(ports, personalize=personalize)
     result = submit_drop(drop(queued_ports, b'{"userId": "1"}\n'), queued_ports, STACK)
-    execution = ExecutionInput.model_validate(ports.executions.started[result.job_name])  # type: ignore[attr-defined,index]
+    execution = ports.executions.execution(result.job_name)
     rng = random.Random(7)
     waits = []
     while execution.create is not None:
-        execution = create_queued_job(execution, personalize, rng=rng)  # type: ignore[arg-type]
+        execution = create_queued_job(execution, personalize, rng=rng)
         if execution.retry_in_seconds is not None:
             waits.append(execution.retry_in_seconds)
     assert len(waits) == 2  # the first refusal was SubmitFunction's; two more here, then created
     cap = STACK.capacity_retry_seconds
     assert all(1 <= wait <= min(STACK.capacity_retry_max_seconds, cap * 2 ** (n + 1)) for n, wait in enumerate(waits))
-    assert execution.event.job_arn == execution.job["arn"] and execution.job["arn"].endswith(result.job_name)
+    assert execution.job.arn is not None and execution.job.arn.endswith(str(result.job_name))
+    assert execution.event.job_arn == execution.job.arn
     # And the time queued counts towards MaxJobSeconds
     assert execution.polling.elapsed_seconds == STACK.poll_first_wait_seconds + sum(waits)
 
@@ -307,16 +298,16 @@ def test_full_jitter_stays_within_its_cap() -> None:
     assert min(waits) >= 1 and max(waits) <= 900 and len(waits) > 50
 
 
-def test_a_job_queued_past_max_job_seconds_ends_in_queue_timeout(ports: SubmitPorts) -> None:
+def test_a_job_queued_past_max_job_seconds_ends_in_queue_timeout(ports: Fakes) -> None:
     personalize = FullPersonalize(refusals=1000)
-    queued_ports = SubmitPorts(**{**ports.__dict__, "personalize": personalize})  # type: ignore[arg-type]
+    queued_ports = replace(ports, personalize=personalize)
     stack = STACK.model_copy(update={"max_job_seconds": 3600})
     result = submit_drop(drop(queued_ports, b'{"userId": "1"}\n'), queued_ports, stack)
-    execution = ExecutionInput.model_validate(ports.executions.started[result.job_name])  # type: ignore[attr-defined,index]
+    execution = ports.executions.execution(result.job_name)
     rng = random.Random(3)
     tries = 0
     while not execution.queue_timed_out:
-        execution = create_queued_job(execution, personalize, rng=rng)  # type: ignore[arg-type]
+        execution = create_queued_job(execution, personalize, rng=rng)
         tries += 1
         assert tries < 100
     assert execution.capacity is not None and execution.retry_in_seconds is None
@@ -324,20 +315,20 @@ def test_a_job_queued_past_max_job_seconds_ends_in_queue_timeout(ports: SubmitPo
     assert execution.capacity.queued_seconds + STACK.poll_first_wait_seconds <= 3600
 
 
-def test_folder_markers_are_ignored_with_a_log_line(ports: SubmitPorts) -> None:
+def test_folder_markers_are_ignored_with_a_log_line(ports: Fakes) -> None:
     # Given the zero-byte key the S3 console's "Create folder" makes under input/
-    ports.files.add("in", "input/2026-12/", b"")  # type: ignore[attr-defined]
+    ports.files.add("in", "input/2026-12/", b"")
     marker = Drop(bucket="in", key="input/2026-12/", version_id="v1", etag="e", size=0)
     # When it is submitted, then nothing is rejected, submitted or published
     assert submit_drop(marker, ports, STACK).outcome is Outcome.IGNORED
-    assert ports.publisher.published == [] and ports.files.reports == {}  # type: ignore[attr-defined]
+    assert ports.publisher.published == [] and ports.files.reports == {}
 
 
-def rejection(ports: SubmitPorts) -> InputRejected:
-    (event,) = ports.publisher.published  # type: ignore[attr-defined]
+def rejection(ports: Fakes) -> InputRejected:
+    (event,) = ports.publisher.published
     assert isinstance(event, InputRejected)
-    assert ports.personalize.requests == [] or ports.personalize.refusal  # type: ignore[attr-defined]
-    assert ports.executions.started == {}  # type: ignore[attr-defined]
+    assert ports.personalize.requests == [] or ports.personalize.refusal
+    assert ports.executions.started == {}
     return event
 
 
@@ -354,7 +345,7 @@ HOME = STACK.model_copy(update={"region": "us-east-1", "account_id": "1234567890
     ],
 )
 def test_settings_personalize_would_refuse_are_rejected_up_front(
-    ports: SubmitPorts, metadata: dict[str, str], field: str, says: str
+    ports: Fakes, metadata: dict[str, str], field: str, says: str
 ) -> None:
     result = submit_drop(drop(ports, b'{"userId": "1"}\n', **metadata), ports, HOME)
     assert result.outcome is Outcome.REJECTED
@@ -362,28 +353,28 @@ def test_settings_personalize_would_refuse_are_rejected_up_front(
     assert problem.field == field and says in problem.message
 
 
-def test_a_solution_version_that_does_not_exist_is_rejected_not_retried(ports: SubmitPorts) -> None:
-    ports.personalize.missing = True  # type: ignore[attr-defined]
+def test_a_solution_version_that_does_not_exist_is_rejected_not_retried(ports: Fakes) -> None:
+    ports.personalize.missing = True
     assert submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, HOME).outcome is Outcome.REJECTED
     (problem,) = rejection(ports).errors
     assert (problem.field, "does not exist" in problem.message) == ("solution-version-arn", True)
 
 
-def test_a_version_deleted_before_it_was_read_is_rejected(ports: SubmitPorts) -> None:
+def test_a_version_deleted_before_it_was_read_is_rejected(ports: Fakes) -> None:
     gone = Drop(bucket="in", key="input/deleted.jsonl", version_id="v9", etag="e", size=10)
     assert submit_drop(gone, ports, HOME).outcome is Outcome.REJECTED
     (problem,) = rejection(ports).errors
     assert problem.field == "version" and "no longer exists" in problem.message
 
 
-def test_a_create_personalize_refuses_for_good_is_rejected_with_its_reason(ports: SubmitPorts) -> None:
-    ports.personalize.refusal = "InvalidInputException"  # type: ignore[attr-defined]
+def test_a_create_personalize_refuses_for_good_is_rejected_with_its_reason(ports: Fakes) -> None:
+    ports.personalize.refusal = "InvalidInputException"
     assert submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, HOME).outcome is Outcome.REJECTED
     (problem,) = rejection(ports).errors
     assert problem.field == "personalize" and "InvalidInputException" in problem.message
 
 
-def test_a_drop_too_slow_to_validate_in_time_is_rejected_saying_so(ports: SubmitPorts) -> None:
+def test_a_drop_too_slow_to_validate_in_time_is_rejected_saying_so(ports: Fakes) -> None:
     # Given a function with less time left than validation's margin
     result = submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, STACK, remaining_ms=lambda: 1_000)
     # Then the drop is rejected with the reason, not left to time out into a dead letter
@@ -392,37 +383,37 @@ def test_a_drop_too_slow_to_validate_in_time_is_rejected_saying_so(ports: Submit
     assert "time ran out" in problem.message
 
 
-def test_queued_jobs_create_in_ticket_order(ports: SubmitPorts) -> None:
+def test_queued_jobs_create_in_ticket_order(ports: Fakes) -> None:
     # Given a full quota and three drops queued behind it, holding tickets 1, 2 and 3, with a window of one
     tickets = FakeTickets()
     personalize = FullPersonalize(refusals=1)  # the first drop finds the quota full; the others queue behind it
-    queued = SubmitPorts(**{**ports.__dict__, "personalize": personalize, "tickets": tickets})  # type: ignore[arg-type]
+    queued = replace(ports, personalize=personalize, tickets=tickets)
     stack = STACK.model_copy(update={"queue_window": 1})
     names = [
         submit_drop(drop(queued, b'{"userId": "1"}\n', key=f"input/{n}.jsonl"), queued, stack).job_name
         for n in range(3)
     ]
-    executions = {n: ExecutionInput.model_validate(ports.executions.started[n]) for n in names}  # type: ignore[attr-defined,index]
-    assert [e.capacity.ticket for e in executions.values()] == [1, 2, 3]  # type: ignore[union-attr]
+    executions = {n: ports.executions.execution(n) for n in names}
+    assert [e.capacity.ticket if e.capacity else None for e in executions.values()] == [1, 2, 3]
     # When the third and second try first (a slot is free now), they wait their turn without calling Personalize
     calls = len(personalize.requests)
     for name in reversed(names[1:]):
-        waiting = create_queued_job(executions[name], personalize, tickets)  # type: ignore[arg-type]
+        waiting = create_queued_job(executions[name], personalize, tickets)
         assert waiting.create is not None and waiting.retry_in_seconds is not None
         assert waiting.retry_in_seconds >= STACK.capacity_retry_seconds
     assert len(personalize.requests) == calls
     # And the first creates and moves the head on, so the second may then create
-    first = create_queued_job(executions[names[0]], personalize, tickets)  # type: ignore[arg-type]
+    first = create_queued_job(executions[names[0]], personalize, tickets)
     assert first.create is None and tickets.live == {2, 3}
-    second = create_queued_job(executions[names[1]], personalize, tickets)  # type: ignore[arg-type]
+    second = create_queued_job(executions[names[1]], personalize, tickets)
     assert second.create is None and tickets.live == {3}
 
 
-def test_a_ticket_whose_job_died_holds_nobody_back(ports: SubmitPorts) -> None:
+def test_a_ticket_whose_job_died_holds_nobody_back(ports: Fakes) -> None:
     # Given tickets 1 and 2 queued with a window of one, and ticket 1's execution gone (it stopped looking)
     tickets = FakeTickets()
     personalize = FullPersonalize(refusals=1)
-    queued = SubmitPorts(**{**ports.__dict__, "personalize": personalize, "tickets": tickets})  # type: ignore[arg-type]
+    queued = replace(ports, personalize=personalize, tickets=tickets)
     stack = STACK.model_copy(update={"queue_window": 1})
     names = [
         submit_drop(drop(queued, b'{"userId": "1"}\n', key=f"input/{n}.jsonl"), queued, stack).job_name
@@ -430,25 +421,26 @@ def test_a_ticket_whose_job_died_holds_nobody_back(ports: SubmitPorts) -> None:
     ]
     tickets.stale.add(1)
     # Then ticket 2 is in its turn, and creates
-    second = ExecutionInput.model_validate(ports.executions.started[names[1]])  # type: ignore[attr-defined,index]
-    assert create_queued_job(second, personalize, tickets).create is None  # type: ignore[arg-type]
+    second = ports.executions.execution(names[1])
+    assert create_queued_job(second, personalize, tickets).create is None
 
 
-def test_a_new_drop_queues_behind_waiting_jobs_even_when_a_slot_is_free(ports: SubmitPorts) -> None:
+def test_a_new_drop_queues_behind_waiting_jobs_even_when_a_slot_is_free(ports: Fakes) -> None:
     tickets = FakeTickets()
     tickets.take()  # one job waits already
-    queued = SubmitPorts(**{**ports.__dict__, "tickets": tickets})  # type: ignore[arg-type]
+    queued = replace(ports, tickets=tickets)
     result = submit_drop(drop(queued, b'{"userId": "1"}\n'), queued, STACK)
-    assert ports.personalize.requests == []  # type: ignore[attr-defined]
+    assert ports.personalize.requests == []
     assert announced(queued).status == "QUEUED" and result.job_arn is None
-    assert ExecutionInput.model_validate(ports.executions.started[result.job_name]).capacity.ticket == 2  # type: ignore[attr-defined,index,union-attr]
+    capacity = ports.executions.execution(result.job_name).capacity
+    assert capacity is not None and capacity.ticket == 2
 
 
-def test_exclude_seen_runs_self_hosted_and_is_never_dropped_on_the_way_to_personalize(ports: SubmitPorts) -> None:
+def test_exclude_seen_runs_self_hosted_and_is_never_dropped_on_the_way_to_personalize(ports: Fakes) -> None:
     # With a scorer model, the setting reaches the self-hosted job
     with_model(ports)
     result = submit_drop(drop(ports, b'{"userId": "1"}\n', **{"exclude-seen": "true"}), ports, STACK)
-    started = ExecutionInput.model_validate(ports.executions.started[result.job_name])  # type: ignore[attr-defined,index]
+    started = ports.executions.execution(result.job_name)
     assert (started.event.backend.value, started.event.settings.exclude_seen) == ("self-hosted", True)
     # Sent to Personalize, which cannot honour it without a filter, it is refused, saying what to do instead
     metadata = {"exclude-seen": "true", "backend": "personalize"}
@@ -458,6 +450,6 @@ def test_exclude_seen_runs_self_hosted_and_is_never_dropped_on_the_way_to_person
     assert problem.field == "exclude-seen" and "EXCLUDE filter" in problem.message
 
 
-def rejection_of(ports: SubmitPorts) -> InputRejected:
-    (event,) = [e for e in ports.publisher.published if isinstance(e, InputRejected)]  # type: ignore[attr-defined]
+def rejection_of(ports: Fakes) -> InputRejected:
+    (event,) = [e for e in ports.publisher.published if isinstance(e, InputRejected)]
     return event

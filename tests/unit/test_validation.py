@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from hypothesis import given
 from hypothesis import strategies as st
 
+from batchrecs.execution import ModelLocation, ScoreRequest
 from batchrecs.settings import JobKind
 from batchrecs.validation import KEEP_ERRORS, Limits, ValidationReport, iter_lines, validate_records
 
@@ -236,7 +237,9 @@ def test_a_bare_cr_is_data_everywhere_lines_are_framed() -> None:
             return {"Body": Body()}
 
         def put_object(self, **kwargs: object) -> None:
-            written["body"] = kwargs["Body"]  # type: ignore[assignment]
+            body = kwargs["Body"]
+            assert isinstance(body, bytes)
+            written["body"] = body
 
     import scorer.jobs
 
@@ -244,11 +247,15 @@ def test_a_bare_cr_is_data_everywhere_lines_are_framed() -> None:
     scorer.jobs._cached_model = lambda *_: _tiny_model()  # type: ignore[assignment]
     try:
         lines = score_job(
-            S3(), input_bucket="b", input_key="k", input_version_id="v", model_bucket="m", model_key="k",
-            output_uri="s3://o/x.out", kind="users", num_results=2,
+            S3(),
+            ScoreRequest(
+                job_name="j", input_bucket="b", input_key="k", input_version_id="v",
+                model=ModelLocation(bucket="m", key="k", version="1"), output_bucket="o", output_key="x.out",
+                kind=JobKind.USERS, num_results=2,
+            ),
         )  # fmt: skip
     finally:
-        scorer.jobs._cached_model = original  # type: ignore[assignment]
+        scorer.jobs._cached_model = original
     assert lines == 1 and written["body"].count(b"\n") == 1
 
 

@@ -6,24 +6,19 @@ import contextlib
 import posixpath
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import Field
 
-from batchrecs.adapters.eventbridge import EventPublisher
-from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, PersonalizeJobs, UnusableSolutionVersion
-from batchrecs.adapters.queue import QueueTickets
-from batchrecs.adapters.s3 import ModelLocation, ObjectGone, S3Files
-from batchrecs.adapters.stepfunctions import JobExecutions
+from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, UnusableSolutionVersion
+from batchrecs.adapters.s3 import ObjectGone, split_uri
 from batchrecs.events import (
     EVENTS_SHOWN,
     Backend,
@@ -33,9 +28,20 @@ from batchrecs.events import (
     JobOutput,
     Snapshot,
 )
+from batchrecs.execution import (
+    CapacityRetry,
+    CreateJobRequest,
+    ExecutionInput,
+    JobRef,
+    ModelLocation,
+    Polling,
+    ScoreRequest,
+    Submission,
+)
 from batchrecs.model import WireModel
-from batchrecs.naming import bounded_key, job_name, key_problems
+from batchrecs.naming import bounded_key, job_name, key_problems, version_token
 from batchrecs.observability import Metric, by_backend, count, logger
+from batchrecs.ports import Jobs, SubmitPorts, Tickets
 from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
 from batchrecs.validation import Limits, Problem, ValidationReport, validate_records
 
@@ -76,136 +82,6 @@ class SubmitResult(WireModel):
     adopted: bool = False
 
 
-class Polling(WireModel):
-    """The numbers the state machine's Wait and Choice states read (numbers cannot be ASL substitutions).
-
-    ``schedule`` holds every wait after the first, precomputed by ``polling_schedule`` because ASL has no
-    multiplication; the state machine steps through it with States.ArrayGetItem and ``index``."""
-
-    first_wait_seconds: int
-    interval_seconds: int
-    max_seconds: int
-    elapsed_seconds: int
-    schedule: list[int] = Field(default_factory=list)
-    index: int = 0
-
-    @classmethod
-    def adaptive(cls, *, first_wait: int, minimum: int, maximum: int, growth_percent: int, max_seconds: int) -> Polling:
-        schedule = polling_schedule(
-            first_wait=first_wait, minimum=minimum, maximum=maximum, growth_percent=growth_percent, horizon=max_seconds
-        )
-        return cls(
-            first_wait_seconds=first_wait,
-            interval_seconds=schedule[0],
-            max_seconds=max_seconds,
-            elapsed_seconds=first_wait,
-            schedule=[*schedule[1:], schedule[-1]],  # the last wait repeats: read once more before timing out
-            index=0,
-        )
-
-
-def polling_schedule(*, first_wait: int, minimum: int, maximum: int, growth_percent: int, horizon: int) -> list[int]:
-    """Waits between DescribeBatchInferenceJob calls after the first: each max(minimum, growth% of the time
-    elapsed), at most ``maximum``, until past ``horizon``. A job is then seen done within max(minimum, growth% of its
-    duration), and a long job costs few calls: the count grows with the logarithm of its duration."""
-    waits: list[int] = []
-    elapsed = first_wait
-    while elapsed <= horizon:
-        wait = max(minimum, min(maximum, elapsed * growth_percent // 100))
-        waits.append(wait)
-        elapsed += wait
-    return waits or [minimum]
-
-
-class CapacityRetry(WireModel):
-    """Backoff for a job queued behind Personalize's concurrency quota: full jitter under a cap that doubles, from
-    ``base_seconds`` up to ``max_seconds``. The time queued counts towards MaxJobSeconds (``out_of_time``).
-
-    Order: each queued job holds a ticket, and only the ``window`` oldest try to create; the others wait their turn
-    (``turn_wait``), so the queue drains first in, first out, to within the window."""
-
-    base_seconds: int
-    max_seconds: int
-    attempt: int = 0
-    queued_seconds: int = 0
-    ticket: int | None = None
-    """The job's place in the queue (``QueueTickets``); it may try to create only within ``window`` of the head."""
-    window: int = 5
-    """Time spent waiting for capacity so far; it counts towards MaxJobSeconds."""
-
-    def next_wait(self, rng: random.Random | None = None) -> int:
-        """Seconds before the next try: uniform in [1, min(max, base·2^attempt)] (AWS's "full jitter")."""
-        cap = min(self.max_seconds, self.base_seconds * 2 ** min(self.attempt, 32))
-        return max(1, round((rng or random).uniform(0, cap)))
-
-    @property
-    def stale_after(self) -> int:
-        """A waiting ticket not renewed for this long is a job that died: it no longer holds others back."""
-        return 2 * self.max_seconds + 120
-
-    def in_turn(self, ahead: int | None) -> bool:
-        """May this job try to create now? Always without a ticket; with one, while fewer than ``window`` live
-        tickets are older."""
-        return self.ticket is None or ahead is None or ahead < self.window
-
-    def wait_after(self, ahead: int | None, rng: random.Random | None = None) -> int:
-        """Seconds before the next look: a job in its turn tries again within ``base_seconds`` (there are at most
-        ``window`` of them); one behind waits longer the further back it is; without tickets, growing backoff."""
-        if self.ticket is None or ahead is None:
-            return self.next_wait(rng)
-        if self.in_turn(ahead):
-            return max(1, round((rng or random).uniform(0, self.base_seconds)))
-        return self.turn_wait(ahead)
-
-    def turn_wait(self, ahead: int) -> int:
-        """Seconds before a job outside the window looks again: longer the further back it is (no Personalize call,
-        one table write), from ``base_seconds`` up to ``max_seconds`` (well inside ``stale_after``)."""
-        behind = max(1, ahead - self.window + 1)
-        return max(self.base_seconds, min(self.max_seconds, self.base_seconds * behind // max(1, self.window)))
-
-    def out_of_time(self, wait: int, polling: Polling) -> bool:
-        """True when waiting ``wait`` more would leave no time for the job within MaxJobSeconds."""
-        return self.queued_seconds + wait + polling.first_wait_seconds > polling.max_seconds
-
-
-class Submission(WireModel):
-    """What Job Submitted adds to the job's detail."""
-
-    status: str = Field(description="Personalize's status at submission, e.g. CREATE PENDING, or QUEUED")
-
-
-class ExecutionInput(WireModel):
-    """The JobStateMachine's input. ``event`` is the detail every event of the job extends (Job Submitted with
-    ``submitted``, the terminal one with its outcome); ``job`` holds the Personalize job's ARN, ``model`` the
-    self-hosted scorer's model.
-
-    The state machine publishes Job Submitted itself, as its first state: an execution name runs once, so a drop
-    delivered again, replayed or redriven after its submission cannot announce its job twice."""
-
-    event: JobDetail
-    submitted: Submission
-    job: dict[str, str]
-    model: ModelLocation | None = None
-    polling: Polling
-    create: dict[str, Any] | None = None
-    """The CreateBatchInferenceJob request of a job queued behind the quota; None once the job exists."""
-    capacity: CapacityRetry | None = None
-    retry_in_seconds: int | None = None
-    queue_timed_out: bool = False
-    """True when the job waited for capacity so long that MaxJobSeconds would pass: it ends in QUEUE_TIMEOUT."""
-
-
-@dataclass(frozen=True)
-class SubmitPorts:
-    files: S3Files
-    personalize: PersonalizeJobs
-    executions: JobExecutions
-    publisher: EventPublisher
-    idempotency_store: BasePersistenceLayer
-    tickets: QueueTickets | None = None
-    """The quota queue's tickets; without them (some tests), queued jobs try in any order."""
-
-
 def submit_drop(
     drop: Drop, ports: SubmitPorts, stack: StackSettings, remaining_ms: Callable[[], int] | None = None
 ) -> SubmitResult:
@@ -234,7 +110,8 @@ def _submit(
         return _reject_problems(drop, drop.version_id, [("version", f"{gone}; drop the file again")], ports, stack)
     version_id = head.version_id or drop.version_id
     submitted_at = datetime.now(UTC)
-    drop_id = job_name(drop.bucket, drop.key, version_id or head.etag)
+    token = version_token(version_id, head.etag)
+    drop_id = job_name(drop.bucket, drop.key, token)
     logger.set_correlation_id(drop_id)
     try:
         each = JobSettings.merge_each(
@@ -246,10 +123,7 @@ def _submit(
     compared = len(each) > 1
     # One job per solution version: a drop naming one has the drop's name; one comparing several has a name per
     # version, and their outputs sit side by side under output/<drop id>/.
-    names = [
-        job_name(drop.bucket, drop.key, version_id or head.etag, s.solution_version_arn) if compared else drop_id
-        for s in each
-    ]
+    names = [job_name(drop.bucket, drop.key, token, s.solution_version_arn) if compared else drop_id for s in each]
     folders = [
         f"{stack.output_prefix}{drop_id}/{name}/" if compared else f"{stack.output_prefix}{name}/" for name in names
     ]
@@ -319,19 +193,20 @@ def _submit(
 
 def _start(detail: JobDetail, model: ModelLocation | None, ports: SubmitPorts, stack: StackSettings) -> SubmitResult:
     """Create one job (or queue it behind Personalize's quota) and start its state machine."""
-    queued: dict[str, Any] | None = None
+    queued: CreateJobRequest | None = None
+    score: ScoreRequest | None = None
     capacity = CapacityRetry(
         base_seconds=stack.capacity_retry_seconds,
         max_seconds=stack.capacity_retry_max_seconds,
         window=stack.queue_window,
     )
+    snapshot = detail.input.snapshot or detail.input
     if detail.backend is Backend.PERSONALIZE:
-        request = detail.settings.create_request(
+        request = CreateJobRequest.for_job(
+            detail.settings,
             job_name=detail.job_name,
             role_arn=stack.personalize_role_arn,
-            input_path=f"s3://{detail.input.snapshot.bucket}/{detail.input.snapshot.key}"
-            if detail.input.snapshot
-            else "",
+            input_path=f"s3://{snapshot.bucket}/{snapshot.key}",
             output_path=detail.output.path,
         )
         try:
@@ -345,14 +220,31 @@ def _start(detail: JobDetail, model: ModelLocation | None, ports: SubmitPorts, s
                 capacity = capacity.model_copy(update={"ticket": ports.tickets.take()})
             count(Metric.JOBS_QUEUED)
     else:
+        if model is None:
+            raise ValueError(f"{detail.job_name}: a self-hosted job needs a scorer model")
         job_arn, status, adopted = None, SELF_HOSTED_STATUS, False
+        (output,) = detail.output.files
+        output_bucket, output_key = split_uri(output)
+        score = ScoreRequest(
+            job_name=detail.job_name,
+            input_bucket=snapshot.bucket,
+            input_key=snapshot.key,
+            input_version_id=snapshot.version_id,
+            model=model,
+            output_bucket=output_bucket,
+            output_key=output_key,
+            kind=detail.kind,
+            num_results=detail.settings.num_results,
+            kms_key_arn=detail.settings.kms_key_arn,
+            exclude_seen=detail.settings.exclude_seen,
+        )
     execution = ports.executions.start(
         detail.job_name,
         ExecutionInput(
             event=detail.model_copy(update={"job_arn": job_arn}),
             submitted=Submission(status=status),
-            job={"arn": job_arn} if job_arn else {},
-            model=model,
+            job=JobRef(arn=job_arn),
+            score=score,
             polling=Polling.adaptive(
                 first_wait=stack.poll_first_wait_seconds,
                 minimum=stack.poll_interval_seconds,
@@ -362,7 +254,7 @@ def _start(detail: JobDetail, model: ModelLocation | None, ports: SubmitPorts, s
             ),
             create=queued,
             capacity=capacity if queued else None,
-        ).to_wire(),
+        ),
     )
     if execution.new:  # a redelivered drop finds its execution: counted once
         by_backend(Metric.JOBS_SUBMITTED, detail.backend)
@@ -496,8 +388,8 @@ def _reject_problems(
 
 def create_queued_job(
     execution: ExecutionInput,
-    personalize: PersonalizeJobs,
-    tickets: QueueTickets | None = None,
+    personalize: Jobs,
+    tickets: Tickets | None = None,
     rng: random.Random | None = None,
 ) -> ExecutionInput:
     """CreateJobFunction's use case: try a queued job's create again, if it is its turn. Created (or adopted): the
@@ -533,7 +425,7 @@ def create_queued_job(
     return execution.model_copy(
         update={
             "event": event,
-            "job": {"arn": created.arn},
+            "job": JobRef(arn=created.arn),
             "create": None,
             "retry_in_seconds": None,
             "polling": polling,

@@ -16,10 +16,25 @@ _UNSAFE = re.compile(r"[^a-zA-Z0-9_-]+")
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$")
 
 
+ETAG_TOKEN = "etag:"
+
+
+def is_version_id(version_id: str | None) -> bool:
+    """A VersionId that names one version: not None, not "null" (S3's id for an object written while the bucket
+    was unversioned or suspended, which a re-upload overwrites), and not an ``etag:`` token."""
+    return bool(version_id) and version_id != "null" and not str(version_id).startswith(ETAG_TOKEN)
+
+
+def version_token(version_id: str | None, etag: str) -> str:
+    """The one name of one version of an object: its VersionId, or ``etag:<ETag>`` where S3 gave none that is
+    stable (an unversioned or suspended bucket). Job names, drop ids and model versions all derive from it."""
+    return version_id if version_id and is_version_id(version_id) else f"{ETAG_TOKEN}{etag.strip('"')}"
+
+
 def job_name(bucket: str, key: str, version: str, variant: str | None = None) -> str:
     """A readable, unique, valid job name for one version of one object.
 
-    ``version`` is the object's versionId, or its ETag where the bucket is unversioned. The readable part is
+    ``version`` is the object's ``version_token``. The readable part is
     the file's stem; the hash of bucket, key and version makes it unique and stable. ``variant`` tells apart the
     jobs of one drop that compares solution versions: the version's ARN, whose last part joins the readable part.
     """

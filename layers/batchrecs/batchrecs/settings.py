@@ -259,36 +259,6 @@ class JobSettings(WireModel):
                 )
         return problems
 
-    def create_request(self, *, job_name: str, role_arn: str, input_path: str, output_path: str) -> dict[str, Any]:
-        """The CreateBatchInferenceJob request, with every setting the API has and nothing left at None."""
-        source: dict[str, Any] = {"path": input_path}
-        destination: dict[str, Any] = {"path": output_path}
-        if self.kms_key_arn:
-            source["kmsKeyArn"] = destination["kmsKeyArn"] = self.kms_key_arn
-        request: dict[str, Any] = {
-            "jobName": job_name,
-            "solutionVersionArn": self.solution_version_arn,
-            "numResults": self.num_results,
-            "jobInput": {"s3DataSource": source},
-            "jobOutput": {"s3DataDestination": destination},
-            "roleArn": role_arn,
-            "batchInferenceJobMode": self.job_mode.value,
-        }
-        if self.filter_arn:
-            request["filterArn"] = self.filter_arn
-        config: dict[str, Any] = {}
-        if self.item_exploration_config:
-            config["itemExplorationConfig"] = {k.value: v for k, v in self.item_exploration_config.items()}
-        if self.ranking_influence:
-            config["rankingInfluence"] = {k.value: v for k, v in self.ranking_influence.items()}
-        if config:
-            request["batchInferenceJobConfig"] = config
-        if self.theme_item_name:
-            request["themeGenerationConfig"] = {"fieldsForThemeGeneration": {"itemName": self.theme_item_name}}
-        if self.tags:
-            request["tags"] = [{"tagKey": k, "tagValue": v} for k, v in sorted(self.tags.items())]
-        return request
-
 
 MAX_COMPARED = 10
 """Solution versions one drop may compare: each is a job, queued like any other behind Personalize's quota."""

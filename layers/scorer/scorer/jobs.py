@@ -14,7 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from batchrecs.adapters.s3 import split_uri
+from batchrecs.adapters.s3 import version_argument
+from batchrecs.execution import ScoreRequest
 from batchrecs.validation import iter_lines, read_chunks
 from scorer.interactions import Interactions
 from scorer.model import Model
@@ -51,9 +52,7 @@ def train_version(s3: Any, bucket: str, key: str, source_version: str) -> Traine
     except ClientError as error:
         if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
             raise
-    body = s3.get_object(
-        Bucket=bucket, Key=key, **({"VersionId": source_version} if _is_version(source_version) else {})
-    )["Body"]
+    body = s3.get_object(Bucket=bucket, Key=key, **version_argument(source_version))["Body"]
     interactions = Interactions.read_csv(io.TextIOWrapper(body, encoding="utf-8", newline=""), name=key)
     model = Model.train(interactions)
     model.metadata.update(name=name, version=version, source={"bucket": bucket, "key": key, "version": source_version})
@@ -77,39 +76,28 @@ def train_version(s3: Any, bucket: str, key: str, source_version: str) -> Traine
     return TrainedVersion(name, version, f"{prefix}model.npz", True, model.metadata)
 
 
-def _is_version(token: str) -> bool:
-    return bool(token) and token != "null" and not token.startswith("etag:")
-
-
 @lru_cache(maxsize=2)
 def _cached_model(s3: Any, bucket: str, key: str) -> Model:
     """Model versions never change, so a warm container keeps the last two it used."""
     return Model.load(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 
-def score_job(
-    s3: Any,
-    *,
-    input_bucket: str,
-    input_key: str,
-    input_version_id: str | None,
-    model_bucket: str,
-    model_key: str,
-    output_uri: str,
-    kind: str,
-    num_results: int,
-    kms_key_arn: str | None = None,
-    exclude_seen: bool = False,
-) -> int:
+def score_job(s3: Any, request: ScoreRequest) -> int:
     """Score exactly one version of an input file into one output file in Personalize's format; returns the lines
     written. Lines are framed as the validator frames them (LF, a CR before it dropped; a bare CR is data)."""
-    model = _cached_model(s3, model_bucket, model_key)
-    out_bucket, out_key = split_uri(output_uri)
-    version = {"VersionId": input_version_id} if input_version_id and input_version_id != "null" else {}
-    body = s3.get_object(Bucket=input_bucket, Key=input_key, **version)["Body"]
+    model = _cached_model(s3, request.model.bucket, request.model.key)
+    version = version_argument(request.input_version_id)
+    body = s3.get_object(Bucket=request.input_bucket, Key=request.input_key, **version)["Body"]
     lines = list(
-        score_lines(model, iter_lines(read_chunks(body)), kind=kind, num_results=num_results, exclude_seen=exclude_seen)
+        score_lines(
+            model,
+            iter_lines(read_chunks(body)),
+            kind=request.kind.value,
+            num_results=request.num_results,
+            exclude_seen=request.exclude_seen,
+        )
     )
-    encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn} if kms_key_arn else {}
-    s3.put_object(Bucket=out_bucket, Key=out_key, Body=b"".join(lines), **encryption)
+    kms = request.kms_key_arn
+    encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
+    s3.put_object(Bucket=request.output_bucket, Key=request.output_key, Body=b"".join(lines), **encryption)
     return len(lines)

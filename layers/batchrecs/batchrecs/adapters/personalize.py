@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from batchrecs.execution import CreateJobRequest
 from batchrecs.settings import JobKind
 
 if TYPE_CHECKING:
@@ -79,10 +80,10 @@ class PersonalizeJobs:
         """The client for CreateBatchInferenceJob: give it one attempt, since quota and throttling are queued."""
         self._kinds: dict[str, JobKind | None] = {}
 
-    def create(self, request: dict[str, Any]) -> CreatedJob:
+    def create(self, request: CreateJobRequest) -> CreatedJob:
         """Create the job, or adopt the one an earlier delivery created under the same deterministic name."""
         try:
-            arn = self.creator.create_batch_inference_job(**request)["batchInferenceJobArn"]
+            arn = self.creator.create_batch_inference_job(**request.to_api())["batchInferenceJobArn"]
             adopted = False
         except ClientError as error:
             if error.response["Error"]["Code"] in ("LimitExceededException", "ThrottlingException"):
@@ -92,7 +93,7 @@ class PersonalizeJobs:
                 raise JobRefused(code, error.response["Error"].get("Message", "")) from error
             if code != "ResourceAlreadyExistsException":
                 raise
-            arn = self.job_arn(request["solutionVersionArn"], request["jobName"])
+            arn = self.job_arn(request.solution_version_arn, request.job_name)
             adopted = True
         job = self.personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"]
         return CreatedJob(arn=arn, status=job.get("status", "UNKNOWN"), adopted=adopted)

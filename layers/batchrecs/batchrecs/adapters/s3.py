@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import orjson
 from botocore.exceptions import ClientError
 
-from batchrecs.model import WireModel
+from batchrecs.execution import ModelLocation
+from batchrecs.naming import is_version_id
 from batchrecs.validation import iter_lines, read_chunks, within_time
 
 if TYPE_CHECKING:
@@ -25,12 +26,13 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-class ModelLocation(WireModel):
-    """A scorer model version: models/<name>/<version>/model.npz in the input bucket (immutable once written)."""
+class VersionArgument(TypedDict, total=False):
+    VersionId: str
 
-    bucket: str
-    key: str
-    version: str
+
+def version_argument(version_id: str | None) -> VersionArgument:
+    """``VersionId=`` for S3 calls on exactly that version; none for an object S3 keeps no version of."""
+    return {"VersionId": version_id} if version_id and is_version_id(version_id) else {}
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,10 @@ class S3Files:
     def __init__(self, s3: S3Client) -> None:
         self.s3 = s3
 
-    def _version(self, version_id: str | None) -> dict[str, Any]:
-        return {"VersionId": version_id} if version_id and version_id != "null" else {}
-
     def head(self, bucket: str, key: str, version_id: str | None) -> ObjectHead:
         """Size, ETag and user metadata (the per-object job overrides) of exactly the version that was dropped."""
         try:
-            head = self.s3.head_object(Bucket=bucket, Key=key, **self._version(version_id))
+            head = self.s3.head_object(Bucket=bucket, Key=key, **version_argument(version_id))
         except ClientError as error:
             if error.response["Error"]["Code"] in GONE:
                 raise ObjectGone(f"s3://{bucket}/{key} version {version_id} no longer exists") from error
@@ -75,7 +74,7 @@ class S3Files:
     ) -> Iterator[bytes]:
         """The object's lines, streamed: memory stays flat whatever the size. With ``out_of_time``, reading stops
         with ValidationStopped once it says so (checked once a chunk)."""
-        body = self.s3.get_object(Bucket=bucket, Key=key, **self._version(version_id))["Body"]
+        body = self.s3.get_object(Bucket=bucket, Key=key, **version_argument(version_id))["Body"]
         try:
             chunks = read_chunks(body)
             yield from iter_lines(within_time(chunks, out_of_time) if out_of_time else chunks)
@@ -87,7 +86,7 @@ class S3Files:
 
         Jobs read the copy: a re-upload of ``key`` after validation cannot change what runs."""
         source: CopySourceTypeDef = {"Bucket": bucket, "Key": key}
-        if version_id and version_id != "null":
+        if version_id and is_version_id(version_id):
             source["VersionId"] = version_id
         copied = self.s3.copy_object(Bucket=bucket, Key=target_key, CopySource=source, MetadataDirective="COPY")
         return copied.get("VersionId")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import orjson
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
+
+    from batchrecs.execution import ExecutionInput
 
 
 class Started(NamedTuple):
@@ -22,11 +23,11 @@ class JobExecutions:
         self.sfn = sfn
         self.state_machine_arn = state_machine_arn
 
-    def start(self, name: str, execution_input: dict[str, Any]) -> Started:
+    def start(self, name: str, execution: ExecutionInput) -> Started:
         """Start (or find) the execution called ``name``."""
         try:
             started = self.sfn.start_execution(
-                stateMachineArn=self.state_machine_arn, name=name, input=orjson.dumps(execution_input).decode()
+                stateMachineArn=self.state_machine_arn, name=name, input=execution.model_dump_json(by_alias=True)
             )
             return Started(started["executionArn"], new=True)
         except ClientError as error:

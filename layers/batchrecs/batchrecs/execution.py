@@ -1,0 +1,264 @@
+"""The JobStateMachine's contract: the input SubmitFunction starts it with, the numbers its Wait and Choice states
+read, the CreateBatchInferenceJob request a queued job carries, and the request its ScoreFunction task takes.
+
+statemachine/job.asl.json reads these models' JSON Schemas (tests/contract/test_asl.py); events.py holds what the
+execution publishes. No I/O here.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from batchrecs.events import JobDetail
+from batchrecs.model import WireModel
+from batchrecs.settings import JobKind, JobSettings
+
+
+class ModelLocation(WireModel):
+    """A scorer model version: models/<name>/<version>/model.npz in the input bucket (immutable once written)."""
+
+    bucket: str
+    key: str
+    version: str
+
+
+class DataLocation(WireModel):
+    """CreateBatchInferenceJob's S3DataConfig."""
+
+    path: str
+    kms_key_arn: str | None = None
+
+
+class JobInput(WireModel):
+    s3_data_source: DataLocation
+
+
+class JobOutputLocation(WireModel):
+    s3_data_destination: DataLocation
+
+
+class BatchInferenceJobConfig(WireModel):
+    item_exploration_config: dict[str, str] | None = None
+    ranking_influence: dict[str, float] | None = None
+
+
+class FieldsForThemeGeneration(WireModel):
+    item_name: str
+
+
+class ThemeGenerationConfig(WireModel):
+    fields_for_theme_generation: FieldsForThemeGeneration
+
+
+class Tag(WireModel):
+    tag_key: str
+    tag_value: str
+
+
+class CreateJobRequest(WireModel):
+    """CreateBatchInferenceJob's request, every member the API has (tests/contract/test_create_request.py checks it
+    against botocore's shape). ``to_api`` drops the unset ones."""
+
+    job_name: str
+    solution_version_arn: str
+    filter_arn: str | None = None
+    num_results: int
+    job_input: JobInput
+    job_output: JobOutputLocation
+    role_arn: str
+    batch_inference_job_config: BatchInferenceJobConfig | None = None
+    batch_inference_job_mode: str
+    theme_generation_config: ThemeGenerationConfig | None = None
+    tags: list[Tag] | None = None
+
+    @classmethod
+    def for_job(
+        cls, settings: JobSettings, *, job_name: str, role_arn: str, input_path: str, output_path: str
+    ) -> CreateJobRequest:
+        """The request for one job: every setting the API has, and nothing left at None."""
+        kms = settings.kms_key_arn
+        config = None
+        if settings.item_exploration_config or settings.ranking_influence:
+            config = BatchInferenceJobConfig(
+                item_exploration_config={k.value: v for k, v in (settings.item_exploration_config or {}).items()}
+                or None,
+                ranking_influence={k.value: v for k, v in (settings.ranking_influence or {}).items()} or None,
+            )
+        return cls(
+            job_name=job_name,
+            solution_version_arn=settings.solution_version_arn,
+            filter_arn=settings.filter_arn,
+            num_results=settings.num_results,
+            job_input=JobInput(s3_data_source=DataLocation(path=input_path, kms_key_arn=kms)),
+            job_output=JobOutputLocation(s3_data_destination=DataLocation(path=output_path, kms_key_arn=kms)),
+            role_arn=role_arn,
+            batch_inference_job_config=config,
+            batch_inference_job_mode=settings.job_mode.value,
+            theme_generation_config=ThemeGenerationConfig(
+                fields_for_theme_generation=FieldsForThemeGeneration(item_name=settings.theme_item_name)
+            )
+            if settings.theme_item_name
+            else None,
+            tags=[Tag(tag_key=k, tag_value=v) for k, v in sorted(settings.tags.items())] or None,
+        )
+
+    def to_api(self) -> dict[str, Any]:
+        """The keyword arguments of boto3's create_batch_inference_job."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ScoreRequest(WireModel):
+    """What ScoreFunction takes: exactly one version of an input, one scorer model version, one output object.
+    SubmitFunction builds it and the state machine passes it through unchanged (``$.score``)."""
+
+    job_name: str
+    input_bucket: str
+    input_key: str
+    input_version_id: str | None
+    model: ModelLocation
+    output_bucket: str
+    output_key: str
+    kind: JobKind
+    num_results: int = Field(ge=1)
+    kms_key_arn: str | None = None
+    exclude_seen: bool = False
+
+    @property
+    def output_uri(self) -> str:
+        return f"s3://{self.output_bucket}/{self.output_key}"
+
+
+class JobRef(WireModel):
+    arn: str | None = None
+    """The Personalize job's ARN, once created; read by the Describe state."""
+
+
+class Polling(WireModel):
+    """The numbers the state machine's Wait and Choice states read (numbers cannot be ASL substitutions).
+
+    ``schedule`` holds every wait after the first, precomputed by ``polling_schedule`` because ASL has no
+    multiplication; the state machine steps through it with States.ArrayGetItem and ``index``."""
+
+    first_wait_seconds: int
+    interval_seconds: int
+    max_seconds: int
+    elapsed_seconds: int
+    schedule: list[int] = Field(default_factory=list)
+    index: int = 0
+
+    @classmethod
+    def adaptive(cls, *, first_wait: int, minimum: int, maximum: int, growth_percent: int, max_seconds: int) -> Polling:
+        schedule = polling_schedule(
+            first_wait=first_wait, minimum=minimum, maximum=maximum, growth_percent=growth_percent, horizon=max_seconds
+        )
+        return cls(
+            first_wait_seconds=first_wait,
+            interval_seconds=schedule[0],
+            max_seconds=max_seconds,
+            elapsed_seconds=first_wait,
+            schedule=[*schedule[1:], schedule[-1]],  # the last wait repeats: read once more before timing out
+            index=0,
+        )
+
+
+def polling_schedule(*, first_wait: int, minimum: int, maximum: int, growth_percent: int, horizon: int) -> list[int]:
+    """Waits between DescribeBatchInferenceJob calls after the first: each max(minimum, growth% of the time
+    elapsed), at most ``maximum``, until past ``horizon``. A job is then seen done within max(minimum, growth% of its
+    duration), and a long job costs few calls: the count grows with the logarithm of its duration."""
+    waits: list[int] = []
+    elapsed = first_wait
+    while elapsed <= horizon:
+        wait = max(minimum, min(maximum, elapsed * growth_percent // 100))
+        waits.append(wait)
+        elapsed += wait
+    return waits or [minimum]
+
+
+class CapacityRetry(WireModel):
+    """Backoff for a job queued behind Personalize's concurrency quota: full jitter under a cap that doubles, from
+    ``base_seconds`` up to ``max_seconds``. The time queued counts towards MaxJobSeconds (``out_of_time``).
+
+    Order: each queued job holds a ticket, and only the ``window`` oldest try to create; the others wait their turn
+    (``turn_wait``), so the queue drains first in, first out, to within the window."""
+
+    base_seconds: int
+    max_seconds: int
+    attempt: int = 0
+    queued_seconds: int = 0
+    """Time spent waiting for capacity so far; it counts towards MaxJobSeconds."""
+    ticket: int | None = None
+    """The job's place in the queue (``QueueTickets``); it may try to create only within ``window`` of the head."""
+    window: int = 5
+
+    def next_wait(self, rng: random.Random | None = None) -> int:
+        """Seconds before the next try: uniform in [1, min(max, base·2^attempt)] (AWS's "full jitter")."""
+        cap = min(self.max_seconds, self.base_seconds * 2 ** min(self.attempt, 32))
+        return max(1, round((rng or random).uniform(0, cap)))
+
+    @property
+    def stale_after(self) -> int:
+        """A waiting ticket not renewed for this long is a job that died: it no longer holds others back."""
+        return 2 * self.max_seconds + 120
+
+    def in_turn(self, ahead: int | None) -> bool:
+        """May this job try to create now? Always without a ticket; with one, while fewer than ``window`` live
+        tickets are older."""
+        return self.ticket is None or ahead is None or ahead < self.window
+
+    def wait_after(self, ahead: int | None, rng: random.Random | None = None) -> int:
+        """Seconds before the next look: a job in its turn tries again within ``base_seconds`` (there are at most
+        ``window`` of them); one behind waits longer the further back it is; without tickets, growing backoff."""
+        if self.ticket is None or ahead is None:
+            return self.next_wait(rng)
+        if self.in_turn(ahead):
+            return max(1, round((rng or random).uniform(0, self.base_seconds)))
+        return self.turn_wait(ahead)
+
+    def turn_wait(self, ahead: int) -> int:
+        """Seconds before a job outside the window looks again: longer the further back it is (no Personalize call,
+        one table write), from ``base_seconds`` up to ``max_seconds`` (well inside ``stale_after``)."""
+        behind = max(1, ahead - self.window + 1)
+        return max(self.base_seconds, min(self.max_seconds, self.base_seconds * behind // max(1, self.window)))
+
+    def out_of_time(self, wait: int, polling: Polling) -> bool:
+        """True when waiting ``wait`` more would leave no time for the job within MaxJobSeconds."""
+        return self.queued_seconds + wait + polling.first_wait_seconds > polling.max_seconds
+
+
+class Submission(WireModel):
+    """What Job Submitted adds to the job's detail."""
+
+    status: str = Field(description="Personalize's status at submission, e.g. CREATE PENDING, or QUEUED")
+
+
+class ExecutionInput(WireModel):
+    """The JobStateMachine's input. ``event`` is the detail every event of the job extends (Job Submitted with
+    ``submitted``, the terminal one with its outcome); ``job`` holds the Personalize job's ARN, ``score`` the
+    self-hosted job's ScoreFunction request.
+
+    The state machine publishes Job Submitted itself, as its first state: an execution name runs once, so a drop
+    delivered again, replayed or redriven after its submission cannot announce its job twice."""
+
+    event: JobDetail
+    submitted: Submission
+    job: JobRef = Field(default_factory=JobRef)
+    score: ScoreRequest | None = None
+    polling: Polling
+    create: CreateJobRequest | None = None
+    """The CreateBatchInferenceJob request of a job queued behind the quota; None once the job exists."""
+    capacity: CapacityRetry | None = None
+    retry_in_seconds: int | None = None
+    queue_timed_out: bool = False
+    """True when the job waited for capacity so long that MaxJobSeconds would pass: it ends in QUEUE_TIMEOUT."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_inputs(cls, data: Any) -> Any:
+        """Executions started before ``score`` existed carry ``model``, always null on a Personalize job (the one
+        kind that reaches CreateJobFunction): dropped, so that a job queued across an upgrade still runs."""
+        if isinstance(data, dict) and data.get("model") is None:
+            data = {k: v for k, v in data.items() if k != "model"}
+        return data

@@ -1,0 +1,91 @@
+"""What the use cases need from the world, as Protocols. The adapters (batchrecs.adapters) satisfy them against AWS,
+the tests' fakes (tests/fakes) in memory, and mypy checks both against these signatures, so that a fake cannot
+drift from its adapter unnoticed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+
+    from batchrecs.adapters.personalize import CreatedJob
+    from batchrecs.adapters.s3 import ObjectHead
+    from batchrecs.adapters.stepfunctions import Started
+    from batchrecs.execution import CreateJobRequest, ExecutionInput, ModelLocation
+    from batchrecs.model import WireModel
+    from batchrecs.settings import JobKind
+
+
+class Files(Protocol):
+    """Dropped files, their snapshots, reports and scorer models, in S3 (``S3Files``)."""
+
+    def head(self, bucket: str, key: str, version_id: str | None) -> ObjectHead: ...
+
+    def lines(
+        self, bucket: str, key: str, version_id: str | None, out_of_time: Callable[[], bool] | None = None
+    ) -> Iterator[bytes]: ...
+
+    def snapshot(self, bucket: str, key: str, version_id: str | None, target_key: str) -> str | None: ...
+
+    def latest_model(self, bucket: str, name: str) -> ModelLocation | None: ...
+
+    def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None: ...
+
+
+class Jobs(Protocol):
+    """Personalize's batch inference jobs and the recipes that decide their kind (``PersonalizeJobs``)."""
+
+    def create(self, request: CreateJobRequest) -> CreatedJob: ...
+
+    def recipe_kind(self, solution_version_arn: str) -> JobKind | None: ...
+
+
+class Executions(Protocol):
+    """JobStateMachine's executions, one per job name (``JobExecutions``)."""
+
+    def start(self, name: str, execution: ExecutionInput) -> Started: ...
+
+
+class Publisher(Protocol):
+    """The event bus (``EventPublisher``)."""
+
+    def publish(self, *details: WireModel) -> None: ...
+
+
+class Tickets(Protocol):
+    """The quota queue's tickets (``QueueTickets``)."""
+
+    def take(self) -> int: ...
+
+    def ahead(self, ticket: int, stale_after: float) -> int: ...
+
+    def waiting(self, stale_after: float) -> int: ...
+
+    def leave(self, ticket: int) -> None: ...
+
+
+class SubmitPorts(Protocol):
+    """Everything SubmitFunction's use case touches. Read-only, so that any frozen dataclass of adapters or fakes
+    satisfies it."""
+
+    @property
+    def files(self) -> Files: ...
+
+    @property
+    def personalize(self) -> Jobs: ...
+
+    @property
+    def executions(self) -> Executions: ...
+
+    @property
+    def publisher(self) -> Publisher: ...
+
+    @property
+    def idempotency_store(self) -> BasePersistenceLayer: ...
+
+    @property
+    def tickets(self) -> Tickets | None:
+        """Without them, queued jobs try in any order."""
+        ...

@@ -1,0 +1,35 @@
+"""Every payload in events/ parses as the model its function's handler parses: `sam local invoke -e` never hands
+a function something the deployed trigger could not."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3Model
+from pydantic import BaseModel
+
+from batchrecs.execution import ExecutionInput, ScoreRequest
+from tests.conftest import EVENTS, load_event
+
+MODELS: dict[str, type[BaseModel]] = {
+    "submit-": S3Model,
+    "train-": S3Model,
+    "score-": ScoreRequest,
+    "create-": ExecutionInput,
+    "outcome-": EventBridgeModel,
+}
+
+
+@pytest.mark.parametrize("path", sorted(EVENTS.glob("*.json")), ids=lambda path: path.name)
+def test_each_payload_is_what_its_function_parses(path: Path) -> None:
+    (model,) = [model for prefix, model in MODELS.items() if path.name.startswith(prefix)]
+    model.model_validate(load_event(path.name))
+
+
+@pytest.mark.parametrize(("prefix", "model"), MODELS.items())
+def test_each_handler_parses_that_model(prefix: str, model: type[BaseModel]) -> None:
+    function = {"submit-": "submit", "train-": "train", "score-": "score", "create-": "create", "outcome-": "outcome"}
+    source = (EVENTS.parent / "functions" / function[prefix] / "app.py").read_text()
+    assert re.search(rf"@event_parser\(model={model.__name__}\b", source), (prefix, model.__name__)
