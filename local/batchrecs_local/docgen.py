@@ -1,4 +1,5 @@
-"""Generate docs/events.md, docs/schemas/*.json and template.yaml's schema-registry block from batchrecs.events.
+"""Generate docs/events.md, docs/schemas/*.json and template.yaml's schema-registry block from batchrecs.events,
+and README.md's settings tables from the settings registry (batchrecs.settings.SETTINGS) and template.yaml.
 
 Run by ``make docs``. The contract tests regenerate in memory and fail when a committed file is stale.
 """
@@ -7,11 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from enum import StrEnum
 from typing import Any
 
 from batchrecs.events import DETAIL_TYPES
 from batchrecs.model import WireModel
-from batchrecs_local.template import ROOT
+from batchrecs.settings import SETTINGS, JobSettings
+from batchrecs_local.template import ROOT, Template
 
 SCHEMAS = ROOT / "docs" / "schemas"
 EVENTS_MD = ROOT / "docs" / "events.md"
@@ -157,13 +160,65 @@ def render_template(text: str) -> str:
     return _BLOCK.sub(lambda m: m.group(0).split("\n", 1)[0] + "\n" + template_block() + END + "\n", text)
 
 
+README = ROOT / "README.md"
+SETTINGS_BEGIN = "<!-- BEGIN GENERATED SETTINGS: make docs -->"
+SETTINGS_END = "<!-- END GENERATED SETTINGS -->"
+_SETTINGS_BLOCK = re.compile(rf"^{re.escape(SETTINGS_BEGIN)}\n.*?^{re.escape(SETTINGS_END)}\n", re.S | re.M)
+
+
+def _default_text(name: str) -> str:
+    field = JobSettings.model_fields[name]
+    setting = SETTINGS[name]
+    if field.is_required():
+        return setting.unset
+    value = field.get_default(call_default_factory=True)
+    if value in (None, {}):
+        return setting.unset
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, StrEnum):
+        return f"`{value.value}`"
+    return f"`{value}`" if isinstance(value, str) else str(value)
+
+
+def settings_tables() -> str:
+    """README's two tables: every job setting (metadata key, parameter, API field, default, checks), then every
+    other stack parameter with its default and description, as template.yaml declares them."""
+    rows = [
+        "| metadata key | stack parameter | API field | default | checked |",
+        "|---|---|---|---|---|",
+    ]
+    for name, setting in SETTINGS.items():
+        parameter = f"`{setting.parameter}`" if setting.parameter else "–"
+        api = f"`{setting.api}`" if setting.api else "–"
+        rows.append(f"| `{setting.metadata}` | {parameter} | {api} | {_default_text(name)} | {setting.checked} |")
+    used = {setting.parameter for setting in SETTINGS.values()}
+    rows += ["", "Every other stack parameter:", "", "| parameter | default | what it does |", "|---|---|---|"]
+    for parameter, spec in Template().source["Parameters"].items():
+        if parameter not in used:
+            default = spec.get("Default", "")
+            shown = f"`{default}`" if default != "" else "none"
+            rows.append(f"| `{parameter}` | {shown} | {' '.join(str(spec.get('Description', '')).split())} |")
+    return "\n".join(rows) + "\n"
+
+
+def render_readme(text: str) -> str:
+    if not _SETTINGS_BLOCK.search(text):
+        raise ValueError(f"README.md has no {SETTINGS_BEGIN} … {SETTINGS_END} block")
+    return _SETTINGS_BLOCK.sub(lambda m: f"{SETTINGS_BEGIN}\n{settings_tables()}{SETTINGS_END}\n", text)
+
+
 def main() -> None:
     SCHEMAS.mkdir(parents=True, exist_ok=True)
     for name, text in schema_files().items():
         (SCHEMAS / name).write_text(text)
     EVENTS_MD.write_text(events_markdown())
     TEMPLATE.write_text(render_template(TEMPLATE.read_text()))
-    print(f"wrote {EVENTS_MD.relative_to(ROOT)}, {len(DETAIL_TYPES)} schemas and the template's schema block")
+    README.write_text(render_readme(README.read_text()))
+    print(
+        f"wrote {EVENTS_MD.relative_to(ROOT)}, {len(DETAIL_TYPES)} schemas, the template's schema block and "
+        "README's settings tables"
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchrecs.settings import DEFAULT_NUM_RESULTS, JobSettings, StackSettings
+from batchrecs.settings import DEFAULT_NUM_RESULTS, PROBE_ARN, SETTINGS, JobSettings, StackSettings, job_defaults
 from batchrecs_local import docgen
 from batchrecs_local.stack import NOT_NEEDED_LOCALLY, LocalStack
 from batchrecs_local.template import Template
@@ -14,20 +14,14 @@ def test_submit_environment_gives_every_stack_setting_and_nothing_unread() -> No
     environment = TEMPLATE.function_environment("SubmitFunction")
     settings = StackSettings.from_environment(environment)
     read = {name.upper() for name in StackSettings.model_fields if name != "job_defaults"}
-    defaults = {
-        "SOLUTION_VERSION_ARN",
-        "EXCLUDE_SEEN",
-        "FILTER_ARN",
-        "NUM_RESULTS",
-        "JOB_MODE",
-        "THEME_ITEM_NAME",
-        "KMS_KEY_ARN",
-        "ITEM_EXPLORATION_CONFIG",
-        "RANKING_INFLUENCE",
-        "JOB_TAGS",
-    }
+    defaults = {setting.env for setting in SETTINGS.values() if setting.env}
     powertools = {name for name in environment if name.startswith("POWERTOOLS_")}
     assert set(environment) - powertools == (read & set(environment)) | defaults
+    # each job default is its registered parameter
+    variables = TEMPLATE.source["Resources"]["SubmitFunction"]["Properties"]["Environment"]["Variables"]
+    for setting in SETTINGS.values():
+        if setting.env:
+            assert variables[setting.env] == {"Ref": setting.parameter}, setting.env
     assert settings.event_bus_name == TEMPLATE.physical["EventBus"].ref
 
 
@@ -53,6 +47,8 @@ def test_generated_docs_and_schemas_are_fresh() -> None:
     assert docgen.EVENTS_MD.read_text() == docgen.events_markdown(), "docs/events.md is stale: run make docs"
     current = docgen.TEMPLATE.read_text()
     assert docgen.render_template(current) == current, "template.yaml's schema block is stale: run make docs"
+    readme = docgen.README.read_text()
+    assert docgen.render_readme(readme) == readme, "README.md's settings tables are stale: run make docs"
 
 
 def test_the_template_defaults_are_the_models_defaults() -> None:
@@ -73,3 +69,14 @@ def test_the_template_defaults_are_the_models_defaults() -> None:
     }
     assert not drifted, "template default vs model default"
     assert int(environment["NUM_RESULTS"]) == DEFAULT_NUM_RESULTS == JobSettings.model_fields["num_results"].default
+
+
+def test_the_template_job_defaults_are_the_job_settings_defaults() -> None:
+    # Every registered setting's parameter, at its template default, gives the field's own default.
+    environment = TEMPLATE.function_environment("SubmitFunction")
+    deployed = JobSettings(solution_version_arn=PROBE_ARN, **job_defaults(environment))
+    assumed = JobSettings(solution_version_arn=PROBE_ARN)
+    checked = [name for name, setting in SETTINGS.items() if setting.parameter and name != "solution_version_arn"]
+    assert len(checked) == 10
+    drifted = {name: (getattr(deployed, name), getattr(assumed, name)) for name in checked}
+    assert {name: pair for name, pair in drifted.items() if pair[0] != pair[1]} == {}

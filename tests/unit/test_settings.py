@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from batchrecs.execution import CreateJobRequest
-from batchrecs.settings import JobMode, JobSettings, SettingsError, StackSettings
+from batchrecs.settings import JobMode, JobSettings, SettingsError, StackSettings, StackSettingsError
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
 FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/no-horror"
@@ -168,3 +168,49 @@ def test_stack_settings_read_the_environment() -> None:
     assert settings.num_results == 30
     assert settings.filter_arn is None
     assert settings.to_wire()["rankingInfluence"] == {"POPULARITY": 1.0}
+
+
+STACK_ENVIRONMENT = {
+    "INPUT_BUCKET": "in",
+    "OUTPUT_BUCKET": "out",
+    "PERSONALIZE_ROLE_ARN": "arn:role",
+    "STATE_MACHINE_ARN": "sm",
+    "EVENT_BUS_NAME": "bus",
+    "JOBS_TABLE": "t",
+    "AWS_REGION": "us-east-1",
+    "ACCOUNT_ID": "123456789012",
+}
+
+
+def test_a_bad_stack_default_is_the_stacks_error_naming_each_parameter() -> None:
+    # Given a stack whose parameters hold values Personalize would refuse
+    environment = {
+        **STACK_ENVIRONMENT,
+        "NUM_RESULTS": "0",
+        "ITEM_EXPLORATION_CONFIG": '{"explorationWeight": "2"}',
+        "JOB_TAGS": "not json",
+        "FILTER_ARN": "arn:aws:personalize:eu-west-1:123456789012:filter/f",
+        "JOB_MODE": "THEME_GENERATION",  # fine alone: a drop may give theme-item-name
+    }
+    # When a function reads its settings (at cold start), it fails as a misconfigured stack
+    with pytest.raises(StackSettingsError) as raised:
+        StackSettings.from_environment(environment)
+    # naming every bad parameter with its variable and value, and nothing that is fine
+    problems = raised.value.problems
+    assert sorted(p.split(" (")[0] for p in problems) == [
+        "parameter FilterArn",
+        "parameter ItemExplorationConfig",
+        "parameter JobTags",
+        "parameter NumResults",
+    ]
+    assert any("NUM_RESULTS='0'" in p and "greater than or equal to 1" in p for p in problems)
+    assert any("eu-west-1" in p for p in problems)
+
+
+def test_a_good_stack_never_blames_its_defaults_on_a_drop() -> None:
+    stack = StackSettings.from_environment({**STACK_ENVIRONMENT, "SOLUTION_VERSION_ARN": SV, "NUM_RESULTS": "40"})
+    # A drop's own bad value is named by its metadata key; the stack's values are not reported at all
+    with pytest.raises(SettingsError) as raised:
+        JobSettings.merge(stack.job_defaults, {"num-results": "0"})
+    assert [field for field, _ in raised.value.problems] == ["num-results"]
+    assert JobSettings.merge(stack.job_defaults, {}).num_results == 40

@@ -3,52 +3,32 @@
 from __future__ import annotations
 
 import contextlib
-import posixpath
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import Field
 
 from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, UnusableSolutionVersion
-from batchrecs.adapters.s3 import ObjectGone, split_uri
-from batchrecs.events import (
-    EVENTS_SHOWN,
-    Backend,
-    InputFile,
-    InputRejected,
-    JobDetail,
-    JobOutput,
-    Snapshot,
-)
-from batchrecs.execution import (
-    CapacityRetry,
-    CreateJobRequest,
-    ExecutionInput,
-    JobRef,
-    ModelLocation,
-    Polling,
-    ScoreRequest,
-    Submission,
-)
+from batchrecs.adapters.s3 import ObjectGone
+from batchrecs.events import EVENTS_SHOWN, InputFile, InputRejected, Snapshot
+from batchrecs.execution import CreateJobRequest, ExecutionInput, JobRef, Submission
 from batchrecs.model import WireModel
-from batchrecs.naming import bounded_key, job_name, key_problems, version_token
+from batchrecs.naming import bounded_key, key_problems, version_token
 from batchrecs.observability import Metric, by_backend, count, logger
+from batchrecs.plan import Paths, PlannedJob, Route, plan_jobs, route, self_hosted_reasons
 from batchrecs.ports import Jobs, SubmitPorts, Tickets
-from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
+from batchrecs.settings import JobKind, JobMode, JobSettings, SettingsError, StackSettings
 from batchrecs.validation import Limits, Problem, ValidationReport, validate_records
 
 IDEMPOTENCY = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600)
+"""A week: far beyond S3's redelivery window, and the deterministic job name guards after that anyway."""
 TIME_MARGIN_MS = 60_000
 """Validation stops this long before the function's deadline, leaving time to write the report and publish."""
-"""A week: far beyond S3's redelivery window, and the deterministic job name guards after that anyway."""
 
 
 class Drop(WireModel):
@@ -101,6 +81,7 @@ def submit_drop(
 def _submit(
     drop: Drop, ports: SubmitPorts, stack: StackSettings, remaining_ms: Callable[[], int] | None = None
 ) -> SubmitResult:
+    """Read the drop, decide (``batchrecs.plan``, no I/O), then carry the plan out: reject, or snapshot and run."""
     if drop.key.endswith("/") and drop.size == 0:
         logger.info("folder marker ignored", extra={"key": drop.key})
         return SubmitResult(outcome=Outcome.IGNORED)
@@ -110,9 +91,6 @@ def _submit(
         return _reject_problems(drop, drop.version_id, [("version", f"{gone}; drop the file again")], ports, stack)
     version_id = head.version_id or drop.version_id
     submitted_at = datetime.now(UTC)
-    token = version_token(version_id, head.etag)
-    drop_id = job_name(drop.bucket, drop.key, token)
-    logger.set_correlation_id(drop_id)
     try:
         each = JobSettings.merge_each(
             stack.job_defaults, head.metadata, max_num_results=stack.max_num_results, home=stack.home
@@ -120,20 +98,13 @@ def _submit(
         kind = _kind(each, ports)
     except SettingsError as error:
         return _reject_problems(drop, version_id, error.problems, ports, stack)
-    compared = len(each) > 1
-    # One job per solution version: a drop naming one has the drop's name; one comparing several has a name per
-    # version, and their outputs sit side by side under output/<drop id>/.
-    names = [job_name(drop.bucket, drop.key, token, s.solution_version_arn) if compared else drop_id for s in each]
-    folders = [
-        f"{stack.output_prefix}{drop_id}/{name}/" if compared else f"{stack.output_prefix}{name}/" for name in names
-    ]
-    output_keys = [f"{folder}{posixpath.basename(drop.key)}.out" for folder in folders]
-    bad_key = key_problems(drop.key, max(output_keys, key=len))
+    paths = Paths.of(drop.bucket, drop.key, version_token(version_id, head.etag), each, stack)
+    logger.set_correlation_id(paths.drop_id)
+    bad_key = key_problems(drop.key, paths.longest_output_key)
     if bad_key:
         return _reject_problems(drop, version_id, [("key", message) for message in bad_key], ports, stack)
 
-    first = each[0]
-    limits = Limits.for_mode(themes=first.job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list)
+    limits = Limits.for_mode(themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list)
     out_of_time = (lambda: remaining_ms() < TIME_MARGIN_MS) if remaining_ms else None
     report = validate_records(
         ports.files.lines(drop.bucket, drop.key, version_id, out_of_time),
@@ -146,7 +117,7 @@ def _submit(
     if not report.valid or report.kind is None:
         return _reject(drop, version_id, report, ports, stack)
     try:
-        routes = [_route(settings, report.records, ports, stack, compared=compared) for settings in each]
+        routes = [_route(settings, report.records, ports, stack, compared=len(each) > 1) for settings in each]
     except SettingsError as error:
         return _reject_problems(
             drop, version_id, error.problems, ports, stack, records=report.records, kind=report.kind
@@ -154,104 +125,60 @@ def _submit(
 
     # The jobs read an immutable copy of the version just validated, never the key: a re-upload in the 13-30
     # minutes before Personalize reads its input would otherwise run unvalidated.
-    snapshot_key = f"{stack.snapshot_prefix}{drop_id}/{posixpath.basename(drop.key)}"
-    snapshot = Snapshot(
-        bucket=drop.bucket,
-        key=snapshot_key,
-        version_id=ports.files.snapshot(drop.bucket, drop.key, version_id, snapshot_key),
-    )
+    copied = ports.files.snapshot(drop.bucket, drop.key, version_id, paths.snapshot_key)
     source = InputFile(
-        bucket=drop.bucket, key=drop.key, version_id=version_id, records=report.records, snapshot=snapshot
+        bucket=drop.bucket,
+        key=drop.key,
+        version_id=version_id,
+        records=report.records,
+        snapshot=Snapshot(bucket=drop.bucket, key=paths.snapshot_key, version_id=copied),
     )
     started: list[SubmitResult] = []
-    for settings, (backend, model), name, folder, output_key in zip(
-        each, routes, names, folders, output_keys, strict=True
-    ):
-        detail = JobDetail(
-            job_name=name,
-            drop_id=drop_id,
-            backend=backend,
-            job_arn=None,
-            kind=report.kind,
-            input=source,
-            output=JobOutput(
-                path=f"s3://{stack.output_bucket}/{folder}", files=[f"s3://{stack.output_bucket}/{output_key}"]
-            ),
-            settings=settings,
-            submitted_at=submitted_at,
-            model_version=model.version if model else None,
-        )
+    for job in plan_jobs(source, report.kind, paths, each, routes, stack, submitted_at):
         try:
-            started.append(_start(detail, model, ports, stack))
+            started.append(_start(job, ports))
         except JobRefused as refused:  # permanent: reject now, rather than retry it into a dead letter
-            problems = [("personalize", f"CreateBatchInferenceJob refused the job: {refused}")]
-            if compared:
-                problems = [("personalize", f"{settings.solution_version_arn}: {message}") for _, message in problems]
-            return _reject_problems(drop, version_id, problems, ports, stack, records=report.records, kind=report.kind)
-    return started[0].model_copy(update={"drop_id": drop_id, "jobs": [result.job_name for result in started]})
+            message = f"CreateBatchInferenceJob refused the job: {refused}"
+            if len(each) > 1:
+                message = f"{job.detail.settings.solution_version_arn}: {message}"
+            return _reject_problems(
+                drop, version_id, [("personalize", message)], ports, stack, records=report.records, kind=report.kind
+            )
+    return started[0].model_copy(update={"drop_id": paths.drop_id, "jobs": [result.job_name for result in started]})
 
 
-def _start(detail: JobDetail, model: ModelLocation | None, ports: SubmitPorts, stack: StackSettings) -> SubmitResult:
+def _route(settings: JobSettings, records: int, ports: SubmitPorts, stack: StackSettings, *, compared: bool) -> Route:
+    """``plan.route``, with the scorer model looked up only when the scorer could run the job."""
+    reasons = self_hosted_reasons(settings, records, stack, compared=compared)
+    model = None if reasons else ports.files.latest_model(stack.input_bucket, settings.scorer_model)
+    return route(settings, reasons, model)
+
+
+def _start(job: PlannedJob, ports: SubmitPorts) -> SubmitResult:
     """Create one job (or queue it behind Personalize's quota) and start its state machine."""
+    detail, capacity = job.detail, job.capacity
     queued: CreateJobRequest | None = None
-    score: ScoreRequest | None = None
-    capacity = CapacityRetry(
-        base_seconds=stack.capacity_retry_seconds,
-        max_seconds=stack.capacity_retry_max_seconds,
-        window=stack.queue_window,
-    )
-    snapshot = detail.input.snapshot or detail.input
-    if detail.backend is Backend.PERSONALIZE:
-        request = CreateJobRequest.for_job(
-            detail.settings,
-            job_name=detail.job_name,
-            role_arn=stack.personalize_role_arn,
-            input_path=f"s3://{snapshot.bucket}/{snapshot.key}",
-            output_path=detail.output.path,
-        )
+    if job.create is not None:
         try:
             if ports.tickets is not None and ports.tickets.waiting(capacity.stale_after):
                 raise CapacityExceeded("jobs are queued already: this one queues behind them")
-            created = ports.personalize.create(request)
+            created = ports.personalize.create(job.create)
             job_arn, status, adopted = created.arn, created.status, created.adopted
         except CapacityExceeded:  # "later", not "never": the state machine creates it when there is room
-            queued, job_arn, status, adopted = request, None, QUEUED_STATUS, False
+            queued, job_arn, status, adopted = job.create, None, QUEUED_STATUS, False
             if ports.tickets is not None:
                 capacity = capacity.model_copy(update={"ticket": ports.tickets.take()})
             count(Metric.JOBS_QUEUED)
     else:
-        if model is None:
-            raise ValueError(f"{detail.job_name}: a self-hosted job needs a scorer model")
         job_arn, status, adopted = None, SELF_HOSTED_STATUS, False
-        (output,) = detail.output.files
-        output_bucket, output_key = split_uri(output)
-        score = ScoreRequest(
-            job_name=detail.job_name,
-            input_bucket=snapshot.bucket,
-            input_key=snapshot.key,
-            input_version_id=snapshot.version_id,
-            model=model,
-            output_bucket=output_bucket,
-            output_key=output_key,
-            kind=detail.kind,
-            num_results=detail.settings.num_results,
-            kms_key_arn=detail.settings.kms_key_arn,
-            exclude_seen=detail.settings.exclude_seen,
-        )
     execution = ports.executions.start(
         detail.job_name,
         ExecutionInput(
             event=detail.model_copy(update={"job_arn": job_arn}),
             submitted=Submission(status=status),
             job=JobRef(arn=job_arn),
-            score=score,
-            polling=Polling.adaptive(
-                first_wait=stack.poll_first_wait_seconds,
-                minimum=stack.poll_interval_seconds,
-                maximum=stack.poll_max_interval_seconds,
-                growth_percent=stack.poll_growth_percent,
-                max_seconds=stack.max_job_seconds,
-            ),
+            score=job.score,
+            polling=job.polling,
             create=queued,
             capacity=capacity if queued else None,
         ),
@@ -320,54 +247,6 @@ def _kind_of(settings: JobSettings, ports: SubmitPorts) -> JobKind | None:
             )
         kind = JobKind.ITEMS
     return kind
-
-
-def _route(
-    settings: JobSettings, records: int, ports: SubmitPorts, stack: StackSettings, *, compared: bool = False
-) -> tuple[Backend, ModelLocation | None]:
-    """Self-hosted only when the scorer can honour every setting; a setting is never silently dropped.
-
-    An explicit ``backend=self-hosted`` that the scorer cannot honour is refused with every reason. Comparing
-    solution versions is Personalize's: the scorer has its own model, not the versions'."""
-    if settings.backend is BackendChoice.PERSONALIZE:
-        return _personalize_or_refuse(settings)
-    reasons = []
-    if compared:
-        reasons.append("comparing solution versions runs in Personalize: the scorer has one model, not theirs")
-    if records > stack.small_job_max_records:
-        reasons.append(f"{records:,} records is more than SmallJobMaxRecords ({stack.small_job_max_records:,})")
-    if settings.filter_arn:
-        reasons.append("filters (filter-arn) run only in Personalize")
-    if settings.job_mode is not JobMode.BATCH_INFERENCE:
-        reasons.append(f"{settings.job_mode.value} runs only in Personalize")
-    if settings.item_exploration_config:
-        reasons.append("item-exploration-config is Personalize's")
-    if settings.ranking_influence:
-        reasons.append("ranking-influence is Personalize's")
-    name = settings.scorer_model or stack.scorer_model_name
-    model = None if reasons else ports.files.latest_model(stack.input_bucket, name)
-    if not reasons and model is None:
-        reasons.append(f"no scorer model {name!r}: drop models/{name}/interactions.csv to train one")
-    if not reasons:
-        return Backend.SELF_HOSTED, model
-    if settings.backend is BackendChoice.SELF_HOSTED:
-        raise SettingsError([("backend", "self-hosted cannot honour this job: " + "; ".join(reasons))])
-    return _personalize_or_refuse(settings)
-
-
-def _personalize_or_refuse(settings: JobSettings) -> tuple[Backend, ModelLocation | None]:
-    """Personalize runs the job, unless it cannot honour a setting either: never dropped silently."""
-    if settings.exclude_seen:
-        raise SettingsError(
-            [
-                (
-                    "exclude-seen",
-                    "this job goes to Personalize, which keeps users' past items: give it an EXCLUDE filter on "
-                    "interactions (filter-arn) instead, or let the self-hosted scorer run it",
-                )
-            ]
-        )
-    return Backend.PERSONALIZE, None
 
 
 def _reject_problems(

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_snake
 
 from batchrecs.model import WireModel
 
@@ -75,26 +78,136 @@ TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_TEXT)]
 TagValue = Annotated[str, Field(max_length=256, pattern=TAG_TEXT)]
 
 
+@dataclass(frozen=True)
+class Setting:
+    """Where one job setting comes from, declared once, on its JobSettings field: the S3 metadata key a drop sets
+    it with; the stack parameter that gives its default (SubmitFunction reads it from the variable named after
+    the parameter, in upper snake case); the CreateBatchInferenceJob member it fills; what is checked; and what
+    "unset" means. The metadata keys, the environment loader and README's settings table all derive from these."""
+
+    metadata: str
+    parameter: str | None = None
+    api: str | None = None
+    checked: str = ""
+    unset: str = "none"
+    json: bool = False
+    """Map-valued: JSON in metadata and in the parameter."""
+
+    @property
+    def env(self) -> str | None:
+        return to_snake(self.parameter).upper() if self.parameter else None
+
+
 class JobSettings(WireModel):
     """Every field of CreateBatchInferenceJob that a user may choose, after defaults and overrides merge."""
 
-    solution_version_arn: str = Field(pattern=PERSONALIZE_ARN, max_length=256)
-    filter_arn: str | None = Field(default=None, pattern=PERSONALIZE_ARN, max_length=256)
-    num_results: int = Field(default=DEFAULT_NUM_RESULTS, ge=1)
-    item_exploration_config: dict[ItemExplorationKey, str] | None = None
-    ranking_influence: dict[RankingInfluenceType, Annotated[float, Field(ge=0, le=1)]] | None = None
-    job_mode: JobMode = JobMode.BATCH_INFERENCE
-    theme_item_name: str | None = Field(default=None, pattern=COLUMN_NAME, max_length=150)
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=200)
-    kms_key_arn: str | None = Field(default=None, pattern=KMS_KEY_ARN, max_length=2048)
-    kind: JobKind | None = None
+    solution_version_arn: Annotated[
+        str,
+        Setting(
+            "solution-version-arn",
+            "SolutionVersionArn",
+            "solutionVersionArn",
+            "Personalize ARN pattern; up to 10, space-separated, to compare",
+            unset="(required)",
+        ),
+    ] = Field(pattern=PERSONALIZE_ARN, max_length=256)
+    filter_arn: Annotated[str | None, Setting("filter-arn", "FilterArn", "filterArn", "Personalize ARN pattern")] = (
+        Field(default=None, pattern=PERSONALIZE_ARN, max_length=256)
+    )
+    num_results: Annotated[
+        int, Setting("num-results", "NumResults", "numResults", f"1 … `MaxNumResults` ({CAUTIOUS_MAX})")
+    ] = Field(default=DEFAULT_NUM_RESULTS, ge=1)
+    item_exploration_config: Annotated[
+        dict[ItemExplorationKey, str] | None,
+        Setting(
+            "item-exploration-config",
+            "ItemExplorationConfig",
+            "batchInferenceJobConfig.itemExplorationConfig",
+            "keys `explorationWeight` (0–1), `explorationItemAgeCutOff` (> 0)",
+            json=True,
+        ),
+    ] = None
+    ranking_influence: Annotated[
+        dict[RankingInfluenceType, Annotated[float, Field(ge=0, le=1)]] | None,
+        Setting(
+            "ranking-influence",
+            "RankingInfluence",
+            "batchInferenceJobConfig.rankingInfluence",
+            "keys `POPULARITY`, `FRESHNESS`; weights 0–1",
+            json=True,
+        ),
+    ] = None
+    job_mode: Annotated[
+        JobMode,
+        Setting(
+            "batch-inference-job-mode",
+            "JobMode",
+            "batchInferenceJobMode",
+            "`BATCH_INFERENCE` or `THEME_GENERATION`",
+        ),
+    ] = JobMode.BATCH_INFERENCE
+    theme_item_name: Annotated[
+        str | None,
+        Setting(
+            "theme-item-name",
+            "ThemeItemName",
+            "themeGenerationConfig.fieldsForThemeGeneration.itemName",
+            "column name; required with themes, only with themes",
+        ),
+    ] = Field(default=None, pattern=COLUMN_NAME, max_length=150)
+    tags: Annotated[
+        dict[TagKey, TagValue],
+        Setting("tags", "JobTags", "tags", "≤ 200 tags, key 1–128, value ≤ 256 characters", json=True),
+    ] = Field(default_factory=dict, max_length=200)
+    kms_key_arn: Annotated[
+        str | None,
+        Setting(
+            "kms-key-arn",
+            "KmsKeyArn",
+            "jobInput/jobOutput…kmsKeyArn",
+            "KMS key ARN pattern; the stack parameter also encrypts the buckets",
+            unset="none (SSE-S3)",
+        ),
+    ] = Field(default=None, pattern=KMS_KEY_ARN, max_length=2048)
+    kind: Annotated[
+        JobKind | None,
+        Setting("kind", checked="`users`, `items` or `ranking`: forces how records are read", unset="from the recipe"),
+    ] = None
     """Forces the kind of records; otherwise it comes from the solution version's recipe or the data."""
-    backend: BackendChoice = BackendChoice.AUTO
-    exclude_seen: bool = False
+    backend: Annotated[
+        BackendChoice,
+        Setting(
+            "backend",
+            checked="`auto`, `personalize` or `self-hosted`; `self-hosted` is refused, with every reason, when the "
+            "scorer cannot honour the job",
+        ),
+    ] = BackendChoice.AUTO
+    exclude_seen: Annotated[
+        bool,
+        Setting(
+            "exclude-seen",
+            "ExcludeSeen",
+            checked="`true` or `false`; self-hosted only: drops each user's past items (Personalize keeps them "
+            "unless a filter says otherwise)",
+        ),
+    ] = False
     """Self-hosted only: drop each user's past items. Personalize keeps them unless a filter (filter-arn) says
     otherwise, so the default matches it."""
-    scorer_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-    """The self-hosted scorer's model (models/<name>/); the stack's ScorerModelName when unset."""
+    scorer_model: Annotated[
+        str,
+        Setting(
+            "scorer-model",
+            "ScorerModelName",
+            checked="which trained scorer model (`models/<name>/`) self-hosted jobs use",
+        ),
+    ] = Field(default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+    """The self-hosted scorer's model (models/<name>/)."""
+
+    @field_validator("scorer_model", mode="before")
+    @classmethod
+    def _default_model(cls, name: object) -> object:
+        """Executions started before ScorerModelName became a job setting carry null: the default model."""
+        return cls.model_fields["scorer_model"].default if name is None else name
 
     @field_validator("tags")
     @classmethod
@@ -243,44 +356,22 @@ class JobSettings(WireModel):
 
     def _foreign_arns(self, region: str, account: str) -> list[tuple[str, str]]:
         """ARNs that name another region or account than the stack's: Personalize jobs cannot use them."""
-        problems = []
-        for field in ("solution_version_arn", "filter_arn", "kms_key_arn"):
-            arn = getattr(self, field)
-            if not arn:
-                continue
-            arn_region, arn_account = arn.split(":")[3:5]
-            if (arn_region, arn_account) != (region, account):
-                problems.append(
-                    (
-                        _metadata_name((field,)),
-                        f"is in {arn_region}/{arn_account}; this stack runs in {region}/{account}, "
-                        "and its jobs can use only that region's and account's resources",
-                    )
-                )
-        return problems
+        found = ((field, foreign_arn(getattr(self, field), region, account)) for field in ARN_FIELDS)
+        return [(_metadata_name((field,)), message) for field, message in found if message]
 
 
 MAX_COMPARED = 10
 """Solution versions one drop may compare: each is a job, queued like any other behind Personalize's quota."""
 
-METADATA_KEYS: dict[str, str] = {
-    "solution-version-arn": "solution_version_arn",
-    "filter-arn": "filter_arn",
-    "num-results": "num_results",
-    "item-exploration-config": "item_exploration_config",
-    "ranking-influence": "ranking_influence",
-    "batch-inference-job-mode": "job_mode",
-    "theme-item-name": "theme_item_name",
-    "tags": "tags",
-    "kms-key-arn": "kms_key_arn",
-    "kind": "kind",
-    "backend": "backend",
-    "scorer-model": "scorer_model",
-    "exclude-seen": "exclude_seen",
+SETTINGS: dict[str, Setting] = {
+    name: next(m for m in field.metadata if isinstance(m, Setting)) for name, field in JobSettings.model_fields.items()
 }
+"""JobSettings field → where it comes from: the registry."""
+
+METADATA_KEYS: dict[str, str] = {setting.metadata: name for name, setting in SETTINGS.items()}
 """S3 user-metadata key → JobSettings field. The role and the output location are deliberately absent."""
 
-_MAP_FIELDS = {"item_exploration_config", "ranking_influence", "tags"}
+_MAP_FIELDS = {name for name, setting in SETTINGS.items() if setting.json}
 
 
 def _parse_metadata_value(field: str, raw: str) -> Any:
@@ -299,6 +390,22 @@ def _metadata_name(loc: tuple[int | str, ...]) -> str:
     field = str(loc[0]) if loc else "settings"
     names = {v: k for k, v in METADATA_KEYS.items()}
     return names.get(field, field)
+
+
+ARN_FIELDS = ("solution_version_arn", "filter_arn", "kms_key_arn")
+
+
+def foreign_arn(arn: object, region: str, account: str) -> str | None:
+    """Why ``arn`` cannot serve a stack in ``region``/``account``, if it names another one."""
+    if not isinstance(arn, str) or arn.count(":") < 5:
+        return None
+    arn_region, arn_account = arn.split(":")[3:5]
+    if (arn_region, arn_account) == (region, account):
+        return None
+    return (
+        f"is in {arn_region}/{arn_account}; this stack runs in {region}/{account}, "
+        "and its jobs can use only that region's and account's resources"
+    )
 
 
 class StackSettings(WireModel):
@@ -326,39 +433,75 @@ class StackSettings(WireModel):
     capacity_retry_max_seconds: int = Field(default=900, ge=1)
     queue_window: int = Field(default=5, ge=1)
     """How many of the oldest queued jobs may try to create at once (set it to the Personalize quota)."""
-    scorer_model_name: str = "default"
     account_id: str | None = None
     """The stack's account (ACCOUNT_ID) and region (Lambda's AWS_REGION): ARNs elsewhere are refused up front."""
     region: str | None = None
     job_defaults: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | os._Environ[str] = os.environ) -> StackSettings:
-        """Read the variables template.yaml sets (names in upper snake case)."""
-        defaults: dict[str, Any] = {
-            "solution_version_arn": environ.get("SOLUTION_VERSION_ARN"),
-            "filter_arn": environ.get("FILTER_ARN"),
-            "num_results": environ.get("NUM_RESULTS"),
-            "job_mode": environ.get("JOB_MODE"),
-            "theme_item_name": environ.get("THEME_ITEM_NAME"),
-            "kms_key_arn": environ.get("KMS_KEY_ARN"),
-            "exclude_seen": environ.get("EXCLUDE_SEEN"),
-        }
-        for field, variable in (
-            ("item_exploration_config", "ITEM_EXPLORATION_CONFIG"),
-            ("ranking_influence", "RANKING_INFLUENCE"),
-            ("tags", "JOB_TAGS"),
-        ):
-            if environ.get(variable):
-                defaults[field] = json.loads(environ[variable])
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> StackSettings:
+        """Read the variables template.yaml sets (names in upper snake case). Raises StackSettingsError, naming
+        each parameter, when the stack itself is misconfigured."""
         fields: dict[str, Any] = {name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ}
         fields["region"] = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-        return cls.model_validate({**fields, "job_defaults": defaults})
+        try:
+            settings = cls.model_validate(fields)
+        except ValidationError as error:
+            raise StackSettingsError(
+                [f"{err['loc'][0]!s}".upper() + f": {err['msg']}" for err in error.errors()]
+            ) from None
+        return settings.model_copy(update={"job_defaults": job_defaults(environ, settings.home)})
 
     @property
     def home(self) -> tuple[str, str] | None:
         """(region, account) when both are known."""
         return (self.region, self.account_id) if self.region and self.account_id else None
+
+
+class StackSettingsError(ValueError):
+    """The stack's own configuration is wrong: a parameter's value, not any drop's. It fails the invocation (the
+    drop waits in the on-failure queue for a redrive once the stack is fixed) instead of rejecting the user's file
+    for a setting the user never set."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("the stack is misconfigured: " + "; ".join(problems))
+
+
+PROBE_ARN = "arn:aws:personalize:us-east-1:000000000000:solution-version/probe"
+"""Stands in for an unset SolutionVersionArn while the other defaults are checked (drops name their own)."""
+
+
+def job_defaults(environ: Mapping[str, str], home: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The stack's job defaults (each registered setting's parameter), each parsed and checked on its own:
+    combinations wait for a drop's metadata, which may complete them. A bad one is a StackSettingsError naming
+    the parameter and its variable, never a drop's problem."""
+    given = {name: environ[s.env] for name, s in SETTINGS.items() if s.env and environ.get(s.env)}
+    problems: list[str] = []
+
+    def blame(name: str, message: str) -> None:
+        setting = SETTINGS[name]
+        problems.append(f"parameter {setting.parameter} ({setting.env}={given[name]!r}): {message}")
+
+    parsed: dict[str, Any] = {}
+    for name, raw in given.items():
+        try:
+            parsed[name] = _parse_metadata_value(name, raw)
+        except ValueError as error:
+            blame(name, str(error))
+    try:
+        JobSettings.model_validate({"solution_version_arn": PROBE_ARN, **parsed})
+    except ValidationError as error:
+        for err in error.errors():
+            if err["loc"] and err["loc"][0] in parsed:
+                blame(str(err["loc"][0]), err["msg"])
+    for name in ARN_FIELDS:
+        message = foreign_arn(parsed.get(name), *home) if home else None
+        if message:
+            blame(name, message)
+    if problems:
+        raise StackSettingsError(problems)
+    return parsed
 
 
 @cache

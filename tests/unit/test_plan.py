@@ -1,0 +1,68 @@
+"""The plan: what a drop becomes, decided with no port at all (no fakes here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from batchrecs.events import Backend, InputFile, Snapshot
+from batchrecs.execution import ModelLocation
+from batchrecs.plan import Paths, Route, plan_jobs, route, self_hosted_reasons
+from batchrecs.settings import BackendChoice, JobKind, JobSettings, SettingsError, StackSettings
+
+SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
+SV2 = "arn:aws:personalize:us-east-1:123456789012:solution/movies/def"
+STACK = StackSettings(
+    input_bucket="in",
+    output_bucket="out",
+    personalize_role_arn="arn:aws:iam::123456789012:role/p",
+    state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:sm",
+    event_bus_name="bus",
+    jobs_table="jobs",
+)
+MODEL = ModelLocation(bucket="in", key="models/default/abc/model.npz", version="abc")
+SOURCE = InputFile(
+    bucket="in",
+    key="input/u.jsonl",
+    version_id="v1",
+    records=3,
+    snapshot=Snapshot(bucket="in", key="snap", version_id="s1"),
+)
+
+
+def test_one_version_names_the_job_after_the_drop_and_several_side_by_side() -> None:
+    one = Paths.of("in", "input/u.jsonl", "v1", [JobSettings(solution_version_arn=SV)], STACK)
+    assert one.names == (one.drop_id,) and one.output_keys == (f"output/{one.drop_id}/u.jsonl.out",)
+    assert one.snapshot_key == f"snapshots/{one.drop_id}/u.jsonl"
+    two = Paths.of("in", "input/u.jsonl", "v1", [JobSettings(solution_version_arn=a) for a in (SV, SV2)], STACK)
+    assert two.drop_id == one.drop_id and len(set(two.names)) == 2
+    assert all(
+        key.startswith(f"output/{two.drop_id}/{name}/") for key, name in zip(two.output_keys, two.names, strict=True)
+    )
+
+
+def test_the_scorer_runs_what_it_can_honour_and_nothing_else() -> None:
+    plain = JobSettings(solution_version_arn=SV)
+    assert route(plain, self_hosted_reasons(plain, 3, STACK, compared=False), MODEL) == Route(
+        Backend.SELF_HOSTED, MODEL
+    )
+    assert route(plain, [], None) == Route(Backend.PERSONALIZE)  # no model trained
+    assert self_hosted_reasons(plain, 3, STACK, compared=True)  # comparisons are Personalize's
+    forced = JobSettings(solution_version_arn=SV, backend=BackendChoice.SELF_HOSTED, filter_arn=SV)
+    with pytest.raises(SettingsError, match="filters"):
+        route(forced, self_hosted_reasons(forced, 3, STACK, compared=False), MODEL)
+
+
+def test_each_job_asks_its_backend_to_read_the_snapshot() -> None:
+    each = [JobSettings(solution_version_arn=SV, num_results=7), JobSettings(solution_version_arn=SV2)]
+    paths = Paths.of("in", "input/u.jsonl", "v1", each, STACK)
+    routes = [Route(Backend.SELF_HOSTED, MODEL), Route(Backend.PERSONALIZE)]
+    scored, created = plan_jobs(SOURCE, JobKind.USERS, paths, each, routes, STACK, datetime.now(UTC))
+    assert scored.create is None and scored.score is not None
+    assert (scored.score.input_key, scored.score.input_version_id, scored.score.num_results) == ("snap", "s1", 7)
+    assert scored.score.output_uri == scored.detail.output.files[0] and scored.detail.model_version == "abc"
+    assert created.score is None and created.create is not None
+    assert created.create.job_input.s3_data_source.path == "s3://in/snap"
+    assert created.create.job_output.s3_data_destination.path == created.detail.output.path
+    assert (created.detail.job_name, created.detail.drop_id) == (paths.names[1], paths.drop_id)
