@@ -19,7 +19,7 @@ from batchrecs.adapters.s3 import ObjectGone, ObjectHead
 from batchrecs.adapters.stepfunctions import Started
 from batchrecs.execution import CreateJobRequest, ExecutionInput, ModelLocation
 from batchrecs.model import WireModel
-from batchrecs.settings import JobKind
+from batchrecs.settings import JobKind, StackSettings
 from batchrecs.validation import iter_lines, within_time
 
 
@@ -159,6 +159,21 @@ class FakeTickets:
 
     def leave(self, ticket: int) -> None:
         self.live.discard(ticket)
+
+
+def stack_settings(**fields: Any) -> StackSettings:
+    """A stack's settings with the local names, and the models' defaults unless ``fields`` say otherwise."""
+    return StackSettings(
+        **{
+            "input_bucket": "in",
+            "output_bucket": "out",
+            "personalize_role_arn": "arn:aws:iam::123456789012:role/p",
+            "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:sm",
+            "event_bus_name": "bus",
+            "jobs_table": "jobs",
+            **fields,
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,12 @@ import pytest
 from batchrecs.events import Backend, InputFile, Snapshot
 from batchrecs.execution import ModelLocation
 from batchrecs.plan import Paths, Route, plan_jobs, route, self_hosted_reasons
-from batchrecs.settings import BackendChoice, JobKind, JobSettings, SettingsError, StackSettings
+from batchrecs.settings import BackendChoice, JobKind, JobSettings, SettingsError
+from tests.fakes import stack_settings
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
 SV2 = "arn:aws:personalize:us-east-1:123456789012:solution/movies/def"
-STACK = StackSettings(
-    input_bucket="in",
-    output_bucket="out",
-    personalize_role_arn="arn:aws:iam::123456789012:role/p",
-    state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:sm",
-    event_bus_name="bus",
-    jobs_table="jobs",
-)
+STACK = stack_settings()
 MODEL = ModelLocation(bucket="in", key="models/default/abc/model.npz", version="abc")
 SOURCE = InputFile(
     bucket="in",

@@ -147,15 +147,22 @@ def test_create_request_leaves_out_unset_settings() -> None:
     }
 
 
+STACK_ENVIRONMENT = {
+    "INPUT_BUCKET": "in",
+    "OUTPUT_BUCKET": "out",
+    "PERSONALIZE_ROLE_ARN": "arn:role",
+    "STATE_MACHINE_ARN": "sm",
+    "EVENT_BUS_NAME": "bus",
+    "JOBS_TABLE": "t",
+    "AWS_REGION": "us-east-1",
+    "ACCOUNT_ID": "123456789012",
+}
+
+
 def test_stack_settings_read_the_environment() -> None:
     stack = StackSettings.from_environment(
         {
-            "INPUT_BUCKET": "in",
-            "OUTPUT_BUCKET": "out",
-            "PERSONALIZE_ROLE_ARN": "arn:role",
-            "STATE_MACHINE_ARN": "sm",
-            "EVENT_BUS_NAME": "bus",
-            "JOBS_TABLE": "t",
+            **STACK_ENVIRONMENT,
             "NUM_RESULTS": "30",
             "SOLUTION_VERSION_ARN": SV,
             "RANKING_INFLUENCE": '{"POPULARITY": 1}',
@@ -168,18 +175,6 @@ def test_stack_settings_read_the_environment() -> None:
     assert settings.num_results == 30
     assert settings.filter_arn is None
     assert settings.to_wire()["rankingInfluence"] == {"POPULARITY": 1.0}
-
-
-STACK_ENVIRONMENT = {
-    "INPUT_BUCKET": "in",
-    "OUTPUT_BUCKET": "out",
-    "PERSONALIZE_ROLE_ARN": "arn:role",
-    "STATE_MACHINE_ARN": "sm",
-    "EVENT_BUS_NAME": "bus",
-    "JOBS_TABLE": "t",
-    "AWS_REGION": "us-east-1",
-    "ACCOUNT_ID": "123456789012",
-}
 
 
 def test_a_bad_stack_default_is_the_stacks_error_naming_each_parameter() -> None:

@@ -11,19 +11,11 @@ from batchrecs.adapters.personalize import CapacityExceeded, CreatedJob
 from batchrecs.events import InputRejected, JobSubmitted
 from batchrecs.execution import CapacityRetry, CreateJobRequest, ExecutionInput, ModelLocation
 from batchrecs.jobs import IDEMPOTENCY, Drop, Outcome, create_queued_job, submit_drop
-from batchrecs.settings import JobKind, StackSettings
-from tests.fakes import FakePersonalize, Fakes, FakeTickets
+from batchrecs.settings import JobKind
+from tests.fakes import FakePersonalize, Fakes, FakeTickets, stack_settings
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
-STACK = StackSettings(
-    input_bucket="in",
-    output_bucket="out",
-    personalize_role_arn="arn:aws:iam::123456789012:role/p",
-    state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:sm",
-    event_bus_name="bus",
-    jobs_table="jobs",
-    job_defaults={"solution_version_arn": SV},
-)
+STACK = stack_settings(job_defaults={"solution_version_arn": SV})
 
 
 @pytest.fixture(autouse=True)
