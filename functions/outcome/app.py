@@ -24,6 +24,12 @@ def ports() -> JobLedger:
     return JobLedger(client("dynamodb"), os.environ["JOBS_TABLE"], int(os.environ.get("JOB_HISTORY_DAYS", "90")))
 
 
+def reset() -> None:
+    """Forget what this container cached from its environment, as a new container would (the local stack calls it
+    before each invocation, each function's environment being its own)."""
+    ports.cache_clear()
+
+
 # No @metrics.log_metrics: every metric here has its own dimension set and is written at once (single_metric), so
 # the wrapper would find nothing to flush and warn on every run.
 @logger.inject_lambda_context(clear_state=True)

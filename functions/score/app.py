@@ -16,6 +16,11 @@ from batchrecs.observability import Metric, count, logger, metrics, tracer
 from scorer.jobs import score_job
 
 
+def reset() -> None:
+    """Nothing to forget: the models this container caches are immutable versions, whatever the environment (the
+    local stack calls it before each invocation, as for every function)."""
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -50,6 +50,13 @@ def ports() -> SubmitPorts:
     )
 
 
+def reset() -> None:
+    """Forget what this container cached from its environment, as a new container would (the local stack calls it
+    before each invocation, each function's environment being its own)."""
+    ports.cache_clear()
+    stack_settings.cache_clear()
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -16,6 +16,11 @@ from batchrecs.observability import Metric, count, logger, metrics, tracer
 from scorer.jobs import train_version
 
 
+def reset() -> None:
+    """Nothing to forget: this function caches nothing of its environment (the local stack calls it before each
+    invocation, as for every function)."""
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

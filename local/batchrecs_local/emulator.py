@@ -8,6 +8,7 @@ file, scored by the self-hosted scorer trained on the interactions file it is gi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import orjson
 from moto.core.common_models import BaseModel
@@ -78,22 +80,22 @@ class EmulatorSettings:
     """The same for CREATE IN_PROGRESS: a job that has started stays in progress until it is set."""
 
 
-SETTINGS = EmulatorSettings()
 _models: dict[Path, Model] = {}
+"""A cache, once per interactions file and process: training is the slow part of the emulator."""
 
 
-def trained_model() -> Model:
-    """The scorer's model of SETTINGS.interactions, once per file and process: the one TrainFunction trained from
-    the same bytes in the local stack when there is one (the demo drops them under models/), else its own."""
-    if SETTINGS.interactions is None:
+def trained_model(settings: EmulatorSettings) -> Model:
+    """The scorer's model of ``settings.interactions``: the one TrainFunction trained from the same bytes in the
+    local stack when there is one (the demo drops them under models/), else its own."""
+    if settings.interactions is None:
         raise ValueError("the emulator has no interactions to train on (EmulatorSettings.interactions)")
-    if SETTINGS.interactions not in _models:
-        data = SETTINGS.interactions.read_bytes()
+    if settings.interactions not in _models:
+        data = settings.interactions.read_bytes()
         model = _model_trained_from(data)
         if model is None:
             model = Model.train(Interactions.read_csv(io.StringIO(data.decode("utf-8"), newline="")))
-        _models[SETTINGS.interactions] = model
-    return _models[SETTINGS.interactions]
+        _models[settings.interactions] = model
+    return _models[settings.interactions]
 
 
 def _model_trained_from(data: bytes) -> Model | None:
@@ -116,7 +118,8 @@ def _model_trained_from(data: bytes) -> Model | None:
 
 
 class BatchInferenceJob(BaseModel):
-    def __init__(self, account_id: str, region: str, request: dict[str, Any]) -> None:
+    def __init__(self, account_id: str, region: str, request: dict[str, Any], settings: EmulatorSettings) -> None:
+        self.settings = settings
         self.request = request
         self.name: str = request["jobName"]
         self.arn = f"arn:aws:personalize:{region}:{account_id}:batch-inference-job/{self.name}"
@@ -126,7 +129,7 @@ class BatchInferenceJob(BaseModel):
         self.input_path: str = request["jobInput"]["s3DataSource"]["path"]
         self.output_path: str = request["jobOutput"]["s3DataDestination"]["path"]
         self.failure: str | None = next(
-            (reason for marker, reason in SETTINGS.failures.items() if marker in self.input_path), None
+            (reason for marker, reason in settings.failures.items() if marker in self.input_path), None
         )
         self.final_status: str | None = None
         self.finished_at: datetime | None = None
@@ -138,15 +141,16 @@ class BatchInferenceJob(BaseModel):
         with self._lock:
             if self.final_status:
                 return self.final_status
-            if SETTINGS.hold is not None and not SETTINGS.hold.is_set():
+            settings = self.settings
+            if settings.hold is not None and not settings.hold.is_set():
                 self.started = time.monotonic()
                 return "CREATE PENDING"
             elapsed = time.monotonic() - self.started
-            if elapsed < SETTINGS.pending_seconds:
+            if elapsed < settings.pending_seconds:
                 return "CREATE PENDING"
-            if elapsed < SETTINGS.pending_seconds + SETTINGS.running_seconds:
+            if elapsed < settings.pending_seconds + settings.running_seconds:
                 return "CREATE IN_PROGRESS"
-            if SETTINGS.hold_running is not None and not SETTINGS.hold_running.is_set():
+            if settings.hold_running is not None and not settings.hold_running.is_set():
                 return "CREATE IN_PROGRESS"
             if self.failure is None:
                 try:
@@ -198,7 +202,7 @@ def write_output(job: BatchInferenceJob) -> None:
         else [k.name for k in s3.get_bucket(in_bucket).keys.values() if k.name.startswith(prefix)]
     )
     num_results = int(job.request.get("numResults", DEFAULT_NUM_RESULTS))
-    model = trained_model()
+    model = trained_model(job.settings)
     for key in keys:
         found = s3.get_object(in_bucket, key)
         if found is None:
@@ -211,7 +215,7 @@ def write_output(job: BatchInferenceJob) -> None:
             output: Iterator[bytes] = theme_lines(model, records, num_results)
         else:
             first = next(lines, None)
-            kind = _kind(job.request.get("solutionVersionArn", ""), [first] if first is not None else [])
+            kind = _kind(job.settings, job.request.get("solutionVersionArn", ""), [first] if first is not None else [])
             output = score_lines(
                 model, itertools.chain([first] if first is not None else [], lines), kind=kind, num_results=num_results
             )
@@ -270,9 +274,9 @@ def theme_lines(model: Model, lines: list[bytes], num_results: int) -> Iterator[
         yield theme_line(record, related, f"Items like {record['itemId']}", relevance)
 
 
-def _kind(solution_version_arn: str, lines: list[bytes]) -> str:
+def _kind(settings: EmulatorSettings, solution_version_arn: str, lines: list[bytes]) -> str:
     """The kind the solution version's recipe reads, as the real service knows it; else the first record's."""
-    recipe = SETTINGS.solution_versions.get(solution_version_arn, "").rsplit("/", 1)[-1]
+    recipe = settings.solution_versions.get(solution_version_arn, "").rsplit("/", 1)[-1]
     kind = RECIPE_KINDS.get(recipe) or (kind_of_line(lines[0]) if lines else None)
     return (kind or JobKind.USERS).value
 
@@ -286,33 +290,33 @@ def _jobs(backend: PersonalizeBackend) -> dict[str, BatchInferenceJob]:
     return backend.batch_inference_jobs  # type: ignore[attr-defined, no-any-return]
 
 
-def create_batch_inference_job(backend: PersonalizeBackend, request: dict[str, Any]) -> str:
+def create_batch_inference_job(backend: PersonalizeBackend, request: dict[str, Any], settings: EmulatorSettings) -> str:
     name = request.get("jobName", "")
     if not JOB_NAME.match(name) or len(name) > 63:
         raise InvalidInputException(f"jobName {name!r} must match [a-zA-Z0-9][a-zA-Z0-9-_]* and be 1-63 characters")
     if request.get("batchInferenceJobMode", "BATCH_INFERENCE") not in MODES:
         raise InvalidInputException(f"batchInferenceJobMode must be one of {MODES}")
-    if SETTINGS.solution_versions and request.get("solutionVersionArn") not in SETTINGS.solution_versions:
+    if settings.solution_versions and request.get("solutionVersionArn") not in settings.solution_versions:
         raise ResourceNotFoundException(request.get("solutionVersionArn", ""))
     if request.get("batchInferenceJobMode") == "THEME_GENERATION":
-        _check_themes(backend, request)
+        _check_themes(backend, request, settings)
     jobs = _jobs(backend)
     if any(job.name == name for job in jobs.values()):
         raise ResourceAlreadyExistsException(f"Batch inference job {name} already exists")
-    if sum(job.status in RUNNING for job in jobs.values()) >= SETTINGS.quota:
-        raise LimitExceededException(f"More than {SETTINGS.quota} batch inference jobs are pending or in progress")
-    job = BatchInferenceJob(backend.account_id, backend.region_name, request)
+    if sum(job.status in RUNNING for job in jobs.values()) >= settings.quota:
+        raise LimitExceededException(f"More than {settings.quota} batch inference jobs are pending or in progress")
+    job = BatchInferenceJob(backend.account_id, backend.region_name, request, settings)
     jobs[job.arn] = job
     return job.arn
 
 
-def _check_themes(backend: PersonalizeBackend, request: dict[str, Any]) -> None:
+def _check_themes(backend: PersonalizeBackend, request: dict[str, Any], settings: EmulatorSettings) -> None:
     """What the service refuses for THEME_GENERATION: other regions, recipes other than Similar-Items, and a job
     without the item-name column."""
     if backend.region_name not in THEME_REGIONS:
         raise InvalidInputException(f"THEME_GENERATION is not available in {backend.region_name}")
-    recipe = SETTINGS.solution_versions.get(request.get("solutionVersionArn", ""), "").rsplit("/", 1)[-1]
-    if SETTINGS.solution_versions and recipe != "aws-similar-items":
+    recipe = settings.solution_versions.get(request.get("solutionVersionArn", ""), "").rsplit("/", 1)[-1]
+    if settings.solution_versions and recipe != "aws-similar-items":
         raise InvalidInputException("THEME_GENERATION needs a solution version of the Similar-Items recipe")
     if not request.get("themeGenerationConfig", {}).get("fieldsForThemeGeneration", {}).get("itemName"):
         raise InvalidInputException("THEME_GENERATION needs themeGenerationConfig.fieldsForThemeGeneration.itemName")
@@ -325,46 +329,51 @@ def describe_batch_inference_job(backend: PersonalizeBackend, arn: str) -> Batch
     return job
 
 
-def _create(self: PersonalizeResponse) -> str:
-    arn = create_batch_inference_job(self.personalize_backend, json.loads(self.body))
-    return json.dumps({"batchInferenceJobArn": arn})
+@contextlib.contextmanager
+def installed(settings: EmulatorSettings) -> Iterator[None]:
+    """The batch-inference operations moto lacks, on moto's Personalize responses, answering from ``settings``
+    while the context lasts (the local stack holds it open for its life): no state outlives it."""
 
+    def create(self: PersonalizeResponse) -> str:
+        arn = create_batch_inference_job(self.personalize_backend, json.loads(self.body), settings)
+        return json.dumps({"batchInferenceJobArn": arn})
 
-def _describe(self: PersonalizeResponse) -> str:
-    job = describe_batch_inference_job(self.personalize_backend, json.loads(self.body)["batchInferenceJobArn"])
-    return json.dumps({"batchInferenceJob": job.to_dict()})
+    def describe(self: PersonalizeResponse) -> str:
+        job = describe_batch_inference_job(self.personalize_backend, json.loads(self.body)["batchInferenceJobArn"])
+        return json.dumps({"batchInferenceJob": job.to_dict()})
 
+    def list_jobs(self: PersonalizeResponse) -> str:
+        wanted = json.loads(self.body).get("solutionVersionArn")
+        jobs = [
+            job.summary()
+            for job in _jobs(self.personalize_backend).values()
+            if wanted in (None, job.request.get("solutionVersionArn"))
+        ]
+        return json.dumps({"batchInferenceJobs": jobs})
 
-def _list(self: PersonalizeResponse) -> str:
-    wanted = json.loads(self.body).get("solutionVersionArn")
-    jobs = [
-        job.summary()
-        for job in _jobs(self.personalize_backend).values()
-        if wanted in (None, job.request.get("solutionVersionArn"))
-    ]
-    return json.dumps({"batchInferenceJobs": jobs})
-
-
-def _describe_solution_version(self: PersonalizeResponse) -> str:
-    arn = json.loads(self.body)["solutionVersionArn"]
-    recipe = SETTINGS.solution_versions.get(arn)
-    if recipe is None:
-        raise ResourceNotFoundException(arn)
-    return json.dumps(
-        {
-            "solutionVersion": {
-                "solutionVersionArn": arn,
-                "solutionArn": arn.rsplit("/", 1)[0],
-                "recipeArn": recipe,
-                "status": "ACTIVE",
+    def describe_solution_version(self: PersonalizeResponse) -> str:
+        arn = json.loads(self.body)["solutionVersionArn"]
+        recipe = settings.solution_versions.get(arn)
+        if recipe is None:
+            raise ResourceNotFoundException(arn)
+        return json.dumps(
+            {
+                "solutionVersion": {
+                    "solutionVersionArn": arn,
+                    "solutionArn": arn.rsplit("/", 1)[0],
+                    "recipeArn": recipe,
+                    "status": "ACTIVE",
+                }
             }
-        }
-    )
+        )
 
-
-def install() -> None:
-    """Add the batch-inference operations to moto's Personalize responses (idempotent)."""
-    PersonalizeResponse.create_batch_inference_job = _create  # type: ignore[attr-defined]
-    PersonalizeResponse.describe_batch_inference_job = _describe  # type: ignore[attr-defined]
-    PersonalizeResponse.list_batch_inference_jobs = _list  # type: ignore[attr-defined]
-    PersonalizeResponse.describe_solution_version = _describe_solution_version  # type: ignore[attr-defined]
+    operations = {
+        "create_batch_inference_job": create,
+        "describe_batch_inference_job": describe,
+        "list_batch_inference_jobs": list_jobs,
+        "describe_solution_version": describe_solution_version,
+    }
+    with contextlib.ExitStack() as patches:
+        for name, operation in operations.items():
+            patches.enter_context(mock.patch.object(PersonalizeResponse, name, operation, create=True))
+        yield

@@ -6,13 +6,16 @@ moto's Step Functions interpreter see the faults exactly as they would see AWS's
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
@@ -51,33 +54,35 @@ class Faults:
         return None
 
 
-ACTIVE: Faults | None = None
 _original_call = BotocoreStubber.__call__
 
 
-def _call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
-    if ACTIVE is not None and self.enabled:
-        service, operation = event_name.split(".")[1:3]
-        fault = ACTIVE.decide(f"{service}.{operation}")
-        if fault is not None and fault != PARTIAL:  # an error code: ThrottlingException, AccessDeniedException, …
-            body = json.dumps({"__type": fault, "message": f"{fault} (injected)"}).encode()
-            headers = {"x-amzn-errortype": fault, "x-amzn-RequestId": str(uuid.uuid4())}
-            return AWSResponse(request.url, 400, headers, MockRawResponse(body))  # type: ignore[arg-type]
-        if fault == PARTIAL:
-            entries = json.loads(request.body or b"{}").get("Entries", [])
-            body = json.dumps(
-                {
-                    "FailedEntryCount": len(entries),
-                    "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} for _ in entries],
-                }
-            ).encode()
-            headers = {"x-amzn-RequestId": str(uuid.uuid4())}  # every AWS answer has one; moto reads it
-            return AWSResponse(request.url, 200, headers, MockRawResponse(body))  # type: ignore[arg-type]
-    return _original_call(self, event_name, request, **kwargs)
+@contextlib.contextmanager
+def installed(faults: Faults | None) -> Iterator[None]:
+    """Inject ``faults`` into every AWS call of the process while the context lasts (None: none)."""
+    if faults is None:
+        yield
+        return
 
+    def call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if self.enabled:
+            service, operation = event_name.split(".")[1:3]
+            fault = faults.decide(f"{service}.{operation}")
+            if fault is not None and fault != PARTIAL:  # an error code: ThrottlingException, AccessDenied, …
+                body = json.dumps({"__type": fault, "message": f"{fault} (injected)"}).encode()
+                headers = {"x-amzn-errortype": fault, "x-amzn-RequestId": str(uuid.uuid4())}
+                return AWSResponse(request.url, 400, headers, MockRawResponse(body))  # type: ignore[arg-type]
+            if fault == PARTIAL:
+                entries = json.loads(request.body or b"{}").get("Entries", [])
+                body = json.dumps(
+                    {
+                        "FailedEntryCount": len(entries),
+                        "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} for _ in entries],
+                    }
+                ).encode()
+                headers = {"x-amzn-RequestId": str(uuid.uuid4())}  # every AWS answer has one; moto reads it
+                return AWSResponse(request.url, 200, headers, MockRawResponse(body))  # type: ignore[arg-type]
+        return _original_call(self, event_name, request, **kwargs)
 
-def install(faults: Faults | None) -> None:
-    """Inject ``faults`` from now on (None stops injecting)."""
-    global ACTIVE
-    ACTIVE = faults
-    BotocoreStubber.__call__ = _call  # type: ignore[method-assign]
+    with mock.patch.object(BotocoreStubber, "__call__", call):
+        yield

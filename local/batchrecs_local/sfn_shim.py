@@ -9,12 +9,14 @@ against the botocore shapes; this shim only wires them in. It also names service
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone, tzinfo
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import botocore.session
 from botocore.exceptions import ClientError
@@ -77,28 +79,31 @@ def _exception_name_method(self: Any, _service: str, ex: Exception) -> str:
     return _exception_name(self, ex)
 
 
-LOCAL_FUNCTIONS: dict[str, Callable[[Any], Any]] = {}
-"""Function name or ARN → an in-process invoker. The local stack registers its functions here, because moto's
-Lambda would need a container; Step Functions' lambda:invoke tasks then run the real handler in process."""
 _invoke_in_moto = lambda_eval_utils._invoke_lambda_function
 
 
-def _invoke_lambda_function(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
-    invoker = LOCAL_FUNCTIONS.get(parameters["FunctionName"])
-    if invoker is None:
-        response: dict[str, Any] = _invoke_in_moto(parameters, region, state_credentials)
-        return response
-    payload = parameters.get("Payload") or b"{}"
-    try:
-        result = invoker(json.loads(payload))
-    except Exception as error:  # a function error, reported as Lambda reports it
-        return {
-            "StatusCode": 200,
-            "FunctionError": "Unhandled",
-            "ExecutedVersion": "$LATEST",
-            "Payload": {"errorType": type(error).__name__, "errorMessage": str(error)},
-        }
-    return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}
+def _invoking(functions: Mapping[str, Callable[[Any], Any]]) -> Callable[[dict[str, Any], str, Any], dict[str, Any]]:
+    """moto's lambda:invoke, sending the functions in ``functions`` (name or ARN → an in-process invoker) to their
+    invoker: moto's Lambda would need a container. Step Functions' lambda:invoke tasks then run the real handler."""
+
+    def invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+        invoker = functions.get(parameters["FunctionName"])
+        if invoker is None:
+            response: dict[str, Any] = _invoke_in_moto(parameters, region, state_credentials)
+            return response
+        payload = parameters.get("Payload") or b"{}"
+        try:
+            result = invoker(json.loads(payload))
+        except Exception as error:  # a function error, reported as Lambda reports it
+            return {
+                "StatusCode": 200,
+                "FunctionError": "Unhandled",
+                "ExecutedVersion": "$LATEST",
+                "Payload": {"errorType": type(error).__name__, "errorMessage": str(error)},
+            }
+        return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}
+
+    return invoke
 
 
 class _StepFunctionsTime(datetime):
@@ -114,17 +119,19 @@ class _StepFunctionsTime(datetime):
         return cls.fromtimestamp(moment.timestamp(), tz)
 
 
-_installed = False
-
-
-def install() -> None:
-    """Patch moto's aws-sdk task class once per process."""
-    global _installed
-    if _installed:
-        return
-    _AwsSdk._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
-    _AwsSdk._normalise_response = _normalise_response  # type: ignore[method-assign]
-    _AwsSdk._normalise_exception_name = _exception_name_method  # type: ignore[method-assign,assignment]
-    lambda_eval_utils._invoke_lambda_function = _invoke_lambda_function
-    state_module.datetime = SimpleNamespace(datetime=_StepFunctionsTime, timezone=timezone)  # type: ignore[attr-defined,assignment]
-    _installed = True
+@contextlib.contextmanager
+def installed(functions: Mapping[str, Callable[[Any], Any]]) -> Iterator[None]:
+    """moto's Step Functions interpreter as Step Functions behaves, running ``functions`` in process, while the
+    context lasts (the local stack holds it open for its life)."""
+    with contextlib.ExitStack() as patches:
+        for name, replacement in (
+            ("_normalise_parameters", _normalise_parameters),
+            ("_normalise_response", _normalise_response),
+            ("_normalise_exception_name", _exception_name_method),
+        ):
+            patches.enter_context(mock.patch.object(_AwsSdk, name, replacement))
+        patches.enter_context(mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", _invoking(functions)))
+        patches.enter_context(
+            mock.patch.object(state_module, "datetime", SimpleNamespace(datetime=_StepFunctionsTime, timezone=timezone))
+        )
+        yield

@@ -36,7 +36,7 @@ from moto.stepfunctions.parser.utils import TMP_THREADS
 from batchrecs_local import emulator, sfn_shim
 from batchrecs_local.delivery import lambda_destinations
 from batchrecs_local.faults import Faults
-from batchrecs_local.faults import install as install_faults
+from batchrecs_local.faults import installed as faults_installed
 from batchrecs_local.template import ACCOUNT, Template, deploy_order
 
 LOCAL_ENVIRONMENT = {
@@ -178,6 +178,9 @@ class LocalStack:
         """Function → a gate its invocations wait for (tests hold a function with it instead of racing it)."""
         self._invoking = threading.RLock()
         self._hooks = contextlib.ExitStack()
+        self._faults = contextlib.ExitStack()
+        self._invokers: dict[str, Callable[[Any], Any]] = {}
+        """Function name or ARN → its in-process invoker, for Step Functions' lambda:invoke tasks."""
         self._deliveries: list[threading.Thread] = []
         self._awaited: set[tuple[str, str]] = set()
         """(bucket, key) of the objects drop() is uploading: only their notifications are kept for it to wait on."""
@@ -192,27 +195,25 @@ class LocalStack:
         from batchrecs.adapters import client
 
         client.cache_clear()  # clients from an earlier stack belong to its moto session
-        sfn_shim.install()
-        emulator.install()
-        emulator.SETTINGS = self.settings
+        # This stack's state reaches moto through patches held for its life, none through module globals.
+        self._hooks.enter_context(sfn_shim.installed(self._invokers))
+        self._hooks.enter_context(emulator.installed(self.settings))
         self._hooks.enter_context(lambda_destinations(self._deliver, ACCOUNT))
         self.deploy()
-        install_faults(self.faults)  # after deploying: the stack itself is built without faults
         for function in self.functions.values():
             invoker = functools.partial(self.invoke, function.logical)
-            sfn_shim.LOCAL_FUNCTIONS[function.name] = invoker
-            sfn_shim.LOCAL_FUNCTIONS[function.arn] = invoker
+            self._invokers[function.name] = self._invokers[function.arn] = invoker
+        self._faults.enter_context(faults_installed(self.faults))  # after deploying: built without faults
         return self
 
     def __exit__(self, *_: object) -> None:
-        install_faults(None)
+        self._faults.close()
         try:
             self.wait_for_deliveries()
             self.stop_executions()
         finally:
             self._hooks.close()
             FUNCTION_OUTPUT.verbose = self._logs_were
-            sfn_shim.LOCAL_FUNCTIONS.clear()
             self._mock.stop()
             self._env.stop()
 
@@ -417,9 +418,8 @@ class LocalStack:
         return sys.modules[unique]
 
     def invoke(self, logical: str, event: dict[str, Any]) -> Any:
-        """A synchronous invoke: the function's environment from the template, its cached ports fresh."""
-        from batchrecs.settings import stack_settings
-
+        """A synchronous invoke: the function's environment from the template, and a handler that forgot what it
+        cached from another's (its ``reset``)."""
         function = self.functions[logical]
         gate = self.gates.get(logical)
         if gate is not None and not gate.wait(timeout=600):  # before the lock: other functions run meanwhile
@@ -430,10 +430,7 @@ class LocalStack:
         with self._invoking, mock.patch.dict(os.environ, environment), self._quiet():
             module = self.handler(logical)
             handler = getattr(module, function.handler.rsplit(".", 1)[1])
-            # Settings and ports depend on the function's environment; clients do not (cleared per stack).
-            for cached in (stack_settings, getattr(module, "ports", None)):
-                if cached is not None:
-                    cached.cache_clear()
+            module.reset()  # settings and ports depend on the function's environment; clients do not
             return handler(event, LambdaContext(function_name=function.name))
 
     def invoke_async(self, logical: str, event: dict[str, Any], invocation: Invocation | None = None) -> Invocation:

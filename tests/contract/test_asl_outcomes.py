@@ -14,7 +14,7 @@ from batchrecs.events import DETAIL_TYPES, Backend, InputFile, JobDetail, JobFai
 from batchrecs.execution import ExecutionInput, Polling, Submission
 from batchrecs.settings import JobKind, JobSettings
 from batchrecs_local.faults import Faults
-from batchrecs_local.faults import install as install_faults
+from batchrecs_local.faults import installed as faults_installed
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_version_arn
 
 SV = solution_version_arn("users")
@@ -130,11 +130,8 @@ def test_transient_describe_errors_keep_the_job_watched(stack: LocalStack, error
     # Given Describe fails `failures` times in a row (6 throttles outlast the Retry clause's 4 attempts)
     operation = "personalize.DescribeBatchInferenceJob"
     faults = Faults(first={operation: failures}, kinds={operation: error})
-    install_faults(faults)
-    try:
+    with faults_installed(faults):
         event = run_job(stack)
-    finally:
-        install_faults(None)
     # Then the job is still watched to its real end: Job Succeeded, not a Job Failed while Personalize runs on
     assert faults.injected[operation] == failures
     assert event["detail-type"] == "Job Succeeded"
@@ -142,11 +139,8 @@ def test_transient_describe_errors_keep_the_job_watched(stack: LocalStack, error
 
 def test_describe_failing_past_the_maximum_duration_times_out_saying_why(stack: LocalStack) -> None:
     operation = "personalize.DescribeBatchInferenceJob"
-    install_faults(Faults(rates={operation: 1.0}, kinds={operation: "ServiceUnavailableException"}))
-    try:
+    with faults_installed(Faults(rates={operation: 1.0}, kinds={operation: "ServiceUnavailableException"})):
         event = run_job(stack, max_seconds=3)
-    finally:
-        install_faults(None)
     detail = JobFailed.model_validate(event["detail"])
     assert detail.status == "TIMED_OUT"
     assert "UNKNOWN (Personalize.ServiceUnavailableException)" in detail.failure_reason

@@ -33,3 +33,11 @@ def test_each_handler_parses_that_model(prefix: str, model: type[BaseModel]) -> 
     function = {"submit-": "submit", "train-": "train", "score-": "score", "create-": "create", "outcome-": "outcome"}
     source = (EVENTS.parent / "functions" / function[prefix] / "app.py").read_text()
     assert re.search(rf"@event_parser\(model={model.__name__}\b", source), (prefix, model.__name__)
+
+
+@pytest.mark.parametrize("function", ["submit", "train", "score", "create", "outcome"])
+def test_each_handler_has_a_reset(function: str) -> None:
+    """The local stack resets a handler before each invocation through this one interface, never by poking at
+    what the module happens to cache."""
+    source = (EVENTS.parent / "functions" / function / "app.py").read_text()
+    assert re.search(r"^def reset\(\) -> None:", source, re.M), function

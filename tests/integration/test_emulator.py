@@ -198,7 +198,7 @@ def test_themes_are_refused_outside_their_regions_and_fail_above_100_records(sam
         "themeGenerationConfig": {"fieldsForThemeGeneration": {"itemName": "TITLE"}},
     }
     with pytest.raises(emulator.InvalidInputException, match="not available in eu-west-1"):
-        emulator._check_themes(SimpleNamespace(region_name="eu-west-1"), request)  # type: ignore[arg-type]
+        emulator._check_themes(SimpleNamespace(region_name="eu-west-1"), request, EmulatorSettings())  # type: ignore[arg-type]
     settings = demo_emulator(pending_seconds=0.1, running_seconds=0.1, interactions=sample / "interactions.csv")
     with LocalStack(settings=settings) as local:
         bucket = local.name("InputBucket")

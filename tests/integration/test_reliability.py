@@ -172,11 +172,9 @@ def test_a_submission_that_failed_after_retries_is_kept_then_redriven(quota_stac
 
     quota_stack.settings.running_seconds = 0.3
     tap = EventTap(quota_stack)
-    fault_module.install(
-        Faults(rates={"sfn.StartExecution": 1.0}, kinds={"sfn.StartExecution": "AccessDeniedException"})
-    )
-    (invocation,) = quota_stack.drop(b'{"userId": "user-0001"}\n', "input/redriven.jsonl")
-    fault_module.install(None)
+    refused = Faults(rates={"sfn.StartExecution": 1.0}, kinds={"sfn.StartExecution": "AccessDeniedException"})
+    with fault_module.installed(refused):
+        (invocation,) = quota_stack.drop(b'{"userId": "user-0001"}\n', "input/redriven.jsonl")
     assert invocation.error is not None and invocation.attempts == 3
     # Then the original event is in the on-failure queue, and a redrive completes the job, once
     queue = quota_stack.name("SubmitFailures")
@@ -195,9 +193,8 @@ def test_each_on_failure_queue_is_redriven_into_its_own_function(quota_stack: Lo
     queues = failure_queues(quota_stack.template)
     assert queues == {"SubmitFailures": "SubmitFunction", "TrainFailures": "TrainFunction"}
     # Given S3 refusing reads while a model drop is trained: TrainFunction fails all its attempts
-    fault_module.install(Faults(rates={"s3.GetObject": 1.0}, kinds={"s3.GetObject": "AccessDenied"}))
-    (invocation,) = quota_stack.drop((sample / "interactions.csv").read_bytes(), "models/default/interactions.csv")
-    fault_module.install(None)
+    with fault_module.installed(Faults(rates={"s3.GetObject": 1.0}, kinds={"s3.GetObject": "AccessDenied"})):
+        (invocation,) = quota_stack.drop((sample / "interactions.csv").read_bytes(), "models/default/interactions.csv")
     assert invocation.function == "TrainFunction" and invocation.attempts == 3
     # Then the drop waits in TrainFailures, and a redrive into TrainFunction trains the model
     queue = quota_stack.name("TrainFailures")
@@ -240,16 +237,13 @@ def test_redrive_deletes_a_dead_letter_only_once_its_drop_ran_to_the_end(quota_s
 
     # Given a poison drop: S3 refuses SubmitFunction's reads, so all three attempts fail into SubmitFailures
     tap = EventTap(quota_stack)
-    fault_module.install(Faults(rates={"s3.HeadObject": 1.0}, kinds={"s3.HeadObject": "AccessDenied"}))
-    try:
+    with fault_module.installed(Faults(rates={"s3.HeadObject": 1.0}, kinds={"s3.HeadObject": "AccessDenied"})):
         (invocation,) = quota_stack.drop(b'{"userId": "user-0001"}\n', "input/poison.jsonl")
         assert invocation.attempts == 3 and invocation.error is not None
         physical = {logical: quota_stack.name(logical) for logical in quota_stack.template.resources}
         lambda_client = LocalLambdaClient(quota_stack)
         # When it is redriven while the cause remains
         still = redrive_stack(physical, quota_stack.template, lambda_client, quota_stack.client("sqs"))
-    finally:
-        fault_module.install(None)
     # Then it is reported as still failing, with the function's error, and stays in the queue
     assert still.delivered == [] and len(still.kept) == 1 and "input/poison.jsonl" in still.kept[0]
     assert "ClientError" in still.kept[0] and "HeadObject" in still.kept[0]
