@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pytest_socket import disable_socket
 
-from batchrecs_local.stack import LambdaContext
+from batchrecs_local.lambdas import LambdaContext
 from batchrecs_local.template import Template
 
 ROOT = Path(__file__).resolve().parents[1]

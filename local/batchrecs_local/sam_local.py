@@ -23,7 +23,8 @@ from typing import Any
 
 from cfnlint.decode import decode
 
-from batchrecs_local.stack import LOCAL_ENVIRONMENT, LOCAL_LAMBDA_ENVIRONMENT, LocalStack
+from batchrecs_local.lambdas import LOCAL_LAMBDA_ENVIRONMENT
+from batchrecs_local.stack import LOCAL_ENVIRONMENT, LocalStack
 from batchrecs_local.template import ROOT
 
 BUILD = ROOT / ".aws-sam" / "build"

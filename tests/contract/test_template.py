@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from batchrecs.settings import DEFAULT_NUM_RESULTS, PROBE_ARN, SETTINGS, JobSettings, StackSettings, job_defaults
 from batchrecs_local import docgen
-from batchrecs_local.stack import NOT_NEEDED_LOCALLY, LocalStack
+from batchrecs_local.deploy import NOT_NEEDED_LOCALLY, Deployer
 from batchrecs_local.template import Template
 
 TEMPLATE = Template()
@@ -28,7 +28,7 @@ def test_submit_environment_gives_every_stack_setting_and_nothing_unread() -> No
 def test_every_resource_has_a_local_counterpart_or_a_reason() -> None:
     for logical, resource in TEMPLATE.resources.items():
         creator = "_create_" + resource["Type"].replace("::", "_")
-        assert hasattr(LocalStack, creator) or resource["Type"] in NOT_NEEDED_LOCALLY, logical
+        assert hasattr(Deployer, creator) or resource["Type"] in NOT_NEEDED_LOCALLY, logical
 
 
 def test_runtime_is_python_313_everywhere() -> None:

@@ -149,7 +149,7 @@ def test_a_closed_stack_leaves_no_execution_running() -> None:
 
 
 def test_theme_generation_writes_theme_lines_and_is_refused_where_the_service_refuses_it(sample: Path) -> None:
-    from batchrecs_local.stack import DEMO_RECIPES
+    from batchrecs_local.demo import DEMO_RECIPES
 
     items = solution_version_arn("items")
     request = {

@@ -16,7 +16,8 @@ import pytest
 
 from batchrecs.events import DETAIL_TYPES
 from batchrecs_local.faults import Faults
-from batchrecs_local.stack import EventTap, LambdaContext, LocalStack, demo_emulator
+from batchrecs_local.lambdas import LambdaContext
+from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
 
@@ -134,7 +135,7 @@ def test_the_same_s3_event_delivered_three_times_at_once_makes_one_job(quota_sta
     tap = EventTap(quota_stack)
     (first,) = quota_stack.drop(b'{"userId": "user-0001"}\n', "input/thrice.jsonl")
     event = first.event
-    module = quota_stack.handler("SubmitFunction")
+    module = quota_stack.lambdas.handler("SubmitFunction")
     environment = {
         **quota_stack.template.function_environment("SubmitFunction"),
         "AWS_LAMBDA_FUNCTION_NAME": quota_stack.name("SubmitFunction"),

@@ -1,0 +1,37 @@
+"""The local stack's demo configuration: one solution version per kind (two, to compare), registered with the
+emulator, and polling parameters short enough for a laptop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchrecs_local import emulator
+from batchrecs_local.template import ACCOUNT
+
+DEMO_RECIPES = {
+    "users": "arn:aws:personalize:::recipe/aws-user-personalization-v2",
+    "items": "arn:aws:personalize:::recipe/aws-similar-items",
+    "ranking": "arn:aws:personalize:::recipe/aws-personalized-ranking-v2",
+}
+"""The local stack's solution versions, one per kind, registered with the emulator."""
+FAST_PARAMETERS = {
+    "PollFirstWaitSeconds": "1",
+    "PollIntervalSeconds": "1",
+    "CapacityRetrySeconds": "1",
+    "CapacityRetryMaxSeconds": "2",
+}
+
+
+LOCAL_VERSIONS = (1, 2)
+"""Each kind's solution versions on the local stack: 1 is the default, 2 is there to compare against (the emulator
+gives both one model, so their outputs match; on AWS, two versions' outputs differ)."""
+
+
+def solution_version_arn(kind: str, region: str = "us-east-1", version: int = 1) -> str:
+    return f"arn:aws:personalize:{region}:{ACCOUNT}:solution/batchrecs-local-{kind}/{version}"
+
+
+def demo_emulator(region: str = "us-east-1", **settings: Any) -> emulator.EmulatorSettings:
+    """The emulator's settings with the local stack's solution versions (two per kind) registered."""
+    versions = {solution_version_arn(k, region, v): r for k, r in DEMO_RECIPES.items() for v in LOCAL_VERSIONS}
+    return emulator.EmulatorSettings(solution_versions=versions, **settings)

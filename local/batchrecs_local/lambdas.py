@@ -1,0 +1,189 @@
+"""The template's functions, run in process as Lambda runs them: each in its own environment from the template, one
+invocation at a time, asynchronous invokes retried per EventInvokeConfig and then sent to their on-failure
+destination."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from unittest import mock
+
+from batchrecs_local.template import ACCOUNT
+
+LOCAL_LAMBDA_ENVIRONMENT = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
+ASYNC_RETRY_SECONDS = 0.2
+"""Lambda waits about a minute, then two, between asynchronous retries; locally, fractions of a second."""
+
+
+class FunctionOutput(io.TextIOBase):
+    """Where in-process functions' log and metric lines go: stderr when ``verbose``, else nowhere. One object for
+    the process, because Powertools binds its logger to the stream current when a handler is first imported."""
+
+    verbose = True
+
+    def write(self, text: str) -> int:
+        if self.verbose:
+            sys.stderr.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.verbose and sys is not None:  # io's finaliser flushes after the interpreter cleared modules
+            sys.stderr.flush()
+
+
+FUNCTION_OUTPUT = FunctionOutput()
+
+
+@dataclass
+class LambdaContext:
+    """The part of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    deadline: float = field(default_factory=lambda: time.time() + 900)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.time()) * 1000))
+
+
+@dataclass
+class LocalFunction:
+    """An AWS::Lambda::Function of the transformed template, run in process, with its EventInvokeConfig."""
+
+    logical: str
+    name: str
+    arn: str
+    code: Path
+    handler: str
+    environment: dict[str, str]
+    retries: int = 2
+    on_failure: str | None = None
+    """The on-failure destination's ARN (an SQS queue), if any."""
+
+
+@dataclass
+class Invocation:
+    function: str
+    event: dict[str, Any]
+    result: Any = None
+    error: str | None = None
+    attempts: int = 0
+
+
+class Lambdas:
+    """The stack's functions, by logical id. ``client`` makes the AWS clients the on-failure destinations need."""
+
+    def __init__(self, client: Callable[[str], Any], *, quiet: bool = True) -> None:
+        self.client = client
+        self.quiet = quiet
+        self.functions: dict[str, LocalFunction] = {}
+        self.invocations: list[Invocation] = []
+        self.gates: dict[str, threading.Event] = {}
+        """Function → a gate its invocations wait for (tests hold a function with it instead of racing it)."""
+        self._invoking = threading.RLock()
+
+    def find(self, name_or_arn: str) -> LocalFunction | None:
+        return next((f for f in self.functions.values() if name_or_arn in (f.arn, f.name)), None)
+
+    def handler(self, logical: str) -> ModuleType:
+        """Import a function's app.py as Lambda would (once per process, like a warm container).
+
+        Call it inside the function's environment: Powertools reads its service name and namespace at import.
+        """
+        function = self.functions[logical]
+        module_name, _ = function.handler.rsplit(".", 1)
+        path = function.code / f"{module_name}.py"
+        unique = f"batchrecs_function_{logical}"
+        if unique not in sys.modules:
+            spec = importlib.util.spec_from_file_location(unique, path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[unique] = module  # before it runs, as import does: dataclasses look their module up
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[unique]
+                raise
+        return sys.modules[unique]
+
+    def invoke(self, logical: str, event: dict[str, Any]) -> Any:
+        """A synchronous invoke: the function's environment from the template, and a handler that forgot what it
+        cached from another's (its ``reset``)."""
+        function = self.functions[logical]
+        gate = self.gates.get(logical)
+        if gate is not None and not gate.wait(timeout=600):  # before the lock: other functions run meanwhile
+            raise TimeoutError(f"{logical} was held for 600 s")
+        environment = {**function.environment, **LOCAL_LAMBDA_ENVIRONMENT, "AWS_LAMBDA_FUNCTION_NAME": function.name}
+        # One invocation at a time: each patches the process-wide environment and stdout, and Step Functions'
+        # lambda:invoke tasks call in from their own threads.
+        with self._invoking, mock.patch.dict(os.environ, environment), self._quiet():
+            module = self.handler(logical)
+            handler = getattr(module, function.handler.rsplit(".", 1)[1])
+            module.reset()  # settings and ports depend on the function's environment; clients do not
+            return handler(event, LambdaContext(function_name=function.name))
+
+    def invoke_async(self, logical: str, event: dict[str, Any], invocation: Invocation | None = None) -> Invocation:
+        """Lambda's asynchronous invoke: retried per EventInvokeConfig, then sent to its on-failure destination.
+        ``invocation``, when given, is the record to fill (a caller waiting on another thread holds it)."""
+        function = self.functions[logical]
+        invocation = invocation or Invocation(function=logical, event=event)
+        for invocation.attempts in range(1, function.retries + 2):
+            try:
+                invocation.result = self.invoke(logical, event)
+                invocation.error = None
+                break
+            except Exception as error:  # Lambda retries whatever the handler raises, a while later
+                invocation.error = f"{type(error).__name__}: {error}"
+                time.sleep(ASYNC_RETRY_SECONDS * invocation.attempts)
+        if invocation.error and function.on_failure:
+            sqs = self.client("sqs")
+            record = {
+                "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": invocation.attempts},
+                "requestPayload": event,
+                "responseContext": {"functionError": invocation.error},
+            }
+            queue = sqs.get_queue_url(QueueName=function.on_failure.rsplit(":", 1)[-1])["QueueUrl"]
+            sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(record))
+        self.invocations.append(invocation)
+        return invocation
+
+    @contextlib.contextmanager
+    def _quiet(self) -> Any:
+        """Keep handler logs and metrics off stdout, which belongs to the CLI's event lines: on stderr when
+        FUNCTION_OUTPUT.verbose, else dropped."""
+        if not self.quiet:
+            yield
+            return
+        from batchrecs.observability import logger as function_logger
+
+        # Powertools' handler holds the stream current when it was made; point it here for the invocation too.
+        handler = function_logger.registered_handler
+        stream = handler if isinstance(handler, logging.StreamHandler) else None
+        previous = stream.setStream(FUNCTION_OUTPUT) if stream is not None else None
+        try:
+            with contextlib.redirect_stdout(FUNCTION_OUTPUT):
+                yield
+        finally:
+            if stream is not None and previous is not None:
+                stream.setStream(previous)
