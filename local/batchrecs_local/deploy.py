@@ -46,7 +46,9 @@ class Deployer:
         self.client("cloudformation").create_stack(
             StackName=self.template.stack_name, TemplateBody=json.dumps({"Resources": {}})
         )
-        resources = cloudformation_backends[ACCOUNT][self.region].get_stack(self.template.stack_name).resource_map
+        stack = cloudformation_backends[ACCOUNT][self.region].get_stack(self.template.stack_name)
+        stack.template = json.dumps(self.template.document)  # GetTemplate gives the processed template, as on AWS
+        resources = stack.resource_map
         for logical, resource in self.template.resources.items():
             resources._resource_json_map[logical] = resource
             resources._parsed_resources[logical] = SimpleNamespace(

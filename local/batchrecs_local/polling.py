@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from batchrecs.execution import polling_schedule
+from batchrecs.settings import stack_default
 
 TRANSITIONS_PER_POLL = 4
 FIXED_TRANSITIONS = 6
@@ -38,11 +39,11 @@ class Outcome:
 def simulate(
     duration: int,
     *,
-    first_wait: int = 720,
-    minimum: int = 60,
-    maximum: int = 1800,
-    growth_percent: int = 5,
-    horizon: int = 86_400,
+    first_wait: int = stack_default("poll_first_wait_seconds"),
+    minimum: int = stack_default("poll_interval_seconds"),
+    maximum: int = stack_default("poll_max_interval_seconds"),
+    growth_percent: int = stack_default("poll_growth_percent"),
+    horizon: int = stack_default("max_job_seconds"),
 ) -> Outcome:
     """Poll a job that becomes ACTIVE after ``duration`` seconds; count until the first poll that sees it."""
     waits = polling_schedule(

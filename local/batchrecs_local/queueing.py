@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from batchrecs.execution import CapacityRetry, Polling
+from batchrecs.settings import stack_default
 
 STEP_FUNCTIONS_LIMIT = 8 * 24 * 3600
 """The state machine's TimeoutSeconds (691,200): an execution stopped there publishes nothing."""
@@ -25,16 +26,17 @@ STEP_FUNCTIONS_LIMIT = 8 * 24 * 3600
 
 @dataclass(frozen=True)
 class Stack:
-    """The stack parameters the simulation needs (template.yaml's defaults)."""
+    """The stack parameters the simulation needs (the stack's defaults, from StackSettings)."""
 
     quota: int = 5
-    poll_first_wait: int = 720
-    poll_interval: int = 60
-    poll_max_interval: int = 1800
-    poll_growth_percent: int = 5
-    max_job_seconds: int = 86_400
-    capacity_retry_seconds: int = 60
-    capacity_retry_max_seconds: int = 900
+    """Personalize's default quota of batch inference jobs pending or in progress."""
+    poll_first_wait: int = stack_default("poll_first_wait_seconds")
+    poll_interval: int = stack_default("poll_interval_seconds")
+    poll_max_interval: int = stack_default("poll_max_interval_seconds")
+    poll_growth_percent: int = stack_default("poll_growth_percent")
+    max_job_seconds: int = stack_default("max_job_seconds")
+    capacity_retry_seconds: int = stack_default("capacity_retry_seconds")
+    capacity_retry_max_seconds: int = stack_default("capacity_retry_max_seconds")
 
 
 @dataclass

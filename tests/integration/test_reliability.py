@@ -169,7 +169,7 @@ def test_the_same_s3_event_delivered_three_times_at_once_makes_one_job(quota_sta
 def test_a_submission_that_failed_after_retries_is_kept_then_redriven(quota_stack: LocalStack) -> None:
     # Given Step Functions refusing StartExecution (not retryable), so that SubmitFunction fails all three attempts
     from batchrecs_local import faults as fault_module
-    from batchrecs_local.redrive import redrive
+    from batchrecs_ops.redrive import redrive
 
     quota_stack.settings.running_seconds = 0.3
     tap = EventTap(quota_stack)
@@ -189,9 +189,9 @@ def test_a_submission_that_failed_after_retries_is_kept_then_redriven(quota_stac
 
 def test_each_on_failure_queue_is_redriven_into_its_own_function(quota_stack: LocalStack, sample: Path) -> None:
     from batchrecs_local import faults as fault_module
-    from batchrecs_local.redrive import failure_queues, redrive
+    from batchrecs_ops.redrive import failure_queues, redrive
 
-    queues = failure_queues(quota_stack.template)
+    queues = failure_queues(quota_stack.template.resources)
     assert queues == {"SubmitFailures": "SubmitFunction", "TrainFailures": "TrainFunction"}
     # Given S3 refusing reads while a model drop is trained: TrainFunction fails all its attempts
     with fault_module.installed(Faults(rates={"s3.GetObject": 1.0}, kinds={"s3.GetObject": "AccessDenied"})):
@@ -234,7 +234,7 @@ class LocalLambdaClient:
 
 def test_redrive_deletes_a_dead_letter_only_once_its_drop_ran_to_the_end(quota_stack: LocalStack) -> None:
     from batchrecs_local import faults as fault_module
-    from batchrecs_local.redrive import redrive_stack
+    from batchrecs_ops.redrive import redrive_stack
 
     # Given a poison drop: S3 refuses SubmitFunction's reads, so all three attempts fail into SubmitFailures
     tap = EventTap(quota_stack)
@@ -244,12 +244,12 @@ def test_redrive_deletes_a_dead_letter_only_once_its_drop_ran_to_the_end(quota_s
         physical = {logical: quota_stack.name(logical) for logical in quota_stack.template.resources}
         lambda_client = LocalLambdaClient(quota_stack)
         # When it is redriven while the cause remains
-        still = redrive_stack(physical, quota_stack.template, lambda_client, quota_stack.client("sqs"))
+        still = redrive_stack(physical, quota_stack.template.resources, lambda_client, quota_stack.client("sqs"))
     # Then it is reported as still failing, with the function's error, and stays in the queue
     assert still.delivered == [] and len(still.kept) == 1 and "input/poison.jsonl" in still.kept[0]
     assert "ClientError" in still.kept[0] and "HeadObject" in still.kept[0]
     # And once the cause is gone, a redrive runs it to its end and empties the queue
-    done = redrive_stack(physical, quota_stack.template, lambda_client, quota_stack.client("sqs"))
+    done = redrive_stack(physical, quota_stack.template.resources, lambda_client, quota_stack.client("sqs"))
     assert (done.delivered, done.kept) == (["input/poison.jsonl"], [])
     assert outcomes(tap, {"input/poison.jsonl"})[0] == Counter({"input/poison.jsonl": 1})
     assert "Messages" not in quota_stack.client("sqs").receive_message(QueueUrl=quota_stack.name("SubmitFailures"))

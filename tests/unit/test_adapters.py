@@ -205,7 +205,8 @@ def test_the_create_client_makes_one_attempt() -> None:
 def test_redrive_of_a_deployed_stack_finds_each_queue_and_its_function(monkeypatch: pytest.MonkeyPatch) -> None:
     import json as json_module
 
-    from batchrecs_local import redrive as redrive_module
+    from batchrecs_local.template import Template
+    from batchrecs_ops import redrive as redrive_module
 
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
     sqs = boto3.client("sqs", region_name="us-east-1")
@@ -233,6 +234,12 @@ def test_redrive_of_a_deployed_stack_finds_each_queue_and_its_function(monkeypat
                 ]
             },
         )
+        # the wiring as CloudFormation holds it: the processed template (here, this checkout's, transformed)
+        cfn.add_response(
+            "get_template",
+            {"TemplateBody": json_module.dumps(Template().document)},
+            {"StackName": "batchrecs", "TemplateStage": "Processed"},
+        )
         queue_stub.add_response(
             "receive_message",
             {
@@ -259,7 +266,7 @@ def test_redrive_of_a_deployed_stack_finds_each_queue_and_its_function(monkeypat
         })  # fmt: skip
         clients = {"cloudformation": cloudformation, "sqs": sqs, "lambda": lambda_client}
         monkeypatch.setattr(boto3.session.Session, "client", lambda self, name, **_: clients[name])
-        from batchrecs_local.deployed import Deployed
+        from batchrecs_ops.deployed import Deployed
 
         result = redrive_module.deployed(Deployed("batchrecs", region="us-east-1"))
     assert (result.delivered, result.kept) == (["input/x.jsonl"], [])

@@ -458,6 +458,14 @@ class StackSettings(WireModel):
         return (self.region, self.account_id) if self.region and self.account_id else None
 
 
+def stack_default(name: str) -> int:
+    """A numeric StackSettings field's default: the one place it is written (template.yaml's Default is checked
+    against it)."""
+    default = StackSettings.model_fields[name].default
+    assert isinstance(default, int), name
+    return default
+
+
 class StackSettingsError(ValueError):
     """The stack's own configuration is wrong: a parameter's value, not any drop's. It fails the invocation (the
     drop waits in the on-failure queue for a redrive once the stack is fixed) instead of rejecting the user's file

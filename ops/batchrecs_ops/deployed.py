@@ -4,6 +4,7 @@ CloudFormation, with AWS's usual settings (region, credentials, profile, AWS_END
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -61,6 +62,15 @@ class Deployed:
         """Logical id → physical name of every resource of the stack."""
         pages = self.client("cloudformation").describe_stack_resources(StackName=self.stack)["StackResources"]
         return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in pages}
+
+    @cache  # noqa: B019
+    def resources(self) -> dict[str, Any]:
+        """The stack's resources as CloudFormation deployed them: the processed template (the SAM transform's
+        output), so that the wiring read is the deployed stack's, not this checkout's."""
+        body = self.client("cloudformation").get_template(StackName=self.stack, TemplateStage="Processed")
+        template = body["TemplateBody"]
+        document: dict[str, Any] = json.loads(template) if isinstance(template, str) else template
+        return dict(document["Resources"])
 
     def name(self, logical: str) -> str:
         found = self.physical().get(logical)

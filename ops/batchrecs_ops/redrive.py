@@ -15,10 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from batchrecs_local.template import Template
-
 if TYPE_CHECKING:
-    from batchrecs_local.deployed import Deployed
+    from batchrecs_ops.deployed import Deployed
 
 
 @dataclass
@@ -65,15 +63,18 @@ def redrive(sqs: Any, queue_url: str, deliver: Callable[[dict[str, Any]], None],
     return result
 
 
-def failure_queues(template: Template) -> dict[str, str]:
-    """On-failure queue → the function whose failures it keeps, from the transformed template's EventInvokeConfigs."""
+def failure_queues(resources: dict[str, Any]) -> dict[str, str]:
+    """On-failure queue → the function whose failures it keeps, from a transformed template's resources (its
+    EventInvokeConfigs): the deployed stack's, as CloudFormation holds it, or the local stack's."""
     queues = {}
-    for config in template.resources_of("AWS::Lambda::EventInvokeConfig").values():
+    for config in resources.values():
+        if config["Type"] != "AWS::Lambda::EventInvokeConfig":
+            continue
         props = config["Properties"]
         destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", {})
         if isinstance(destination, dict) and "Fn::GetAtt" in destination:
             queue, _ = destination["Fn::GetAtt"]
-            if template.resources[queue]["Type"] == "AWS::SQS::Queue":
+            if resources[queue]["Type"] == "AWS::SQS::Queue":
                 queues[queue] = props["FunctionName"]["Ref"]
     return queues
 
@@ -98,10 +99,10 @@ def invoke_to_the_end(lambda_client: Any, function_name: str, payload: dict[str,
     return json.loads(body) if body else None
 
 
-def redrive_stack(physical: dict[str, str], template: Template, lambda_client: Any, sqs: Any) -> Redriven:
-    """Redrive every on-failure queue ``template`` declares into its function, by the stack's physical names."""
+def redrive_stack(physical: dict[str, str], resources: dict[str, Any], lambda_client: Any, sqs: Any) -> Redriven:
+    """Redrive every on-failure queue the stack's ``resources`` declare into its function, by its physical names."""
     total = Redriven()
-    for queue, function in failure_queues(template).items():
+    for queue, function in failure_queues(resources).items():
 
         def deliver(payload: dict[str, Any], function: str = function) -> None:
             invoke_to_the_end(lambda_client, physical[function], payload)
@@ -113,5 +114,6 @@ def redrive_stack(physical: dict[str, str], template: Template, lambda_client: A
 
 
 def deployed(stack: Deployed) -> Redriven:
-    """Redrive every on-failure queue of a deployed stack into its function, found from the stack's resources."""
-    return redrive_stack(stack.physical(), Template(), stack.client("lambda"), stack.client("sqs"))
+    """Redrive every on-failure queue of a deployed stack into its function, as the template it was deployed with
+    wires them."""
+    return redrive_stack(stack.physical(), stack.resources(), stack.client("lambda"), stack.client("sqs"))
