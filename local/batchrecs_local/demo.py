@@ -12,8 +12,10 @@ DEMO_RECIPES = {
     "users": "arn:aws:personalize:::recipe/aws-user-personalization-v2",
     "items": "arn:aws:personalize:::recipe/aws-similar-items",
     "ranking": "arn:aws:personalize:::recipe/aws-personalized-ranking-v2",
+    "item-affinity": "arn:aws:personalize:::recipe/aws-item-affinity",
+    "item-attributes": "arn:aws:personalize:::recipe/aws-item-attribute-affinity",
 }
-"""The local stack's solution versions, one per kind, registered with the emulator."""
+"""The local stack's solution versions, one per kind, registered with the emulator (the last two make segments)."""
 FAST_PARAMETERS = {
     "PollFirstWaitSeconds": "1",
     "PollIntervalSeconds": "1",

@@ -36,7 +36,7 @@ from batchrecs.settings import DEFAULT_NUM_RESULTS, THEME_REGIONS, JobKind
 from batchrecs.validation import MAX_THEME_RECORDS, is_blank, iter_lines, kind_of_line
 from scorer.interactions import Interactions
 from scorer.model import Model
-from scorer.personalize_format import error_line, theme_line
+from scorer.personalize_format import error_line, segment_line, theme_line
 from scorer.score import score_lines
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
@@ -67,6 +67,8 @@ class EmulatorSettings:
     running_seconds: float = 2.0
     quota: int = 5
     """Pending or in-progress jobs allowed at once (Personalize's default is 5 per region)."""
+    segment_quota: int = 5
+    """The same for batch segment jobs, counted apart (5, not adjustable)."""
     failures: dict[str, str] = field(default_factory=dict)
     """Input-path substring → failureReason: matching jobs end in CREATE FAILED with that reason."""
     solution_versions: dict[str, str] = field(default_factory=dict)
@@ -118,11 +120,23 @@ def _model_trained_from(data: bytes) -> Model | None:
 
 
 class BatchInferenceJob(BaseModel):
-    def __init__(self, account_id: str, region: str, request: dict[str, Any], settings: EmulatorSettings) -> None:
+    """A batch inference job, or with ``segment`` a batch segment job: the same lifecycle, its own ARN and output."""
+
+    def __init__(
+        self,
+        account_id: str,
+        region: str,
+        request: dict[str, Any],
+        settings: EmulatorSettings,
+        *,
+        segment: bool = False,
+    ) -> None:
         self.settings = settings
+        self.segment = segment
         self.request = request
         self.name: str = request["jobName"]
-        self.arn = f"arn:aws:personalize:{region}:{account_id}:batch-inference-job/{self.name}"
+        kind = "batch-segment-job" if segment else "batch-inference-job"
+        self.arn = f"arn:aws:personalize:{region}:{account_id}:{kind}/{self.name}"
         self.account_id = account_id
         self.created_at = datetime.now(UTC)
         self.started = time.monotonic()
@@ -154,7 +168,7 @@ class BatchInferenceJob(BaseModel):
                 return "CREATE IN_PROGRESS"
             if self.failure is None:
                 try:
-                    write_output(self)
+                    (write_segments if self.segment else write_output)(self)
                 except Exception as error:  # the real service reports any input or output problem the same way
                     self.failure = f"Failed to process input: {error}"
             self.final_status = "CREATE FAILED" if self.failure else "ACTIVE"
@@ -165,7 +179,7 @@ class BatchInferenceJob(BaseModel):
         status = self.status
         described = {k: v for k, v in self.request.items() if k != "tags"}
         described.update(
-            batchInferenceJobArn=self.arn,
+            **{"batchSegmentJobArn" if self.segment else "batchInferenceJobArn": self.arn},
             status=status,
             creationDateTime=self.created_at.timestamp(),
             lastUpdatedDateTime=(self.finished_at or self.created_at).timestamp(),
@@ -178,6 +192,7 @@ class BatchInferenceJob(BaseModel):
         described = self.to_dict()
         keys = (
             "batchInferenceJobArn",
+            "batchSegmentJobArn",
             "jobName",
             "status",
             "creationDateTime",
@@ -220,6 +235,29 @@ def write_output(job: BatchInferenceJob) -> None:
                 model, itertools.chain([first] if first is not None else [], lines), kind=kind, num_results=num_results
             )
         _write_streaming(s3, out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", output)
+
+
+def write_segments(job: BatchInferenceJob) -> None:
+    """A batch segment job's output, as real ones are written: per query, the numResults users most likely to
+    want the item (Item-Affinity: the item's column of the scorer's model). The emulator has no item attributes:
+    an Item-Attribute-Affinity query is answered as the catalogue's most popular item would be."""
+    s3 = s3_backends[job.account_id]["aws"]
+    in_bucket, key = split_uri(job.input_path)
+    out_bucket, out_prefix = split_uri(job.output_path)
+    found = s3.get_object(in_bucket, key)
+    if found is None:
+        raise FileNotFoundError(f"s3://{in_bucket}/{key}")
+    model = trained_model(job.settings)
+    users = int(job.request.get("numResults", DEFAULT_NUM_RESULTS))
+    popular = model.item_index(model.popular(1)[0]) if len(model.item_ids) else None
+    lines = []
+    for raw in iter_lines(chunks_of(found)):
+        if is_blank(raw):
+            continue
+        record = orjson.loads(raw)
+        index = model.item_index(record["itemId"]) if "itemId" in record else popular
+        lines.append(segment_line(record, model.top_users(index, users) if index is not None else []))
+    s3.put_object(out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", b"".join(lines))
 
 
 def chunks_of(found: Any, size: int = 1 << 20) -> Iterator[bytes]:
@@ -284,10 +322,40 @@ def _kind(settings: EmulatorSettings, solution_version_arn: str, lines: list[byt
 # --- the backend and response operations moto lacks -------------------------------------------------------
 
 
-def _jobs(backend: PersonalizeBackend) -> dict[str, BatchInferenceJob]:
-    if not hasattr(backend, "batch_inference_jobs"):
-        backend.batch_inference_jobs = {}  # type: ignore[attr-defined]
-    return backend.batch_inference_jobs  # type: ignore[attr-defined, no-any-return]
+def _jobs(backend: PersonalizeBackend, *, segment: bool = False) -> dict[str, BatchInferenceJob]:
+    """The backend's batch inference jobs, or its batch segment jobs: two kinds, each with its own quota."""
+    attribute = "batch_segment_jobs" if segment else "batch_inference_jobs"
+    if not hasattr(backend, attribute):
+        setattr(backend, attribute, {})
+    jobs: dict[str, BatchInferenceJob] = getattr(backend, attribute)
+    return jobs
+
+
+SEGMENT_RECIPES = ("aws-item-affinity", "aws-item-attribute-affinity")
+
+
+def create_batch_segment_job(backend: PersonalizeBackend, request: dict[str, Any], settings: EmulatorSettings) -> str:
+    """CreateBatchSegmentJob as the service checks it: a valid name, a known solution version of a segment
+    recipe, a new name, and room under the segment jobs' own quota (5 at once, not adjustable)."""
+    name = request.get("jobName", "")
+    if not JOB_NAME.match(name) or len(name) > 63:
+        raise InvalidInputException(f"jobName {name!r} must match [a-zA-Z0-9][a-zA-Z0-9-_]* and be 1-63 characters")
+    arn = request.get("solutionVersionArn", "")
+    if settings.solution_versions and arn not in settings.solution_versions:
+        raise ResourceNotFoundException(arn)
+    recipe = settings.solution_versions.get(arn, "").rsplit("/", 1)[-1]
+    if settings.solution_versions and recipe not in SEGMENT_RECIPES:
+        raise InvalidInputException("batch segment jobs need an Item-Affinity or Item-Attribute-Affinity recipe")
+    jobs = _jobs(backend, segment=True)
+    if any(job.name == name for job in jobs.values()):
+        raise ResourceAlreadyExistsException(f"Batch segment job {name} already exists")
+    if sum(job.status in RUNNING for job in jobs.values()) >= settings.segment_quota:
+        raise LimitExceededException(
+            f"More than {settings.segment_quota} batch segment jobs are pending or in progress"
+        )
+    job = BatchInferenceJob(backend.account_id, backend.region_name, request, settings, segment=True)
+    jobs[job.arn] = job
+    return job.arn
 
 
 def create_batch_inference_job(backend: PersonalizeBackend, request: dict[str, Any], settings: EmulatorSettings) -> str:
@@ -367,7 +435,30 @@ def installed(settings: EmulatorSettings) -> Iterator[None]:
             }
         )
 
+    def create_segments(self: PersonalizeResponse) -> str:
+        arn = create_batch_segment_job(self.personalize_backend, json.loads(self.body), settings)
+        return json.dumps({"batchSegmentJobArn": arn})
+
+    def describe_segments(self: PersonalizeResponse) -> str:
+        arn = json.loads(self.body)["batchSegmentJobArn"]
+        job = _jobs(self.personalize_backend, segment=True).get(arn)
+        if job is None:
+            raise ResourceNotFoundException(arn)
+        return json.dumps({"batchSegmentJob": job.to_dict()})
+
+    def list_segments(self: PersonalizeResponse) -> str:
+        wanted = json.loads(self.body).get("solutionVersionArn")
+        jobs = [
+            job.summary()
+            for job in _jobs(self.personalize_backend, segment=True).values()
+            if wanted in (None, job.request.get("solutionVersionArn"))
+        ]
+        return json.dumps({"batchSegmentJobs": jobs})
+
     operations = {
+        "create_batch_segment_job": create_segments,
+        "describe_batch_segment_job": describe_segments,
+        "list_batch_segment_jobs": list_segments,
         "create_batch_inference_job": create,
         "describe_batch_inference_job": describe,
         "list_batch_inference_jobs": list_jobs,

@@ -60,16 +60,25 @@ def test_aws_sdk_result_selectors_read_fields_of_the_botocore_output_shape() -> 
 
 def test_choices_read_fields_the_selectors_produce() -> None:
     selected = {f"$.describe.{k.removesuffix('.$')}" for k in ASL["States"]["Describe job"]["ResultSelector"]}
-    job = SESSION.get_service_model("personalize").shape_for("BatchInferenceJob")
-    assert isinstance(job, StructureShape)
-    job_fields = {m[0].upper() + m[1:] for m in job.members}
+    segment = {f"$.describe.{k.removesuffix('.$')}" for k in ASL["States"]["Describe segment job"]["ResultSelector"]}
+    assert segment == selected  # both Describes feed the same Choice states
+    job_fields: set[str] = set()
+    for shape_name in ("BatchInferenceJob", "BatchSegmentJob"):
+        job = SESSION.get_service_model("personalize").shape_for(shape_name)
+        assert isinstance(job, StructureShape)
+        fields = {m[0].upper() + m[1:] for m in job.members}
+        job_fields = fields if not job_fields else job_fields & fields  # read only what both job types have
     for state in ASL["States"].values():
-        for choice in state.get("Choices", []):
-            variable = choice["Variable"]
-            if variable.startswith("$.describe.Job."):
-                assert variable.rsplit(".", 1)[-1] in job_fields
-            elif variable.startswith("$.describe."):
-                assert variable in selected
+        for rule in state.get("Choices", []):
+            for choice in rule.get("And", [rule]):
+                check_choice(choice["Variable"], job_fields, selected)
+
+
+def check_choice(variable: str, job_fields: set[str], selected: set[str]) -> None:
+    if variable.startswith("$.describe.Job."):
+        assert variable.rsplit(".", 1)[-1] in job_fields
+    elif variable.startswith("$.describe."):
+        assert variable in selected
 
 
 def test_put_events_entries_match_the_botocore_shape_and_the_event_models() -> None:

@@ -10,7 +10,7 @@ from botocore.validate import ParamValidator
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchrecs.execution import CreateJobRequest
+from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest
 from batchrecs.naming import job_name
 from batchrecs.settings import JobMode, JobSettings
 
@@ -73,3 +73,25 @@ def test_settings_enums_match_botocore() -> None:
     from batchrecs.settings import RankingInfluenceType
 
     assert [m.value for m in RankingInfluenceType] == enum("RankingInfluenceType")
+
+
+def test_the_segment_request_is_valid_for_botocore_and_has_every_member() -> None:
+    shape = MODEL.operation_model("CreateBatchSegmentJob").input_shape
+    assert isinstance(shape, StructureShape)
+    settings = JobSettings(
+        solution_version_arn=SV,
+        filter_arn="arn:aws:personalize:us-east-1:123456789012:filter/f",
+        num_results=100,
+        tags={"team": "ml"},
+        kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+    )
+    request = CreateSegmentJobRequest.for_job(
+        settings,
+        job_name=job_name("bucket", "input/x.jsonl", "v"),
+        role_arn="arn:aws:iam::123456789012:role/batchrecs-PersonalizeRole",
+        input_path="s3://bucket/input/x.jsonl",
+        output_path="s3://out/output/x/",
+    ).to_api()
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+    assert set(request) == set(shape.members)

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from batchrecs.adapters.personalize import CreatedJob, JobRefused, RecipeCannotBatch, UnusableSolutionVersion
 from batchrecs.adapters.s3 import ObjectGone, ObjectHead
 from batchrecs.adapters.stepfunctions import Started
-from batchrecs.execution import CreateJobRequest, ExecutionInput, ModelLocation
+from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, ModelLocation
 from batchrecs.model import WireModel
 from batchrecs.settings import JobKind, StackSettings
 from batchrecs.validation import iter_lines, within_time
@@ -66,15 +66,16 @@ class FakePersonalize:
         self.missing = False
         """True: the solution version does not exist."""
 
-    def create(self, create: CreateJobRequest) -> CreatedJob:
+    def create(self, create: CreateJobRequest | CreateSegmentJobRequest) -> CreatedJob:
         """Records each request as boto3 would receive it."""
         if self.refusal:
             raise JobRefused(self.refusal, "refused by the fake")
         request = create.to_api()
         adopted = any(r["jobName"] == request["jobName"] for r in self.requests)
         self.requests.append(request)
+        kind = "batch-inference-job" if isinstance(create, CreateJobRequest) else "batch-segment-job"
         return CreatedJob(
-            arn=f"arn:aws:personalize:us-east-1:123456789012:batch-inference-job/{request['jobName']}",
+            arn=f"arn:aws:personalize:us-east-1:123456789012:{kind}/{request['jobName']}",
             status="CREATE PENDING",
             adopted=adopted,
         )
@@ -142,6 +143,7 @@ class FakeTickets:
 
     def __init__(self) -> None:
         self.issued = 0
+        self.queues: dict[str, FakeTickets] = {}
         self.live: set[int] = set()
         self.stale: set[int] = set()
 
@@ -159,6 +161,12 @@ class FakeTickets:
 
     def leave(self, ticket: int) -> None:
         self.live.discard(ticket)
+
+    def for_type(self, job_type: str) -> FakeTickets:
+        """Inference jobs queue here; each other job type in a queue of its own."""
+        if job_type == "inference":
+            return self
+        return self.queues.setdefault(job_type, FakeTickets())
 
 
 def stack_settings(**fields: Any) -> StackSettings:

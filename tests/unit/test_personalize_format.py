@@ -102,3 +102,17 @@ def test_every_line_of_every_kind_reserialises_to_itself() -> None:
     assert len(written) == 11
     for line in written:
         assert rewrite_any(line) == line, line
+
+
+REAL_SEGMENT_LINE = (
+    b'{"input": {"itemAttributes": "ITEMS.CATEGORY_L1 = \\"tools\\""}, "output": {"usersList": '
+    b'["2131","2504","4680","4712","3965","3867","517","321","1177","2056"]}, "error": null}\n'
+)
+"""FACTS.md's verbatim line of a real batch segment job (Item-Attribute-Affinity)."""
+
+
+def test_a_segment_line_is_byte_for_byte_a_real_one() -> None:
+    from scorer.personalize_format import segment_line
+
+    users = ["2131", "2504", "4680", "4712", "3965", "3867", "517", "321", "1177", "2056"]
+    assert segment_line({"itemAttributes": 'ITEMS.CATEGORY_L1 = "tools"'}, users) == REAL_SEGMENT_LINE

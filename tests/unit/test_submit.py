@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters.personalize import CapacityExceeded, CreatedJob
 from batchrecs.events import InputRejected, JobSubmitted
-from batchrecs.execution import CapacityRetry, CreateJobRequest, ExecutionInput, ModelLocation
+from batchrecs.execution import CapacityRetry, CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, ModelLocation
 from batchrecs.jobs import IDEMPOTENCY, Drop, Outcome, create_queued_job, submit_drop
 from batchrecs.settings import JobKind
 from tests.fakes import FakePersonalize, Fakes, FakeTickets, stack_settings
@@ -247,7 +247,7 @@ class FullPersonalize(FakePersonalize):
         super().__init__()
         self.refusals = refusals
 
-    def create(self, create: CreateJobRequest) -> CreatedJob:
+    def create(self, create: CreateJobRequest | CreateSegmentJobRequest) -> CreatedJob:
         if self.refusals:
             self.refusals -= 1
             raise CapacityExceeded("More than 5 jobs")
@@ -445,3 +445,21 @@ def test_exclude_seen_runs_self_hosted_and_is_never_dropped_on_the_way_to_person
 def rejection_of(ports: Fakes) -> InputRejected:
     (event,) = [e for e in ports.publisher.published if isinstance(e, InputRejected)]
     return event
+
+
+def test_a_segment_drop_makes_a_segment_job_and_queues_as_one(ports: Fakes) -> None:
+    # Given an Item-Affinity solution version, and Personalize's segment quota full for the first create
+    personalize = FullPersonalize(refusals=1)
+    personalize.kind = JobKind.ITEM_AFFINITY
+    tickets = FakeTickets()
+    queued_ports = replace(ports, personalize=personalize, tickets=tickets)
+    result = submit_drop(drop(queued_ports, b'{"itemId": "105"}\n'), queued_ports, STACK)
+    # Then the job is a segment job, queued in the segment jobs' own queue, and its execution input carries the
+    # CreateBatchSegmentJob request back unchanged (not read as an inference request)
+    execution = ports.executions.execution(result.job_name)
+    assert (execution.event.job_type.value, execution.event.kind) == ("segment", JobKind.ITEM_AFFINITY)
+    assert type(execution.create) is CreateSegmentJobRequest
+    assert tickets.live == set() and tickets.queues["segment"].live == {1}
+    created = create_queued_job(execution, personalize, tickets)
+    assert created.create is None and created.job.arn is not None and ":batch-segment-job/" in created.job.arn
+    assert tickets.queues["segment"].live == set()

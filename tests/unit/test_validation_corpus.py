@@ -20,7 +20,8 @@ VALID = sorted((DATA / "valid").glob("*.jsonl"))
 
 def kind_and_limits(kind: str | None) -> tuple[JobKind | None, Limits]:
     themes = kind == "themes"
-    return (JobKind.ITEMS if themes else JobKind(kind) if kind else None), Limits.for_mode(themes=themes)
+    job_kind = JobKind.ITEMS if themes else JobKind(kind) if kind else None
+    return job_kind, Limits.for_mode(themes=themes, kind=job_kind)
 
 
 def test_corpus_has_forty_distinct_bad_files_all_described() -> None:

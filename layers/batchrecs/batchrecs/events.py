@@ -35,6 +35,13 @@ class Backend(StrEnum):
     SELF_HOSTED = "self-hosted"
 
 
+class JobType(StrEnum):
+    """Which Personalize job: a batch inference job (recommendations) or a batch segment job (users per item)."""
+
+    INFERENCE = "inference"
+    SEGMENT = "segment"
+
+
 class Snapshot(WireModel):
     """The immutable, job-scoped copy of the validated version: what the job reads, whatever happens to the key."""
 
@@ -83,7 +90,12 @@ class JobDetail(WireModel):
         description="the drop the job came from: the jobs of one drop (one per solution version compared) share it",
     )
     backend: Backend
-    job_arn: str | None = Field(description="the Personalize batch inference job ARN; null when self-hosted")
+    job_type: JobType = Field(
+        default=JobType.INFERENCE,
+        description="inference (CreateBatchInferenceJob) or segment (CreateBatchSegmentJob, for the item-affinity "
+        "and item-attributes kinds)",
+    )
+    job_arn: str | None = Field(description="the Personalize job's ARN; null when self-hosted, or still queued")
     kind: JobKind
     input: InputFile
     output: JobOutput

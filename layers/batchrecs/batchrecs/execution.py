@@ -8,7 +8,7 @@ execution publishes. No I/O here.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field, model_validator
 
@@ -58,35 +58,24 @@ class Tag(WireModel):
     tag_value: str
 
 
-class CreateJobRequest(WireModel):
-    """CreateBatchInferenceJob's request, every member the API has (tests/contract/test_create_request.py checks it
-    against botocore's shape). ``to_api`` drops the unset ones."""
+class CreateSegmentJobRequest(WireModel):
+    """CreateBatchSegmentJob's request, every member the API has (tests/contract/test_create_request.py checks it
+    against botocore's shape): the members both job types share. ``to_api`` drops the unset ones."""
 
     job_name: str
     solution_version_arn: str
     filter_arn: str | None = None
     num_results: int
+    """For a segment job: users per segment."""
     job_input: JobInput
     job_output: JobOutputLocation
     role_arn: str
-    batch_inference_job_config: BatchInferenceJobConfig | None = None
-    batch_inference_job_mode: str
-    theme_generation_config: ThemeGenerationConfig | None = None
     tags: list[Tag] | None = None
 
     @classmethod
-    def for_job(
-        cls, settings: JobSettings, *, job_name: str, role_arn: str, input_path: str, output_path: str
-    ) -> CreateJobRequest:
+    def for_job(cls, settings: JobSettings, *, job_name: str, role_arn: str, input_path: str, output_path: str) -> Self:
         """The request for one job: every setting the API has, and nothing left at None."""
         kms = settings.kms_key_arn
-        config = None
-        if settings.item_exploration_config or settings.ranking_influence:
-            config = BatchInferenceJobConfig(
-                item_exploration_config={k.value: v for k, v in (settings.item_exploration_config or {}).items()}
-                or None,
-                ranking_influence={k.value: v for k, v in (settings.ranking_influence or {}).items()} or None,
-            )
         return cls(
             job_name=job_name,
             solution_version_arn=settings.solution_version_arn,
@@ -95,19 +84,48 @@ class CreateJobRequest(WireModel):
             job_input=JobInput(s3_data_source=DataLocation(path=input_path, kms_key_arn=kms)),
             job_output=JobOutputLocation(s3_data_destination=DataLocation(path=output_path, kms_key_arn=kms)),
             role_arn=role_arn,
-            batch_inference_job_config=config,
-            batch_inference_job_mode=settings.job_mode.value,
-            theme_generation_config=ThemeGenerationConfig(
+            tags=[Tag(tag_key=k, tag_value=v) for k, v in sorted(settings.tags.items())] or None,
+            **cls._specific(settings),
+        )
+
+    @classmethod
+    def _specific(cls, settings: JobSettings) -> dict[str, Any]:
+        """The members only this job type has."""
+        return {}
+
+    def to_api(self) -> dict[str, Any]:
+        """The keyword arguments of boto3's create call."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class CreateJobRequest(CreateSegmentJobRequest):
+    """CreateBatchInferenceJob's request: the shared members, and the batch inference job's own."""
+
+    batch_inference_job_config: BatchInferenceJobConfig | None = None
+    batch_inference_job_mode: str
+    theme_generation_config: ThemeGenerationConfig | None = None
+
+    @classmethod
+    def _specific(cls, settings: JobSettings) -> dict[str, Any]:
+        config = None
+        if settings.item_exploration_config or settings.ranking_influence:
+            config = BatchInferenceJobConfig(
+                item_exploration_config={k.value: v for k, v in (settings.item_exploration_config or {}).items()}
+                or None,
+                ranking_influence={k.value: v for k, v in (settings.ranking_influence or {}).items()} or None,
+            )
+        theme = (
+            ThemeGenerationConfig(
                 fields_for_theme_generation=FieldsForThemeGeneration(item_name=settings.theme_item_name)
             )
             if settings.theme_item_name
-            else None,
-            tags=[Tag(tag_key=k, tag_value=v) for k, v in sorted(settings.tags.items())] or None,
+            else None
         )
-
-    def to_api(self) -> dict[str, Any]:
-        """The keyword arguments of boto3's create_batch_inference_job."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return {
+            "batch_inference_job_config": config,
+            "batch_inference_job_mode": settings.job_mode.value,
+            "theme_generation_config": theme,
+        }
 
 
 class ScoreRequest(WireModel):
@@ -247,8 +265,9 @@ class ExecutionInput(WireModel):
     job: JobRef = Field(default_factory=JobRef)
     score: ScoreRequest | None = None
     polling: Polling
-    create: CreateJobRequest | None = None
-    """The CreateBatchInferenceJob request of a job queued behind the quota; None once the job exists."""
+    create: CreateJobRequest | CreateSegmentJobRequest | None = Field(default=None, union_mode="left_to_right")
+    """The create request (CreateBatchInferenceJob's, or CreateBatchSegmentJob's) of a job queued behind the quota;
+    None once the job exists."""
     capacity: CapacityRetry | None = None
     retry_in_seconds: int | None = None
     queue_timed_out: bool = False

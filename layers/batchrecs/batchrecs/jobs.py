@@ -16,7 +16,7 @@ from pydantic import Field
 from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, UnusableSolutionVersion
 from batchrecs.adapters.s3 import ObjectGone
 from batchrecs.events import EVENTS_SHOWN, InputFile, InputRejected, Snapshot
-from batchrecs.execution import CreateJobRequest, ExecutionInput, JobRef, Submission
+from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, JobRef, Submission
 from batchrecs.model import WireModel
 from batchrecs.naming import bounded_key, key_problems, version_token
 from batchrecs.observability import Metric, by_backend, count, logger
@@ -104,7 +104,9 @@ def _submit(
     if bad_key:
         return _reject_problems(drop, version_id, [("key", message) for message in bad_key], ports, stack)
 
-    limits = Limits.for_mode(themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list)
+    limits = Limits.for_mode(
+        themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list, kind=kind
+    )
     out_of_time = (lambda: remaining_ms() < TIME_MARGIN_MS) if remaining_ms else None
     report = validate_records(
         ports.files.lines(drop.bucket, drop.key, version_id, out_of_time),
@@ -117,7 +119,10 @@ def _submit(
     if not report.valid or report.kind is None:
         return _reject(drop, version_id, report, ports, stack)
     try:
-        routes = [_route(settings, report.records, ports, stack, compared=len(each) > 1) for settings in each]
+        routes = [
+            _route(settings, report.records, ports, stack, compared=len(each) > 1, kind=report.kind)
+            for settings in each
+        ]
     except SettingsError as error:
         return _reject_problems(
             drop, version_id, error.problems, ports, stack, records=report.records, kind=report.kind
@@ -147,9 +152,11 @@ def _submit(
     return started[0].model_copy(update={"drop_id": paths.drop_id, "jobs": [result.job_name for result in started]})
 
 
-def _route(settings: JobSettings, records: int, ports: SubmitPorts, stack: StackSettings, *, compared: bool) -> Route:
+def _route(
+    settings: JobSettings, records: int, ports: SubmitPorts, stack: StackSettings, *, compared: bool, kind: JobKind
+) -> Route:
     """``plan.route``, with the scorer model looked up only when the scorer could run the job."""
-    reasons = self_hosted_reasons(settings, records, stack, compared=compared)
+    reasons = self_hosted_reasons(settings, records, stack, compared=compared, kind=kind)
     model = None if reasons else ports.files.latest_model(stack.input_bucket, settings.scorer_model)
     return route(settings, reasons, model)
 
@@ -157,17 +164,18 @@ def _route(settings: JobSettings, records: int, ports: SubmitPorts, stack: Stack
 def _start(job: PlannedJob, ports: SubmitPorts) -> SubmitResult:
     """Create one job (or queue it behind Personalize's quota) and start its state machine."""
     detail, capacity = job.detail, job.capacity
-    queued: CreateJobRequest | None = None
+    tickets = ports.tickets.for_type(detail.job_type) if ports.tickets is not None else None
+    queued: CreateJobRequest | CreateSegmentJobRequest | None = None
     if job.create is not None:
         try:
-            if ports.tickets is not None and ports.tickets.waiting(capacity.stale_after):
+            if tickets is not None and tickets.waiting(capacity.stale_after):
                 raise CapacityExceeded("jobs are queued already: this one queues behind them")
             created = ports.personalize.create(job.create)
             job_arn, status, adopted = created.arn, created.status, created.adopted
         except CapacityExceeded:  # "later", not "never": the state machine creates it when there is room
             queued, job_arn, status, adopted = job.create, None, QUEUED_STATUS, False
-            if ports.tickets is not None:
-                capacity = capacity.model_copy(update={"ticket": ports.tickets.take()})
+            if tickets is not None:
+                capacity = capacity.model_copy(update={"ticket": tickets.take()})
             count(Metric.JOBS_QUEUED)
     else:
         job_arn, status, adopted = None, SELF_HOSTED_STATUS, False
@@ -234,6 +242,20 @@ def _kind_of(settings: JobSettings, ports: SubmitPorts) -> JobKind | None:
         kind = settings.kind or ports.personalize.recipe_kind(settings.solution_version_arn)
     except UnusableSolutionVersion as error:
         raise SettingsError([("solution-version-arn", str(error))]) from None
+    if kind is not None and kind.is_segment:
+        inference_only = {
+            "batch-inference-job-mode": settings.job_mode is not JobMode.BATCH_INFERENCE,
+            "item-exploration-config": bool(settings.item_exploration_config),
+            "ranking-influence": bool(settings.ranking_influence),
+            "exclude-seen": settings.exclude_seen,
+        }
+        problems = [
+            (key, f"applies to batch inference jobs only; this solution version's recipe makes {kind} segments")
+            for key, given in inference_only.items()
+            if given
+        ]
+        if problems:
+            raise SettingsError(problems)
     if settings.job_mode is JobMode.THEME_GENERATION:
         if kind not in (None, JobKind.ITEMS):
             raise SettingsError(
@@ -276,6 +298,7 @@ def create_queued_job(
     if execution.create is None or execution.capacity is None:
         raise ValueError(f"{execution.event.job_name} is not queued for creation")
     capacity = execution.capacity
+    tickets = tickets.for_type(execution.event.job_type) if tickets is not None else None
     ticket = capacity.ticket if tickets is not None else None
     ahead = tickets.ahead(ticket, capacity.stale_after) if tickets is not None and ticket is not None else None
     created = None

@@ -7,8 +7,15 @@ import posixpath
 from dataclasses import dataclass
 from datetime import datetime
 
-from batchrecs.events import Backend, InputFile, JobDetail, JobOutput
-from batchrecs.execution import CapacityRetry, CreateJobRequest, ModelLocation, Polling, ScoreRequest
+from batchrecs.events import Backend, InputFile, JobDetail, JobOutput, JobType
+from batchrecs.execution import (
+    CapacityRetry,
+    CreateJobRequest,
+    CreateSegmentJobRequest,
+    ModelLocation,
+    Polling,
+    ScoreRequest,
+)
 from batchrecs.naming import job_name
 from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
 
@@ -48,12 +55,16 @@ class Paths:
         return max(self.output_keys, key=len)
 
 
-def self_hosted_reasons(settings: JobSettings, records: int, stack: StackSettings, *, compared: bool) -> list[str]:
+def self_hosted_reasons(
+    settings: JobSettings, records: int, stack: StackSettings, *, compared: bool, kind: JobKind | None = None
+) -> list[str]:
     """Why the self-hosted scorer cannot run this job (none: it can, given a trained model). A setting is never
     silently dropped; comparing solution versions is Personalize's, the scorer having one model, not theirs."""
     if settings.backend is BackendChoice.PERSONALIZE:
         return ["backend=personalize"]
     reasons = []
+    if kind is not None and kind.is_segment:
+        reasons.append(f"{kind} segment jobs run in Personalize")
     if compared:
         reasons.append("comparing solution versions runs in Personalize: the scorer has one model, not theirs")
     if records > stack.small_job_max_records:
@@ -105,7 +116,7 @@ class PlannedJob:
     """One job, ready to run: the detail its events extend, and the request of its backend."""
 
     detail: JobDetail
-    create: CreateJobRequest | None
+    create: CreateJobRequest | CreateSegmentJobRequest | None
     """Personalize's request (None for a self-hosted job)."""
     score: ScoreRequest | None
     """ScoreFunction's request (None for a Personalize job)."""
@@ -144,6 +155,7 @@ def plan_jobs(
             job_name=name,
             drop_id=paths.drop_id,
             backend=chosen.backend,
+            job_type=JobType.SEGMENT if kind.is_segment else JobType.INFERENCE,
             job_arn=None,
             kind=kind,
             input=source,
@@ -154,9 +166,11 @@ def plan_jobs(
             submitted_at=submitted_at,
             model_version=chosen.model.version if chosen.model else None,
         )
-        create = score = None
+        create: CreateJobRequest | CreateSegmentJobRequest | None = None
+        score = None
         if chosen.model is None:
-            create = CreateJobRequest.for_job(
+            request = CreateSegmentJobRequest if kind.is_segment else CreateJobRequest
+            create = request.for_job(
                 settings,
                 job_name=name,
                 role_arn=stack.personalize_role_arn,

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from batchrecs.adapters.personalize import CreatedJob
     from batchrecs.adapters.s3 import ObjectHead
     from batchrecs.adapters.stepfunctions import Started
-    from batchrecs.execution import CreateJobRequest, ExecutionInput, ModelLocation
+    from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, ModelLocation
     from batchrecs.model import WireModel
     from batchrecs.settings import JobKind
 
@@ -37,7 +37,7 @@ class Files(Protocol):
 class Jobs(Protocol):
     """Personalize's batch inference jobs and the recipes that decide their kind (``PersonalizeJobs``)."""
 
-    def create(self, request: CreateJobRequest) -> CreatedJob: ...
+    def create(self, request: CreateJobRequest | CreateSegmentJobRequest) -> CreatedJob: ...
 
     def recipe_kind(self, solution_version_arn: str) -> JobKind | None: ...
 
@@ -64,6 +64,10 @@ class Tickets(Protocol):
     def waiting(self, stale_after: float) -> int: ...
 
     def leave(self, ticket: int) -> None: ...
+
+    def for_type(self, job_type: str) -> Tickets:
+        """The queue of one job type (``inference``, ``segment``): each has its own quota."""
+        ...
 
 
 class SubmitPorts(Protocol):

@@ -30,11 +30,20 @@ CAUTIOUS_MAX = 500
 
 
 class JobKind(StrEnum):
-    """What each input record names, and so which recipes can serve it."""
+    """What each input record names, and so which recipes can serve it. The last two are batch segment jobs'
+    queries (Item-Affinity, Item-Attribute-Affinity): each line asks for the users most likely to want an item, or
+    items with given attributes."""
 
     USERS = "users"
     ITEMS = "items"
     RANKING = "ranking"
+    ITEM_AFFINITY = "item-affinity"
+    ITEM_ATTRIBUTES = "item-attributes"
+
+    @property
+    def is_segment(self) -> bool:
+        """True for the kinds a batch segment job reads (CreateBatchSegmentJob), not a batch inference job."""
+        return self in (JobKind.ITEM_AFFINITY, JobKind.ITEM_ATTRIBUTES)
 
 
 class JobMode(StrEnum):
@@ -171,7 +180,11 @@ class JobSettings(WireModel):
     ] = Field(default=None, pattern=KMS_KEY_ARN, max_length=2048)
     kind: Annotated[
         JobKind | None,
-        Setting("kind", checked="`users`, `items` or `ranking`: forces how records are read", unset="from the recipe"),
+        Setting(
+            "kind",
+            checked="`users`, `items`, `ranking`, `item-affinity` or `item-attributes`: forces how records are read",
+            unset="from the recipe",
+        ),
     ] = None
     """Forces the kind of records; otherwise it comes from the solution version's recipe or the data."""
     backend: Annotated[

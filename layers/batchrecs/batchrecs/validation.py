@@ -34,6 +34,8 @@ MAX_RECORDS = 50_000_000
 """Records per input file (Personalize's documented limit)."""
 MAX_THEME_RECORDS = 100
 """Records per input file in THEME_GENERATION mode."""
+MAX_SEGMENT_QUERIES = {JobKind.ITEM_AFFINITY: 500, JobKind.ITEM_ATTRIBUTES: 10}
+"""Queries per input file of a batch segment job, by recipe (Item-Affinity, Item-Attribute-Affinity)."""
 MAX_INPUT_BYTES = 1_000_000_000
 """Personalize's 1 GB input limit, read as decimal gigabytes: the cautious reading."""
 MAX_LINE_BYTES = 1 << 20
@@ -48,7 +50,13 @@ REQUIRED_FIELDS: dict[JobKind, tuple[str, ...]] = {
     JobKind.USERS: ("userId",),
     JobKind.ITEMS: ("itemId",),
     JobKind.RANKING: ("userId", "itemList"),
+    JobKind.ITEM_AFFINITY: ("itemId",),
+    JobKind.ITEM_ATTRIBUTES: ("itemAttributes",),
 }
+_CONDITION = r'ITEMS\.[A-Za-z_][A-Za-z0-9_]*\s*=\s*"(?:[^"\\]|\\.)*"'
+ATTRIBUTE_QUERY = re.compile(rf"^\s*{_CONDITION}(?:\s+AND\s+{_CONDITION})*\s*$")
+"""An Item-Attribute-Affinity query: ITEMS.<COLUMN> = "<value>", joined with AND (the only operators it takes)."""
+_OTHER_OPERATORS = re.compile(r"!=|<>|<=|>=|<|>|\b(?:OR|IN|NOT|LIKE)\b")
 OPTIONAL_FIELDS = ("filterValues",)
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -97,8 +105,10 @@ class Limits:
     max_line_bytes: int = MAX_LINE_BYTES
 
     @classmethod
-    def for_mode(cls, *, themes: bool, max_item_list: int = CAUTIOUS_MAX) -> Limits:
-        return cls(max_item_list=max_item_list, max_records=MAX_THEME_RECORDS if themes else MAX_RECORDS)
+    def for_mode(cls, *, themes: bool, max_item_list: int = CAUTIOUS_MAX, kind: JobKind | None = None) -> Limits:
+        """The limits of a job: THEME_GENERATION's 100 records, a segment recipe's queries per file, else 50 M."""
+        most = MAX_THEME_RECORDS if themes else MAX_SEGMENT_QUERIES.get(kind, MAX_RECORDS) if kind else MAX_RECORDS
+        return cls(max_item_list=max_item_list, max_records=most)
 
 
 class OversizedLine(bytes):
@@ -141,6 +151,8 @@ def kind_of_record(record: dict[str, Any]) -> JobKind | None:
         return JobKind.USERS
     if "itemId" in record:
         return JobKind.ITEMS
+    if "itemAttributes" in record:
+        return JobKind.ITEM_ATTRIBUTES
     return None
 
 
@@ -292,6 +304,8 @@ def _fast_predicate(kind: JobKind, max_item_list: int) -> Callable[[Any], int]:
     Anything it refuses goes through the detailed checks, which say exactly what is wrong. It runs once per line,
     so it avoids generators and calls where it can: this is most of the validator's cost beyond parsing.
     """
+    if kind.is_segment:  # at most 500 queries a file: the detailed checks for every one
+        return lambda record: 0
     field = "itemId" if kind is JobKind.ITEMS else "userId"
 
     def plain(record: Any) -> int:
@@ -400,8 +414,16 @@ def _validate(
             )
             continue
         shape = kind_of_record(record)
+        if shape is JobKind.ITEMS and resolved is JobKind.ITEM_AFFINITY:
+            shape = resolved  # {"itemId": …}: an item, and for an Item-Affinity solution version, a query
         if shape is None:
-            problems.add(number, None, "a record needs userId (users, ranking) or itemId (items)", raw)
+            problems.add(
+                number,
+                None,
+                "a record needs userId (users, ranking), itemId (items, item-affinity) or itemAttributes "
+                "(item-attributes)",
+                raw,
+            )
             continue
         first_line_of.setdefault(shape, number)
         if resolved is None:  # without a recipe, the first well-formed record decides
@@ -519,12 +541,31 @@ def _record_problems(record: dict[str, Any], kind: JobKind, max_item_list: int) 
                 for _, message in _id_problems("itemList", item):
                     yield "itemList", f"item {index}: {message}"
                     break
+    if "itemAttributes" in record and "itemAttributes" in required:
+        yield from _query_problems(record["itemAttributes"])
     if "filterValues" in record:
         values = record["filterValues"]
         if not isinstance(values, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in values.items()
         ):
             yield "filterValues", 'must map parameter names to strings, e.g. {"GENRES": "\\"horror\\""}'
+
+
+def _query_problems(query: object) -> Iterator[tuple[str, str]]:
+    example = 'e.g. ITEMS.GENRES = "Comedy" AND ITEMS.COLOR = "red"'
+    if not isinstance(query, str):
+        yield "itemAttributes", f"must be a string query ({example}), got {json_type(query)}"
+    elif not query.strip():
+        yield "itemAttributes", "must not be empty"
+    elif ATTRIBUTE_QUERY.match(query) is None:
+        other = _OTHER_OPERATORS.search(query)
+        if other is not None:
+            yield (
+                "itemAttributes",
+                f"uses {other.group()}: item-attribute queries take only = and AND ({example})",
+            )
+        else:
+            yield "itemAttributes", f'must be ITEMS.<COLUMN> = "<value>" conditions joined with AND ({example})'
 
 
 def _id_problems(field: str, value: object) -> Iterator[tuple[str, str]]:

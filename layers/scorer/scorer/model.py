@@ -216,6 +216,18 @@ class Model:
                     results[n] = fallback
         return results
 
+    def top_users(self, item: int, k: int) -> list[str]:
+        """The k users scoring ``item`` highest: a column of the same scores ``recommend`` reads rows of (a batch
+        segment job's Item-Affinity answer), computed a chunk of users at a time."""
+        column = np.empty(len(self.user_ids), np.float32)
+        buffer = np.empty((min(CHUNK, max(len(self.user_ids), 1)), len(self.item_ids)), np.float32)
+        for start in range(0, len(self.user_ids), CHUNK):
+            users = np.arange(start, min(start + CHUNK, len(self.user_ids)), dtype=np.int64)
+            column[start : start + len(users)] = self.user_scores(users, buffer)[:, item]
+        best, values = top_k(column[None, :], k)
+        users_found: list[str] = self.user_ids[best[0][np.isfinite(values[0])]].tolist()
+        return users_found
+
     def popular(self, k: int) -> list[str]:
         """The k most popular items (what Personalize gives for an item it was not trained on)."""
         popular: list[str] = self.item_ids[self._popular[:k]].tolist()

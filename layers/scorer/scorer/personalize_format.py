@@ -15,6 +15,7 @@ both.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -68,6 +69,15 @@ def theme_line(record: Any, items: Sequence[str], theme: str, relevance: Sequenc
         + b"]"
     )
     return b'{"input":' + orjson.dumps(record) + b',"output":' + output + b'},"error":null}\n'
+
+
+def segment_line(record: Any, users: Sequence[str]) -> bytes:
+    """One batch segment job line, as real segment jobs write it (FACTS.md's verbatim line): another serializer
+    than inference jobs', with ``": "`` and ``", "`` between object members, a bare ``,`` inside the list, and
+    ``usersList`` (the developer guide's ``recommendedUsers`` is wrong)."""
+    echoed = json.dumps(record, separators=(", ", ": "), ensure_ascii=False)
+    listed = ",".join(json.dumps(user, ensure_ascii=False) for user in users)
+    return f'{{"input": {echoed}, "output": {{"usersList": [{listed}]}}, "error": null}}\n'.encode()
 
 
 def error_line(record: Any, message: str) -> bytes:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from batchrecs.execution import CreateJobRequest
+from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest
 from batchrecs.settings import JobKind
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ RECIPE_KINDS: dict[str, JobKind | None] = {
     "aws-personalized-ranking-v2": JobKind.RANKING,
     "aws-sims": JobKind.ITEMS,
     "aws-similar-items": JobKind.ITEMS,
+    "aws-item-affinity": JobKind.ITEM_AFFINITY,
+    "aws-item-attribute-affinity": JobKind.ITEM_ATTRIBUTES,
     "aws-trending-now": None,
     "aws-next-best-action": None,
 }
@@ -80,10 +82,15 @@ class PersonalizeJobs:
         """The client for CreateBatchInferenceJob: give it one attempt, since quota and throttling are queued."""
         self._kinds: dict[str, JobKind | None] = {}
 
-    def create(self, request: CreateJobRequest) -> CreatedJob:
-        """Create the job, or adopt the one an earlier delivery created under the same deterministic name."""
+    def create(self, request: CreateJobRequest | CreateSegmentJobRequest) -> CreatedJob:
+        """Create the job (a batch inference job, or a batch segment job for a segment request), or adopt the one an
+        earlier delivery created under the same deterministic name."""
+        segment = not isinstance(request, CreateJobRequest)  # a CreateJobRequest is a segment request and more
         try:
-            arn = self.creator.create_batch_inference_job(**request.to_api())["batchInferenceJobArn"]
+            if segment:
+                arn = self.creator.create_batch_segment_job(**request.to_api())["batchSegmentJobArn"]
+            else:
+                arn = self.creator.create_batch_inference_job(**request.to_api())["batchInferenceJobArn"]
             adopted = False
         except ClientError as error:
             if error.response["Error"]["Code"] in ("LimitExceededException", "ThrottlingException"):
@@ -93,16 +100,24 @@ class PersonalizeJobs:
                 raise JobRefused(code, error.response["Error"].get("Message", "")) from error
             if code != "ResourceAlreadyExistsException":
                 raise
-            arn = self.job_arn(request.solution_version_arn, request.job_name)
+            arn = self.job_arn(request.solution_version_arn, request.job_name, segment=segment)
             adopted = True
-        job = self.personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"]
-        return CreatedJob(arn=arn, status=job.get("status", "UNKNOWN"), adopted=adopted)
+        if segment:
+            status = self.personalize.describe_batch_segment_job(batchSegmentJobArn=arn)["batchSegmentJob"].get(
+                "status"
+            )
+        else:
+            status = self.personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"].get(
+                "status"
+            )
+        return CreatedJob(arn=arn, status=status or "UNKNOWN", adopted=adopted)
 
     @staticmethod
-    def job_arn(solution_version_arn: str, job_name: str) -> str:
+    def job_arn(solution_version_arn: str, job_name: str, *, segment: bool = False) -> str:
         """A job's ARN, in the partition, region and account of its solution version."""
         partition, service, region, account = solution_version_arn.split(":")[1:5]
-        return f"arn:{partition}:{service}:{region}:{account}:batch-inference-job/{job_name}"
+        kind = "batch-segment-job" if segment else "batch-inference-job"
+        return f"arn:{partition}:{service}:{region}:{account}:{kind}/{job_name}"
 
     def recipe_kind(self, solution_version_arn: str) -> JobKind | None:
         """The kind the solution version's recipe reads, as Personalize itself interprets the file.

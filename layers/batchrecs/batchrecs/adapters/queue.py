@@ -16,18 +16,24 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 COUNTERS_ID = "capacity-queue"
-KEY = {"id": {"S": COUNTERS_ID}}
+"""The batch inference jobs' queue; batch segment jobs, under their own quota, queue apart (``-segment``)."""
 
 
 class QueueTickets:
-    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table: str, queue: str = "inference") -> None:
         self.dynamodb = dynamodb
         self.table = table
+        self.queue = queue
+        self.key = {"id": {"S": COUNTERS_ID if queue == "inference" else f"{COUNTERS_ID}-{queue}"}}
+
+    def for_type(self, job_type: str) -> QueueTickets:
+        """The queue of one job type: each has its own Personalize quota, so its own first in, first out."""
+        return self if job_type == self.queue else QueueTickets(self.dynamodb, self.table, job_type)
 
     def _update(self, expression: str, names: dict[str, str], values: dict[str, Any]) -> dict[str, Any]:
         updated = self.dynamodb.update_item(
             TableName=self.table,
-            Key=KEY,
+            Key=self.key,
             UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
@@ -55,14 +61,14 @@ class QueueTickets:
 
     def waiting(self, stale_after: float) -> int:
         """How many live tickets wait: a new job must queue behind them, not take a free slot first."""
-        item = self.dynamodb.get_item(TableName=self.table, Key=KEY, ConsistentRead=True).get("Item", {})
+        item = self.dynamodb.get_item(TableName=self.table, Key=self.key, ConsistentRead=True).get("Item", {})
         return len(_live(item, time.time(), stale_after))
 
     def leave(self, ticket: int) -> None:
         """The job holding ``ticket`` left the queue (created, or given up)."""
         self.dynamodb.update_item(
             TableName=self.table,
-            Key=KEY,
+            Key=self.key,
             UpdateExpression="REMOVE waiting.#t",
             ExpressionAttributeNames={"#t": str(ticket)},
         )
