@@ -93,6 +93,15 @@ def _first_kind(path: Path) -> JobKind | None:
     return None
 
 
+def _job_status(personalize: Any, arn: str) -> str:
+    """A Personalize job's status, batch segment job or batch inference job (the ARN says which)."""
+    if ":batch-segment-job/" in arn:
+        status: str = personalize.describe_batch_segment_job(batchSegmentJobArn=arn)["batchSegmentJob"]["status"]
+    else:
+        status = personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"]["status"]
+    return status
+
+
 def run(
     files: list[Path],
     *,
@@ -162,9 +171,9 @@ def run(
                 for item in tracked.values():
                     for name, job in item.jobs.items():
                         if job.job_arn and job.outcome is None:
-                            status = personalize.describe_batch_inference_job(batchInferenceJobArn=job.job_arn)
-                            if status["batchInferenceJob"]["status"] != job.status:
-                                job.status = status["batchInferenceJob"]["status"]
+                            current = _job_status(personalize, job.job_arn)
+                            if current != job.status:
+                                job.status = current
                                 progress(f"{item.label(name)}: Personalize job {job.status}")
                                 board.update(item.label(name), f"Personalize {job.status}")
                 time.sleep(0.2)

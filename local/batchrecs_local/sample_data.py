@@ -15,8 +15,10 @@ SEED = 20261122
 
 
 def write_sample_data(directory: Path, *, users: int = 300, items: int = 150, interactions: int = 6000) -> list[Path]:
-    """Write interactions.csv, users.jsonl, items.jsonl and ranking.jsonl (with S3-metadata sidecars naming each
-    kind's local solution version). Returns the input files, in the order the demo runs them."""
+    """Write interactions.csv, users.jsonl, items.jsonl, ranking.jsonl, users-filtered.jsonl and two files of
+    segment queries (segments-items.jsonl: Item-Affinity; segments-attributes.jsonl: Item-Attribute-Affinity), with
+    S3-metadata sidecars naming each kind's local solution version. Returns the input files, in the order the demo
+    runs them."""
     rng = random.Random(SEED)
     directory.mkdir(parents=True, exist_ok=True)
     item_ids = [f"item-{i:04d}" for i in range(items)]
@@ -32,12 +34,19 @@ def write_sample_data(directory: Path, *, users: int = 300, items: int = 150, in
         "items.jsonl": [{"itemId": i} for i in rng.sample(item_ids, 15)],
         "ranking.jsonl": [{"userId": u, "itemList": rng.sample(item_ids, 10)} for u in rng.sample(user_ids, 10)],
         "users-filtered.jsonl": [{"userId": u, "filterValues": {"GENRE": '"comedy"'}} for u in rng.sample(user_ids, 5)],
+        # Batch segment jobs: the users most likely to want each item, or items with given attributes.
+        "segments-items.jsonl": [{"itemId": i} for i in rng.sample(item_ids, 5)],
+        "segments-attributes.jsonl": [
+            {"itemAttributes": 'ITEMS.GENRES = "Comedy"'},
+            {"itemAttributes": 'ITEMS.GENRES = "Drama" AND ITEMS.COLOR = "red"'},
+        ],
     }
+    kinds = {"segments-items.jsonl": "item-affinity", "segments-attributes.jsonl": "item-attributes"}
     paths = []
     for name, records in files.items():
         path = directory / name
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
-        kind = name.split(".")[0].split("-")[0]
+        kind = kinds.get(name) or name.split(".")[0].split("-")[0]
         metadata = {"solution-version-arn": solution_version_arn(kind)} if kind != "users" else {}
         if name == "users-filtered.jsonl":  # a filter only Personalize can apply: this file goes to Personalize
             metadata["filter-arn"] = f"arn:aws:personalize:us-east-1:{ACCOUNT}:filter/batchrecs-local-genre"

@@ -86,6 +86,9 @@ def test_make_demo_and_run(place: Path) -> None:
     events = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     succeeded = {e["detail"]["input"]["key"] for e in events if e["detail-type"] == "Job Succeeded"}
     assert {"input/my-users.jsonl", "input/items.jsonl"} <= succeeded
+    # make demo runs a batch segment job of each recipe too
+    segments = {e["detail"]["input"]["key"] for e in events if e["detail"].get("jobType") == "segment"}
+    assert {"input/segments-items.jsonl", "input/segments-attributes.jsonl"} <= segments & succeeded
 
 
 def test_serve_and_the_aws_cli(place: Path) -> None:
