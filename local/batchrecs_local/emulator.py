@@ -211,11 +211,7 @@ def write_output(job: BatchInferenceJob) -> None:
     s3 = s3_backends[job.account_id]["aws"]
     in_bucket, prefix = split_uri(job.input_path)
     out_bucket, out_prefix = split_uri(job.output_path)
-    keys = (
-        [prefix]
-        if not prefix.endswith("/")
-        else [k.name for k in s3.get_bucket(in_bucket).keys.values() if k.name.startswith(prefix)]
-    )
+    keys = _input_keys(s3, in_bucket, prefix)
     num_results = int(job.request.get("numResults", DEFAULT_NUM_RESULTS))
     model = trained_model(job.settings)
     for key in keys:
@@ -242,22 +238,30 @@ def write_segments(job: BatchInferenceJob) -> None:
     want the item (Item-Affinity: the item's column of the scorer's model). The emulator has no item attributes:
     an Item-Attribute-Affinity query is answered as the catalogue's most popular item would be."""
     s3 = s3_backends[job.account_id]["aws"]
-    in_bucket, key = split_uri(job.input_path)
+    in_bucket, prefix = split_uri(job.input_path)
     out_bucket, out_prefix = split_uri(job.output_path)
-    found = s3.get_object(in_bucket, key)
-    if found is None:
-        raise FileNotFoundError(f"s3://{in_bucket}/{key}")
     model = trained_model(job.settings)
     users = int(job.request.get("numResults", DEFAULT_NUM_RESULTS))
     popular = model.item_index(model.popular(1)[0]) if len(model.item_ids) else None
-    lines = []
-    for raw in iter_lines(chunks_of(found)):
-        if is_blank(raw):
-            continue
-        record = orjson.loads(raw)
-        index = model.item_index(record["itemId"]) if "itemId" in record else popular
-        lines.append(segment_line(record, model.top_users(index, users) if index is not None else []))
-    s3.put_object(out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", b"".join(lines))
+    for key in _input_keys(s3, in_bucket, prefix):
+        found = s3.get_object(in_bucket, key)
+        if found is None:
+            raise FileNotFoundError(f"s3://{in_bucket}/{key}")
+        lines = []
+        for raw in iter_lines(chunks_of(found)):
+            if is_blank(raw):
+                continue
+            record = orjson.loads(raw)
+            index = model.item_index(record["itemId"]) if "itemId" in record else popular
+            lines.append(segment_line(record, model.top_users(index, users) if index is not None else []))
+        s3.put_object(out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", b"".join(lines))
+
+
+def _input_keys(s3: Any, bucket: str, path: str) -> list[str]:
+    """A job's input: one file, or every file under a folder path (ending in /), as Personalize reads it."""
+    if not path.endswith("/"):
+        return [path]
+    return [k.name for k in s3.get_bucket(bucket).keys.values() if k.name.startswith(path)]
 
 
 def chunks_of(found: Any, size: int = 1 << 20) -> Iterator[bytes]:

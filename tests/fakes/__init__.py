@@ -51,6 +51,9 @@ class FakeFiles:
     def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
         self.reports[bucket, key] = document
 
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        return sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
+
     def snapshot(self, bucket: str, key: str, version_id: str | None, target_key: str) -> str | None:
         self.objects[bucket, target_key] = self.objects[bucket, key]
         return f"copy-of-{version_id}"

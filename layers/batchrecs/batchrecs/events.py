@@ -98,6 +98,11 @@ class JobDetail(WireModel):
     job_arn: str | None = Field(description="the Personalize job's ARN; null when self-hosted, or still queued")
     kind: JobKind
     input: InputFile
+    parts: list[InputFile] | None = Field(
+        default=None,
+        description="a folder drop's input files, each with its snapshot (input is then the folder's marker, "
+        "_SUCCESS or manifest.json, with their records in total); null for a single file",
+    )
     output: JobOutput
     settings: JobSettings
     submitted_at: Timestamp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import posixpath
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,13 +18,21 @@ from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, Unusabl
 from batchrecs.adapters.s3 import ObjectGone
 from batchrecs.events import EVENTS_SHOWN, InputFile, InputRejected, Snapshot
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, JobRef, Submission
+from batchrecs.folders import MAX_FILES, is_marker, is_part, manifest_keys, parts_of, shared_base_names
 from batchrecs.model import WireModel
-from batchrecs.naming import bounded_key, key_problems, version_token
+from batchrecs.naming import bounded_key, job_name, key_problems, version_token
 from batchrecs.observability import Metric, by_backend, count, logger
-from batchrecs.plan import Paths, PlannedJob, Route, plan_jobs, route, self_hosted_reasons
+from batchrecs.plan import Paths, PlannedJob, Route, plan_folder_job, plan_jobs, route, self_hosted_reasons
 from batchrecs.ports import Jobs, SubmitPorts, Tickets
 from batchrecs.settings import JobKind, JobMode, JobSettings, SettingsError, StackSettings
-from batchrecs.validation import Limits, Problem, ValidationReport, validate_records
+from batchrecs.validation import (
+    KEEP_ERRORS,
+    MAX_INPUT_BYTES,
+    Limits,
+    Problem,
+    ValidationReport,
+    validate_records,
+)
 
 IDEMPOTENCY = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600)
 """A week: far beyond S3's redelivery window, and the deterministic job name guards after that anyway."""
@@ -46,6 +55,8 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     IGNORED = "ignored"
     """A folder marker (a zero-byte key ending in "/", as the S3 console's "Create folder" makes): not a file."""
+    WAITING = "waiting"
+    """A folder drop's part (``part-…``): it runs with its folder, once the folder's _SUCCESS or manifest.json."""
 
 
 class SubmitResult(WireModel):
@@ -85,6 +96,11 @@ def _submit(
     if drop.key.endswith("/") and drop.size == 0:
         logger.info("folder marker ignored", extra={"key": drop.key})
         return SubmitResult(outcome=Outcome.IGNORED)
+    if is_marker(drop.key):
+        return _submit_folder(drop, ports, stack, remaining_ms)
+    if is_part(drop.key):
+        logger.info("part of a folder drop: waits for the folder's _SUCCESS or manifest.json", extra={"key": drop.key})
+        return SubmitResult(outcome=Outcome.WAITING)
     try:
         head = ports.files.head(drop.bucket, drop.key, drop.version_id)
     except ObjectGone as gone:  # deleted before we read it: nothing to run, and no retry brings it back
@@ -150,6 +166,137 @@ def _submit(
                 drop, version_id, [("personalize", message)], ports, stack, records=report.records, kind=report.kind
             )
     return started[0].model_copy(update={"drop_id": paths.drop_id, "jobs": [result.job_name for result in started]})
+
+
+def _submit_folder(
+    drop: Drop, ports: SubmitPorts, stack: StackSettings, remaining_ms: Callable[[], int] | None
+) -> SubmitResult:
+    """A folder's marker: one job over the folder's files (``_SUCCESS``) or the files a manifest lists, each
+    validated, with every problem naming its file and line."""
+    try:
+        head = ports.files.head(drop.bucket, drop.key, drop.version_id)
+    except ObjectGone as gone:
+        return _reject_problems(drop, drop.version_id, [("version", f"{gone}; drop the marker again")], ports, stack)
+    version_id = head.version_id or drop.version_id
+    submitted_at = datetime.now(UTC)
+    folder = posixpath.dirname(drop.key) + "/"
+    try:
+        each = JobSettings.merge_each(
+            stack.job_defaults, head.metadata, max_num_results=stack.max_num_results, home=stack.home
+        )
+        if len(each) > 1:
+            raise SettingsError([("solution-version-arn", "a folder drop runs one solution version; compare on files")])
+        kind = _kind(each, ports)
+        if posixpath.basename(drop.key) == "manifest.json":
+            body = b"\n".join(ports.files.lines(drop.bucket, drop.key, version_id))
+            keys = manifest_keys(body, drop.bucket)
+        else:
+            keys = parts_of(folder, ports.files.keys(drop.bucket, folder))
+    except SettingsError as error:
+        return _reject_problems(drop, version_id, error.problems, ports, stack)
+    except ValueError as error:
+        return _reject_problems(drop, version_id, [("manifest", str(error))], ports, stack)
+    name = job_name(drop.bucket, folder.rstrip("/"), version_token(version_id, head.etag))
+    logger.set_correlation_id(name)
+    problems = _folder_problems(folder, keys, name, stack)
+    if problems:
+        return _reject_problems(drop, version_id, problems, ports, stack)
+
+    # Each file validated as a single drop is, problems naming their file; one kind across the folder.
+    out_of_time = (lambda: remaining_ms() < TIME_MARGIN_MS) if remaining_ms else None
+    limits = Limits.for_mode(
+        themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list, kind=kind
+    )
+    parts: list[tuple[str, str | None, int]] = []
+    errors: list[Problem] = []
+    error_count = total_size = 0
+    for key in keys:
+        try:
+            part = ports.files.head(drop.bucket, key, None)
+        except ObjectGone:
+            errors.append(Problem(line=None, field=None, message="listed, but not in the bucket", file=key))
+            error_count += 1
+            continue
+        total_size += part.size
+        report = validate_records(
+            ports.files.lines(drop.bucket, key, part.version_id, out_of_time),
+            file=key,
+            kind=kind,
+            limits=limits,
+            size=part.size,
+        )
+        kind = kind or report.kind
+        error_count += report.error_count
+        errors += [problem.model_copy(update={"file": key}) for problem in report.errors]
+        parts.append((key, part.version_id, report.records))
+    if total_size > MAX_INPUT_BYTES:
+        message = f"the folder's files hold {total_size:,} bytes; a job reads at most {MAX_INPUT_BYTES:,}: split it"
+        errors.append(Problem(line=None, field=None, message=message))
+        error_count += 1
+    records = sum(count for _, _, count in parts)
+    count(Metric.RECORDS_VALIDATED, records)
+    if error_count or kind is None:
+        report = ValidationReport(
+            file=drop.key, kind=kind, records=records, error_count=error_count, errors=errors[:KEEP_ERRORS]
+        )
+        return _reject(drop, version_id, report, ports, stack)
+    settings = each[0]
+    try:
+        route(settings, ["folder drops run in Personalize"], None)  # refuses what only the scorer could honour
+    except SettingsError as error:
+        return _reject_problems(drop, version_id, error.problems, ports, stack, records=records, kind=kind)
+
+    snapshots = f"{stack.snapshot_prefix}{name}/"
+    inputs = [
+        InputFile(
+            bucket=drop.bucket,
+            key=key,
+            version_id=version,
+            records=count_,
+            snapshot=Snapshot(
+                bucket=drop.bucket,
+                key=f"{snapshots}{posixpath.basename(key)}",
+                version_id=ports.files.snapshot(drop.bucket, key, version, f"{snapshots}{posixpath.basename(key)}"),
+            ),
+        )
+        for key, version, count_ in parts
+    ]
+    marker = InputFile(
+        bucket=drop.bucket,
+        key=drop.key,
+        version_id=version_id,
+        records=records,
+        snapshot=Snapshot(bucket=drop.bucket, key=snapshots),
+    )
+    job = plan_folder_job(marker, inputs, kind, name, settings, stack, submitted_at)
+    try:
+        started = _start(job, ports)
+    except JobRefused as refused:
+        problems = [("personalize", f"the create was refused: {refused}")]
+        return _reject_problems(drop, version_id, problems, ports, stack, records=records, kind=kind)
+    return started.model_copy(update={"drop_id": name, "jobs": [name]})
+
+
+def _folder_problems(folder: str, keys: list[str], name: str, stack: StackSettings) -> list[tuple[str, str]]:
+    problems = []
+    if not keys:
+        problems.append(("folder", f"{folder} holds no input files beside its marker"))
+    if len(keys) > MAX_FILES:
+        problems.append(("folder", f"{len(keys):,} files; a job reads at most {MAX_FILES:,}: split the folder"))
+    shared = shared_base_names(keys)
+    if shared:
+        problems.append(
+            (
+                "folder",
+                f"several inputs are named {', '.join(shared)}: Personalize names each output after its input's "
+                "name alone, so one would overwrite another; rename them",
+            )
+        )
+    output = f"{stack.output_prefix}{name}/"
+    for key in keys:
+        out = f"{output}{posixpath.basename(key)}.out"
+        problems += [("key", f"{key}: {message}") for message in key_problems(key, out)]
+    return problems
 
 
 def _route(

@@ -124,6 +124,64 @@ class PlannedJob:
     capacity: CapacityRetry
 
 
+def polling_for(stack: StackSettings) -> Polling:
+    return Polling.adaptive(
+        first_wait=stack.poll_first_wait_seconds,
+        minimum=stack.poll_interval_seconds,
+        maximum=stack.poll_max_interval_seconds,
+        growth_percent=stack.poll_growth_percent,
+        max_seconds=stack.max_job_seconds,
+    )
+
+
+def capacity_for(stack: StackSettings) -> CapacityRetry:
+    return CapacityRetry(
+        base_seconds=stack.capacity_retry_seconds,
+        max_seconds=stack.capacity_retry_max_seconds,
+        window=stack.queue_window,
+    )
+
+
+def plan_folder_job(
+    marker: InputFile,
+    parts: list[InputFile],
+    kind: JobKind,
+    name: str,
+    settings: JobSettings,
+    stack: StackSettings,
+    submitted_at: datetime,
+) -> PlannedJob:
+    """One Personalize job over a folder's files: it reads their snapshots' folder, and writes one
+    ``<base name>.out`` per file under its output prefix (Personalize drops the input's folder part)."""
+    folder = f"{stack.output_prefix}{name}/"
+    output = f"s3://{stack.output_bucket}/{folder}"
+    detail = JobDetail(
+        job_name=name,
+        drop_id=name,
+        backend=Backend.PERSONALIZE,
+        job_type=JobType.SEGMENT if kind.is_segment else JobType.INFERENCE,
+        job_arn=None,
+        kind=kind,
+        input=marker,
+        parts=parts,
+        output=JobOutput(path=output, files=[f"{output}{posixpath.basename(p.key)}.out" for p in parts]),
+        settings=settings,
+        submitted_at=submitted_at,
+    )
+    snapshots = marker.snapshot or marker
+    request = CreateSegmentJobRequest if kind.is_segment else CreateJobRequest
+    create = request.for_job(
+        settings,
+        job_name=name,
+        role_arn=stack.personalize_role_arn,
+        input_path=f"s3://{snapshots.bucket}/{snapshots.key}",
+        output_path=output,
+    )
+    return PlannedJob(
+        detail=detail, create=create, score=None, polling=polling_for(stack), capacity=capacity_for(stack)
+    )
+
+
 def plan_jobs(
     source: InputFile,
     kind: JobKind,
@@ -135,18 +193,7 @@ def plan_jobs(
 ) -> list[PlannedJob]:
     """Each job of a validated, snapshotted drop: what it reads (the snapshot), writes, and asks its backend."""
     snapshot = source.snapshot or source
-    polling = Polling.adaptive(
-        first_wait=stack.poll_first_wait_seconds,
-        minimum=stack.poll_interval_seconds,
-        maximum=stack.poll_max_interval_seconds,
-        growth_percent=stack.poll_growth_percent,
-        max_seconds=stack.max_job_seconds,
-    )
-    capacity = CapacityRetry(
-        base_seconds=stack.capacity_retry_seconds,
-        max_seconds=stack.capacity_retry_max_seconds,
-        window=stack.queue_window,
-    )
+    polling, capacity = polling_for(stack), capacity_for(stack)
     jobs = []
     for settings, chosen, name, folder, output_key in zip(
         each, routes, paths.names, paths.folders, paths.output_keys, strict=True

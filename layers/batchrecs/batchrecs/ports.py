@@ -33,6 +33,10 @@ class Files(Protocol):
 
     def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None: ...
 
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        """Every key under ``prefix``, in S3's order (UTF-8 binary)."""
+        ...
+
 
 class Jobs(Protocol):
     """Personalize's batch inference jobs and the recipes that decide their kind (``PersonalizeJobs``)."""

@@ -79,6 +79,8 @@ class Problem(WireModel):
     field: str | None
     message: str
     excerpt: str = ""
+    file: str | None = None
+    """The key of the file the line is in, for a folder drop (several files); None for a single file."""
 
 
 class ValidationReport(WireModel):

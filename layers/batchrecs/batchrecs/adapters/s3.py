@@ -102,6 +102,11 @@ class S3Files:
         pointer = orjson.loads(body)
         return ModelLocation(bucket=bucket, key=pointer["modelKey"], version=pointer["version"])
 
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        """Every key under ``prefix``, in S3's order (UTF-8 binary), a page of 1,000 at a time."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
     def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
         self.s3.put_object(
             Bucket=bucket,

@@ -1,0 +1,112 @@
+"""Folder drops: the part files Spark, Glue or EMR write, then their _SUCCESS marker, or a manifest.json listing
+keys, run as one job over every file, each validated, the events listing every input and output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from batchrecs.events import DETAIL_TYPES, InputRejected, JobSucceeded
+from batchrecs_local.stack import EventTap, LocalStack
+
+TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
+
+
+def users(*ids: int) -> bytes:
+    return b"".join(json.dumps({"userId": f"user-{n:04d}"}).encode() + b"\n" for n in ids)
+
+
+def finished(tap: EventTap, key: str, timeout: float = 90) -> list[dict[str, Any]]:
+    events = tap.collect(lambda es: any(e["detail-type"] in TERMINAL for e in es), timeout=timeout)
+    for event in events:
+        DETAIL_TYPES[event["detail-type"]].model_validate(event["detail"])
+        assert event["detail"]["input"]["key"] == key
+    return events
+
+
+def read(stack: LocalStack, uri: str) -> bytes:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    body: bytes = stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return body
+
+
+def test_three_parts_then_success_make_one_job_with_three_outputs(stack: LocalStack, sample: Path) -> None:
+    # Given a folder of three part files, as Spark writes them (with a checksum file beside one)
+    tap = EventTap(stack)
+    parts = {
+        "input/export/part-00000-c000.json": users(1, 2),
+        "input/export/part-00001-c000.json": users(3),
+        "input/export/part-00002-c000.json": users(4, 5, 6),
+    }
+    for key, body in parts.items():
+        (invocation,) = stack.drop(body, key, {"backend": "personalize"})
+        # Then each part alone starts nothing: it waits for the folder's marker
+        assert invocation.result["results"][0]["outcome"] == "waiting"
+    stack.drop(b"", "input/export/.part-00000-c000.json.crc")
+    assert tap.collect(lambda _: True, timeout=1) == []
+    # When the marker lands
+    (marked,) = stack.drop(b"", "input/export/_SUCCESS", {"backend": "personalize"})
+    events = finished(tap, "input/export/_SUCCESS")
+    # Then one job over the three files, whose events list every input and every output
+    assert [e["detail-type"] for e in events] == ["Job Submitted", "Job Succeeded"]
+    detail = JobSucceeded.model_validate(events[1]["detail"])
+    assert detail.parts is not None and [p.key for p in detail.parts] == list(parts)
+    assert [p.records for p in detail.parts] == [2, 1, 3] and detail.input.records == 6
+    assert [uri.rsplit("/", 1)[-1] for uri in detail.output.files] == [
+        "part-00000-c000.json.out",
+        "part-00001-c000.json.out",
+        "part-00002-c000.json.out",
+    ]
+    for uri, body in zip(detail.output.files, parts.values(), strict=True):
+        lines = [json.loads(line) for line in read(stack, uri).splitlines()]
+        assert [line["input"] for line in lines] == [json.loads(x) for x in body.splitlines()]
+    # And a second delivery of the marker makes no second job
+    again = stack.invoke("SubmitFunction", marked.event)
+    assert again["results"][0]["jobName"] == detail.job_name
+    assert [e["detail-type"] for e in tap.collect(lambda _: True, timeout=2)] == []
+
+
+def test_a_bad_line_in_one_part_is_rejected_naming_its_file_and_line(stack: LocalStack) -> None:
+    tap = EventTap(stack)
+    stack.drop(users(1, 2), "input/broken/part-00000.json")
+    stack.drop(users(3) + b'{"userId": 4}\n', "input/broken/part-00001.json")
+    stack.drop(b"", "input/broken/_SUCCESS")
+    (event,) = finished(tap, "input/broken/_SUCCESS")
+    (problem,) = InputRejected.model_validate(event["detail"]).errors
+    assert (problem.file, problem.line, problem.field) == ("input/broken/part-00001.json", 2, "userId")
+
+
+def test_a_manifest_runs_the_files_it_lists_and_refuses_two_with_one_name(stack: LocalStack) -> None:
+    tap = EventTap(stack)
+    bucket = stack.name("InputBucket")
+    stack.drop(users(1), "input/athena/a/part-1.json")
+    stack.drop(users(2), "input/athena/b/part-2.json")
+    listed = ["input/athena/a/part-1.json", f"s3://{bucket}/input/athena/b/part-2.json"]
+    stack.drop(json.dumps(listed).encode(), "input/athena/manifest.json", {"backend": "personalize"})
+    events = finished(tap, "input/athena/manifest.json")
+    detail = JobSucceeded.model_validate(events[-1]["detail"])
+    assert detail.parts is not None and [p.key for p in detail.parts] == [listed[0], "input/athena/b/part-2.json"]
+    # Two inputs with one base name would overwrite each other's output: refused, naming it
+    stack.drop(users(3), "input/clash/a/part-1.json")
+    stack.drop(
+        json.dumps(["input/athena/a/part-1.json", "input/clash/a/part-1.json"]).encode(), "input/clash/manifest.json"
+    )
+    (event,) = finished(tap, "input/clash/manifest.json")
+    (problem,) = InputRejected.model_validate(event["detail"]).errors
+    assert problem.field == "folder" and "part-1.json" in problem.message
+
+
+def test_a_folder_job_queues_behind_the_quota_like_any_other(stack: LocalStack) -> None:
+    # Given Personalize with no room for a job
+    tap = EventTap(stack)
+    stack.settings.quota = 0
+    stack.drop(users(1), "input/queued/part-00000.json")
+    stack.drop(b"", "input/queued/_SUCCESS", {"backend": "personalize"})
+    submitted = tap.collect(lambda es: any(e["detail-type"] == "Job Submitted" for e in es), timeout=60)
+    # Then the folder's job is submitted QUEUED, and created once there is room
+    assert [e["detail"]["status"] for e in submitted] == ["QUEUED"]
+    stack.settings.quota = 5
+    events = finished(tap, "input/queued/_SUCCESS")
+    assert [e["detail-type"] for e in events] == ["Job Succeeded"]
+    assert events[0]["detail"]["jobArn"].endswith(submitted[0]["detail"]["jobName"])
