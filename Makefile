@@ -30,12 +30,12 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-## demo: the main job on the embedded local stack, on seeded sample data (users, items, ranking, segments)
+## demo: the main job on the embedded local stack, on seeded sample data (users, items, ranking, segments, a folder)
 demo: $(STAMP)
 	$(BIN)/batchrecs sample-data build/demo/data
 	$(BIN)/batchrecs run build/demo/data/users.jsonl build/demo/data/items.jsonl build/demo/data/ranking.jsonl \
 		build/demo/data/users-filtered.jsonl build/demo/data/segments-items.jsonl \
-		build/demo/data/segments-attributes.jsonl \
+		build/demo/data/segments-attributes.jsonl build/demo/data/export \
 		--interactions build/demo/data/interactions.csv --out build/demo/output
 
 ## test: lint, then every test tier that runs here (the sam local tier only where a Docker engine answers)

@@ -84,8 +84,28 @@ def metadata_for(path: Path, overrides: dict[str, str]) -> dict[str, str]:
     return metadata
 
 
+def _drop_key(path: Path) -> str:
+    """Where a file is dropped (input/<name>), or a folder's marker (input/<folder>/_SUCCESS)."""
+    return f"input/{path.name}/_SUCCESS" if path.is_dir() else f"input/{path.name}"
+
+
+def _parts(path: Path) -> list[Path]:
+    """A folder's input files, as a folder drop reads them (no hidden, ``_…`` or sidecar files); none for a file."""
+    if not path.is_dir():
+        return []
+    return sorted(
+        p
+        for p in path.iterdir()
+        if p.is_file() and not p.name.startswith((".", "_")) and not p.name.endswith(".metadata.json")
+    )
+
+
 def _first_kind(path: Path) -> JobKind | None:
-    """The kind of the file's first non-blank record (None when it cannot tell: the stack then decides)."""
+    """The kind of the file's first non-blank record (None when it cannot tell: the stack then decides); a
+    folder's is its first file's."""
+    if path.is_dir():
+        parts = _parts(path)
+        return _first_kind(parts[0]) if parts else None
     with path.open("rb") as handle:
         for raw in iter_lines(read_chunks(handle)):
             if not is_blank(raw):
@@ -144,13 +164,18 @@ def run(
                 f"scorer model {model!r} trained from {interactions.name} (version {trained['version']}): "
                 "small jobs run self-hosted"
             )
-            tracked = {f"input/{path.name}": Tracked(path=path, key=f"input/{path.name}") for path in files}
+            tracked = {_drop_key(path): Tracked(path=path, key=_drop_key(path)) for path in files}
             for item in tracked.values():
                 progress(f"{item.path.name}: dropped as s3://{stack.name('InputBucket')}/{item.key}")
                 board.update(item.path.name, "dropped")
                 metadata = metadata_for(item.path, overrides)
                 item.expected = max(1, len(metadata.get("solution-version-arn", "").split()))
-                for invocation in stack.drop(item.path, item.key, metadata):
+                for part in _parts(item.path):  # a folder's files wait for its marker, dropped last
+                    for invocation in stack.drop(part, f"input/{item.path.name}/{part.name}"):
+                        if invocation.error:
+                            progress(f"{part.name}: SubmitFunction failed: {invocation.error}")
+                body: Path | bytes = b"" if item.path.is_dir() else item.path
+                for invocation in stack.drop(body, item.key, metadata):
                     if invocation.error:
                         item.outcome = "Submit Failed"
                         progress(
@@ -561,7 +586,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             kind=args.kind,
             exclude_seen=args.exclude_seen,
         )
-    missing = [str(f) for f in args.files if not f.is_file()]
+    missing = [str(f) for f in args.files if not (f.is_file() or (args.command == "run" and f.is_dir()))]
     if missing:
         parser.error(f"no such file: {', '.join(missing)}")
     if args.command == "run":

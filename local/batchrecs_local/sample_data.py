@@ -43,6 +43,14 @@ def write_sample_data(directory: Path, *, users: int = 300, items: int = 150, in
     }
     kinds = {"segments-items.jsonl": "item-affinity", "segments-attributes.jsonl": "item-attributes"}
     paths = []
+    # A folder drop, as Spark writes one: part files, then _SUCCESS (batchrecs run drops the marker last).
+    export = directory / "export"
+    export.mkdir(exist_ok=True)
+    exported = rng.sample(user_ids, 12)
+    for n in range(3):
+        part = export / f"part-{n:05d}-c000.json"
+        part.write_text("".join(json.dumps({"userId": u}) + "\n" for u in exported[n * 4 : n * 4 + 4]))
+    (directory / "export.metadata.json").write_text(json.dumps({"backend": "personalize"}, indent=2) + "\n")
     for name, records in files.items():
         path = directory / name
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -53,4 +61,4 @@ def write_sample_data(directory: Path, *, users: int = 300, items: int = 150, in
         if metadata:
             (directory / f"{name}.metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
         paths.append(path)
-    return paths
+    return [*paths, export]

@@ -89,6 +89,8 @@ def test_make_demo_and_run(place: Path) -> None:
     # make demo runs a batch segment job of each recipe too
     segments = {e["detail"]["input"]["key"] for e in events if e["detail"].get("jobType") == "segment"}
     assert {"input/segments-items.jsonl", "input/segments-attributes.jsonl"} <= segments & succeeded
+    # and a folder drop: three part files and their _SUCCESS, one job
+    assert "input/export/_SUCCESS" in succeeded
 
 
 def test_serve_and_the_aws_cli(place: Path) -> None:
