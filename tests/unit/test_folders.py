@@ -11,6 +11,7 @@ def test_markers_and_parts_are_told_apart_from_single_files() -> None:
     assert is_part("input/export/part-00000-c000.json") and is_part("input/export/_committed_123")
     assert is_part("input/unload/20261204_101500_00012_abcde_0f8fad5b-d9cb-469f-a165-70867728950e")
     assert not is_part("input/2026-12/users.jsonl")  # an ordinary drop in a subfolder runs alone, as before
+    assert not is_part("input/part-00000.jsonl")  # straight under input/: always a single file
 
 
 def test_a_success_folder_holds_its_own_files_only() -> None:

@@ -27,10 +27,12 @@ def is_marker(key: str, prefix: str = "input/") -> bool:
     return name in MARKERS and folder.startswith(prefix) and len(folder) > len(prefix.rstrip("/"))
 
 
-def is_part(key: str) -> bool:
-    """A file that belongs to a folder drop and waits for its marker, never starting a job alone."""
-    name = posixpath.basename(key)
-    return name.startswith(("part-", "_", ".")) or _ATHENA_UNLOAD.match(name) is not None
+def is_part(key: str, prefix: str = "input/") -> bool:
+    """A file in a folder under ``input/`` that belongs to a folder drop and waits for its marker, never starting a
+    job alone. A file dropped straight under ``input/`` always runs alone, whatever its name."""
+    folder, name = posixpath.split(key)
+    in_a_folder = folder.startswith(prefix) and len(folder) > len(prefix.rstrip("/"))
+    return in_a_folder and (name.startswith(("part-", "_", ".")) or _ATHENA_UNLOAD.match(name) is not None)
 
 
 def parts_of(folder: str, keys: list[str]) -> list[str]:

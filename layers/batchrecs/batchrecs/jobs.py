@@ -16,7 +16,7 @@ from pydantic import Field
 
 from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, UnusableSolutionVersion
 from batchrecs.adapters.s3 import ObjectGone
-from batchrecs.events import EVENTS_SHOWN, InputFile, InputRejected, Snapshot
+from batchrecs.events import EVENTS_SHOWN, InputFile, InputRejected, JobType, Snapshot
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, JobRef, Submission
 from batchrecs.folders import MAX_FILES, is_marker, is_part, manifest_keys, parts_of, shared_base_names
 from batchrecs.model import WireModel
@@ -159,7 +159,8 @@ def _submit(
         try:
             started.append(_start(job, ports))
         except JobRefused as refused:  # permanent: reject now, rather than retry it into a dead letter
-            message = f"CreateBatchInferenceJob refused the job: {refused}"
+            api = "CreateBatchSegmentJob" if job.detail.job_type is JobType.SEGMENT else "CreateBatchInferenceJob"
+            message = f"{api} refused the job: {refused}"
             if len(each) > 1:
                 message = f"{job.detail.settings.solution_version_arn}: {message}"
             return _reject_problems(
