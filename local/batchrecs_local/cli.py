@@ -355,6 +355,13 @@ def score(
     if not report.valid:
         print(describe(report), file=sys.stderr)
         raise UserError(f"{input_path} is not valid input; nothing was scored")
+    if report.kind is not None and report.kind.is_segment:
+        raise UserError(
+            f"{input_path} holds {report.kind} segment queries: batch segment jobs run in Personalize (drop the file "
+            "with an Item-Affinity or Item-Attribute-Affinity solution version); `score` scores users, items and "
+            "ranking files",
+            2,
+        )
     from scorer.model import Model
     from scorer.score import score_lines
 
@@ -379,10 +386,11 @@ def score(
 def validate(files: list[Path], *, kind: str | None, max_item_list: int, as_json: bool) -> int:
     """Print each file's verdict (a person's summary, or the JSON report); 1 if any file is invalid."""
     themes = kind == "themes"
-    limits = Limits.for_mode(themes=themes, max_item_list=max_item_list)
+    job_kind = JobKind.ITEMS if themes else JobKind(kind) if kind else None
+    limits = Limits.for_mode(themes=themes, max_item_list=max_item_list, kind=job_kind)  # as SubmitFunction's
     invalid = 0
     for path in files:
-        report = validate_file(path, kind=JobKind.ITEMS if themes else JobKind(kind) if kind else None, limits=limits)
+        report = validate_file(path, kind=job_kind, limits=limits)
         invalid += not report.valid
         print(json.dumps(report.to_wire()) if as_json else describe(report))
     return 1 if invalid else 0
@@ -490,7 +498,11 @@ def main(argv: list[str] | None = None) -> int:
         "--num-results", type=int, default=DEFAULT_NUM_RESULTS, help=f"1 to 500 (default {DEFAULT_NUM_RESULTS})"
     )
     score_parser.add_argument("--exclude-seen", action="store_true", help="drop each user's past items")
-    score_parser.add_argument("--kind", choices=[k.value for k in JobKind], help="default: from the first record")
+    score_parser.add_argument(
+        "--kind",
+        choices=[k.value for k in JobKind if not k.is_segment],
+        help="default: from the first record (segment jobs run in Personalize only)",
+    )
     redrive_parser = commands.add_parser(
         "redrive",
         help="replay a deployed stack's failed drops (SubmitFailures, TrainFailures) into their functions",

@@ -95,3 +95,12 @@ def test_redrive_without_region_credentials_or_stack_says_which(
     with mock_aws():
         assert main(["redrive", "--stack", "missing", "--region", "us-east-1"]) == 2
     assert "no stack 'missing'" in one_line_error(capsys, "redrive")
+
+
+def test_score_refuses_segment_queries_saying_where_they_run(
+    sample: Path, model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["score", str(sample / "segments-attributes.jsonl"), "--model", str(model_dir), "-o", str(tmp_path / "o")]
+    assert main(args) == 2
+    assert "batch segment jobs run in Personalize" in one_line_error(capsys, "score")
+    assert not (tmp_path / "o").exists()

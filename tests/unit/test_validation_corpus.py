@@ -85,3 +85,10 @@ def test_a_binary_file_shows_its_first_bytes_in_hex_not_as_noise() -> None:
     report = validate_file(DATA / "invalid" / "gzip.jsonl")
     assert report.errors[0].excerpt.startswith("1f 8b")
     assert validate_file(DATA / "invalid" / "json-array.jsonl").errors[0].excerpt.startswith('[{"userId"')
+
+
+def test_cli_validate_holds_a_segment_kind_to_its_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    # The CLI's verdict is SubmitFunction's: eleven attribute queries are one too many
+    eleven = DATA / "invalid" / "attribute-queries-11.jsonl"
+    assert main(["validate", "--kind", "item-attributes", str(eleven)]) == 1
+    assert "a job reads at most 10 per file" in capsys.readouterr().out
