@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +24,18 @@ def stack(sample: Path) -> Iterator[LocalStack]:
 @pytest.fixture
 def tap(stack: LocalStack) -> EventTap:
     return EventTap(stack)
+
+
+def executions(stack: LocalStack) -> list[dict[str, Any]]:
+    """The job state machine's executions so far: one per job started, whatever the clock."""
+    found: list[dict[str, Any]] = stack.client("stepfunctions").list_executions(
+        stateMachineArn=stack.name("JobStateMachine")
+    )["executions"]
+    return found
+
+
+def read_object(stack: LocalStack, uri: str) -> bytes:
+    """An S3 object of the stack, by URI."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    body: bytes = stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return body

@@ -36,7 +36,7 @@ def outcomes(tap: EventTap, keys: set[str], timeout: float = 90) -> tuple[Counte
     events = tap.collect(
         lambda es: {e["detail"]["input"]["key"] for e in es if e["detail-type"] in TERMINAL} >= keys, timeout=timeout
     )
-    events += tap.collect(lambda _: True)
+    events += tap.drain()
     for event in events:
         DETAIL_TYPES[event["detail-type"]].model_validate(event["detail"])
     return Counter(e["detail"]["input"]["key"] for e in events if e["detail-type"] in TERMINAL), events
