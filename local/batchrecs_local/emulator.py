@@ -339,45 +339,37 @@ SEGMENT_RECIPES = ("aws-item-affinity", "aws-item-attribute-affinity")
 
 
 def create_batch_segment_job(backend: PersonalizeBackend, request: dict[str, Any], settings: EmulatorSettings) -> str:
-    """CreateBatchSegmentJob as the service checks it: a valid name, a known solution version of a segment
-    recipe, a new name, and room under the segment jobs' own quota (5 at once, not adjustable)."""
-    name = request.get("jobName", "")
-    if not JOB_NAME.match(name) or len(name) > 63:
-        raise InvalidInputException(f"jobName {name!r} must match [a-zA-Z0-9][a-zA-Z0-9-_]* and be 1-63 characters")
-    arn = request.get("solutionVersionArn", "")
-    if settings.solution_versions and arn not in settings.solution_versions:
-        raise ResourceNotFoundException(arn)
-    recipe = settings.solution_versions.get(arn, "").rsplit("/", 1)[-1]
-    if settings.solution_versions and recipe not in SEGMENT_RECIPES:
+    """CreateBatchSegmentJob: a solution version of a segment recipe, under the segment jobs' own quota (5 at
+    once, not adjustable)."""
+    recipe = settings.solution_versions.get(request.get("solutionVersionArn", ""), "").rsplit("/", 1)[-1]
+    if settings.solution_versions and recipe and recipe not in SEGMENT_RECIPES:
         raise InvalidInputException("batch segment jobs need an Item-Affinity or Item-Attribute-Affinity recipe")
-    jobs = _jobs(backend, segment=True)
-    if any(job.name == name for job in jobs.values()):
-        raise ResourceAlreadyExistsException(f"Batch segment job {name} already exists")
-    if sum(job.status in RUNNING for job in jobs.values()) >= settings.segment_quota:
-        raise LimitExceededException(
-            f"More than {settings.segment_quota} batch segment jobs are pending or in progress"
-        )
-    job = BatchInferenceJob(backend.account_id, backend.region_name, request, settings, segment=True)
-    jobs[job.arn] = job
-    return job.arn
+    return _create(backend, request, settings, segment=True)
 
 
 def create_batch_inference_job(backend: PersonalizeBackend, request: dict[str, Any], settings: EmulatorSettings) -> str:
+    if request.get("batchInferenceJobMode", "BATCH_INFERENCE") not in MODES:
+        raise InvalidInputException(f"batchInferenceJobMode must be one of {MODES}")
+    return _create(backend, request, settings, segment=False)
+
+
+def _create(backend: PersonalizeBackend, request: dict[str, Any], settings: EmulatorSettings, *, segment: bool) -> str:
+    """What the service checks on either create: a valid name, a known solution version (themes' rules for a
+    theme job), a new name, and room under the job type's quota."""
     name = request.get("jobName", "")
     if not JOB_NAME.match(name) or len(name) > 63:
         raise InvalidInputException(f"jobName {name!r} must match [a-zA-Z0-9][a-zA-Z0-9-_]* and be 1-63 characters")
-    if request.get("batchInferenceJobMode", "BATCH_INFERENCE") not in MODES:
-        raise InvalidInputException(f"batchInferenceJobMode must be one of {MODES}")
     if settings.solution_versions and request.get("solutionVersionArn") not in settings.solution_versions:
         raise ResourceNotFoundException(request.get("solutionVersionArn", ""))
     if request.get("batchInferenceJobMode") == "THEME_GENERATION":
         _check_themes(backend, request, settings)
-    jobs = _jobs(backend)
+    jobs = _jobs(backend, segment=segment)
+    what, quota = ("batch segment", settings.segment_quota) if segment else ("batch inference", settings.quota)
     if any(job.name == name for job in jobs.values()):
-        raise ResourceAlreadyExistsException(f"Batch inference job {name} already exists")
-    if sum(job.status in RUNNING for job in jobs.values()) >= settings.quota:
-        raise LimitExceededException(f"More than {settings.quota} batch inference jobs are pending or in progress")
-    job = BatchInferenceJob(backend.account_id, backend.region_name, request, settings)
+        raise ResourceAlreadyExistsException(f"{what.capitalize()} job {name} already exists")
+    if sum(job.status in RUNNING for job in jobs.values()) >= quota:
+        raise LimitExceededException(f"More than {quota} {what} jobs are pending or in progress")
+    job = BatchInferenceJob(backend.account_id, backend.region_name, request, settings, segment=segment)
     jobs[job.arn] = job
     return job.arn
 

@@ -21,18 +21,23 @@ _ATHENA_UNLOAD = re.compile(
 """The names Athena's UNLOAD gives its files (query id, then a UUID)."""
 
 
+def _in_a_folder(folder: str, prefix: str) -> bool:
+    """True for a folder under ``prefix`` (``input/x``), not ``prefix`` itself."""
+    return folder.startswith(prefix) and len(folder) > len(prefix.rstrip("/"))
+
+
 def is_marker(key: str, prefix: str = "input/") -> bool:
     """A folder's marker: ``input/<folder>/_SUCCESS`` or ``input/<folder>/manifest.json``."""
     folder, name = posixpath.split(key)
-    return name in MARKERS and folder.startswith(prefix) and len(folder) > len(prefix.rstrip("/"))
+    return name in MARKERS and _in_a_folder(folder, prefix)
 
 
 def is_part(key: str, prefix: str = "input/") -> bool:
     """A file in a folder under ``input/`` that belongs to a folder drop and waits for its marker, never starting a
     job alone. A file dropped straight under ``input/`` always runs alone, whatever its name."""
     folder, name = posixpath.split(key)
-    in_a_folder = folder.startswith(prefix) and len(folder) > len(prefix.rstrip("/"))
-    return in_a_folder and (name.startswith(("part-", "_", ".")) or _ATHENA_UNLOAD.match(name) is not None)
+    hadoop_or_athena = name.startswith(("part-", "_", ".")) or _ATHENA_UNLOAD.match(name) is not None
+    return _in_a_folder(folder, prefix) and hadoop_or_athena
 
 
 def parts_of(folder: str, keys: list[str]) -> list[str]:

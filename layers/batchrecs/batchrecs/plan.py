@@ -124,6 +124,16 @@ class PlannedJob:
     capacity: CapacityRetry
 
 
+def create_request(
+    kind: JobKind, settings: JobSettings, name: str, stack: StackSettings, input_path: str, output_path: str
+) -> CreateJobRequest | CreateSegmentJobRequest:
+    """Personalize's create request for a job of ``kind``: a batch segment job's, or a batch inference job's."""
+    request = CreateSegmentJobRequest if kind.is_segment else CreateJobRequest
+    return request.for_job(
+        settings, job_name=name, role_arn=stack.personalize_role_arn, input_path=input_path, output_path=output_path
+    )
+
+
 def polling_for(stack: StackSettings) -> Polling:
     return Polling.adaptive(
         first_wait=stack.poll_first_wait_seconds,
@@ -169,14 +179,7 @@ def plan_folder_job(
         submitted_at=submitted_at,
     )
     snapshots = marker.snapshot or marker
-    request = CreateSegmentJobRequest if kind.is_segment else CreateJobRequest
-    create = request.for_job(
-        settings,
-        job_name=name,
-        role_arn=stack.personalize_role_arn,
-        input_path=f"s3://{snapshots.bucket}/{snapshots.key}",
-        output_path=output,
-    )
+    create = create_request(kind, settings, name, stack, f"s3://{snapshots.bucket}/{snapshots.key}", output)
     return PlannedJob(
         detail=detail, create=create, score=None, polling=polling_for(stack), capacity=capacity_for(stack)
     )
@@ -216,13 +219,8 @@ def plan_jobs(
         create: CreateJobRequest | CreateSegmentJobRequest | None = None
         score = None
         if chosen.model is None:
-            request = CreateSegmentJobRequest if kind.is_segment else CreateJobRequest
-            create = request.for_job(
-                settings,
-                job_name=name,
-                role_arn=stack.personalize_role_arn,
-                input_path=f"s3://{snapshot.bucket}/{snapshot.key}",
-                output_path=detail.output.path,
+            create = create_request(
+                kind, settings, name, stack, f"s3://{snapshot.bucket}/{snapshot.key}", detail.output.path
             )
         else:
             score = ScoreRequest(

@@ -460,9 +460,8 @@ class StackSettings(WireModel):
         try:
             settings = cls.model_validate(fields)
         except ValidationError as error:
-            raise StackSettingsError(
-                [f"{err['loc'][0]!s}".upper() + f": {err['msg']}" for err in error.errors()]
-            ) from None
+            problems = [f"{str(err['loc'][0]).upper()}: {err['msg']}" for err in error.errors()]
+            raise StackSettingsError(problems) from None
         return settings.model_copy(update={"job_defaults": job_defaults(environ, settings.home)})
 
     @property
