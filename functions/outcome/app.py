@@ -1,5 +1,5 @@
-"""JobOutcomeFunction: subscribed to the stack's job events on its bus; keeps the job ledger (JobsTable) and counts
-finished jobs by backend."""
+"""JobOutcomeFunction: subscribed to the stack's job events on its bus; keeps the job ledger (JobsTable), counts
+finished jobs by backend, and publishes Drop Completed after the last job of a drop that made several."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
+from batchrecs.adapters.eventbridge import EventPublisher
 from batchrecs.adapters.ledger import JobLedger
 from batchrecs.events import aws_time
 from batchrecs.observability import logger, tracer
@@ -28,6 +29,12 @@ def reset() -> None:
     """Forget what this container cached from its environment, as a new container would (the local stack calls it
     before each invocation, each function's environment being its own)."""
     ports.cache_clear()
+    publisher.cache_clear()
+
+
+@cache
+def publisher() -> EventPublisher:
+    return EventPublisher(client("events"), os.environ["EVENT_BUS_NAME"], os.environ.get("EVENT_SOURCE", "batchrecs"))
 
 
 # No @metrics.log_metrics: every metric here has its own dimension set and is written at once (single_metric), so
@@ -36,5 +43,5 @@ def reset() -> None:
 @tracer.capture_lambda_handler
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
-    job = record_event(event.detail_type, event.detail, ports(), aws_time(event.time))
+    job = record_event(event.detail_type, event.detail, ports(), aws_time(event.time), publisher())
     return {"jobName": job.job_name, "status": getattr(job, "status", None)}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchrecs.settings import CAUTIOUS_MAX, DEFAULT_NUM_RESULTS, JobKind
+from batchrecs.split import Piece, Splitter
 from batchrecs.validation import (
     Limits,
     ValidationReport,
@@ -46,7 +47,8 @@ class JobState:
 
 @dataclass
 class Tracked:
-    """One dropped file and what is known of it so far: one job per solution version it names."""
+    """One dropped file and what is known of it so far: one job per solution version it names and part it is split
+    into (its events' dropJobs)."""
 
     path: Path
     key: str
@@ -54,15 +56,17 @@ class Tracked:
     outcome: str | None = None
     """The drop's own end, when it makes no job: Input Rejected or Submit Failed."""
     jobs: dict[str, JobState] = field(default_factory=dict)
+    drop_completed: bool = False
 
     @property
     def done(self) -> bool:
         """Ended, and every event of its story printed: events may arrive out of order (EventBridge does not
-        promise order), so a job's Job Submitted can come after its Job Succeeded."""
+        promise order), so a job's Job Submitted can come after its Job Succeeded; a drop of several jobs ends
+        with its Drop Completed, published after the last of them."""
         if self.outcome is not None:
             return True
         ended = [job for job in self.jobs.values() if job.outcome is not None and job.submitted]
-        return len(ended) >= self.expected
+        return len(ended) >= self.expected and (self.expected == 1 or self.drop_completed)
 
     def label(self, job_name: str) -> str:
         return self.path.name if self.expected == 1 else f"{self.path.name} ({job_name})"
@@ -224,12 +228,18 @@ def _report(
         if item is None:
             continue
         detail_type, name = event["detail-type"], event["detail"].get("jobName")
+        if detail_type == "Drop Completed":  # after its jobs' own ends, which say the rest
+            detail = event["detail"]
+            progress(f"{item.path.name}: Drop Completed, {detail['succeeded']} of {len(detail['jobs'])} jobs succeeded")
+            item.drop_completed = True
+            continue
         if name is None:  # Input Rejected: the drop made no (more) jobs
             item.outcome = detail_type
             progress(f"{item.path.name}: {detail_type}")
             board.update(item.path.name, detail_type)
             continue
         job = item.jobs.setdefault(name, JobState())
+        item.expected = max(item.expected, event["detail"].get("dropJobs", 1))  # parts × versions compared
         job.job_arn = event["detail"].get("jobArn") or job.job_arn
         job.submitted = job.submitted or detail_type == "Job Submitted"
         if detail_type in TERMINAL:
@@ -384,23 +394,33 @@ def score(
 
 
 def validate(files: list[Path], *, kind: str | None, max_item_list: int, as_json: bool) -> int:
-    """Print each file's verdict (a person's summary, or the JSON report); 1 if any file is invalid."""
+    """Print each file's verdict (a person's summary, or the JSON report, with the parts of a file SubmitFunction
+    would split); 1 if any file is invalid."""
     themes = kind == "themes"
     job_kind = JobKind.ITEMS if themes else JobKind(kind) if kind else None
     limits = Limits.for_mode(themes=themes, max_item_list=max_item_list, kind=job_kind)  # as SubmitFunction's
     invalid = 0
     for path in files:
-        report = validate_file(path, kind=job_kind, limits=limits)
+        splitter = Splitter(limits.max_bytes, limits.max_records, size=path.stat().st_size)
+        report = validate_file(path, kind=job_kind, limits=limits, splitter=splitter)
+        parts = splitter.pieces if report.valid and len(splitter.pieces) > 1 else []
         invalid += not report.valid
-        print(json.dumps(report.to_wire()) if as_json else describe(report))
+        wire = {**report.to_wire(), **({"parts": [part.to_wire() for part in parts]} if parts else {})}
+        print(json.dumps(wire) if as_json else describe(report, parts))
     return 1 if invalid else 0
 
 
-def describe(report: ValidationReport) -> str:
-    """A report as a person reads it: the verdict, then each kept problem with its line and an excerpt."""
+def describe(report: ValidationReport, parts: list[Piece] | None = None) -> str:
+    """A report as a person reads it: the verdict, then each kept problem with its line and an excerpt, or the
+    parts a file over one job's limits runs as."""
     kind = report.kind.value if report.kind else "unknown kind"
     if report.valid:
-        return f"{report.file}: valid ({kind}, {report.records:,} records)"
+        verdict = f"{report.file}: valid ({kind}, {report.records:,} records)"
+        if not parts:
+            return verdict
+        shown = ", ".join(f"{part.first_line:,}-{part.last_line:,}" for part in parts[:SHOWN_PARTS])
+        more = f" and {len(parts) - SHOWN_PARTS:,} more" if len(parts) > SHOWN_PARTS else ""
+        return f"{verdict}; over one job's limits, it runs as {len(parts):,} jobs, of lines {shown}{more}"
     lines = [
         f"{report.file}: INVALID ({kind}, {report.records:,} records, {report.error_count:,} "
         f"{'error' if report.error_count == 1 else 'errors'})"
@@ -413,6 +433,9 @@ def describe(report: ValidationReport) -> str:
     if report.error_count > len(report.errors):
         lines.append(f"  … and {report.error_count - len(report.errors):,} more")
     return "\n".join(lines)
+
+
+SHOWN_PARTS = 5
 
 
 def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:

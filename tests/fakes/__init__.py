@@ -20,6 +20,7 @@ from batchrecs.adapters.stepfunctions import Started
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, ModelLocation
 from batchrecs.model import WireModel
 from batchrecs.settings import JobKind, StackSettings
+from batchrecs.split import Splitter
 from batchrecs.validation import iter_lines, within_time
 
 
@@ -43,10 +44,15 @@ class FakeFiles:
         return ObjectHead(size=len(body), etag="etag-1", version_id=version_id or "v1", metadata=metadata)
 
     def lines(
-        self, bucket: str, key: str, version_id: str | None, out_of_time: Callable[[], bool] | None = None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        out_of_time: Callable[[], bool] | None = None,
+        splitter: Splitter | None = None,
     ) -> Iterator[bytes]:
         chunks = [self.objects[bucket, key][0]]
-        return iter_lines(within_time(chunks, out_of_time) if out_of_time else chunks)
+        return iter_lines(within_time(chunks, out_of_time) if out_of_time else chunks, splitter=splitter)
 
     def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
         self.reports[bucket, key] = document
@@ -57,6 +63,13 @@ class FakeFiles:
     def snapshot(self, bucket: str, key: str, version_id: str | None, target_key: str) -> str | None:
         self.objects[bucket, target_key] = self.objects[bucket, key]
         return f"copy-of-{version_id}"
+
+    def copy_range(
+        self, bucket: str, key: str, version_id: str | None, start: int, end: int, target_key: str
+    ) -> str | None:
+        body, metadata = self.objects[bucket, key]
+        self.objects[bucket, target_key] = (body[start:end], metadata)
+        return f"range-of-{version_id}"
 
 
 class FakePersonalize:

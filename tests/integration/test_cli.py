@@ -225,3 +225,22 @@ def test_run_compares_two_solution_versions_with_outputs_side_by_side(
     (drop_id,) = {d["dropId"] for d in done}
     copied = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*.out"))
     assert copied == sorted(Path(drop_id) / d["jobName"] / "users.jsonl.out" for d in done)
+
+
+def test_run_waits_for_every_part_of_a_split_file_and_copies_each_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a file of 2.2 MiB, with parts of at most 1 MiB
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"".join(b'{"userId": "user-%04d"}\n' % (n % 900 + 1) for n in range(95_000)))
+    code = run_cli(tmp_path, big, "--parameter", f"PartMaxBytes={1 << 20}", "--metadata", "backend=personalize")
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines()]
+    # Then it runs as three jobs, and run ends after Drop Completed with each part's output copied
+    done = [e["detail"] for e in events if e["detail-type"] == "Job Succeeded"]
+    assert code == 0 and len(done) == 3, captured.err
+    assert [e["detail-type"] for e in events][-1] == "Drop Completed"
+    assert "3 of 3 jobs succeeded" in captured.err and "Drop Completed, 3 of 3 jobs succeeded" in captured.err
+    copied = sorted((tmp_path / "out").rglob("*.out"))
+    assert [p.name for p in copied] == [f"big.part-00{n}.jsonl.out" for n in (1, 2, 3)]
+    assert sum(len(p.read_bytes().splitlines()) for p in copied) == 95_000

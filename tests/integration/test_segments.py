@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from batchrecs.events import DETAIL_TYPES, InputRejected, JobSucceeded
+from batchrecs.events import DETAIL_TYPES, DropCompleted, InputRejected, JobSucceeded
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_version_arn
 from tests.integration.conftest import executions, read_object
 
@@ -96,17 +96,19 @@ def test_a_bad_query_is_rejected_naming_its_line(stack: LocalStack) -> None:
     assert "uses OR" in problem.message
 
 
-def test_eleven_attribute_queries_are_refused_as_the_limit_says(stack: LocalStack) -> None:
+def test_eleven_attribute_queries_are_split_into_jobs_of_ten_as_the_limit_says(stack: LocalStack) -> None:
+    # Given eleven attribute queries, one more than a segment job reads from a file
     tap = EventTap(stack)
     key = "input/eleven.jsonl"
     body = b"".join(b'{"itemAttributes": "ITEMS.GENRES = \\"g%d\\""}\n' % n for n in range(11))
     stack.drop(body, key, {"solution-version-arn": solution_version_arn("item-attributes")})
-    (event,) = finished(tap, {key})
-    rejected = InputRejected.model_validate(event["detail"])
-    assert rejected.kind is not None and rejected.kind.value == "item-attributes"
-    assert [e.message for e in rejected.errors] == [
-        "the file has 11 records; a job reads at most 10 per file: split it"
-    ]
+    events = tap.collect(lambda es: any(e["detail-type"] == "Drop Completed" for e in es), timeout=90)
+    # Then two segment jobs, of 10 and 1 queries, and one Drop Completed listing both
+    ended = [JobSucceeded.model_validate(e["detail"]) for e in events if e["detail-type"] == "Job Succeeded"]
+    assert sorted((job.input.records, job.job_type.value) for job in ended) == [(1, "segment"), (10, "segment")]
+    (completed,) = [DropCompleted.model_validate(e["detail"]) for e in events if e["detail-type"] == "Drop Completed"]
+    assert [(job.records, job.status) for job in completed.jobs] == [(10, "ACTIVE"), (1, "ACTIVE")]
+    assert (completed.input.records, completed.job_type.value) == (11, "segment")
 
 
 def test_inference_only_settings_are_refused_for_segments(stack: LocalStack) -> None:

@@ -15,13 +15,17 @@ from moto import mock_aws
 from batchrecs.adapters.ledger import JobLedger
 from batchrecs.events import (
     Backend,
+    DropCompleted,
     InputFile,
     JobDetail,
     JobFailed,
     JobOutput,
     JobSubmitted,
     JobSucceeded,
+    SplitPart,
 )
+from batchrecs.model import WireModel
+from batchrecs.outcomes import record_event
 from batchrecs.settings import JobKind, JobSettings
 from batchrecs_local.template import Template
 
@@ -132,3 +136,68 @@ def test_the_latest_job_of_an_input_key_is_found_by_the_key(ledger: JobLedger) -
     ledger.record("Job Submitted", submitted("other"))
     assert [job.job_name for job in ledger.jobs(input_key="input/u")] == ["second", "first"]
     assert [job.job_name for job in ledger.jobs(1, input_key="input/u")] == ["second"]
+
+
+class Bus:
+    """A publisher that records what it is given, and can refuse once (a PutEvents that fails)."""
+
+    def __init__(self, refuse: int = 0) -> None:
+        self.published: list[WireModel] = []
+        self.refuse = refuse
+
+    def publish(self, *details: WireModel) -> None:
+        if self.refuse:
+            self.refuse -= 1
+            raise RuntimeError("PutEvents refused")
+        self.published.extend(details)
+
+
+def part(index: int, ended: str = "ACTIVE") -> tuple[str, JobSucceeded | JobFailed]:
+    common = {
+        **detail(f"drop-part-{index}"),
+        "drop_id": "drop",
+        "drop_jobs": 3,
+        "split": SplitPart(index=index, count=3, first_line=index * 10 - 9, last_line=index * 10),
+    }
+    if ended == "ACTIVE":
+        return "Job Succeeded", JobSucceeded(**common, status="ACTIVE", finished_at=T0 + timedelta(minutes=index))
+    return "Job Failed", JobFailed(**common, status=ended, failure_reason="bad", finished_at=T0)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 1, 0, 2, 2, 0), (2, 0, 2, 1, 1)])
+def test_the_last_part_to_end_publishes_one_drop_completed_whatever_the_order(
+    ledger: JobLedger, order: tuple[int, ...]
+) -> None:
+    # Given a drop split into three jobs, one of which fails; when their ends arrive in any order, repeated
+    ends = [part(1), part(2, "CREATE FAILED"), part(3)]
+    bus = Bus()
+    for index in order:
+        record_event(*ends[index], ledger, publisher=bus)
+    # Then exactly one Drop Completed, listing each part's outcome in part order, once all three have ended
+    (completed,) = bus.published
+    assert isinstance(completed, DropCompleted)
+    assert [(job.split.index if job.split else 0, job.status) for job in completed.jobs] == [
+        (1, "ACTIVE"),
+        (2, "CREATE FAILED"),
+        (3, "ACTIVE"),
+    ]
+    assert (completed.drop_id, completed.succeeded, completed.failed, completed.input.records) == ("drop", 2, 1, 9)
+    assert completed.jobs[1].failure_reason == "bad"
+
+
+def test_nothing_is_published_before_every_part_has_ended(ledger: JobLedger) -> None:
+    bus = Bus()
+    for index in (1, 3, 1, 3):
+        record_event(*part(index), ledger, publisher=bus)
+    assert bus.published == []
+
+
+def test_a_drop_completed_that_fails_to_publish_is_published_by_the_retry(ledger: JobLedger) -> None:
+    bus = Bus(refuse=1)
+    record_event(*part(1), ledger, publisher=bus)
+    record_event(*part(2), ledger, publisher=bus)
+    with pytest.raises(RuntimeError, match="refused"):
+        record_event(*part(3), ledger, publisher=bus)
+    record_event(*part(3), ledger, publisher=bus)  # the Lambda's retry of the same event
+    record_event(*part(3), ledger, publisher=bus)  # and a redelivery after it
+    assert [type(event) for event in bus.published] == [DropCompleted]

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from batchrecs.events import Backend, InputFile, Snapshot
+from batchrecs.events import Backend, InputFile
 from batchrecs.execution import ModelLocation
 from batchrecs.plan import Paths, Route, plan_jobs, route, self_hosted_reasons
 from batchrecs.settings import BackendChoice, JobKind, JobSettings, SettingsError
+from batchrecs.split import Piece
 from tests.fakes import stack_settings
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
@@ -21,19 +22,42 @@ SOURCE = InputFile(
     key="input/u.jsonl",
     version_id="v1",
     records=3,
-    snapshot=Snapshot(bucket="in", key="snap", version_id="s1"),
 )
 
 
 def test_one_version_names_the_job_after_the_drop_and_several_side_by_side() -> None:
     one = Paths.of("in", "input/u.jsonl", "v1", [JobSettings(solution_version_arn=SV)], STACK)
-    assert one.names == (one.drop_id,) and one.output_keys == (f"output/{one.drop_id}/u.jsonl.out",)
+    assert one.names == (one.drop_id,) and one.longest_output_key == f"output/{one.drop_id}/u.jsonl.out"
     assert one.snapshot_key == f"snapshots/{one.drop_id}/u.jsonl"
     two = Paths.of("in", "input/u.jsonl", "v1", [JobSettings(solution_version_arn=a) for a in (SV, SV2)], STACK)
     assert two.drop_id == one.drop_id and len(set(two.names)) == 2
     assert all(
-        key.startswith(f"output/{two.drop_id}/{name}/") for key, name in zip(two.output_keys, two.names, strict=True)
+        job.output_key.startswith(f"output/{two.drop_id}/{job.name}/") and job.input_key == one.snapshot_key
+        for job in two.jobs
     )
+
+
+def test_a_split_input_makes_a_job_per_part_and_version_each_reading_its_part() -> None:
+    pieces = [
+        Piece(index=n, count=3, start=10 * (n - 1), end=10 * n, first_line=n, last_line=n, records=1) for n in (1, 2, 3)
+    ]
+    each = [JobSettings(solution_version_arn=a) for a in (SV, SV2)]
+    paths = Paths.of("in", "input/u.jsonl", "v1", each, STACK, pieces)
+    assert len(set(paths.names)) == 6 and paths.drop_id not in paths.names
+    assert [job.input_key for job in paths.parts] == [
+        f"snapshots/{paths.drop_id}/u.part-00{n}.jsonl" for n in (1, 2, 3)
+    ]
+    assert {job.input_key for job in paths.jobs} == {job.input_key for job in paths.parts}  # versions share parts
+    assert all(job.output_key.endswith(job.input_key.rsplit("/", 1)[1] + ".out") for job in paths.jobs)
+    routes = [Route(Backend.PERSONALIZE)] * 6
+    copies = {job.input_key: f"copy-{job.piece.index}" for job in paths.parts if job.piece}
+    planned = plan_jobs(SOURCE, JobKind.USERS, paths, routes, STACK, datetime.now(UTC), copies)
+    assert {job.detail.drop_jobs for job in planned} == {6}
+    third = planned[2].detail
+    assert third.split is not None and (third.split.index, third.split.count, third.split.first_line) == (3, 3, 3)
+    assert third.input.records == 1 and third.input.snapshot is not None
+    assert (third.input.snapshot.key, third.input.snapshot.version_id) == (paths.parts[2].input_key, "copy-3")
+    assert Paths.of("in", "input/u.jsonl", "v1", each, STACK, pieces[:1]).jobs[0].piece is None  # one part: whole
 
 
 def test_the_scorer_runs_what_it_can_honour_and_nothing_else() -> None:
@@ -52,11 +76,16 @@ def test_each_job_asks_its_backend_to_read_the_snapshot() -> None:
     each = [JobSettings(solution_version_arn=SV, num_results=7), JobSettings(solution_version_arn=SV2)]
     paths = Paths.of("in", "input/u.jsonl", "v1", each, STACK)
     routes = [Route(Backend.SELF_HOSTED, MODEL), Route(Backend.PERSONALIZE)]
-    scored, created = plan_jobs(SOURCE, JobKind.USERS, paths, each, routes, STACK, datetime.now(UTC))
+    copies = {paths.snapshot_key: "s1"}
+    scored, created = plan_jobs(SOURCE, JobKind.USERS, paths, routes, STACK, datetime.now(UTC), copies)
     assert scored.create is None and scored.score is not None
-    assert (scored.score.input_key, scored.score.input_version_id, scored.score.num_results) == ("snap", "s1", 7)
+    assert (scored.score.input_key, scored.score.input_version_id, scored.score.num_results) == (
+        paths.snapshot_key,
+        "s1",
+        7,
+    )
     assert scored.score.output_uri == scored.detail.output.files[0] and scored.detail.model_version == "abc"
     assert created.score is None and created.create is not None
-    assert created.create.job_input.s3_data_source.path == "s3://in/snap"
+    assert created.create.job_input.s3_data_source.path == f"s3://in/{paths.snapshot_key}"
     assert created.create.job_output.s3_data_destination.path == created.detail.output.path
     assert (created.detail.job_name, created.detail.drop_id) == (paths.names[1], paths.drop_id)

@@ -11,6 +11,7 @@ from batchrecs.adapters.personalize import CapacityExceeded, CreatedJob
 from batchrecs.events import InputRejected, JobSubmitted
 from batchrecs.execution import CapacityRetry, CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, ModelLocation
 from batchrecs.jobs import IDEMPOTENCY, Drop, Outcome, create_queued_job, submit_drop
+from batchrecs.plan import MAX_DROP_JOBS
 from batchrecs.settings import JobKind
 from tests.fakes import FakePersonalize, Fakes, FakeTickets, stack_settings
 
@@ -157,16 +158,51 @@ def test_theme_generation_with_a_users_recipe_is_rejected(ports: Fakes) -> None:
     assert "needs a Similar-Items solution version" in event.errors[0].message
 
 
-def test_theme_generation_reads_items_and_holds_the_100_record_limit(ports: Fakes) -> None:
+def test_theme_generation_reads_items_in_jobs_of_at_most_100_records(ports: Fakes) -> None:
+    # Given 250 items (blank lines among them) for THEME_GENERATION, whose jobs read at most 100 records
     metadata = {"batch-inference-job-mode": "THEME_GENERATION", "theme-item-name": "TITLE"}
-    body = b"".join(b'{"itemId": "%d"}\n' % n for n in range(101))
+    body = b"".join(b'{"itemId": "%d"}\n' % n + (b"\r\n" if n % 7 == 0 else b"") for n in range(250))
+    # When it is dropped
+    result = submit_drop(drop(ports, body, **metadata), ports, STACK)
+    # Then it is split, not refused: three jobs of the drop, each reading its part, the parts together the file
+    assert result.outcome is Outcome.SUBMITTED and ports.publisher.published == []
+    events = [ExecutionInput.model_validate(started).event for started in ports.executions.started.values()]
+    assert [event.input.records for event in events] == [100, 100, 50]
+    assert {event.kind for event in events} == {JobKind.ITEMS} and {e.drop_id for e in events} == {result.drop_id}
+    assert {event.drop_jobs for event in events} == {3} and result.jobs == [e.job_name for e in events]
+    parts = [ports.files.objects["in", str(event.input.snapshot and event.input.snapshot.key)][0] for event in events]
+    assert b"".join(parts) == body
+    assert [part.count(b"itemId") for part in parts] == [100, 100, 50]
+    assert [(e.split.first_line, e.split.last_line) for e in events if e.split] == [
+        (1, body[: len(parts[0])].count(b"\n")),
+        (body[: len(parts[0])].count(b"\n") + 1, body[: len(parts[0]) + len(parts[1])].count(b"\n")),
+        (body[: len(parts[0]) + len(parts[1])].count(b"\n") + 1, body.count(b"\n")),
+    ]
+    assert [r["jobInput"]["s3DataSource"]["path"] for r in ports.personalize.requests] == [
+        f"s3://in/{event.input.snapshot.key}" for event in events if event.input.snapshot
+    ]
+
+
+def test_a_drop_split_into_more_jobs_than_one_event_can_list_is_refused(ports: Fakes) -> None:
+    metadata = {"batch-inference-job-mode": "THEME_GENERATION", "theme-item-name": "TITLE"}
+    body = b"".join(b'{"itemId": "%d"}\n' % n for n in range(100 * MAX_DROP_JOBS + 1))
     submit_drop(drop(ports, body, **metadata), ports, STACK)
     (event,) = ports.publisher.published
-    assert isinstance(event, InputRejected)
-    assert (event.kind, event.errors[0].message) == (
-        JobKind.ITEMS,
-        "the file has 101 records; a job reads at most 100 per file: split it",
-    )
+    assert isinstance(event, InputRejected) and ports.executions.started == {}
+    assert event.errors[0].message.startswith(f"{MAX_DROP_JOBS + 1:,} jobs ({MAX_DROP_JOBS + 1:,} parts)")
+
+
+def test_a_file_over_the_part_size_is_split_on_line_boundaries(ports: Fakes) -> None:
+    body = b"".join(b'{"userId": "%05d"}\n' % n for n in range(200_000))  # 3.8 MB
+    result = submit_drop(drop(ports, body), ports, STACK.model_copy(update={"part_max_bytes": 1 << 20}))
+    parts = [
+        ports.files.objects["in", job.input.snapshot.key][0]
+        for job in (ExecutionInput.model_validate(s).event for s in ports.executions.started.values())
+        if job.input.snapshot
+    ]
+    assert len(result.jobs) == len(parts) == 4 and b"".join(parts) == body
+    assert all(part.endswith(b"\n") and len(part) <= 1 << 20 for part in parts)
+    assert max(map(len, parts)) - min(map(len, parts)) <= 2 * 21  # spread evenly, to within a line or two
 
 
 MODEL = ModelLocation(bucket="in", key="models/default/abc/model.npz", version="abc")

@@ -69,11 +69,18 @@ def test_cli_json_is_the_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert (report["errorCount"], len(report["errors"]), report["records"]) == (150, 100, 150)
 
 
-def test_cli_kind_themes_applies_the_theme_limit(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_kind_themes_applies_the_theme_limit_as_submit_function_does(capsys: pytest.CaptureFixture[str]) -> None:
+    # Over one theme job's 100 records, a file is split, not refused: the CLI says into which jobs
     assert main(["validate", "--kind", "themes", str(DATA / "valid" / "themes-100.jsonl")]) == 0
-    assert main(["validate", "--kind", "themes", str(DATA / "invalid" / "themes-too-many.jsonl")]) == 1
-    assert main(["validate", str(DATA / "invalid" / "themes-too-many.jsonl")]) == 0
-    assert "valid (items, 100 records)" in capsys.readouterr().out
+    assert main(["validate", "--kind", "themes", str(DATA / "invalid" / "themes-too-many.jsonl")]) == 0
+    out = capsys.readouterr().out
+    assert "themes-100.jsonl: valid (items, 100 records)\n" in out
+    assert (
+        "themes-too-many.jsonl: valid (items, 101 records); over one job's limits, it runs as 2 jobs, of lines" in out
+    )
+    assert main(["validate", "--json", "--kind", "themes", str(DATA / "invalid" / "themes-too-many.jsonl")]) == 0
+    parts = json.loads(capsys.readouterr().out)["parts"]
+    assert [(p["index"], p["records"]) for p in parts] == [(1, 100), (2, 1)]
 
 
 def test_cli_exits_0_for_valid_files(capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,7 +95,7 @@ def test_a_binary_file_shows_its_first_bytes_in_hex_not_as_noise() -> None:
 
 
 def test_cli_validate_holds_a_segment_kind_to_its_limit(capsys: pytest.CaptureFixture[str]) -> None:
-    # The CLI's verdict is SubmitFunction's: eleven attribute queries are one too many
+    # The CLI's verdict is SubmitFunction's: eleven attribute queries are one too many for a job, so two jobs
     eleven = DATA / "invalid" / "attribute-queries-11.jsonl"
-    assert main(["validate", "--kind", "item-attributes", str(eleven)]) == 1
-    assert "a job reads at most 10 per file" in capsys.readouterr().out
+    assert main(["validate", "--kind", "item-attributes", str(eleven)]) == 0
+    assert "11 records); over one job's limits, it runs as 2 jobs, of lines 1-10, 11-11" in capsys.readouterr().out

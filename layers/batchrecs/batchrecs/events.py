@@ -81,6 +81,16 @@ class InputRejected(WireModel):
     rejected_at: Timestamp
 
 
+class SplitPart(WireModel):
+    """Which part of a split input a job reads: the input was over one job's limits (1 GB, 50 million records, 100
+    for themes, a segment recipe's queries per file), so it was cut on line boundaries, one job a part."""
+
+    index: int = Field(ge=1, description="this part's number, from 1")
+    count: int = Field(ge=2, description="how many parts the input was cut into")
+    first_line: int = Field(ge=1, description="the part's first line, numbered as in the dropped file")
+    last_line: int = Field(ge=1, description="its last line, numbered as in the dropped file")
+
+
 class JobDetail(WireModel):
     """What every job event says about the job."""
 
@@ -102,6 +112,17 @@ class JobDetail(WireModel):
         default=None,
         description="a folder drop's input files, each with its snapshot (input is then the folder's marker, "
         "_SUCCESS or manifest.json, with their records in total); null for a single file",
+    )
+    split: SplitPart | None = Field(
+        default=None,
+        description="the part of the dropped file this job reads, when the file was split (input.records and "
+        "input.snapshot are then the part's); null when the job reads the whole file",
+    )
+    drop_jobs: int = Field(
+        default=1,
+        ge=1,
+        description="how many jobs the drop made (parts × solution versions compared); above 1, one Drop "
+        "Completed follows once every one of them has ended",
     )
     output: JobOutput
     settings: JobSettings
@@ -132,9 +153,52 @@ class JobFailed(JobDetail):
     finished_at: Timestamp
 
 
+class DropJob(WireModel):
+    """One job of a drop, as it ended."""
+
+    job_name: str
+    status: str = Field(description="ACTIVE (succeeded), or Job Failed's status")
+    job_arn: str | None
+    backend: Backend
+    solution_version_arn: str
+    split: SplitPart | None = None
+    records: int = Field(ge=0, description="the records the job read")
+    output: JobOutput
+    failure_reason: str | None = None
+
+    @classmethod
+    def of(cls, ended: JobSucceeded | JobFailed) -> DropJob:
+        return cls(
+            job_name=ended.job_name,
+            status=ended.status,
+            job_arn=ended.job_arn,
+            backend=ended.backend,
+            solution_version_arn=ended.settings.solution_version_arn,
+            split=ended.split,
+            records=ended.input.records,
+            output=ended.output,
+            failure_reason=getattr(ended, "failure_reason", None),
+        )
+
+
+class DropCompleted(WireModel):
+    """Every job of a drop that made several (an input split into parts, or solution versions compared) has
+    ended; published once, after the last one's Job Succeeded or Job Failed, whatever order they ended in."""
+
+    drop_id: str
+    input: InputFile = Field(description="the dropped file, with all its records (no snapshot: each job has its own)")
+    kind: JobKind
+    job_type: JobType
+    jobs: list[DropJob] = Field(description="each job's outcome, in part order, then by solution version")
+    succeeded: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    completed_at: Timestamp
+
+
 DETAIL_TYPES: dict[str, type[WireModel]] = {
     "Input Rejected": InputRejected,
     "Job Submitted": JobSubmitted,
     "Job Succeeded": JobSucceeded,
     "Job Failed": JobFailed,
+    "Drop Completed": DropCompleted,
 }

@@ -22,9 +22,20 @@ from batchrecs.folders import MAX_FILES, is_marker, is_part, manifest_keys, part
 from batchrecs.model import WireModel
 from batchrecs.naming import bounded_key, job_name, key_problems, version_token
 from batchrecs.observability import Metric, by_backend, count, logger
-from batchrecs.plan import Paths, PlannedJob, Route, plan_folder_job, plan_jobs, route, self_hosted_reasons
+from batchrecs.plan import (
+    MAX_DROP_JOBS,
+    Paths,
+    PlannedJob,
+    Route,
+    plan_folder_job,
+    plan_jobs,
+    route,
+    self_hosted_reasons,
+    too_many_jobs,
+)
 from batchrecs.ports import Jobs, SubmitPorts, Tickets
 from batchrecs.settings import JobKind, JobMode, JobSettings, SettingsError, StackSettings
+from batchrecs.split import Splitter
 from batchrecs.validation import (
     KEEP_ERRORS,
     MAX_INPUT_BYTES,
@@ -123,39 +134,59 @@ def _submit(
     limits = Limits.for_mode(
         themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list, kind=kind
     )
+    # A file over one job's limits is split into parts, not refused: the cuts are found as it streams past.
+    splitter = Splitter(min(limits.max_bytes, stack.part_max_bytes), limits.max_records, size=head.size)
     out_of_time = (lambda: remaining_ms() < TIME_MARGIN_MS) if remaining_ms else None
     report = validate_records(
-        ports.files.lines(drop.bucket, drop.key, version_id, out_of_time),
+        ports.files.lines(drop.bucket, drop.key, version_id, out_of_time, splitter),
         file=drop.key,
         kind=kind,
-        limits=limits,
+        limits=limits.splitting(),
         size=head.size,
     )
     count(Metric.RECORDS_VALIDATED, report.records)
     if not report.valid or report.kind is None:
         return _reject(drop, version_id, report, ports, stack)
+    pieces = splitter.pieces
+    if len(pieces) > 1:
+        paths = Paths.of(drop.bucket, drop.key, version_token(version_id, head.etag), each, stack, pieces)
+        problems = [("key", message) for message in key_problems(drop.key, paths.longest_output_key)]
+        if too_many_jobs(paths):
+            message = f"{len(paths.jobs):,} jobs ({len(pieces):,} parts); one drop makes at most {MAX_DROP_JOBS:,}"
+            problems.append(("size", f"{message}: split the file into several drops"))
+        if problems:
+            return _reject_problems(drop, version_id, problems, ports, stack, records=report.records, kind=report.kind)
     try:
-        routes = [
-            _route(settings, report.records, ports, stack, compared=len(each) > 1, kind=report.kind)
+        chosen = {
+            settings.solution_version_arn: _route(
+                settings, report.records, ports, stack, compared=len(each) > 1, kind=report.kind
+            )
             for settings in each
-        ]
+        }
     except SettingsError as error:
         return _reject_problems(
             drop, version_id, error.problems, ports, stack, records=report.records, kind=report.kind
         )
 
     # The jobs read an immutable copy of the version just validated, never the key: a re-upload in the 13-30
-    # minutes before Personalize reads its input would otherwise run unvalidated.
-    copied = ports.files.snapshot(drop.bucket, drop.key, version_id, paths.snapshot_key)
-    source = InputFile(
-        bucket=drop.bucket,
-        key=drop.key,
-        version_id=version_id,
-        records=report.records,
-        snapshot=Snapshot(bucket=drop.bucket, key=paths.snapshot_key, version_id=copied),
-    )
+    # minutes before Personalize reads its input would otherwise run unvalidated. A split input's parts are
+    # copies of their byte ranges of that version.
+    if len(pieces) > 1:
+        copies = {
+            part.input_key: ports.files.copy_range(
+                drop.bucket, drop.key, version_id, part.piece.start, part.piece.end, part.input_key
+            )
+            for part in paths.parts
+            if part.piece is not None
+        }
+        logger.info("input split", extra={"parts": len(pieces), "records": report.records, "bytes": head.size})
+        count(Metric.INPUTS_SPLIT)
+    else:
+        copies = {paths.snapshot_key: ports.files.snapshot(drop.bucket, drop.key, version_id, paths.snapshot_key)}
+    source = InputFile(bucket=drop.bucket, key=drop.key, version_id=version_id, records=report.records)
+    routes = [chosen[job.settings.solution_version_arn] for job in paths.jobs]
     started: list[SubmitResult] = []
-    for job in plan_jobs(source, report.kind, paths, each, routes, stack, submitted_at):
+    for job in plan_jobs(source, report.kind, paths, routes, stack, submitted_at, copies):
         try:
             started.append(_start(job, ports))
         except JobRefused as refused:  # permanent: reject now, rather than retry it into a dead letter

@@ -19,6 +19,7 @@ metrics = Metrics()
 class Metric(StrEnum):
     RECORDS_VALIDATED = "RecordsValidated"
     INPUTS_REJECTED = "InputsRejected"
+    INPUTS_SPLIT = "InputsSplit"
     JOBS_SUBMITTED = "JobsSubmitted"
     JOBS_QUEUED = "JobsQueued"
     JOBS_SUCCEEDED = "JobsSucceeded"

@@ -7,17 +7,23 @@ Personalize job), so JobOutcomeFunction subscribes to them on the bus, like any 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aws_lambda_powertools.metrics import MetricUnit
 
 from batchrecs.adapters.ledger import TERMINAL, JobLedger, parse
-from batchrecs.events import JobDetail, JobFailed, JobSucceeded
+from batchrecs.events import DropCompleted, DropJob, InputFile, JobDetail, JobFailed, JobSucceeded
 from batchrecs.observability import Metric, by_backend, logger
+from batchrecs.ports import Publisher
 
 OUTCOME_METRICS = {"Job Succeeded": Metric.JOBS_SUCCEEDED, "Job Failed": Metric.JOBS_FAILED}
 
 
-def record_event(detail_type: str, detail: object, ledger: JobLedger, time: str | None = None) -> JobDetail:
-    """Record a job's event in the ledger; count and log it when it is the job's end."""
+def record_event(
+    detail_type: str, detail: object, ledger: JobLedger, time: str | None = None, publisher: Publisher | None = None
+) -> JobDetail:
+    """Record a job's event in the ledger; count and log it when it is the job's end, and when it is the last end
+    of a drop that made several jobs, publish that drop's one Drop Completed."""
     job = parse(detail_type, detail)
     logger.set_correlation_id(job.job_name)
     if not ledger.record(detail_type, job, time):
@@ -25,7 +31,38 @@ def record_event(detail_type: str, detail: object, ledger: JobLedger, time: str 
     if detail_type in TERMINAL:
         assert isinstance(job, JobSucceeded | JobFailed)
         _count(detail_type, job)
+        if job.drop_jobs > 1 and job.drop_id is not None and publisher is not None:
+            jobs = ledger.end_drop_job(job)
+            if jobs is not None:
+                try:
+                    publisher.publish(drop_completed(job, jobs))
+                except Exception:
+                    ledger.release_drop(job.drop_id)  # the retry publishes it
+                    raise
     return job
+
+
+def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> DropCompleted:
+    """The Drop Completed of the drop ``last`` ended: its jobs in part order, then by solution version."""
+    jobs = sorted(jobs, key=lambda job: (job.split.index if job.split else 0, job.solution_version_arn))
+    records = {job.split.index if job.split else 0: job.records for job in jobs}  # versions compared: counted once
+    succeeded = sum(job.status == "ACTIVE" for job in jobs)
+    logger.info("drop completed", extra={"drop_id": last.drop_id, "jobs": len(jobs), "succeeded": succeeded})
+    return DropCompleted(
+        drop_id=last.drop_id or last.job_name,
+        input=InputFile(
+            bucket=last.input.bucket,
+            key=last.input.key,
+            version_id=last.input.version_id,
+            records=sum(records.values()),
+        ),
+        kind=last.kind,
+        job_type=last.job_type,
+        jobs=jobs,
+        succeeded=succeeded,
+        failed=len(jobs) - succeeded,
+        completed_at=datetime.now(UTC),
+    )
 
 
 def _count(detail_type: str, finished: JobSucceeded | JobFailed) -> None:

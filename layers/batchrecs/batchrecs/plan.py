@@ -4,10 +4,11 @@ request (CreateBatchInferenceJob's, or ScoreFunction's). jobs.py reads the world
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from batchrecs.events import Backend, InputFile, JobDetail, JobOutput, JobType
+from batchrecs.events import Backend, InputFile, JobDetail, JobOutput, JobType, Snapshot, SplitPart
 from batchrecs.execution import (
     CapacityRetry,
     CreateJobRequest,
@@ -18,41 +19,102 @@ from batchrecs.execution import (
 )
 from batchrecs.naming import job_name
 from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
+from batchrecs.split import Piece
+
+MAX_DROP_JOBS = 250
+"""The most jobs one drop makes (parts × solution versions compared): Drop Completed lists every one, and an
+EventBridge event holds at most 256 KB. 250 parts of 1 GB, or 25,000 theme records."""
+
+
+def too_many_jobs(paths: Paths) -> bool:
+    return len(paths.jobs) > MAX_DROP_JOBS
+
+
+@dataclass(frozen=True)
+class JobPaths:
+    """One job's names and keys."""
+
+    name: str
+    folder: str
+    """Its output prefix (a key, ending in /)."""
+    output_key: str
+    input_key: str
+    """What it reads: the drop's snapshot, or its part of the split input (beside where the snapshot would be)."""
+    settings: JobSettings
+    piece: Piece | None = None
 
 
 @dataclass(frozen=True)
 class Paths:
     """Every name and key a drop's jobs use, derived once from the dropped version (its ``version_token``).
 
-    One job per solution version: a drop naming one has the drop's name; one comparing several has a name per
-    version, and their outputs sit side by side under output/<drop id>/."""
+    One job per solution version and part: a drop that makes one job has the drop's name; one making several
+    (solution versions compared, or an input split into parts) has a name per job, and their outputs sit side by
+    side under output/<drop id>/. A split input's parts are named after it (``users.part-001.jsonl``) and written
+    beside the snapshot, under snapshots/<drop id>/, expiring with it."""
 
     drop_id: str
-    names: tuple[str, ...]
-    folders: tuple[str, ...]
-    output_keys: tuple[str, ...]
     snapshot_key: str
+    jobs: tuple[JobPaths, ...]
 
     @classmethod
-    def of(cls, bucket: str, key: str, token: str, each: list[JobSettings], stack: StackSettings) -> Paths:
+    def of(
+        cls,
+        bucket: str,
+        key: str,
+        token: str,
+        each: list[JobSettings],
+        stack: StackSettings,
+        pieces: list[Piece] | None = None,
+    ) -> Paths:
         drop_id = job_name(bucket, key, token)
-        compared = len(each) > 1
-        names = tuple(job_name(bucket, key, token, s.solution_version_arn) if compared else drop_id for s in each)
-        folders = tuple(
-            f"{stack.output_prefix}{drop_id}/{name}/" if compared else f"{stack.output_prefix}{name}/" for name in names
-        )
         file = posixpath.basename(key)
-        return cls(
-            drop_id=drop_id,
-            names=names,
-            folders=folders,
-            output_keys=tuple(f"{folder}{file}.out" for folder in folders),
-            snapshot_key=f"{stack.snapshot_prefix}{drop_id}/{file}",
-        )
+        snapshots = f"{stack.snapshot_prefix}{drop_id}/"
+        split = pieces if pieces and len(pieces) > 1 else [None]
+        many = len(each) * len(split) > 1
+        jobs = []
+        for settings in each:
+            for piece in split:
+                variants = [settings.solution_version_arn if len(each) > 1 else "", part_label(piece)]
+                variant = "/".join(v for v in variants if v)
+                name = job_name(bucket, key, token, variant) if many else drop_id
+                folder = f"{stack.output_prefix}{drop_id}/{name}/" if many else f"{stack.output_prefix}{name}/"
+                input_file = part_name(file, piece) if piece else file
+                jobs.append(
+                    JobPaths(
+                        name=name,
+                        folder=folder,
+                        output_key=f"{folder}{input_file}.out",
+                        input_key=f"{snapshots}{input_file}",
+                        settings=settings,
+                        piece=piece,
+                    )
+                )
+        return cls(drop_id=drop_id, snapshot_key=f"{snapshots}{file}", jobs=tuple(jobs))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(job.name for job in self.jobs)
 
     @property
     def longest_output_key(self) -> str:
-        return max(self.output_keys, key=len)
+        return max((job.output_key for job in self.jobs), key=len)
+
+    @property
+    def parts(self) -> list[JobPaths]:
+        """The jobs of the first solution version: one per part, each with the input key its part is copied to."""
+        first = self.jobs[0].settings
+        return [job for job in self.jobs if job.settings is first]
+
+
+def part_label(piece: Piece | None) -> str:
+    return f"part-{piece.index:0{max(3, len(str(piece.count)))}d}" if piece else ""
+
+
+def part_name(file: str, piece: Piece) -> str:
+    """A part's file name: ``users.part-001.jsonl`` (its output, ``users.part-001.jsonl.out``)."""
+    stem, extension = posixpath.splitext(file)
+    return f"{stem}.{part_label(piece)}{extension}"
 
 
 def self_hosted_reasons(
@@ -189,30 +251,41 @@ def plan_jobs(
     source: InputFile,
     kind: JobKind,
     paths: Paths,
-    each: list[JobSettings],
     routes: list[Route],
     stack: StackSettings,
     submitted_at: datetime,
+    copies: Mapping[str, str | None],
 ) -> list[PlannedJob]:
-    """Each job of a validated, snapshotted drop: what it reads (the snapshot), writes, and asks its backend."""
-    snapshot = source.snapshot or source
+    """Each job of a validated drop (``routes``: one per job of ``paths``): what it reads (the snapshot, or its
+    part), writes, and asks its backend. ``source`` is the drop; ``copies``, the version of each input key."""
     polling, capacity = polling_for(stack), capacity_for(stack)
     jobs = []
-    for settings, chosen, name, folder, output_key in zip(
-        each, routes, paths.names, paths.folders, paths.output_keys, strict=True
-    ):
+    for job, chosen in zip(paths.jobs, routes, strict=True):
+        piece = job.piece
+        read = source.model_copy(
+            update={
+                "records": piece.records if piece else source.records,
+                "snapshot": Snapshot(bucket=source.bucket, key=job.input_key, version_id=copies.get(job.input_key)),
+            }
+        )
         detail = JobDetail(
-            job_name=name,
+            job_name=job.name,
             drop_id=paths.drop_id,
             backend=chosen.backend,
             job_type=JobType.SEGMENT if kind.is_segment else JobType.INFERENCE,
             job_arn=None,
             kind=kind,
-            input=source,
+            input=read,
+            split=SplitPart(
+                index=piece.index, count=piece.count, first_line=piece.first_line, last_line=piece.last_line
+            )
+            if piece
+            else None,
+            drop_jobs=len(paths.jobs),
             output=JobOutput(
-                path=f"s3://{stack.output_bucket}/{folder}", files=[f"s3://{stack.output_bucket}/{output_key}"]
+                path=f"s3://{stack.output_bucket}/{job.folder}", files=[f"s3://{stack.output_bucket}/{job.output_key}"]
             ),
-            settings=settings,
+            settings=job.settings,
             submitted_at=submitted_at,
             model_version=chosen.model.version if chosen.model else None,
         )
@@ -220,21 +293,21 @@ def plan_jobs(
         score = None
         if chosen.model is None:
             create = create_request(
-                kind, settings, name, stack, f"s3://{snapshot.bucket}/{snapshot.key}", detail.output.path
+                kind, job.settings, job.name, stack, f"s3://{source.bucket}/{job.input_key}", detail.output.path
             )
         else:
             score = ScoreRequest(
-                job_name=name,
-                input_bucket=snapshot.bucket,
-                input_key=snapshot.key,
-                input_version_id=snapshot.version_id,
+                job_name=job.name,
+                input_bucket=source.bucket,
+                input_key=job.input_key,
+                input_version_id=read.snapshot.version_id if read.snapshot else None,
                 model=chosen.model,
                 output_bucket=stack.output_bucket,
-                output_key=output_key,
+                output_key=job.output_key,
                 kind=kind,
-                num_results=settings.num_results,
-                kms_key_arn=settings.kms_key_arn,
-                exclude_seen=settings.exclude_seen,
+                num_results=job.settings.num_results,
+                kms_key_arn=job.settings.kms_key_arn,
+                exclude_seen=job.settings.exclude_seen,
             )
         jobs.append(PlannedJob(detail=detail, create=create, score=score, polling=polling, capacity=capacity))
     return jobs

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, ModelLocation
     from batchrecs.model import WireModel
     from batchrecs.settings import JobKind
+    from batchrecs.split import Splitter
 
 
 class Files(Protocol):
@@ -24,10 +25,19 @@ class Files(Protocol):
     def head(self, bucket: str, key: str, version_id: str | None) -> ObjectHead: ...
 
     def lines(
-        self, bucket: str, key: str, version_id: str | None, out_of_time: Callable[[], bool] | None = None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        out_of_time: Callable[[], bool] | None = None,
+        splitter: Splitter | None = None,
     ) -> Iterator[bytes]: ...
 
     def snapshot(self, bucket: str, key: str, version_id: str | None, target_key: str) -> str | None: ...
+
+    def copy_range(
+        self, bucket: str, key: str, version_id: str | None, start: int, end: int, target_key: str
+    ) -> str | None: ...
 
     def latest_model(self, bucket: str, name: str) -> ModelLocation | None: ...
 

@@ -442,6 +442,9 @@ class StackSettings(WireModel):
     max_num_results: int = Field(default=CAUTIOUS_MAX, ge=1)
     max_item_list: int = Field(default=CAUTIOUS_MAX, ge=1)
     small_job_max_records: int = Field(default=10_000, ge=0)
+    part_max_bytes: int = Field(default=1_000_000_000, ge=1 << 20, le=1_000_000_000)
+    """A file larger than this is split into parts of at most this size, one job each (Personalize's limit, 1 GB,
+    by default; smaller parts run side by side, up to the quota)."""
     capacity_retry_seconds: int = Field(default=60, ge=1)
     capacity_retry_max_seconds: int = Field(default=900, ge=1)
     queue_window: int = Field(default=5, ge=1)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import orjson
 
 from batchrecs.model import WireModel
 from batchrecs.settings import CAUTIOUS_MAX, JobKind
+from batchrecs.split import Splitter
 
 MAX_ID_LENGTH = 256
 """Personalize's limit for USER_ID and ITEM_ID values."""
@@ -38,6 +39,7 @@ MAX_SEGMENT_QUERIES = {JobKind.ITEM_AFFINITY: 500, JobKind.ITEM_ATTRIBUTES: 10}
 """Queries per input file of a batch segment job, by recipe (Item-Affinity, Item-Attribute-Affinity)."""
 MAX_INPUT_BYTES = 1_000_000_000
 """Personalize's 1 GB input limit, read as decimal gigabytes: the cautious reading."""
+UNBOUNDED = 1 << 62
 MAX_LINE_BYTES = 1 << 20
 """No valid record comes near 1 MiB (500 ids of 256 characters is ~130 KB); longer lines are not read whole."""
 KEEP_ERRORS = 100
@@ -112,16 +114,24 @@ class Limits:
         most = MAX_THEME_RECORDS if themes else MAX_SEGMENT_QUERIES.get(kind, MAX_RECORDS) if kind else MAX_RECORDS
         return cls(max_item_list=max_item_list, max_records=most)
 
+    def splitting(self) -> Limits:
+        """These limits for a whole file that is split into parts (``batchrecs.split``): each part is held to the
+        job's size and record limits, so the file as a whole is not."""
+        return replace(self, max_records=UNBOUNDED, max_bytes=UNBOUNDED)
+
 
 class OversizedLine(bytes):
     """The start of a line longer than the limit; the rest of it was skipped unread."""
 
 
-def iter_lines(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+def iter_lines(
+    chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES, splitter: Splitter | None = None
+) -> Iterator[bytes]:
     """Split a byte stream on LF, dropping a CR before it, holding at most one chunk and ``max_line_bytes``.
 
     A line longer than ``max_line_bytes`` comes out as an OversizedLine holding its first bytes only, and the rest
-    of it is skipped unread.
+    of it is skipped unread. A ``splitter`` is shown every line as read, a chunk's lines at a time, to find where
+    to cut the file into parts that each fit one job.
     """
     pending = b""
     skipping = False
@@ -133,6 +143,8 @@ def iter_lines(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) ->
             chunk, skipping = chunk[end + 1 :], False
         pending += chunk
         *complete, pending = pending.split(b"\n")
+        if splitter is not None:
+            splitter.take(complete)
         for line in complete:
             if len(line) > max_line_bytes:
                 yield OversizedLine(line[: EXCERPT_CHARS * 4])
@@ -141,6 +153,8 @@ def iter_lines(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) ->
         if len(pending) > max_line_bytes:
             yield OversizedLine(pending[: EXCERPT_CHARS * 4])
             pending, skipping = b"", True
+    if splitter is not None:
+        splitter.end(pending)
     if pending:
         yield pending[:-1] if pending.endswith(b"\r") else pending
 
@@ -235,15 +249,18 @@ def _unparsable(raw: bytes) -> bool:
     return False
 
 
-def validate_file(path: Path, *, kind: JobKind | None = None, limits: Limits | None = None) -> ValidationReport:
-    """Validate a local file exactly as SubmitFunction validates an S3 object."""
+def validate_file(
+    path: Path, *, kind: JobKind | None = None, limits: Limits | None = None, splitter: Splitter | None = None
+) -> ValidationReport:
+    """Validate a local file exactly as SubmitFunction validates an S3 object: held to one job's ``limits``, or,
+    given the ``splitter`` that finds its parts, to each part's."""
     with path.open("rb") as handle:
         limits = limits or Limits()
         return validate_records(
-            iter_lines(read_chunks(handle), limits.max_line_bytes),
+            iter_lines(read_chunks(handle), limits.max_line_bytes, splitter),
             file=str(path),
             kind=kind,
-            limits=limits,
+            limits=limits.splitting() if splitter else limits,
             size=path.stat().st_size,
         )
 

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from batchrecs.execution import ModelLocation
 from batchrecs.naming import is_version_id
+from batchrecs.split import Splitter
 from batchrecs.validation import iter_lines, read_chunks, within_time
 
 if TYPE_CHECKING:
@@ -70,14 +71,19 @@ class S3Files:
         )
 
     def lines(
-        self, bucket: str, key: str, version_id: str | None, out_of_time: Callable[[], bool] | None = None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        out_of_time: Callable[[], bool] | None = None,
+        splitter: Splitter | None = None,
     ) -> Iterator[bytes]:
         """The object's lines, streamed: memory stays flat whatever the size. With ``out_of_time``, reading stops
-        with ValidationStopped once it says so (checked once a chunk)."""
+        with ValidationStopped once it says so (checked once a chunk); a ``splitter`` sees every line go by."""
         body = self.s3.get_object(Bucket=bucket, Key=key, **version_argument(version_id))["Body"]
         try:
             chunks = read_chunks(body)
-            yield from iter_lines(within_time(chunks, out_of_time) if out_of_time else chunks)
+            yield from iter_lines(within_time(chunks, out_of_time) if out_of_time else chunks, splitter=splitter)
         finally:
             body.close()
 
@@ -90,6 +96,34 @@ class S3Files:
             source["VersionId"] = version_id
         copied = self.s3.copy_object(Bucket=bucket, Key=target_key, CopySource=source, MetadataDirective="COPY")
         return copied.get("VersionId")
+
+    def copy_range(
+        self, bucket: str, key: str, version_id: str | None, start: int, end: int, target_key: str
+    ) -> str | None:
+        """Copy bytes ``start`` to ``end`` (exclusive) of exactly ``version_id`` of ``key`` to ``target_key``,
+        server side (UploadPartCopy with a range: one part, up to 5 GB); the copy's version id. A split input's
+        parts are made so, no byte of them passing through the function."""
+        source: CopySourceTypeDef = {"Bucket": bucket, "Key": key, **version_argument(version_id)}
+        upload = self.s3.create_multipart_upload(Bucket=bucket, Key=target_key)["UploadId"]
+        try:
+            part = self.s3.upload_part_copy(
+                Bucket=bucket,
+                Key=target_key,
+                UploadId=upload,
+                PartNumber=1,
+                CopySource=source,
+                CopySourceRange=f"bytes={start}-{end - 1}",
+            )
+            done = self.s3.complete_multipart_upload(
+                Bucket=bucket,
+                Key=target_key,
+                UploadId=upload,
+                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]},
+            )
+        except BaseException:
+            self.s3.abort_multipart_upload(Bucket=bucket, Key=target_key, UploadId=upload)
+            raise
+        return done.get("VersionId")
 
     def latest_model(self, bucket: str, name: str) -> ModelLocation | None:
         """The newest version of scorer model ``name``, from the pointer TrainFunction writes; None if untrained."""

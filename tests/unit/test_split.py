@@ -1,0 +1,75 @@
+"""The cuts of an input over one job's limits, checked against the bytes themselves on any file and any chunking."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from batchrecs.split import BLANK, Splitter
+from batchrecs.validation import iter_lines
+
+LINES = st.lists(
+    st.one_of(
+        st.binary(min_size=1, max_size=30).map(lambda b: b.replace(b"\n", b"x")),  # a record (or noise: not blank)
+        st.sampled_from([b"", b"\r", b"  ", b"\t\r"]),  # blank lines
+    ),
+    max_size=80,
+)
+
+
+def chunked(body: bytes, sizes: list[int]) -> list[bytes]:
+    chunks, start = [], 0
+    for size in sizes:
+        chunks.append(body[start : start + size])
+        start += size
+    return [*chunks, body[start:]]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lines=LINES,
+    final_newline=st.booleans(),
+    max_bytes=st.integers(31, 200),
+    max_records=st.integers(1, 12),
+    know_size=st.booleans(),
+    sizes=st.lists(st.integers(1, 64), max_size=20),
+)
+def test_parts_cover_the_file_on_line_boundaries_each_within_the_limits(
+    lines: list[bytes], final_newline: bool, max_bytes: int, max_records: int, know_size: bool, sizes: list[int]
+) -> None:
+    body = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    splitter = Splitter(max_bytes, max_records, size=len(body) if know_size else None)
+    yielded = list(iter_lines(chunked(body, sizes), splitter=splitter))
+    pieces = splitter.pieces
+    records = [n for n, line in enumerate(yielded, start=1) if line.strip(BLANK)]
+    if not records:
+        assert pieces == []
+        return
+    # Contiguous from the first byte; what follows the last part holds no record.
+    assert pieces[0].start == 0 and pieces[0].first_line == 1
+    for before, after in itertools.pairwise(pieces):
+        assert after.start == before.end and after.first_line == before.last_line + 1
+    assert not body[pieces[-1].end :].strip(BLANK + b"\n")
+    for piece in pieces:
+        part = body[piece.start : piece.end]
+        assert piece.start == 0 or body[piece.start - 1 : piece.start] == b"\n"  # a cut follows a line feed
+        assert len(part) <= max_bytes
+        assert piece.records == sum(1 for line in part.split(b"\n") if line.strip(BLANK)) <= max_records
+        assert piece.records == sum(piece.first_line <= n <= piece.last_line for n in records)
+        assert (piece.index, piece.count) == (pieces.index(piece) + 1, len(pieces))
+
+
+def test_the_bytes_are_spread_evenly_over_the_parts_the_size_needs() -> None:
+    body = b"".join(b'{"userId": "%04d"}\n' % n for n in range(5000))  # 19 bytes a line, 95,000 bytes
+    splitter = Splitter(40_000, 10**9, size=len(body))
+    list(iter_lines([body], splitter=splitter))
+    assert [piece.end - piece.start for piece in splitter.pieces] == [31_673, 31_673, 31_654]
+
+
+def test_a_file_within_the_limits_is_one_part() -> None:
+    splitter = Splitter(1000, 10, size=32)
+    list(iter_lines([b'{"userId": "1"}\n\n{"userId": "2"}'], splitter=splitter))
+    (piece,) = splitter.pieces
+    assert (piece.start, piece.end, piece.first_line, piece.last_line, piece.records) == (0, 32, 1, 3, 2)
