@@ -82,7 +82,7 @@ def submit_in_child(stack: Any, endpoint: str, bucket: str, key: str) -> dict[st
 
     from batchrecs_local.delivery import s3_event
     from batchrecs_local.lambdas import LOCAL_LAMBDA_ENVIRONMENT
-    from batchrecs_local.stack import ACCOUNT
+    from batchrecs_local.template import ACCOUNT
 
     backend = s3_backends[ACCOUNT]["aws"]
     event = s3_event("s3:ObjectCreated:Put", backend.get_bucket(bucket), backend.get_object(bucket, key), "bench")

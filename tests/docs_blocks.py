@@ -66,7 +66,7 @@ def workspace(directory: Path, sample: Path) -> Path:
     for entry in ROOT.iterdir():
         if entry.name not in LEFT_OUT and not (directory / entry.name).exists():
             (directory / entry.name).symlink_to(entry)
-    for name in ("users.jsonl", "items.jsonl", "ranking.jsonl", "interactions.csv"):
+    for name in ("users.jsonl", "items.jsonl", "ranking.jsonl", "interactions.csv", "segments-attributes.jsonl"):
         shutil.copy(sample / name, directory / name)
     shutil.copy(sample / "users.jsonl", directory / "my-users.jsonl")
     return directory

@@ -36,9 +36,11 @@ def write_sample_data(directory: Path, *, users: int = 300, items: int = 150, in
         "users-filtered.jsonl": [{"userId": u, "filterValues": {"GENRE": '"comedy"'}} for u in rng.sample(user_ids, 5)],
         # Batch segment jobs: the users most likely to want each item, or items with given attributes.
         "segments-items.jsonl": [{"itemId": i} for i in rng.sample(item_ids, 5)],
+        # Twelve queries, two more than one Item-Attribute-Affinity job reads: the demo's file split in two jobs.
         "segments-attributes.jsonl": [
-            {"itemAttributes": 'ITEMS.GENRES = "Comedy"'},
-            {"itemAttributes": 'ITEMS.GENRES = "Drama" AND ITEMS.COLOR = "red"'},
+            {"itemAttributes": f'ITEMS.GENRES = "{genre}"' + (f' AND ITEMS.COLOR = "{color}"' if color else "")}
+            for genre in ("Comedy", "Drama", "Action", "Horror")
+            for color in (None, "red", "blue")
         ],
     }
     kinds = {"segments-items.jsonl": "item-affinity", "segments-attributes.jsonl": "item-attributes"}

@@ -33,6 +33,7 @@ DEADLINE = 180.0
 """Generous: a loaded 2-core machine; the tests wait for events, never for a fixed time."""
 
 VALIDATE = ".venv/bin/batchrecs validate users.jsonl"
+SPLIT = ".venv/bin/batchrecs validate --kind item-attributes"
 DEMO = "make demo"
 SERVE = ".venv/bin/batchrecs serve --host 127.0.0.1 --port 4566"
 UPLOAD = "aws s3 cp users.jsonl s3://batchrecs-input-123456789012/input/"
@@ -45,7 +46,7 @@ REPLAY = "STACK=batchrecs   # your stack's name; RULE"
 TEARDOWN = "STACK=batchrecs   # your stack's name"
 SAM_LOCAL = ".venv/bin/batchrecs serve --port 4566"
 NEEDS_AN_ACCOUNT = {"make lint": "sam deploy", "sam delete": "sam delete", "sam build && sam deploy": "sam deploy"}
-RUN_HERE = {VALIDATE, DEMO, SERVE, UPLOAD, OVERRIDE, COMPARE, JOBS, MODEL, REDRIVE, REPLAY, TEARDOWN}
+RUN_HERE = {VALIDATE, SPLIT, DEMO, SERVE, UPLOAD, OVERRIDE, COMPARE, JOBS, MODEL, REDRIVE, REPLAY, TEARDOWN}
 RUN_IN_SAM_LOCAL_TIER = {SAM_LOCAL}
 """tests/sam_local/test_sam_local.py runs it: it needs Docker and the built functions."""
 
@@ -80,6 +81,14 @@ def test_validate_train_and_score(place: Path) -> None:
     assert (place / "model" / "metadata.json").is_file()
 
 
+def test_validate_shows_the_parts_of_a_file_over_one_jobs_limits(place: Path) -> None:
+    output = run_block(block(SPLIT), place)
+    assert (
+        "segments-attributes.jsonl: valid (item-attributes, 12 records); over one job's limits, it runs as 2 " in output
+    )
+    assert "of lines 1-10, 11-12" in output
+
+
 def test_make_demo_and_run(place: Path) -> None:
     output = run_block(block(DEMO), place, timeout=900)
     assert (place / "results").is_dir() and any((place / "results").rglob("my-users.jsonl.out"))
@@ -91,6 +100,13 @@ def test_make_demo_and_run(place: Path) -> None:
     assert {"input/segments-items.jsonl", "input/segments-attributes.jsonl"} <= segments & succeeded
     # and a folder drop: three part files and their _SUCCESS, one job
     assert "input/export/_SUCCESS" in succeeded
+    # the twelve attribute queries as two jobs, and their one Drop Completed
+    (completed,) = [e["detail"] for e in events if e["detail-type"] == "Drop Completed"]
+    assert (completed["input"]["key"], len(completed["jobs"]), completed["succeeded"]) == (
+        "input/segments-attributes.jsonl",
+        2,
+        2,
+    )
 
 
 def test_serve_and_the_aws_cli(place: Path) -> None:

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from batchrecs.events import DETAIL_TYPES, InputRejected, JobSucceeded
-from batchrecs_local.stack import EventTap, LocalStack
+from batchrecs.events import DETAIL_TYPES, DropCompleted, InputRejected, JobSucceeded
+from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 from tests.integration.conftest import executions, read_object
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
@@ -105,3 +105,46 @@ def test_a_folder_job_queues_behind_the_quota_like_any_other(stack: LocalStack) 
     events = finished(tap, "input/queued/_SUCCESS")
     assert [e["detail-type"] for e in events] == ["Job Succeeded"]
     assert events[0]["detail"]["jobArn"].endswith(submitted[0]["detail"]["jobName"])
+
+
+def test_a_folder_over_one_jobs_limits_runs_as_several_jobs_and_one_drop_completed(sample: Path) -> None:
+    # Given parts of at most 1 MiB, and a folder of 3.2 MiB: two small files, a middling one, and one over the limit
+    part = 1 << 20
+    sizes = {"part-00000.json": 0.4, "part-00001.json": 0.4, "part-00002.json": 0.7, "part-00003.json": 1.5}
+    bodies = {name: users(*range(1, 1 + int(share * part) // 22)) for name, share in sizes.items()}
+    settings = demo_emulator(pending_seconds=0.2, running_seconds=0.3, interactions=sample / "interactions.csv")
+    with LocalStack(settings=settings, parameters={"PartMaxBytes": str(part)}) as stack:
+        tap = EventTap(stack)
+        for name, body in bodies.items():
+            stack.drop(body, f"input/big/{name}")
+        (marked,) = stack.drop(b"", "input/big/_SUCCESS", {"backend": "personalize"})
+        events = tap.collect(lambda es: any(e["detail-type"] == "Drop Completed" for e in es), timeout=180)
+        # Then the files are grouped in order into four jobs, the large file cut in two parts
+        (completed,) = [
+            DropCompleted.model_validate(e["detail"]) for e in events if e["detail-type"] == "Drop Completed"
+        ]
+        outputs = [[uri.rsplit("/", 1)[1] for uri in job.output.files] for job in completed.jobs]
+        assert outputs == [
+            ["part-00000.json.out", "part-00001.json.out"],
+            ["part-00002.json.out"],
+            ["part-00003.part-001.json.out"],
+            ["part-00003.part-002.json.out"],
+        ]
+        assert (completed.succeeded, completed.input.records) == (4, sum(b.count(b"\n") for b in bodies.values()))
+        # each job reading at most 1 MiB, every record answered once, in order
+        answered = [
+            json.loads(line)["input"]
+            for job in completed.jobs
+            for uri in job.output.files
+            for line in read_object(stack, uri).splitlines()
+        ]
+        assert answered == [json.loads(line) for body in bodies.values() for line in body.splitlines()]
+        succeeded = [JobSucceeded.model_validate(e["detail"]) for e in events if e["detail-type"] == "Job Succeeded"]
+        for job in succeeded:
+            assert job.parts is not None and job.drop_jobs == 4 and job.drop_id == completed.drop_id
+            snapshots = [read_object(stack, f"s3://{p.bucket}/{p.snapshot.key}") for p in job.parts if p.snapshot]
+            assert sum(map(len, snapshots)) <= part
+        # And the marker delivered again makes no job again
+        again = stack.invoke("SubmitFunction", marked.event)
+        assert again["results"][0]["jobs"] == [job.job_name for job in completed.jobs]
+        assert len(executions(stack)) == 4

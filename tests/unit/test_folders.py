@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import pytest
 
-from batchrecs.folders import is_marker, is_part, manifest_keys, parts_of, shared_base_names
+from batchrecs.folders import (
+    MAX_FILES,
+    FolderPiece,
+    group_jobs,
+    is_marker,
+    is_part,
+    manifest_keys,
+    parts_of,
+    shared_base_names,
+)
+from batchrecs.split import Piece
 
 
 def test_markers_and_parts_are_told_apart_from_single_files() -> None:
@@ -39,3 +49,31 @@ def test_a_manifest_lists_keys_or_uris_in_the_input_bucket() -> None:
 
 def test_inputs_sharing_a_base_name_are_named() -> None:
     assert shared_base_names(["input/a/part-1", "input/b/part-1", "input/b/part-2"]) == ["part-1"]
+
+
+def piece(key: str, size: int, records: int = 1, index: int = 1, count: int = 1) -> FolderPiece:
+    return FolderPiece(
+        key=key,
+        version_id=None,
+        piece=Piece(index=index, count=count, start=0, end=size, first_line=1, last_line=records, records=records),
+    )
+
+
+def test_a_folder_within_one_jobs_limits_is_one_job() -> None:
+    files = [piece(f"input/f/part-{n}", 10) for n in range(3)]
+    assert group_jobs(files, max_bytes=30, max_records=3) == [files]
+    assert group_jobs([], max_bytes=30, max_records=3) == []
+
+
+def test_a_folder_over_the_limits_is_grouped_in_order_into_as_few_jobs_as_fit() -> None:
+    files = [piece("a", 4), piece("b", 4), piece("c", 7), piece("d", 8, index=1, count=2), piece("d", 7, 1, 2, 2)]
+    grouped = group_jobs(files, max_bytes=10, max_records=100)
+    assert [[p.key for p in job] for job in grouped] == [["a", "b"], ["c"], ["d"], ["d"]]
+    by_records = group_jobs([piece(str(n), 1, records=40) for n in range(5)], max_bytes=100, max_records=100)
+    assert [len(job) for job in by_records] == [2, 2, 1]
+
+
+def test_a_job_reads_at_most_a_thousand_files() -> None:
+    grouped = group_jobs([piece(f"p{n}", 1) for n in range(2500)], max_bytes=10**9, max_records=10**9)
+    assert [len(job) for job in grouped] == [MAX_FILES, MAX_FILES, 500]
+    assert [p.key for job in grouped for p in job] == [f"p{n}" for n in range(2500)]

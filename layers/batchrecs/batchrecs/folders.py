@@ -1,5 +1,6 @@
 """Folder drops: the files of one folder, written by Spark, Glue or EMR (``part-…`` files, then a ``_SUCCESS``
-marker) or listed in a ``manifest.json``, run as one job over all of them. No I/O here.
+marker) or listed in a ``manifest.json``, run as one job over all of them, or as several when they are over one job's
+limits (``group_jobs``). No I/O here.
 
 The parts start nothing on their own: a key whose name is a Hadoop part (``part-…``), a hidden or bookkeeping
 file (``_…``, ``.…``) or an Athena UNLOAD file waits for its folder's marker. The marker's drop is the job's drop:
@@ -11,6 +12,9 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from dataclasses import dataclass
+
+from batchrecs.split import Piece
 
 MARKERS = ("_SUCCESS", "manifest.json")
 MAX_FILES = 1000
@@ -84,3 +88,34 @@ def shared_base_names(keys: list[str]) -> list[str]:
         name = posixpath.basename(key)
         seen[name] = seen.get(name, 0) + 1
     return sorted(name for name, count in seen.items() if count > 1)
+
+
+@dataclass(frozen=True)
+class FolderPiece:
+    """One file of a folder drop, or one part of a file of it over one job's limits."""
+
+    key: str
+    version_id: str | None
+    piece: Piece
+    """The byte range and lines; ``piece.count`` 1 for the whole file."""
+
+    @property
+    def size(self) -> int:
+        return self.piece.end - self.piece.start
+
+
+def group_jobs(pieces: list[FolderPiece], *, max_bytes: int, max_records: int) -> list[list[FolderPiece]]:
+    """The jobs a folder runs as, in order: as few as fit one job's limits each (at most ``max_bytes``,
+    ``max_records`` and MAX_FILES files). A folder within the limits is one job, as it always was."""
+    jobs: list[list[FolderPiece]] = [[]]
+    size = records = 0
+    for piece in pieces:
+        current = jobs[-1]
+        full = size + piece.size > max_bytes or records + piece.piece.records > max_records
+        if current and (full or len(current) == MAX_FILES):
+            jobs.append(current := [])
+            size = records = 0
+        current.append(piece)
+        size += piece.size
+        records += piece.piece.records
+    return jobs if jobs[0] else []

@@ -18,7 +18,15 @@ from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, Unusabl
 from batchrecs.adapters.s3 import ObjectGone
 from batchrecs.events import EVENTS_SHOWN, InputFile, InputRejected, JobType, Snapshot
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, JobRef, Submission
-from batchrecs.folders import MAX_FILES, is_marker, is_part, manifest_keys, parts_of, shared_base_names
+from batchrecs.folders import (
+    FolderPiece,
+    group_jobs,
+    is_marker,
+    is_part,
+    manifest_keys,
+    parts_of,
+    shared_base_names,
+)
 from batchrecs.model import WireModel
 from batchrecs.naming import bounded_key, job_name, key_problems, version_token
 from batchrecs.observability import Metric, by_backend, count, logger
@@ -27,6 +35,7 @@ from batchrecs.plan import (
     Paths,
     PlannedJob,
     Route,
+    part_name,
     plan_folder_job,
     plan_jobs,
     route,
@@ -38,7 +47,7 @@ from batchrecs.settings import JobKind, JobMode, JobSettings, SettingsError, Sta
 from batchrecs.split import Splitter
 from batchrecs.validation import (
     KEEP_ERRORS,
-    MAX_INPUT_BYTES,
+    MAX_RECORDS,
     Limits,
     Problem,
     ValidationReport,
@@ -228,20 +237,23 @@ def _submit_folder(
         return _reject_problems(drop, version_id, error.problems, ports, stack)
     except ValueError as error:
         return _reject_problems(drop, version_id, [("manifest", str(error))], ports, stack)
-    name = job_name(drop.bucket, folder.rstrip("/"), version_token(version_id, head.etag))
-    logger.set_correlation_id(name)
-    problems = _folder_problems(folder, keys, name, stack)
+    token = version_token(version_id, head.etag)
+    drop_id = job_name(drop.bucket, folder.rstrip("/"), token)
+    logger.set_correlation_id(drop_id)
+    problems = _folder_problems(folder, keys, drop_id, stack)
     if problems:
         return _reject_problems(drop, version_id, problems, ports, stack)
 
-    # Each file validated as a single drop is, problems naming their file; one kind across the folder.
+    # Each file validated as a single drop is, problems naming their file; one kind across the folder. A file over
+    # one job's limits is cut into parts as a single drop is; the files and parts are then grouped into jobs.
     out_of_time = (lambda: remaining_ms() < TIME_MARGIN_MS) if remaining_ms else None
     limits = Limits.for_mode(
         themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list, kind=kind
     )
-    parts: list[tuple[str, str | None, int]] = []
+    max_bytes = min(limits.max_bytes, stack.part_max_bytes)
+    pieces: list[FolderPiece] = []
     errors: list[Problem] = []
-    error_count = total_size = 0
+    error_count = 0
     for key in keys:
         try:
             part = ports.files.head(drop.bucket, key, None)
@@ -249,23 +261,19 @@ def _submit_folder(
             errors.append(Problem(line=None, field=None, message="listed, but not in the bucket", file=key))
             error_count += 1
             continue
-        total_size += part.size
+        splitter = Splitter(max_bytes, limits.max_records, size=part.size)
         report = validate_records(
-            ports.files.lines(drop.bucket, key, part.version_id, out_of_time),
+            ports.files.lines(drop.bucket, key, part.version_id, out_of_time, splitter),
             file=key,
             kind=kind,
-            limits=limits,
+            limits=limits.splitting(),
             size=part.size,
         )
         kind = kind or report.kind
         error_count += report.error_count
         errors += [problem.model_copy(update={"file": key}) for problem in report.errors]
-        parts.append((key, part.version_id, report.records))
-    if total_size > MAX_INPUT_BYTES:
-        message = f"the folder's files hold {total_size:,} bytes; a job reads at most {MAX_INPUT_BYTES:,}: split it"
-        errors.append(Problem(line=None, field=None, message=message))
-        error_count += 1
-    records = sum(count for _, _, count in parts)
+        pieces += [FolderPiece(key=key, version_id=part.version_id, piece=piece) for piece in splitter.pieces]
+    records = sum(piece.piece.records for piece in pieces)
     count(Metric.RECORDS_VALIDATED, records)
     if error_count or kind is None:
         report = ValidationReport(
@@ -273,48 +281,86 @@ def _submit_folder(
         )
         return _reject(drop, version_id, report, ports, stack)
     settings = each[0]
+    # A segment recipe's query limit is per file; a job's records are bounded by Personalize's 50 million.
+    job_records = MAX_RECORDS if kind.is_segment else limits.max_records
+    groups = group_jobs(pieces, max_bytes=max_bytes, max_records=job_records)
+    names = (
+        [drop_id]
+        if len(groups) == 1
+        else [job_name(drop.bucket, folder.rstrip("/"), token, f"job-{n:03d}") for n in range(1, len(groups) + 1)]
+    )
+    problems = _grouped_problems(drop_id, groups, names, stack)
     try:
         route(settings, ["folder drops run in Personalize"], None)  # refuses what only the scorer could honour
     except SettingsError as error:
-        return _reject_problems(drop, version_id, error.problems, ports, stack, records=records, kind=kind)
-
-    snapshots = f"{stack.snapshot_prefix}{name}/"
-    inputs = [
-        InputFile(
-            bucket=drop.bucket,
-            key=key,
-            version_id=version,
-            records=count_,
-            snapshot=Snapshot(
-                bucket=drop.bucket,
-                key=f"{snapshots}{posixpath.basename(key)}",
-                version_id=ports.files.snapshot(drop.bucket, key, version, f"{snapshots}{posixpath.basename(key)}"),
-            ),
-        )
-        for key, version, count_ in parts
-    ]
-    marker = InputFile(
-        bucket=drop.bucket,
-        key=drop.key,
-        version_id=version_id,
-        records=records,
-        snapshot=Snapshot(bucket=drop.bucket, key=snapshots),
-    )
-    job = plan_folder_job(marker, inputs, kind, name, settings, stack, submitted_at)
-    try:
-        started = _start(job, ports)
-    except JobRefused as refused:
-        problems = [("personalize", f"the create was refused: {refused}")]
+        problems += error.problems
+    if problems:
         return _reject_problems(drop, version_id, problems, ports, stack, records=records, kind=kind)
-    return started.model_copy(update={"drop_id": name, "jobs": [name]})
+    if len(groups) > 1:
+        logger.info("folder split", extra={"jobs": len(groups), "files": len(keys), "records": records})
+        count(Metric.INPUTS_SPLIT)
+
+    started: list[SubmitResult] = []
+    for number, (group, name) in enumerate(zip(groups, names, strict=True), start=1):
+        snapshots = f"{stack.snapshot_prefix}{drop_id}/" + (f"job-{number:03d}/" if len(groups) > 1 else "")
+        inputs = [_folder_snapshot(drop.bucket, piece, snapshots, ports) for piece in group]
+        marker = InputFile(
+            bucket=drop.bucket,
+            key=drop.key,
+            version_id=version_id,
+            records=sum(piece.piece.records for piece in group),
+            snapshot=Snapshot(bucket=drop.bucket, key=snapshots),
+        )
+        job = plan_folder_job(
+            marker, inputs, kind, name, settings, stack, submitted_at, drop_id=drop_id, drop_jobs=len(groups)
+        )
+        try:
+            started.append(_start(job, ports))
+        except JobRefused as refused:
+            problems = [("personalize", f"the create was refused: {refused}")]
+            return _reject_problems(drop, version_id, problems, ports, stack, records=records, kind=kind)
+    return started[0].model_copy(update={"drop_id": drop_id, "jobs": names})
+
+
+def _folder_snapshot(bucket: str, piece: FolderPiece, snapshots: str, ports: SubmitPorts) -> InputFile:
+    """The copy a folder job reads of one of its files, or of one part of a file over one job's limits."""
+    base = posixpath.basename(piece.key)
+    whole = piece.piece.count == 1
+    target = snapshots + (base if whole else part_name(base, piece.piece))
+    copied = (
+        ports.files.snapshot(bucket, piece.key, piece.version_id, target)
+        if whole
+        else ports.files.copy_range(bucket, piece.key, piece.version_id, piece.piece.start, piece.piece.end, target)
+    )
+    return InputFile(
+        bucket=bucket,
+        key=piece.key,
+        version_id=piece.version_id,
+        records=piece.piece.records,
+        snapshot=Snapshot(bucket=bucket, key=target, version_id=copied),
+    )
+
+
+def _grouped_problems(
+    drop_id: str, groups: list[list[FolderPiece]], names: list[str], stack: StackSettings
+) -> list[tuple[str, str]]:
+    """What stops a folder's jobs, once grouped: more than one drop may make, or an output key S3 cannot hold."""
+    if len(groups) > MAX_DROP_JOBS:
+        return [("size", f"{len(groups):,} jobs; one drop makes at most {MAX_DROP_JOBS:,}: split the folder")]
+    problems = []
+    for group, name in zip(groups, names, strict=True):
+        output = f"{stack.output_prefix}{name}/" if len(groups) == 1 else f"{stack.output_prefix}{drop_id}/{name}/"
+        for piece in group:
+            base = posixpath.basename(piece.key)
+            out = f"{output}{base if piece.piece.count == 1 else part_name(base, piece.piece)}.out"
+            problems += [("key", f"{piece.key}: {message}") for message in key_problems(piece.key, out)]
+    return problems
 
 
 def _folder_problems(folder: str, keys: list[str], name: str, stack: StackSettings) -> list[tuple[str, str]]:
     problems = []
     if not keys:
         problems.append(("folder", f"{folder} holds no input files beside its marker"))
-    if len(keys) > MAX_FILES:
-        problems.append(("folder", f"{len(keys):,} files; a job reads at most {MAX_FILES:,}: split the folder"))
     shared = shared_base_names(keys)
     if shared:
         problems.append(
@@ -324,10 +370,6 @@ def _folder_problems(folder: str, keys: list[str], name: str, stack: StackSettin
                 "name alone, so one would overwrite another; rename them",
             )
         )
-    output = f"{stack.output_prefix}{name}/"
-    for key in keys:
-        out = f"{output}{posixpath.basename(key)}.out"
-        problems += [("key", f"{key}: {message}") for message in key_problems(key, out)]
     return problems
 
 

@@ -43,9 +43,11 @@ def record_event(
 
 
 def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> DropCompleted:
-    """The Drop Completed of the drop ``last`` ended: its jobs in part order, then by solution version."""
-    jobs = sorted(jobs, key=lambda job: (job.split.index if job.split else 0, job.solution_version_arn))
-    records = {job.split.index if job.split else 0: job.records for job in jobs}  # versions compared: counted once
+    """The Drop Completed of the drop ``last`` ended: its jobs in part order, then by solution version (a folder's
+    jobs by name, which numbers them)."""
+    jobs = sorted(jobs, key=lambda job: (job.split.index if job.split else 0, job.solution_version_arn, job.job_name))
+    version = jobs[0].solution_version_arn  # versions compared read the same records: counted once
+    records = sum(job.records for job in jobs if job.solution_version_arn == version)
     succeeded = sum(job.status == "ACTIVE" for job in jobs)
     logger.info("drop completed", extra={"drop_id": last.drop_id, "jobs": len(jobs), "succeeded": succeeded})
     return DropCompleted(
@@ -54,7 +56,7 @@ def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> DropC
             bucket=last.input.bucket,
             key=last.input.key,
             version_id=last.input.version_id,
-            records=sum(records.values()),
+            records=records,
         ),
         kind=last.kind,
         job_type=last.job_type,

@@ -222,21 +222,30 @@ def plan_folder_job(
     settings: JobSettings,
     stack: StackSettings,
     submitted_at: datetime,
+    *,
+    drop_id: str | None = None,
+    drop_jobs: int = 1,
 ) -> PlannedJob:
-    """One Personalize job over a folder's files: it reads their snapshots' folder, and writes one
-    ``<base name>.out`` per file under its output prefix (Personalize drops the input's folder part)."""
-    folder = f"{stack.output_prefix}{name}/"
+    """One Personalize job over files of a folder: it reads their snapshots' folder, and writes one
+    ``<base name>.out`` per file under its output prefix (Personalize drops the input's folder part). A folder
+    over one job's limits runs as ``drop_jobs`` of these, side by side under output/<drop id>/."""
+    drop_id = drop_id or name
+    folder = f"{stack.output_prefix}{name}/" if drop_jobs == 1 else f"{stack.output_prefix}{drop_id}/{name}/"
     output = f"s3://{stack.output_bucket}/{folder}"
     detail = JobDetail(
         job_name=name,
-        drop_id=name,
+        drop_id=drop_id,
         backend=Backend.PERSONALIZE,
         job_type=JobType.SEGMENT if kind.is_segment else JobType.INFERENCE,
         job_arn=None,
         kind=kind,
         input=marker,
         parts=parts,
-        output=JobOutput(path=output, files=[f"{output}{posixpath.basename(p.key)}.out" for p in parts]),
+        drop_jobs=drop_jobs,
+        output=JobOutput(
+            path=output,
+            files=[f"{output}{posixpath.basename(p.snapshot.key if p.snapshot else p.key)}.out" for p in parts],
+        ),
         settings=settings,
         submitted_at=submitted_at,
     )
