@@ -4,6 +4,7 @@ keys, run as one job over every file, each validated, the events listing every i
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,25 @@ def test_a_folder_over_one_jobs_limits_runs_as_several_jobs_and_one_drop_complet
         again = stack.invoke("SubmitFunction", marked.event)
         assert again["results"][0]["jobs"] == [job.job_name for job in completed.jobs]
         assert len(executions(stack)) == 4
+
+
+def test_the_jobs_of_a_folder_over_the_limits_queue_behind_the_quota(sample: Path) -> None:
+    # Given room for one job at a time, and jobs held pending
+    held = threading.Event()
+    settings = demo_emulator(
+        pending_seconds=0.2, running_seconds=0.3, interactions=sample / "interactions.csv", hold=held, quota=1
+    )
+    with LocalStack(settings=settings, parameters={"PartMaxBytes": str(1 << 20)}) as stack:
+        tap = EventTap(stack)
+        for n in range(3):  # 0.7 MiB each: three jobs
+            stack.drop(users(*range(1, 1 + (7 << 20) // 10 // 24)), f"input/many/part-0000{n}.json")
+        stack.drop(b"", "input/many/_SUCCESS", {"backend": "personalize"})
+        submitted = tap.collect(lambda es: sum(e["detail-type"] == "Job Submitted" for e in es) == 3, timeout=60)
+        # Then the first job is created and the others wait their turn
+        assert sorted(e["detail"]["status"] for e in submitted) == ["CREATE PENDING", "QUEUED", "QUEUED"]
+        held.set()
+        events = tap.collect(lambda es: any(e["detail-type"] == "Drop Completed" for e in es), timeout=180)
+        (completed,) = [
+            DropCompleted.model_validate(e["detail"]) for e in events if e["detail-type"] == "Drop Completed"
+        ]
+        assert (completed.succeeded, completed.failed) == (3, 0)
