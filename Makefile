@@ -68,15 +68,16 @@ lint: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 	node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 
 build: $(STAMP)
-	$(BIN)/sam build --cached --parallel
+	PYTHON=$(abspath $(BIN)/python) $(BIN)/sam build --cached --parallel
 
 ## docs: regenerate docs/events.md, docs/schemas/ and the template's schema block from batchrecs.events
 docs: $(STAMP)
 	$(BIN)/python -m batchrecs_local.docgen
 
 ## bench: the benchmarks in bench/ (minutes; figures go to docs/benchmarks.md by hand, with machine and date)
-bench: $(STAMP)
+bench: $(STAMP) build
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/local_job.py
 	$(BIN)/pip install --quiet implicit==0.7.3  # the speed comparison's yardstick, for the bench only

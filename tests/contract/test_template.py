@@ -5,7 +5,7 @@ from __future__ import annotations
 from batchrecs.settings import DEFAULT_NUM_RESULTS, PROBE_ARN, SETTINGS, JobSettings, StackSettings, job_defaults
 from batchrecs_local import docgen
 from batchrecs_local.deploy import NOT_NEEDED_LOCALLY, Deployer
-from batchrecs_local.template import Template
+from batchrecs_local.template import ROOT, Template
 
 TEMPLATE = Template()
 
@@ -38,7 +38,11 @@ def test_runtime_is_python_313_everywhere() -> None:
         assert TEMPLATE.resources[logical]["Properties"]["Runtime"] == "python3.13", logical
     layers = {k: r for k, r in TEMPLATE.source["Resources"].items() if r["Type"] == "AWS::Serverless::LayerVersion"}
     for logical, layer in layers.items():
-        assert layer["Metadata"]["BuildMethod"] == "python3.13", logical
+        # Built by layers/build/layer.mk, for python3.13 (its wheels and .pyc), which the layer declares it runs on
+        assert layer["Metadata"]["BuildMethod"] == "makefile", logical
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"], logical
+    layer_mk = (ROOT / "layers" / "build" / "layer.mk").read_text()
+    assert "--python-version 3.13" in layer_mk and "--abi cp313" in layer_mk and "unchecked-hash" in layer_mk
 
 
 def test_generated_docs_and_schemas_are_fresh() -> None:
