@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test unit contract integration sam-local sam-local-ready lint build docs bench clean
+.PHONY: demo test unit contract integration sam-local sam-local-ready lint build docs bench clean kernel
 
 $(STAMP): requirements-dev.txt layers/batchrecs/requirements.txt layers/scorer/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): requirements-dev.txt layers/batchrecs/requirements.txt layers/scorer/r
 	touch $@
 
 venv: $(STAMP)
+
+## kernel: the scorer's compiled top-k kernel, built beside its source for the tests and the local stack (ScorerLayer
+## builds its own, in sam build); it needs a C compiler, as the layer's build does
+kernel: $(STAMP)
+	$(BIN)/python layers/build/compile_kernel.py layers/scorer/scorer
 
 CHECKOV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV)/.installed
@@ -31,7 +36,7 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 ## demo: the main job on the embedded local stack, on seeded sample data (users, items, ranking, segments, a folder)
-demo: $(STAMP)
+demo: $(STAMP) kernel
 	$(BIN)/batchrecs sample-data build/demo/data
 	$(BIN)/batchrecs run build/demo/data/users.jsonl build/demo/data/items.jsonl build/demo/data/ranking.jsonl \
 		build/demo/data/users-filtered.jsonl build/demo/data/segments-items.jsonl \
@@ -39,14 +44,14 @@ demo: $(STAMP)
 		--interactions build/demo/data/interactions.csv --out build/demo/output
 
 ## test: lint, then every test tier that runs here (the sam local tier only where a Docker engine answers)
-test: lint sam-local-ready
+test: lint sam-local-ready kernel
 	$(BIN)/pytest -n 2 --dist loadfile
 
-unit: $(STAMP)
+unit: $(STAMP) kernel
 	$(BIN)/pytest tests/unit
-contract: $(STAMP)
+contract: $(STAMP) kernel
 	$(BIN)/pytest tests/contract
-integration: $(STAMP)
+integration: $(STAMP) kernel
 	$(BIN)/pytest tests/integration
 
 ## sam-local: `sam build`, the Lambda base image (pulled, else built offline), then the functions run by
@@ -75,7 +80,7 @@ docs: $(STAMP)
 	$(BIN)/python -m batchrecs_local.docgen
 
 ## bench: the benchmarks in bench/ (minutes; figures go to docs/benchmarks.md by hand, with machine and date)
-bench: $(STAMP) build
+bench: $(STAMP) build kernel
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/quality.py

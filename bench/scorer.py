@@ -19,6 +19,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import platform  # noqa: E402
 import time  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -26,6 +27,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "scorer")]
 
+from scorer import kernel  # noqa: E402
 from scorer.interactions import Interactions  # noqa: E402
 from scorer.model import CHUNK, Model, softmax_at  # noqa: E402
 from scorer.score import score_lines  # noqa: E402
@@ -64,6 +66,65 @@ def ours(user_factors: np.ndarray, item_factors: np.ndarray, seen: Interactions,
         if softmax:
             softmax_at(scores, values)
     return len(user_factors) / (time.perf_counter() - started)
+
+
+def compiled(
+    user_factors: np.ndarray, item_factors: np.ndarray, seen: Interactions, *, softmax: bool, threads: int = 1
+) -> tuple[float, np.ndarray]:
+    """Model.recommend's kernel path: per chunk of users, products a block of items at a time folded into the
+    compiled running top k (seen items masked in the kernel, softmax in the same pass), chunks on ``threads``
+    threads. Returns users/s and the chosen items (to check against the reference)."""
+    blocks = kernel.column_blocks(np.ascontiguousarray(item_factors.T))
+    chosen = np.empty((len(user_factors), K), np.int64)
+
+    def one(start: int) -> None:
+        users = np.arange(start, min(start + kernel.USERS, len(user_factors)))
+        buffer = np.empty((len(users), kernel.ITEM_BLOCK), np.float32)
+        rows = kernel.seen_rows(*seen.rows(users), len(users))
+        products = kernel.product_blocks(user_factors[users], blocks, buffer)
+        chosen[users], _, _ = kernel.top_k_blocks(products, len(users), K, rows, softmax=softmax)
+
+    starts = range(0, len(user_factors), kernel.USERS)
+    started = time.perf_counter()
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, starts))
+    else:
+        for start in starts:
+            one(start)
+    return len(user_factors) / (time.perf_counter() - started), chosen
+
+
+def reference_sample(user_factors: np.ndarray, item_factors: np.ndarray, seen: Interactions) -> np.ndarray:
+    """The numpy reference's top 25 for the first 2,000 users, ties broken by item (as the kernel does)."""
+    users = np.arange(min(2000, len(user_factors)))
+    scores = user_factors[users] @ np.ascontiguousarray(item_factors.T)
+    positions, items = seen.rows(users)
+    scores[positions, items] = -np.inf
+    order = np.lexsort((np.broadcast_to(np.arange(scores.shape[1]), scores.shape), -scores), axis=1)
+    return order[:, :K]
+
+
+def crossover() -> None:
+    """Where the kernel overtakes numpy's grouped top-k (scorer.kernel.MIN_ITEMS), both with seen items masked and
+    softmax scores, as Model.recommend gives them."""
+    print("\n| items | numpy top-k + softmax (users/s) | compiled + softmax | compiled / numpy |\n|---|---|---|---|")
+    for items in (2000, 4000, 8000, 12000, 20000, 50000):
+        user_factors, item_factors, seen = case(20_000, items)
+        buffer = np.empty((CHUNK, len(item_factors)), np.float32)
+        by_column = np.ascontiguousarray(item_factors.T)
+        started = time.perf_counter()
+        for start in range(0, len(user_factors), CHUNK):
+            users = np.arange(start, min(start + CHUNK, len(user_factors)))
+            scores = buffer[: len(users)]
+            np.matmul(user_factors[users], by_column, out=scores)
+            positions, items_seen = seen.rows(users)
+            scores[positions, items_seen] = -np.inf
+            _, values = top_k(scores, K)
+            softmax_at(scores, values)
+        numpy_rate = len(user_factors) / (time.perf_counter() - started)
+        rate, _ = compiled(user_factors, item_factors, seen, softmax=True)
+        print(f"| {len(item_factors):,} | {numpy_rate:,.0f} | {rate:,.0f} | {rate / numpy_rate:.2f} |")
 
 
 def matmul_only(user_factors: np.ndarray, item_factors: np.ndarray) -> float:
@@ -128,16 +189,20 @@ def main() -> None:
     parser.add_argument("--cases", default="100000x50000,6000x4000")
     parser.add_argument("--seen", type=int, default=SEEN, help=f"seen items per user (default {SEEN})")
     parser.add_argument("--skip-lines", action="store_true", help="skip the JSON lines measurement")
+    parser.add_argument("--crossover", action="store_true", help="only where the kernel overtakes numpy's top-k")
     args = parser.parse_args()
+    if args.crossover:
+        crossover()
+        return
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, threads={args.threads}, "
         f"Python {platform.python_version()}, numpy {np.__version__}; top-{K}, {FACTORS} factors, {args.seen} seen/user"
     )
     print(
-        "| users × items | bare matmul | implicit | batchrecs | batchrecs / implicit | share of matmul "
-        "| batchrecs + softmax scores |"
+        "| users × items | bare matmul | implicit | numpy top-k | compiled | compiled / matmul | compiled / implicit "
+        "| compiled + softmax | softmax / matmul | compiled, 2 threads | 2 threads / 1 |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for spec in args.cases.split(","):
         users, items = (int(x) for x in spec.split("x"))
         user_factors, item_factors, seen = case(users, items, seen=args.seen)
@@ -145,11 +210,19 @@ def main() -> None:
         bare = matmul_only(user_factors, item_factors)
         theirs = implicit_rate(user_factors, item_factors, seen, args.threads)
         mine = ours(user_factors, item_factors, seen, softmax=False)
-        with_softmax = ours(user_factors, item_factors, seen, softmax=True)
+        fast, chosen = compiled(user_factors, item_factors, seen, softmax=False)
+        reference = reference_sample(user_factors, item_factors, seen)
+        exact = bool((chosen[: len(reference)] == reference).all())
+        with_softmax, _ = compiled(user_factors, item_factors, seen, softmax=True)
+        two, chosen_two = compiled(user_factors, item_factors, seen, softmax=False, threads=2)
+        exact = exact and bool((chosen_two == chosen).all())
         print(
-            f"| {users:,} × {items:,} | {bare:,.0f} | {theirs:,.0f} | {mine:,.0f} | **{mine / theirs:.2f}×** "
-            f"| {mine / bare:.0%} | {with_softmax:,.0f} |"
+            f"| {users:,} × {items:,} | {bare:,.0f} | {theirs:,.0f} | {mine:,.0f} | {fast:,.0f} "
+            f"| **{fast / bare:.0%}** | {fast / theirs:.2f}× | {with_softmax:,.0f} | **{with_softmax / bare:.0%}** "
+            f"| {two:,.0f} "
+            f"| **{two / fast:.2f}×** |"
         )
+        print(f"compiled = numpy reference on {len(reference):,} users, and 2 threads = 1: {exact}")
     if args.skip_lines:
         return
     print(

@@ -4,6 +4,8 @@ each dependency shipped once, within the size limits. `make test` builds them be
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -62,3 +64,16 @@ def test_each_dependency_ships_once_and_the_layers_fit_lambda() -> None:
     scorer, batchrecs = size(BUILD / "ScorerLayer"), size(BUILD / "BatchrecsLayer")
     assert scorer < 100 * 2**20, f"ScorerLayer is {scorer / 2**20:.1f} MiB unzipped"
     assert scorer + batchrecs < 200 * 2**20  # Lambda's 250 MB holds both layers and the function's code
+
+
+def test_the_scorer_layer_carries_its_compiled_kernel_and_it_loads() -> None:
+    python = BUILD / "ScorerLayer" / "python"
+    (module,) = (python / "scorer").glob("_kernel.*.so")
+    assert not (python / "scorer" / "_kernel.c").exists()  # the source stays out of the layer
+    layers = os.pathsep.join(str(BUILD / layer / "python") for layer in LAYERS)
+    probe = "from scorer import kernel; assert kernel._kernel is not None and kernel.available(10**5); print('ok')"
+    loaded = subprocess.run(
+        [sys.executable, "-S", "-c", probe], env={"PYTHONPATH": layers}, capture_output=True, text=True, check=False
+    )
+    assert loaded.stdout.strip() == "ok", loaded.stderr[-2000:]
+    assert module.stat().st_size < 1 << 20  # prebuilt machine code, no JIT: under a megabyte

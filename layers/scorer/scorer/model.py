@@ -12,6 +12,8 @@ Scores for users are a softmax over the whole catalogue, as Personalize's User-P
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -21,6 +23,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
+from scorer import kernel
 from scorer.interactions import Interactions
 from scorer.topk import top_k
 
@@ -32,6 +35,15 @@ TUNE_MAX_ITEMS = 4_000
 """Up to this many items, λ is chosen on a validation split of the training data; beyond, DEFAULT_LAMBDA."""
 LOOP_MAX_ITEMS_PER_USER = 64
 CHUNK = 128
+
+
+def threads() -> int:
+    """Threads scoring users side by side: SCORER_THREADS, else the vCPUs this process may use (Lambda gives 2
+    from 1,769 MB). BLAS then runs one thread a product (OPENBLAS_NUM_THREADS=1 in the template)."""
+    configured = os.environ.get("SCORER_THREADS")
+    return max(1, int(configured)) if configured else max(1, len(os.sched_getaffinity(0)))
+
+
 """Users scored per matmul: measured best on 50k items (the score buffer, 25 MB, is re-read by top-k)."""
 FORMAT_VERSION = 1
 
@@ -192,21 +204,31 @@ class Model:
     def recommend(self, users: list[int | None], k: int, *, exclude_seen: bool) -> list[tuple[list[str], list[float]]]:
         """Top-k items for each user (without the items it interacted with when ``exclude_seen``), with
         softmax-over-catalogue scores; unknown users (None) get the most popular items, scored by popularity
-        share. Fewer than k when the catalogue has fewer."""
+        share. Fewer than k when the catalogue has fewer. Chunks of users run on ``threads()`` threads when the
+        compiled kernel is built (it and the products release the GIL)."""
         results: list[tuple[list[str], list[float]]] = [([], [])] * len(users)
         known = [n for n, u in enumerate(users) if u is not None]
-        buffer = np.empty((min(CHUNK, max(len(known), 1)), len(self.item_ids)), np.float32)
-        for start in range(0, len(known), CHUNK):
-            rows = known[start : start + CHUNK]
+        compiled = kernel.available(len(self.item_ids))
+        size = kernel.USERS if compiled else CHUNK
+        chunks = [known[start : start + size] for start in range(0, len(known), size)]
+
+        def one(rows: list[int]) -> list[tuple[int, tuple[list[str], list[float]]]]:
             ids = np.array([users[n] for n in rows], dtype=np.int64)
-            scores = self.user_scores(ids, buffer)
-            if exclude_seen:
-                self.mask_seen(ids, scores)
-            best, values = top_k(scores, k)
-            probabilities = softmax_at(scores, values)
+            best, values, probabilities = self._top_k(ids, k, exclude_seen=exclude_seen)
+            answered = []
             for row, n in enumerate(rows):
                 finite = np.isfinite(values[row])
-                results[n] = (self.item_ids[best[row][finite]].tolist(), probabilities[row][finite].tolist())
+                answered.append((n, (self.item_ids[best[row][finite]].tolist(), probabilities[row][finite].tolist())))
+            return answered
+
+        workers = min(threads(), len(chunks)) if compiled else 1
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                done = [answer for part in pool.map(one, chunks) for answer in part]
+        else:
+            done = [answer for rows in chunks for answer in one(rows)]
+        for n, answer in done:
+            results[n] = answer
         if len(known) < len(users):
             popular = self._popular[:k]
             share = (self.popularity[popular] / max(int(self.popularity.sum()), 1)).tolist()
@@ -215,6 +237,32 @@ class Model:
                 if u is None:
                     results[n] = fallback
         return results
+
+    def _top_k(
+        self, ids: NDArray[np.int64], k: int, *, exclude_seen: bool
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]:
+        """One chunk's top k and their softmax shares: with the compiled kernel, folded a block of items at a time
+        (PureSVD's products never written out whole; EASE's rows one block), else numpy's (``scorer.topk``)."""
+        buffer = np.empty((len(ids), len(self.item_ids)), np.float32)
+        if not kernel.available(len(self.item_ids)):
+            scores = self.user_scores(ids, buffer)
+            if exclude_seen:
+                self.mask_seen(ids, scores)
+            best, values = top_k(scores, k)
+            return best, values, softmax_at(scores, values)
+        seen = kernel.seen_rows(*self._interactions.rows(ids), len(ids)) if exclude_seen else None
+        blocks = (
+            [self.user_scores(ids, buffer)]
+            if self.algorithm == "ease"
+            else kernel.product_blocks(self.user_factors(ids), self._column_blocks, buffer)
+        )
+        best, values, probabilities = kernel.top_k_blocks(blocks, len(ids), k, seen, softmax=True)
+        assert probabilities is not None
+        return best, values, probabilities
+
+    @cached_property
+    def _column_blocks(self) -> list[NDArray[np.float32]]:
+        return kernel.column_blocks(self._factors_by_column)
 
     def top_users(self, item: int, k: int) -> list[str]:
         """The k users scoring ``item`` highest: a column of the same scores ``recommend`` reads rows of (a batch

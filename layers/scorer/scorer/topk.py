@@ -61,5 +61,5 @@ def _small(scores: NDArray[np.float32], k: int) -> tuple[NDArray[np.int64], NDAr
         else np.broadcast_to(np.arange(columns), scores.shape).copy()
     )
     values = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-values, axis=1, kind="stable")
+    order = np.lexsort((part, -values), axis=1)  # ties by column, as the compiled kernel orders them
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(values, order, axis=1)
