@@ -90,7 +90,7 @@ def run(pairs: list[tuple[str, str]], seed: int) -> dict[str, tuple[float, float
     }
     ranked = [[i for i in popular[:200].tolist() if i not in seen.get(u, set())][:10] for u in users]
     results["popularity"] = (*evaluate(ranked, wanted), 0.0)
-    for algorithm in ("ease", "svd"):
+    for algorithm in ("ease", "ials", "svd"):
         started = time.perf_counter()
         model = Model.train(train, algorithm=algorithm, factors=64, seed=seed)
         seconds = time.perf_counter() - started
@@ -99,7 +99,10 @@ def run(pairs: list[tuple[str, str]], seed: int) -> dict[str, tuple[float, float
         model.mask_seen(index, scores)
         best, _ = top_k(scores, 10)
         ranked = [model.item_ids[row].tolist() for row in best]
-        results[f"{algorithm} ({model.metadata.get('lambda', model.metadata.get('factors'))})"] = (
+        chosen = model.metadata.get("lambda", model.metadata.get("factors"))
+        if algorithm == "ials":
+            chosen = f"alpha0 {model.metadata['alpha0']}, reg {model.metadata['reg']}"
+        results[f"{algorithm} ({chosen})"] = (
             *evaluate(ranked, wanted),
             seconds,
         )

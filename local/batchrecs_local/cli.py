@@ -512,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     train_parser = commands.add_parser("train", help="train a scorer model from an interactions CSV")
     train_parser.add_argument("csv", type=Path, metavar="CSV")
     train_parser.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL_DIR")
-    train_parser.add_argument("--algorithm", choices=["ease", "svd"], help="default: by catalogue size")
+    train_parser.add_argument("--algorithm", choices=["ease", "ials", "svd"], help="default: by catalogue size")
     score_parser = commands.add_parser("score", help="score a JSON Lines file with a model, as ScoreFunction does")
     score_parser.add_argument("input", type=Path, metavar="INPUT.jsonl")
     score_parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")

@@ -58,7 +58,7 @@ def interactions() -> Interactions:
     return Interactions.from_pairs(users, items)
 
 
-@pytest.fixture(scope="module", params=["ease", "svd"])
+@pytest.fixture(scope="module", params=["ease", "ials", "svd"])
 def model(request: pytest.FixtureRequest) -> Model:
     trained = Model.train(interactions(), algorithm=request.param, lam=1.0, factors=3)
     buffer = io.BytesIO()
@@ -140,7 +140,8 @@ def test_model_choice_follows_catalogue_size(monkeypatch: pytest.MonkeyPatch) ->
     assert Model.train(interactions(), lam=1.0).algorithm == "ease"
     monkeypatch.setattr(model_module, "EASE_MAX_ITEMS", 3)
     trained = Model.train(interactions(), factors=3)
-    assert (trained.algorithm, trained.metadata["algorithm"], trained.metadata["items"]) == ("svd", "svd", 7)
+    assert (trained.algorithm, trained.metadata["algorithm"], trained.metadata["items"]) == ("ials", "ials", 7)
+    assert {"alpha0", "reg", "iterations"} <= set(trained.metadata) and trained.user_weights is not None
 
 
 def test_interactions_csv_errors_name_the_line() -> None:
@@ -164,3 +165,16 @@ def test_ease_scores_equal_the_dense_product(loop_max: int, monkeypatch: pytest.
     users = np.arange(trained.user_ids.size)
     dense = trained._interactions.dense(users) @ trained.weights
     assert np.allclose(trained.user_scores(users), dense, atol=1e-5)
+
+
+def test_the_ials_search_samples_whole_users_of_a_large_catalogue() -> None:
+    rng = np.random.default_rng(0)
+    full = Interactions.from_pairs([f"u{n % 200}" for n in range(3000)], [f"i{i}" for i in rng.integers(0, 90, 3000)])
+    sample = model_module.sample_users(full, full.nnz // 4, seed=1)
+    assert sample.n_items == full.n_items and sample.n_users == 200 * (full.nnz // 4) // full.nnz
+    assert full.nnz // 8 < sample.nnz < full.nnz // 2
+    for n, user in enumerate(sample.user_ids.tolist()):  # every sampled user keeps all its items
+        original = full.user_ids.tolist().index(user)
+        mine = sample.indices[sample.indptr[n] : sample.indptr[n + 1]]
+        assert mine.tolist() == full.indices[full.indptr[original] : full.indptr[original + 1]].tolist()
+    assert model_module.sample_users(full, full.nnz, seed=1) is full

@@ -62,14 +62,14 @@ def _score_batch(model: Model, raws: list[bytes], kind: str, num_results: int, e
                 else error_line(record, "Invalid input record: userId is required")
             )
     elif kind == "items":
-        for record in records:
+        known = [model.item_index(record["itemId"]) if _has_id(record, "itemId") else None for record in records]
+        related = iter(model.related_many([item for item in known if item is not None], num_results))
+        for record, item in zip(records, known, strict=True):
             if not _has_id(record, "itemId"):
                 yield error_line(record, "Invalid input record: itemId is required")
-                continue
-            item = model.item_index(record["itemId"])
-            # Personalize documents popular items for an itemId it was not trained on: so does the scorer.
-            related = model.popular(num_results) if item is None else model.related(item, num_results)
-            yield output_line(record, related)
+            else:
+                # Personalize documents popular items for an itemId it was not trained on: so does the scorer.
+                yield output_line(record, model.popular(num_results) if item is None else next(related))
     else:
         for record in records:
             if not _has_id(record, "userId") or not _is_id_list(record.get("itemList")):
