@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -178,3 +179,16 @@ def test_the_ials_search_samples_whole_users_of_a_large_catalogue() -> None:
         mine = sample.indices[sample.indptr[n] : sample.indptr[n + 1]]
         assert mine.tolist() == full.indices[full.indptr[original] : full.indptr[original + 1]].tolist()
     assert model_module.sample_users(full, full.nnz, seed=1) is full
+
+
+def test_the_scorer_runs_as_many_threads_as_lambdas_memory_pays_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCORER_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1, 2})  # 3,538 MB shows 3 cores
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3538")
+    assert model_module.threads() == 2
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+    assert model_module.threads() == 1
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    assert model_module.threads() == 3
+    monkeypatch.setenv("SCORER_THREADS", "4")
+    assert model_module.threads() == 4

@@ -46,11 +46,21 @@ LOOP_MAX_ITEMS_PER_USER = 64
 CHUNK = 128
 
 
+VCPU_MB = 1769
+"""Lambda's memory for one vCPU of compute: it shows 2 cores up to 3,008 MB and 3 up to 5,307 MB, but gives one
+vCPU-second a second per 1,769 MB, so threads past memory / 1,769 would only share the same time."""
+
+
 def threads() -> int:
-    """Threads scoring users side by side: SCORER_THREADS, else the vCPUs this process may use (Lambda gives 2
-    from 1,769 MB). BLAS then runs one thread a product (OPENBLAS_NUM_THREADS=1 in the template)."""
+    """Threads scoring users side by side: SCORER_THREADS, else the cores this process may use, in Lambda no more
+    than its memory pays for (two at ScoreFunction's 3,538 MB). BLAS then runs one thread a product
+    (OPENBLAS_NUM_THREADS=1 in the template)."""
     configured = os.environ.get("SCORER_THREADS")
-    return max(1, int(configured)) if configured else max(1, len(os.sched_getaffinity(0)))
+    if configured:
+        return max(1, int(configured))
+    cores = len(os.sched_getaffinity(0))
+    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    return max(1, min(cores, int(memory) // VCPU_MB) if memory else cores)
 
 
 """Users scored per matmul: measured best on 50k items (the score buffer, 25 MB, is re-read by top-k)."""
