@@ -84,6 +84,7 @@ bench: $(STAMP) build kernel
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/train_large.py --per-user 52
 	$(BIN)/python bench/local_job.py
 	$(BIN)/pip install --quiet implicit==0.7.3  # the speed comparison's yardstick, for the bench only
 	$(BIN)/python bench/scorer.py
