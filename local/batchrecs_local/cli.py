@@ -283,7 +283,12 @@ def _clear_earlier_outputs(out: Path, progress: Callable[[str], None]) -> None:
 
 
 def serve(
-    host: str | None, port: int, env_file: Path, interactions: Path | None, stack_name: str = "batchrecs-local"
+    host: str | None,
+    port: int,
+    env_file: Path,
+    interactions: Path | None,
+    stack_name: str = "batchrecs-local",
+    parameters: dict[str, str] | None = None,
 ) -> int:
     """Serve the local stack over HTTP until Ctrl-C: any AWS client may drive it (an upload under input/ fires
     SubmitFunction through the bucket's notification configuration, as on AWS). Every event is printed on stdout as
@@ -300,7 +305,10 @@ def serve(
     from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 
     settings = demo_emulator(interactions=_interactions_or_sample(interactions, progress))
-    with LocalStack(settings=settings, stack_name=stack_name) as stack, stack.serve(host, port) as endpoint:
+    with (
+        LocalStack(settings=settings, stack_name=stack_name, parameters=parameters) as stack,
+        stack.serve(host, port) as endpoint,
+    ):
         tap = EventTap(stack)
         env_file.write_text(json.dumps(sam_local.env_vars(stack, endpoint), indent=2) + "\n")
         bucket = stack.name("InputBucket")
@@ -567,6 +575,13 @@ def main(argv: list[str] | None = None) -> int:
         default="batchrecs-local",
         help="the stack's name, as in sam deploy: its resources are named from it (default batchrecs-local)",
     )
+    serve_parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template.yaml parameter for the served stack (repeatable)",
+    )
     sample_parser = commands.add_parser("sample-data", help="write the demo's seeded synthetic data")
     sample_parser.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
@@ -605,7 +620,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             parser.error("--limit must be at least 1")
         return jobs(args.stack, args.region, args.endpoint_url, name=args.name, limit=args.limit, as_json=args.json)
     if args.command == "serve":
-        return serve(args.host, args.port, args.env_vars, args.interactions, args.stack_name)
+        parameters = _pairs(args.parameter, "--parameter")
+        return serve(args.host, args.port, args.env_vars, args.interactions, args.stack_name, parameters)
     if args.command == "train":
         if not args.csv.is_file():
             raise UserError(f"no such file: {args.csv}", 2)

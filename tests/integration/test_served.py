@@ -28,6 +28,8 @@ pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
 DEADLINE = 120.0
 """Generous: a loaded 2-core machine; the test waits for events, never for a fixed time."""
+PART = 3 << 20
+"""The served stack's PartMaxBytes: a 9 MB upload (which the AWS CLI sends in multipart) runs as three jobs."""
 
 
 @dataclass
@@ -72,6 +74,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> Iterator[S
     command = [
         str(BIN / "batchrecs"), "serve", "--host", "127.0.0.1",
         "--env-vars", str(workdir / "env.json"), "--interactions", str(sample / "interactions.csv"),
+        "--parameter", f"PartMaxBytes={PART}",
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
@@ -169,3 +172,29 @@ def test_models_lists_the_trained_versions_of_the_served_stack(served: Served, s
     movies = [m for m in listed if m["model"] == "movies"]
     assert len(movies) == 1 and movies[0]["latest"] and movies[0]["algorithm"] in ("ease", "svd")
     assert movies[0]["items"] > 0 and movies[0]["version"]
+
+
+def test_aws_cli_multipart_upload_over_the_part_size_runs_as_parts_and_one_drop_completed(
+    served: Served, tmp_path: Path
+) -> None:
+    # Given a 9 MiB users file: the AWS CLI uploads it in 8 MiB parts, a multipart upload
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"".join(b'{"userId": "user-%04d"}\n' % (n % 300) for n in range(9 * (1 << 20) // 24)))
+    served.aws("s3", "cp", str(big), f"s3://{served.bucket}/input/cli-big.jsonl", "--metadata", "backend=personalize")
+    # Then the served stack splits it into three jobs, and says once that all three have ended
+    events = served.wait_for(
+        lambda es: any(e["detail-type"] == "Drop Completed" and e["detail"]["input"]["key"] == "input/cli-big.jsonl"
+                       for e in es)
+    )  # fmt: skip
+    (completed,) = [e["detail"] for e in events if e["detail-type"] == "Drop Completed"]
+    assert (len(completed["jobs"]), completed["succeeded"]) == (3, 3)
+    assert completed["input"]["records"] == big.read_bytes().count(b"\n")
+    # And each part's output, fetched with the AWS CLI, answers its part's records
+    answered = 0
+    for job in completed["jobs"]:
+        (output,) = job["output"]["files"]
+        served.aws("s3", "cp", output, str(tmp_path / "part.out"))
+        lines = (tmp_path / "part.out").read_text().splitlines()
+        assert len(lines) == job["records"]
+        answered += len(lines)
+    assert answered == completed["input"]["records"]
