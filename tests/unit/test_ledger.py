@@ -201,3 +201,21 @@ def test_a_drop_completed_that_fails_to_publish_is_published_by_the_retry(ledger
     record_event(*part(3), ledger, publisher=bus)  # the Lambda's retry of the same event
     record_event(*part(3), ledger, publisher=bus)  # and a redelivery after it
     assert [type(event) for event in bus.published] == [DropCompleted]
+
+
+def test_a_late_redelivery_of_an_end_a_redrive_replaced_does_not_overwrite_it(ledger: JobLedger) -> None:
+    bus = Bus()
+    detail_type, failed_part = part(2, "CREATE FAILED")
+    record_event(detail_type, failed_part, ledger, publisher=bus)
+    redriven = JobSucceeded(
+        **{**failed_part.model_dump(exclude={"status", "failure_reason", "finished_at"})},
+        status="ACTIVE",
+        finished_at=T0 + timedelta(hours=1),
+    )
+    record_event("Job Succeeded", redriven, ledger, publisher=bus)
+    record_event(detail_type, failed_part, ledger, publisher=bus)  # the old end, delivered again, late
+    record_event(*part(1), ledger, publisher=bus)
+    record_event(*part(3), ledger, publisher=bus)
+    (completed,) = bus.published
+    assert isinstance(completed, DropCompleted)
+    assert [job.status for job in completed.jobs] == ["ACTIVE", "ACTIVE", "ACTIVE"]

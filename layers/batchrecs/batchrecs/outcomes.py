@@ -26,12 +26,15 @@ def record_event(
     of a drop that made several jobs, publish that drop's one Drop Completed."""
     job = parse(detail_type, detail)
     logger.set_correlation_id(job.job_name)
-    if not ledger.record(detail_type, job, time):
+    latest = ledger.record(detail_type, job, time)
+    if not latest:
         logger.info("a later outcome is in the ledger already", extra={"detail_type": detail_type})
     if detail_type in TERMINAL:
         assert isinstance(job, JobSucceeded | JobFailed)
         _count(detail_type, job)
-        if job.drop_jobs > 1 and job.drop_id is not None and publisher is not None:
+        # Only the job's latest outcome goes into its drop's record: a late redelivery of an end a redriven
+        # execution has since replaced must not overwrite it.
+        if latest and job.drop_jobs > 1 and job.drop_id is not None and publisher is not None:
             jobs = ledger.end_drop_job(job)
             if jobs is not None:
                 try:
