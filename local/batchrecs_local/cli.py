@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchrecs.settings import CAUTIOUS_MAX, DEFAULT_NUM_RESULTS, JobKind
-from batchrecs.split import Piece, Splitter
+from batchrecs.split import Piece, splitter_for
 from batchrecs.validation import (
     Limits,
     ValidationReport,
@@ -409,9 +409,9 @@ def validate(files: list[Path], *, kind: str | None, max_item_list: int, as_json
     limits = Limits.for_mode(themes=themes, max_item_list=max_item_list, kind=job_kind)  # as SubmitFunction's
     invalid = 0
     for path in files:
-        splitter = Splitter(limits.max_bytes, limits.max_records, size=path.stat().st_size)
+        splitter = splitter_for(path.stat().st_size, limits.max_bytes, limits.max_records)
         report = validate_file(path, kind=job_kind, limits=limits, splitter=splitter)
-        parts = splitter.pieces if report.valid and len(splitter.pieces) > 1 else []
+        parts = splitter.pieces if splitter is not None and report.valid and len(splitter.pieces) > 1 else []
         invalid += not report.valid
         wire = {**report.to_wire(), **({"parts": [part.to_wire() for part in parts]} if parts else {})}
         print(json.dumps(wire) if as_json else describe(report, parts))

@@ -52,11 +52,10 @@ def test_inputs_sharing_a_base_name_are_named() -> None:
 
 
 def piece(key: str, size: int, records: int = 1, index: int = 1, count: int = 1) -> FolderPiece:
-    return FolderPiece(
-        key=key,
-        version_id=None,
-        piece=Piece(index=index, count=count, start=0, end=size, first_line=1, last_line=records, records=records),
-    )
+    if count == 1:
+        return FolderPiece(key, None, size, records)
+    cut = Piece(index=index, count=count, start=0, end=size, first_line=1, last_line=records, records=records)
+    return FolderPiece.part(key, None, cut)
 
 
 def test_a_folder_within_one_jobs_limits_is_one_job() -> None:

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchrecs.split import BLANK, Splitter
+from batchrecs.split import BLANK, Splitter, splitter_for
 from batchrecs.validation import iter_lines
 
 LINES = st.lists(
@@ -73,3 +73,13 @@ def test_a_file_within_the_limits_is_one_part() -> None:
     list(iter_lines([b'{"userId": "1"}\n\n{"userId": "2"}'], splitter=splitter))
     (piece,) = splitter.pieces
     assert (piece.start, piece.end, piece.first_line, piece.last_line, piece.records) == (0, 32, 1, 3, 2)
+
+
+def test_only_a_file_that_could_be_over_the_limits_gets_a_splitter() -> None:
+    # Under 1 GB and under 50 million of the shortest records: nothing to find, and nothing spent finding it
+    assert splitter_for(700_000_000, 10**9, 50_000_000) is None
+    assert splitter_for(10**9 + 1, 10**9, 50_000_000) is not None
+    assert splitter_for(700_000_014, 10**9, 50_000_000) is not None  # 50,000,001 records of 14 bytes would fit
+    assert splitter_for(1_400, 10**9, 100) is None  # themes: 100 records of 14 bytes at most
+    assert splitter_for(1_414, 10**9, 100) is not None  # 101 records would fit: cut where they are
+    assert splitter_for(None, 10**9, 100) is not None

@@ -96,12 +96,14 @@ class FolderPiece:
 
     key: str
     version_id: str | None
-    piece: Piece
-    """The byte range and lines; ``piece.count`` 1 for the whole file."""
+    size: int
+    records: int
+    piece: Piece | None = None
+    """The part's byte range and lines, when the file was cut; None for the whole file."""
 
-    @property
-    def size(self) -> int:
-        return self.piece.end - self.piece.start
+    @classmethod
+    def part(cls, key: str, version_id: str | None, piece: Piece) -> FolderPiece:
+        return cls(key, version_id, piece.end - piece.start, piece.records, piece)
 
 
 def group_jobs(pieces: list[FolderPiece], *, max_bytes: int, max_records: int) -> list[list[FolderPiece]]:
@@ -111,11 +113,11 @@ def group_jobs(pieces: list[FolderPiece], *, max_bytes: int, max_records: int) -
     size = records = 0
     for piece in pieces:
         current = jobs[-1]
-        full = size + piece.size > max_bytes or records + piece.piece.records > max_records
+        full = size + piece.size > max_bytes or records + piece.records > max_records
         if current and (full or len(current) == MAX_FILES):
             jobs.append(current := [])
             size = records = 0
         current.append(piece)
         size += piece.size
-        records += piece.piece.records
+        records += piece.records
     return jobs if jobs[0] else []

@@ -44,7 +44,7 @@ from batchrecs.plan import (
 )
 from batchrecs.ports import Jobs, SubmitPorts, Tickets
 from batchrecs.settings import JobKind, JobMode, JobSettings, SettingsError, StackSettings
-from batchrecs.split import Splitter
+from batchrecs.split import splitter_for
 from batchrecs.validation import (
     KEEP_ERRORS,
     MAX_RECORDS,
@@ -144,7 +144,7 @@ def _submit(
         themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list, kind=kind
     )
     # A file over one job's limits is split into parts, not refused: the cuts are found as it streams past.
-    splitter = Splitter(min(limits.max_bytes, stack.part_max_bytes), limits.max_records, size=head.size)
+    splitter = splitter_for(head.size, min(limits.max_bytes, stack.part_max_bytes), limits.max_records)
     out_of_time = (lambda: remaining_ms() < TIME_MARGIN_MS) if remaining_ms else None
     report = validate_records(
         ports.files.lines(drop.bucket, drop.key, version_id, out_of_time, splitter),
@@ -156,7 +156,7 @@ def _submit(
     count(Metric.RECORDS_VALIDATED, report.records)
     if not report.valid or report.kind is None:
         return _reject(drop, version_id, report, ports, stack)
-    pieces = splitter.pieces
+    pieces = splitter.pieces if splitter is not None else []
     if len(pieces) > 1:
         paths = Paths.of(drop.bucket, drop.key, version_token(version_id, head.etag), each, stack, pieces)
         problems = [("key", message) for message in key_problems(drop.key, paths.longest_output_key)]
@@ -261,7 +261,7 @@ def _submit_folder(
             errors.append(Problem(line=None, field=None, message="listed, but not in the bucket", file=key))
             error_count += 1
             continue
-        splitter = Splitter(max_bytes, limits.max_records, size=part.size)
+        splitter = splitter_for(part.size, max_bytes, limits.max_records)
         report = validate_records(
             ports.files.lines(drop.bucket, key, part.version_id, out_of_time, splitter),
             file=key,
@@ -272,8 +272,11 @@ def _submit_folder(
         kind = kind or report.kind
         error_count += report.error_count
         errors += [problem.model_copy(update={"file": key}) for problem in report.errors]
-        pieces += [FolderPiece(key=key, version_id=part.version_id, piece=piece) for piece in splitter.pieces]
-    records = sum(piece.piece.records for piece in pieces)
+        if splitter is not None and len(splitter.pieces) > 1:
+            pieces += [FolderPiece.part(key, part.version_id, piece) for piece in splitter.pieces]
+        else:
+            pieces.append(FolderPiece(key, part.version_id, part.size, report.records))
+    records = sum(piece.records for piece in pieces)
     count(Metric.RECORDS_VALIDATED, records)
     if error_count or kind is None:
         report = ValidationReport(
@@ -308,7 +311,7 @@ def _submit_folder(
             bucket=drop.bucket,
             key=drop.key,
             version_id=version_id,
-            records=sum(piece.piece.records for piece in group),
+            records=sum(piece.records for piece in group),
             snapshot=Snapshot(bucket=drop.bucket, key=snapshots),
         )
         job = plan_folder_job(
@@ -325,18 +328,18 @@ def _submit_folder(
 def _folder_snapshot(bucket: str, piece: FolderPiece, snapshots: str, ports: SubmitPorts) -> InputFile:
     """The copy a folder job reads of one of its files, or of one part of a file over one job's limits."""
     base = posixpath.basename(piece.key)
-    whole = piece.piece.count == 1
-    target = snapshots + (base if whole else part_name(base, piece.piece))
+    cut = piece.piece
+    target = snapshots + (base if cut is None else part_name(base, cut))
     copied = (
         ports.files.snapshot(bucket, piece.key, piece.version_id, target)
-        if whole
-        else ports.files.copy_range(bucket, piece.key, piece.version_id, piece.piece.start, piece.piece.end, target)
+        if cut is None
+        else ports.files.copy_range(bucket, piece.key, piece.version_id, cut.start, cut.end, target)
     )
     return InputFile(
         bucket=bucket,
         key=piece.key,
         version_id=piece.version_id,
-        records=piece.piece.records,
+        records=piece.records,
         snapshot=Snapshot(bucket=bucket, key=target, version_id=copied),
     )
 
@@ -352,7 +355,7 @@ def _grouped_problems(
         output = f"{stack.output_prefix}{name}/" if len(groups) == 1 else f"{stack.output_prefix}{drop_id}/{name}/"
         for piece in group:
             base = posixpath.basename(piece.key)
-            out = f"{output}{base if piece.piece.count == 1 else part_name(base, piece.piece)}.out"
+            out = f"{output}{base if piece.piece is None else part_name(base, piece.piece)}.out"
             problems += [("key", f"{piece.key}: {message}") for message in key_problems(piece.key, out)]
     return problems
 

@@ -16,6 +16,16 @@ from batchrecs.model import WireModel
 
 BLANK = b" \t\r"
 """JSON's insignificant whitespace: a line of only these is blank (``validation.is_blank``), not a record."""
+MIN_RECORD_BYTES = 14
+"""The shortest valid record: ``{"userId":"1"}``. A file of ``size`` bytes holds at most size / 14 records."""
+
+
+def splitter_for(size: int | None, max_bytes: int, max_records: int) -> Splitter | None:
+    """A Splitter when a file of ``size`` bytes could be over one job's limits; None when it cannot (nearly every
+    file: under 700 MB for users, and it then costs validation nothing). Unknown sizes get one."""
+    if size is not None and size <= max_bytes and size // MIN_RECORD_BYTES <= max_records:
+        return None
+    return Splitter(max_bytes, max_records, size=size)
 
 
 class Piece(WireModel):
