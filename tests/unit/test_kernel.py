@@ -153,3 +153,23 @@ def test_related_items_through_the_kernel_are_numpys(large_model: Model, monkeyp
         np.testing.assert_allclose(
             cosines[[index[i] for i in mine]], cosines[[index[i] for i in theirs]], rtol=0, atol=1e-6
         )
+
+
+@pytest.mark.parametrize("algorithm", ["ease", "ials", "svd"])
+def test_every_model_recommends_the_same_through_the_kernel_as_through_numpy(
+    algorithm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # EASE's rows come whole (one block the width of the catalogue), iALS's and PureSVD's as blocked products
+    rng = np.random.default_rng(5)
+    users, items = rng.integers(0, 300, size=6_000), rng.integers(0, 700, size=6_000)
+    trained = Model.train(
+        Interactions.from_pairs([f"u{u}" for u in users], [f"i{i}" for i in items]), algorithm=algorithm, lam=50.0
+    )
+    everyone: list[int | None] = list(range(len(trained.user_ids)))
+    monkeypatch.setattr(kernel, "MIN_ITEMS", 1)
+    compiled = trained.recommend(everyone, 20, exclude_seen=True)
+    monkeypatch.setattr(kernel, "MIN_ITEMS", 10**9)
+    reference = trained.recommend(everyone, 20, exclude_seen=True)
+    assert [items for items, _ in compiled] == [items for items, _ in reference]
+    for (_, shares), (_, expected) in zip(compiled, reference, strict=True):
+        np.testing.assert_allclose(shares, expected, rtol=1e-5)
