@@ -53,9 +53,6 @@ def seen_rows(
     return indptr, np.ascontiguousarray(items[order], dtype=np.int64)
 
 
-NO_SEEN = (np.zeros(1, np.int64), np.zeros(0, np.int64))
-
-
 def top_k_blocks(
     blocks: Iterable[NDArray[np.float32]],
     users: int,
@@ -69,7 +66,7 @@ def top_k_blocks(
     ``softmax``, each chosen item's softmax over the row's whole catalogue (seen items counting zero). Empty slots
     (fewer than k items to choose from) have -inf values, which callers drop."""
     assert _kernel is not None, "scorer._kernel was not built: run `make kernel`"
-    indptr, items = seen if seen is not None else (np.zeros(users + 1, np.int64), NO_SEEN[1])
+    indptr, items = seen if seen is not None else (np.zeros(users + 1, np.int64), np.zeros(0, np.int64))
     heap_values = np.full((users, k), -np.inf, np.float32)
     heap_items = np.full((users, k), NO_ITEM, np.int32)
     cursor = indptr[:-1].copy()
