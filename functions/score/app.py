@@ -1,5 +1,5 @@
-"""ScoreFunction: a small job scored by the self-hosted scorer, invoked by JobStateMachine's self-hosted branch
-with the execution's ScoreRequest (``$.score``), unchanged."""
+"""ScoreFunction: a self-hosted job scored by the scorer, invoked by JobStateMachine with the execution's
+ScoreRequest (``$.score``), and for a job over SmallJobMaxRecords once per shard by the fan-out's Map."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
-from batchrecs.execution import ScoreRequest
+from batchrecs.execution import ScoreInvocation, ShardResult
 from batchrecs.observability import Metric, count, logger, metrics, tracer
 from scorer.jobs import score_job
 
@@ -24,13 +24,29 @@ def reset() -> None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=ScoreRequest)
-def lambda_handler(request: ScoreRequest, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=ScoreInvocation)
+def lambda_handler(invocation: ScoreInvocation, context: LambdaContext) -> dict[str, Any]:
+    request, shard = invocation.score, invocation.shard
     logger.set_correlation_id(request.job_name)
+    if shard is not None:
+        logger.append_keys(shard=shard.index, shards=shard.count)
     started = time.perf_counter()
-    lines = score_job(client("s3"), request)
+    scored = score_job(client("s3"), request, shard)
     seconds = time.perf_counter() - started
     count(Metric.SCORING_DURATION, seconds, MetricUnit.Seconds)
-    count(Metric.RECORDS_SCORED, lines)
-    logger.info("job scored", extra={"lines": lines, "seconds": round(seconds, 3), "model": request.model.version})
-    return {"files": [request.output_uri], "lines": lines}
+    count(Metric.RECORDS_SCORED, scored.lines)
+    logger.info(
+        "job scored" if shard is None else "shard scored",
+        extra={"lines": scored.lines, "seconds": round(seconds, 3), "model": request.model.version},
+    )
+    if shard is None:
+        return {"files": [request.output_uri], "lines": scored.lines}
+    return ShardResult(
+        index=shard.index,
+        count=shard.count,
+        first_line=shard.first_line,
+        last_line=shard.last_line,
+        lines=scored.lines,
+        bytes=scored.bytes,
+        seconds=round(seconds, 3),
+    ).model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchrecs.fanout import SHARDS_PREFIX
 from batchrecs.settings import CAUTIOUS_MAX, DEFAULT_NUM_RESULTS, JobKind
 from batchrecs.split import Piece, splitter_for
 from batchrecs.validation import (
@@ -43,6 +44,9 @@ class JobState:
     status: str | None = None
     submitted: bool = False
     outcome: str | None = None
+    shards: int | None = None
+    """A fanned-out self-hosted job's shard count; ``scored``, how many have written their output so far."""
+    scored: int = 0
 
 
 @dataclass
@@ -199,6 +203,8 @@ def run(
                 _report(tap.drain(), tracked, stack, out, events_out, progress, board)
                 for item in tracked.values():
                     for name, job in item.jobs.items():
+                        if job.shards and job.outcome is None:
+                            _shard_progress(stack, item.label(name), name, job, progress, board)
                         if job.job_arn and job.outcome is None:
                             current = _job_status(personalize, job.job_arn)
                             if current != job.status:
@@ -242,11 +248,25 @@ def _report(
         item.expected = max(item.expected, event["detail"].get("dropJobs", 1))  # parts × versions compared
         job.job_arn = event["detail"].get("jobArn") or job.job_arn
         job.submitted = job.submitted or detail_type == "Job Submitted"
+        job.shards = event["detail"].get("shards") or job.shards
         if detail_type in TERMINAL:
             job.outcome = detail_type
             _copy_outputs(stack, event, out)
         progress(f"{item.label(name)}: {detail_type}")
         board.update(item.label(name), detail_type)
+
+
+def _shard_progress(
+    stack: LocalStack, label: str, name: str, job: JobState, progress: Callable[[str], None], board: Any
+) -> None:
+    """A fanned-out job's shards scored so far: the outputs waiting for the merge under shards/<job>/ (the merge
+    deletes them, so the count only ever rises here)."""
+    listed = stack.client("s3").list_objects_v2(Bucket=stack.name("OutputBucket"), Prefix=f"{SHARDS_PREFIX}{name}/")
+    scored = listed.get("KeyCount", 0)
+    if scored > job.scored:
+        job.scored = scored
+        progress(f"{label}: {scored} of {job.shards} shards scored")
+        board.update(label, f"{scored}/{job.shards} shards scored")
 
 
 def _interactions_or_sample(interactions: Path | None, progress: Callable[[str], None]) -> Path:

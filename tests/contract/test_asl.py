@@ -11,8 +11,9 @@ import botocore.session
 import pytest
 from botocore.model import Shape, StructureShape
 
-from batchrecs.events import DETAIL_TYPES
-from batchrecs.execution import ExecutionInput, ScoreRequest
+from batchrecs.events import DETAIL_TYPES, JobSucceeded
+from batchrecs.execution import ExecutionInput, MergeRequest, ScoreInvocation, ScoreRequest, ShardResult
+from batchrecs.fanout import MergeOutcome
 from batchrecs_local.template import ROOT, Template
 
 ASL_PATH = ROOT / "statemachine" / "job.asl.json"
@@ -71,7 +72,7 @@ def test_choices_read_fields_the_selectors_produce() -> None:
     for state in ASL["States"].values():
         for rule in state.get("Choices", []):
             for choice in rule.get("And", [rule]):
-                check_choice(choice["Variable"], job_fields, selected)
+                check_choice(choice.get("Not", choice)["Variable"], job_fields, selected)
 
 
 def check_choice(variable: str, job_fields: set[str], selected: set[str]) -> None:
@@ -141,3 +142,100 @@ def test_lambda_invoke_parameters_exist_in_the_botocore_invoke_shape() -> None:
     assert invoked["Score job"]["ResultSelector"]["Files.$"] == "$.Payload.files"  # what ScoreFunction returns
     assert invoked["Create job"]["Parameters"]["FunctionName"] == "${CreateJobFunctionArn}"
     assert invoked["Create job"]["OutputPath"] == "$.Payload"  # CreateJobFunction returns the execution input
+
+
+MAPS = {"Score shards": "INLINE", "Score shards from the manifest": "DISTRIBUTED"}
+
+
+def processor_without_names(name: str) -> str:
+    """A Map's ItemProcessor with its state names and mode blanked: state names are unique across a definition."""
+    processor = ASL["States"][name]["ItemProcessor"]
+    text = json.dumps({k: v for k, v in processor.items() if k != "ProcessorConfig"}, sort_keys=True)
+    for state in processor["States"]:
+        text = text.replace(f'"{state}"', '"_"')
+    return text
+
+
+def test_both_maps_run_the_same_shard_workflow_in_their_own_mode() -> None:
+    """The inline Map (shards in the input) and the distributed one (an S3 manifest) differ only in mode and how
+    they get their items: the deployed distributed one is what moto runs locally too (test_fanout)."""
+    inline, distributed = (ASL["States"][name] for name in MAPS)
+    assert processor_without_names("Score shards") == processor_without_names("Score shards from the manifest")
+    for name, mode in MAPS.items():
+        assert ASL["States"][name]["ItemProcessor"]["ProcessorConfig"]["Mode"] == mode
+    assert inline["ItemsPath"] == "$.shards.items" and "ItemReader" not in inline
+    reader = distributed["ItemReader"]
+    assert (reader["Resource"], reader["ReaderConfig"]) == ("arn:aws:states:::s3:getObject", {"InputType": "JSON"})
+    assert reader["Parameters"] == {"Bucket.$": "$.shards.manifest.bucket", "Key.$": "$.shards.manifest.key"}
+    assert distributed["ToleratedFailurePercentagePath"] == "$.shards.toleratedFailurePercentage"
+    assert (
+        inline["ItemSelector"] == distributed["ItemSelector"] == {"score.$": "$.score", "shard.$": "$$.Map.Item.Value"}
+    )
+    for state in (inline, distributed):
+        assert state["MaxConcurrencyPath"] == "$.shards.maxConcurrency"
+        assert state["ResultPath"] == "$.shardResults" and state["Next"] == "Merge shards"
+
+
+def test_the_map_input_is_the_shard_plan_and_each_iteration_what_score_function_parses() -> None:
+    """Schema test of the Map's input: every $.shards path the Maps read is a ShardPlan field; an item of the plan
+    (or of the manifest, the same list) is a Shard; the ItemSelector builds ScoreFunction's ScoreInvocation."""
+    schema = ExecutionInput.model_json_schema(by_alias=True)
+    defs = schema["$defs"]
+    assert {"$ref": "#/$defs/ShardPlan"} in schema["properties"]["shards"]["anyOf"]
+    plan = defs["ShardPlan"]["properties"]
+    for leaf in set(re.findall(r"\$\.shards\.(\w+)", ASL_PATH.read_text())):
+        assert leaf in plan, leaf
+    assert defs["S3Location"]["properties"].keys() == {"bucket", "key"}
+    item = plan["items"]["anyOf"][0]["items"]["$ref"]
+    assert item == "#/$defs/Shard"
+    invocation = ScoreInvocation.model_json_schema(by_alias=True)
+    selector = ASL["States"]["Score shards"]["ItemSelector"]
+    assert {key.removesuffix(".$") for key in selector} == set(invocation["properties"])
+    assert invocation["$defs"]["Shard"]["properties"] == defs["Shard"]["properties"]
+
+
+def test_each_shard_result_and_the_merge_read_and_write_their_models() -> None:
+    """What the shard workflow returns is a ShardResult (ScoreFunction's answer, or the caught failure's), the merge
+    is handed a MergeRequest, and what the outcome states read of its answer are MergeOutcome fields, which Job
+    Succeeded and Job Failed carry."""
+    results = ShardResult.model_json_schema(by_alias=True)["properties"]
+    processor = ASL["States"]["Score shards"]["ItemProcessor"]["States"]
+    (score_state,) = [s for s in processor.values() if s["Type"] == "Task"]
+    assert score_state["OutputPath"] == "$.Payload" and score_state["Parameters"]["Payload.$"] == "$"
+    (failed,) = [s for s in processor.values() if s["Type"] == "Pass"]
+    assert {key.removesuffix(".$") for key in failed["Parameters"]} <= set(results)
+    retries = {json.dumps(r["ErrorEquals"]): r for r in score_state["Retry"]}
+    assert retries['["States.ALL"]']["MaxAttempts"] == 1  # a shard failing twice fails the job
+    assert all(r["JitterStrategy"] == "FULL" for r in score_state["Retry"])
+
+    merge = ASL["States"]["Merge shards"]
+    request = MergeRequest.model_json_schema(by_alias=True)["properties"]
+    assert {key.removesuffix(".$") for key in merge["Parameters"]["Payload"]} == set(request)
+    outcome = MergeOutcome.model_json_schema(by_alias=True)["properties"]
+    assert {path.removeprefix("$.Payload.") for path in merge["ResultSelector"].values()} <= set(outcome)
+    succeeded = JobSucceeded.model_json_schema(by_alias=True)["properties"]
+    assert {k.removesuffix(".$") for k in ASL["States"]["Fanned-out job succeeded"]["Parameters"]} <= set(succeeded)
+    discard = ASL["States"]["Discard shards"]["Parameters"]["Payload"]
+    assert discard["results"] is None and MergeRequest.model_validate(
+        {"score": EXAMPLE_SCORE, "shards": EXAMPLE_PLAN, "results": None}
+    )
+
+
+EXAMPLE_SCORE = {
+    "jobName": "br-x",
+    "inputBucket": "in",
+    "inputKey": "snapshots/br-x/users.jsonl",
+    "inputVersionId": None,
+    "model": {"bucket": "in", "key": "models/default/1/model.npz", "version": "1"},
+    "outputBucket": "out",
+    "outputKey": "output/br-x/users.jsonl.out",
+    "kind": "users",
+    "numResults": 25,
+}
+EXAMPLE_PLAN = {
+    "count": 2,
+    "prefix": "shards/br-x/",
+    "maxConcurrency": 100,
+    "toleratedFailurePercentage": 0,
+    "manifest": {"bucket": "in", "key": "snapshots/br-x/br-x.shards.json"},
+}

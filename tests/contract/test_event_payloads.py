@@ -10,13 +10,14 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3Model
 from pydantic import BaseModel
 
-from batchrecs.execution import ExecutionInput, ScoreRequest
+from batchrecs.execution import ExecutionInput, MergeRequest, ScoreInvocation
 from tests.conftest import EVENTS, load_event
 
 MODELS: dict[str, type[BaseModel]] = {
     "submit-": S3Model,
     "train-": S3Model,
-    "score-": ScoreRequest,
+    "score-": ScoreInvocation,
+    "merge-": MergeRequest,
     "create-": ExecutionInput,
     "outcome-": EventBridgeModel,
 }
@@ -30,12 +31,11 @@ def test_each_payload_is_what_its_function_parses(path: Path) -> None:
 
 @pytest.mark.parametrize(("prefix", "model"), MODELS.items())
 def test_each_handler_parses_that_model(prefix: str, model: type[BaseModel]) -> None:
-    function = {"submit-": "submit", "train-": "train", "score-": "score", "create-": "create", "outcome-": "outcome"}
-    source = (EVENTS.parent / "functions" / function[prefix] / "app.py").read_text()
+    source = (EVENTS.parent / "functions" / prefix.rstrip("-") / "app.py").read_text()
     assert re.search(rf"@event_parser\(model={model.__name__}\b", source), (prefix, model.__name__)
 
 
-@pytest.mark.parametrize("function", ["submit", "train", "score", "create", "outcome"])
+@pytest.mark.parametrize("function", ["submit", "train", "score", "create", "outcome", "merge"])
 def test_each_handler_has_a_reset(function: str) -> None:
     """The local stack resets a handler before each invocation through this one interface, never by poking at
     what the module happens to cache."""

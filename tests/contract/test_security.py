@@ -127,12 +127,16 @@ def test_buckets_are_private_tls_only_versioned_encrypted_and_expire_old_data() 
     assert reports["ExpireRejectionReports"]["Prefix"] == StackSettings.model_fields["rejected_prefix"].default
 
 
-def test_only_personalize_and_the_scorer_write_job_output() -> None:
+def test_only_personalize_the_scorer_and_the_merge_write_job_output() -> None:
     policy = SOURCE["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     (deny,) = [s for s in policy if s["Sid"] == "OnlyJobsWriteOutput"]
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:PutObject")
     writers = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
-    assert writers == [{"Fn::GetAtt": ["PersonalizeRole", "Arn"]}, {"Fn::GetAtt": ["ScoreFunctionRole", "Arn"]}]
+    assert writers == [
+        {"Fn::GetAtt": ["PersonalizeRole", "Arn"]},
+        {"Fn::GetAtt": ["ScoreFunctionRole", "Arn"]},
+        {"Fn::GetAtt": ["MergeFunctionRole", "Arn"]},
+    ]
     assert deny["Condition"]["StringNotEquals"] == {"aws:PrincipalServiceName": "personalize.amazonaws.com"}
     writing = {w.split("/")[1] for w, s in statements(SOURCE) if "s3:PutObject" in as_list(s["Action"])}
     assert writing == {
@@ -141,6 +145,7 @@ def test_only_personalize_and_the_scorer_write_job_output() -> None:
         "SubmitFunctionRole",
         "TrainFunctionRole",
         "ScoreFunctionRole",
+        "MergeFunctionRole",
     }
 
 
@@ -165,3 +170,28 @@ def test_every_checkov_suppression_says_why() -> None:
     for logical, resource in SOURCE.items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert len(skip.get("comment", "")) > 40, f"{logical}: {skip['id']} has no justification"
+
+
+def test_the_distributed_map_may_start_children_of_its_own_state_machine_and_no_other() -> None:
+    """A distributed Map starts child executions of the state machine it runs in: its role names that state machine
+    by the Name the template gives it (a !Ref would be a cycle), and its executions for Describe and Stop."""
+    machine = SOURCE["JobStateMachine"]["Properties"]
+    assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-jobs"}
+    (policy,) = machine["Policies"]
+    by_sid = {statement["Sid"]: statement for statement in policy["Statement"]}
+    prefix = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+    start = by_sid["RunDistributedMap"]
+    assert (start["Action"], start["Resource"]) == (
+        "states:StartExecution",
+        {"Fn::Sub": f"{prefix}:stateMachine:${{AWS::StackName}}-jobs"},
+    )
+    watch = by_sid["WatchDistributedMapChildren"]
+    assert watch["Resource"] == {"Fn::Sub": f"{prefix}:execution:${{AWS::StackName}}-jobs/*"}
+    manifests = by_sid["ReadShardManifests"]
+    assert manifests["Action"] == "s3:GetObject" and manifests["Resource"]["Fn::Sub"].endswith("/snapshots/*")
+
+
+def test_shard_outputs_expire_when_a_merge_never_ran() -> None:
+    rules = SOURCE["OutputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (shards,) = [rule for rule in rules if rule.get("Prefix") == "shards/"]
+    assert shards["Status"] == "Enabled" and shards["ExpirationInDays"] == {"Ref": "SnapshotRetentionDays"}

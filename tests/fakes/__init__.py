@@ -27,7 +27,7 @@ from batchrecs.validation import iter_lines, within_time
 class FakeFiles:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
-        self.reports: dict[tuple[str, str], dict[str, Any]] = {}
+        self.reports: dict[tuple[str, str], Any] = {}
         self.models: dict[str, ModelLocation] = {}
 
     def latest_model(self, bucket: str, name: str) -> ModelLocation | None:
@@ -54,7 +54,7 @@ class FakeFiles:
         chunks = [self.objects[bucket, key][0]]
         return iter_lines(within_time(chunks, out_of_time) if out_of_time else chunks, splitter=splitter)
 
-    def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
+    def put_json(self, bucket: str, key: str, document: dict[str, Any] | list[Any]) -> None:
         self.reports[bucket, key] = document
 
     def keys(self, bucket: str, prefix: str) -> list[str]:

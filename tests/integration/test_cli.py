@@ -244,3 +244,23 @@ def test_run_waits_for_every_part_of_a_split_file_and_copies_each_output(
     copied = sorted((tmp_path / "out").rglob("*.out"))
     assert [p.name for p in copied] == [f"big.part-00{n}.jsonl.out" for n in (1, 2, 3)]
     assert sum(len(p.read_bytes().splitlines()) for p in copied) == 95_000
+
+
+def test_run_fans_a_large_self_hosted_job_out_and_copies_its_one_output(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = tmp_path / "many.jsonl"
+    users.write_bytes(b"".join(b'{"userId": "user-%04d"}\n' % (n % 300 + 1) for n in range(5_000)))
+    fanned = ["SmallJobMaxRecords=1000", "ShardMaxRecords=1000", "SelfHostedMaxRecords=100000"]
+    parameters = [arg for pair in fanned for arg in ("--parameter", pair)]
+    code = run_cli(tmp_path, users, *parameters, interactions=sample / "interactions.csv")
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines()]
+    assert code == 0, captured.err
+    assert [e["detail-type"] for e in events] == ["Job Submitted", "Job Succeeded"]
+    done = events[-1]["detail"]
+    assert (done["backend"], done["shards"], len(done["shardTimings"])) == ("self-hosted", 5, 5)
+    (copied,) = (tmp_path / "out").rglob("*.out")
+    lines = copied.read_bytes().splitlines()
+    assert copied.name == "many.jsonl.out" and len(lines) == 5_000
+    assert [json.loads(line)["input"]["userId"] for line in lines[:3]] == ["user-0001", "user-0002", "user-0003"]

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from batchrecs.events import DETAIL_TYPES
+from batchrecs.execution import ScoreRequest, Shard
 from batchrecs.naming import version_token
 from batchrecs_local.stack import EventTap
-from scorer.jobs import train_version
+from scorer.jobs import score_job, train_version
 from tests.conftest import load_event
 from tests.sam_local.conftest import Tier
 
@@ -140,6 +141,35 @@ def test_score_a_job_writes_personalize_format_output(tier: Tier, sample: Path) 
         assert list(line) == ["input", "output", "error"] and line["error"] is None
         assert list(line["output"]) == ["recommendedItems", "scores"]
         assert len(line["output"]["recommendedItems"]) == job["numResults"]
+
+
+def test_score_a_shard_then_merge_the_shards_into_the_unsharded_output(tier: Tier, sample: Path) -> None:
+    """A fanned-out job's two functions, as built: ScoreFunction scores shard 2's byte range (events/
+    score-shard.json), MergeFunction joins both shards (events/merge-shards.json); the result is what one
+    unsharded ScoreFunction writes."""
+    request = load_event("merge-shards.json")
+    score = ScoreRequest.model_validate(request["score"])
+    model_bucket, model_key, etag = s3_object("train-model-drop.json")
+    put(tier, model_bucket, model_key, (sample / "interactions.csv").read_bytes())
+    s3 = tier.stack.client("s3")
+    trained = train_version(s3, model_bucket, model_key, version_token(None, etag))
+    assert trained.model_key == score.model.key
+    put(tier, score.input_bucket, score.input_key, (sample / "users.jsonl").read_bytes())
+    first, second = (Shard.model_validate(item) for item in request["shards"]["items"])
+    assert Shard.model_validate(load_event("score-shard.json")["shard"]) == second
+    score_job(s3, score, first)  # shard 1 in process; shard 2 in the container
+
+    invocation = tier.invoke("ScoreFunction", "score-shard.json")
+    assert invocation.error is None, invocation.logs[-3000:]
+    assert invocation.result["index"] == 2 and invocation.result["lines"] == second.records
+    merged = tier.invoke("MergeFunction", "merge-shards.json")
+    assert merged.error is None, merged.logs[-3000:]
+    assert merged.result["status"] == "ACTIVE" and merged.result["lines"] == 25
+
+    whole = score.model_copy(update={"output_key": "output/unsharded/users.jsonl.out"})
+    score_job(s3, whole)
+    assert read(tier, score.output_bucket, score.output_key) == read(tier, whole.output_bucket, whole.output_key)
+    assert s3.list_objects_v2(Bucket=score.output_bucket, Prefix=request["shards"]["prefix"])["KeyCount"] == 0
 
 
 def test_create_a_queued_job_once_there_is_room(tier: Tier) -> None:

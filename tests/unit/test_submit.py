@@ -238,7 +238,7 @@ def test_small_job_with_a_model_runs_self_hosted(ports: Fakes) -> None:
         ({"ranking-influence": '{"POPULARITY": 0.5}'}, 1),
         ({"item-exploration-config": '{"explorationWeight": "0.3"}'}, 1),
         ({"backend": "personalize"}, 1),
-        ({}, STACK.small_job_max_records + 1),
+        ({}, 1_001),
     ],
     ids=["filter", "ranking-influence", "item-exploration", "explicit-personalize", "too-many-records"],
 )
@@ -246,7 +246,8 @@ def test_what_the_scorer_cannot_honour_goes_to_personalize(
     metadata: dict[str, str], records: int, ports: Fakes
 ) -> None:
     body = b"".join(b'{"userId": "%d"}\n' % n for n in range(records))
-    submit_drop(drop(with_model(ports), body, **metadata), ports, STACK)
+    stack = STACK.model_copy(update={"small_job_max_records": 10, "self_hosted_max_records": 1_000})
+    submit_drop(drop(with_model(ports), body, **metadata), ports, stack)
     (request,) = ports.personalize.requests
     event = announced(ports)
     assert event.backend.value == "personalize"
@@ -499,3 +500,66 @@ def test_a_segment_drop_makes_a_segment_job_and_queues_as_one(ports: Fakes) -> N
     created = create_queued_job(execution, personalize, tickets)
     assert created.create is None and created.job.arn is not None and ":batch-segment-job/" in created.job.arn
     assert tickets.queues["segment"].live == set()
+
+
+FANNED = STACK.model_copy(
+    update={"small_job_max_records": 100, "shard_max_records": 1_000, "self_hosted_max_records": 100_000}
+)
+
+
+def users_file(records: int, blank_every: int = 0) -> bytes:
+    return b"".join(
+        (b"\r\n" if blank_every and n % blank_every == 0 else b"") + b'{"userId": "%d"}\r\n' % n for n in range(records)
+    )
+
+
+def test_a_self_hosted_job_over_small_job_max_records_is_fanned_out_in_byte_ranges_of_its_snapshot(
+    ports: Fakes,
+) -> None:
+    body = users_file(3_500, blank_every=7)
+    result = submit_drop(drop(with_model(ports), body), ports, FANNED)
+    execution = ports.executions.execution(result.job_name)
+    plan = execution.shards
+    assert plan is not None and execution.score is not None and ports.personalize.requests == []
+    assert plan.count == 4 and plan.manifest is None and plan.items is not None
+    assert [shard.records for shard in plan.items] == [1_000, 1_000, 1_000, 500]
+    # Contiguous ranges, each starting at a line's start, that together are the file byte for byte
+    assert plan.items[0].start == 0 and plan.items[-1].end == len(body)
+    assert all(a.end == b.start for a, b in zip(plan.items, plan.items[1:], strict=False))
+    assert all(body[shard.start - 1 : shard.start] == b"\n" for shard in plan.items[1:])
+    lines = body.split(b"\n")
+    for shard in plan.items:
+        chunk = body[shard.start : shard.end]
+        assert chunk == b"\n".join(lines[shard.first_line - 1 : shard.last_line]) + b"\n"
+        assert shard.output_key.startswith(f"shards/{result.job_name}/") and not shard.output_key.startswith("output/")
+    assert execution.event.shards == 4 and execution.event.backend.value == "self-hosted"
+    assert plan.max_concurrency == FANNED.shard_concurrency and plan.tolerated_failure_percentage == 0
+
+
+def test_more_shards_than_the_input_carries_go_to_a_manifest_beside_the_snapshot(ports: Fakes) -> None:
+    body = users_file(41_000)
+    result = submit_drop(drop(with_model(ports), body), ports, FANNED)
+    plan = ports.executions.execution(result.job_name).shards
+    assert plan is not None and plan.items is None and plan.manifest is not None and plan.count == 41
+    manifest = ports.files.reports["in", plan.manifest.key]
+    assert plan.manifest.key.startswith("snapshots/") and plan.manifest.key.endswith(".shards.json")
+    assert [item["index"] for item in manifest] == list(range(1, 42))
+    assert manifest[-1]["end"] == len(body) and sum(item["records"] for item in manifest) == 41_000
+
+
+def test_a_job_that_fits_one_shard_runs_in_one_score_function(ports: Fakes) -> None:
+    result = submit_drop(drop(with_model(ports), users_file(900)), ports, FANNED)
+    execution = ports.executions.execution(result.job_name)
+    assert execution.shards is None and execution.score is not None and execution.event.shards is None
+
+
+def test_over_self_hosted_max_records_goes_to_personalize_saying_why(ports: Fakes) -> None:
+    stack = FANNED.model_copy(update={"self_hosted_max_records": 2_000})
+    submit_drop(drop(with_model(ports), users_file(2_001)), ports, stack)
+    assert announced(ports).backend.value == "personalize"
+    refused = FANNED.model_copy(update={"self_hosted_max_records": 2_000})
+    ports2 = type(ports)()
+    submit_drop(drop(with_model(ports2), users_file(2_001), backend="self-hosted"), ports2, refused)
+    (event,) = ports2.publisher.published
+    assert isinstance(event, InputRejected)
+    assert "2,001 records is more than SelfHostedMaxRecords (2,000)" in event.errors[0].message

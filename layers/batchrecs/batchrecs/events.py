@@ -130,6 +130,11 @@ class JobDetail(WireModel):
     model_version: str | None = Field(
         default=None, description="the scorer model version a self-hosted job runs on (models/<name>/<version>/)"
     )
+    shards: int | None = Field(
+        default=None,
+        description="how many ScoreFunctions a self-hosted job over SmallJobMaxRecords was fanned out to; null when "
+        "one ran it, or Personalize did",
+    )
 
 
 class JobSubmitted(JobDetail):
@@ -138,11 +143,27 @@ class JobSubmitted(JobDetail):
     status: str = Field(description="Personalize's status at submission, e.g. CREATE PENDING")
 
 
+class ShardTiming(WireModel):
+    """One shard of a fanned-out job, as it was scored."""
+
+    index: int = Field(ge=1)
+    first_line: int = Field(ge=1, description="its first line, numbered as in the dropped file")
+    last_line: int = Field(ge=1)
+    lines: int = Field(ge=0, description="output lines it wrote")
+    seconds: float = Field(ge=0, description="ScoreFunction's time on it: reading, scoring and writing")
+
+
 class JobSucceeded(JobDetail):
     """The job finished; every file in output.files exists."""
 
     status: Literal["ACTIVE"]
     finished_at: Timestamp
+    shard_timings: list[ShardTiming] | None = Field(
+        default=None, description="a fanned-out job's shards, in input order (null otherwise)"
+    )
+    merge_seconds: float | None = Field(
+        default=None, description="a fanned-out job's merge of its shards' outputs into one file (null otherwise)"
+    )
 
 
 class JobFailed(JobDetail):

@@ -149,6 +149,84 @@ class ScoreRequest(WireModel):
         return f"s3://{self.output_bucket}/{self.output_key}"
 
 
+class S3Location(WireModel):
+    bucket: str
+    key: str
+
+
+class Shard(WireModel):
+    """One shard of a fanned-out self-hosted job: a byte range of the validated snapshot, on line boundaries, that
+    one ScoreFunction invocation scores into ``output_key`` (in the output bucket, under the plan's prefix)."""
+
+    index: int = Field(ge=1)
+    count: int = Field(ge=2)
+    start: int = Field(ge=0, description="offset of the shard's first byte in the snapshot")
+    end: int = Field(ge=1, description="offset just past its last byte (its final line feed included)")
+    first_line: int = Field(ge=1)
+    last_line: int = Field(ge=1)
+    records: int = Field(ge=1)
+    output_key: str
+
+
+class ShardPlan(WireModel):
+    """How a self-hosted job over SmallJobMaxRecords is fanned out: the state machine's Map runs ScoreFunction on
+    each shard, then MergeFunction joins their outputs. ``items`` holds the shards when there are few (an inline
+    Map over the execution input); ``manifest``, an S3 JSON array of them otherwise (a distributed Map reading it
+    with ItemReader). The numbers are here because ASL substitutions cannot be numbers."""
+
+    count: int = Field(ge=2)
+    prefix: str = Field(description="the shards' outputs: a key prefix in the output bucket, outside output/")
+    max_concurrency: int = Field(ge=1)
+    tolerated_failure_percentage: int = Field(ge=0, le=100)
+    items: list[Shard] | None = None
+    manifest: S3Location | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.items is None) == (self.manifest is None):
+            raise ValueError("a shard plan has either items or a manifest")
+        return self
+
+
+class ShardResult(WireModel):
+    """What the Map gives back for one shard: ScoreFunction's lines, bytes and seconds, or the error it failed with
+    after its retries (caught in the shard's own workflow, so the job can name it)."""
+
+    index: int = Field(ge=1)
+    lines: int | None = None
+    bytes: int | None = None
+    seconds: float | None = None
+    first_line: int | None = None
+    last_line: int | None = None
+    count: int | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class ScoreInvocation(WireModel):
+    """ScoreFunction's payload: the job's ScoreRequest, and for a fanned-out job the one shard to score."""
+
+    score: ScoreRequest
+    shard: Shard | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_request(cls, data: Any) -> Any:
+        """Executions started before shards existed send the ScoreRequest itself."""
+        if isinstance(data, dict) and "score" not in data:
+            return {"score": data}
+        return data
+
+
+class MergeRequest(WireModel):
+    """MergeFunction's payload: the job, its plan, and the Map's results (None: the Map itself failed, and only the
+    shards' outputs are to be deleted)."""
+
+    score: ScoreRequest
+    shards: ShardPlan
+    results: list[ShardResult] | None = None
+
+
 class JobRef(WireModel):
     arn: str | None = None
     """The Personalize job's ARN, once created; read by the Describe state."""
@@ -264,6 +342,8 @@ class ExecutionInput(WireModel):
     submitted: Submission
     job: JobRef = Field(default_factory=JobRef)
     score: ScoreRequest | None = None
+    shards: ShardPlan | None = None
+    """A fanned-out self-hosted job's shards (None: one ScoreFunction, or Personalize)."""
     polling: Polling
     create: CreateJobRequest | CreateSegmentJobRequest | None = Field(default=None, union_mode="left_to_right")
     """The create request (CreateBatchInferenceJob's, or CreateBatchSegmentJob's) of a job queued behind the quota;

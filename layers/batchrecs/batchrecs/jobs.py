@@ -17,7 +17,16 @@ from pydantic import Field
 from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, UnusableSolutionVersion
 from batchrecs.adapters.s3 import ObjectGone
 from batchrecs.events import EVENTS_SHOWN, InputFile, InputRejected, JobType, Snapshot
-from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, JobRef, Submission
+from batchrecs.execution import (
+    CreateJobRequest,
+    CreateSegmentJobRequest,
+    ExecutionInput,
+    JobRef,
+    S3Location,
+    ShardPlan,
+    Submission,
+)
+from batchrecs.fanout import manifest_key, may_fan_out, plan_shards, shard_splitter
 from batchrecs.folders import (
     FolderPiece,
     group_jobs,
@@ -43,8 +52,8 @@ from batchrecs.plan import (
     too_many_jobs,
 )
 from batchrecs.ports import Jobs, SubmitPorts, Tickets
-from batchrecs.settings import JobKind, JobMode, JobSettings, SettingsError, StackSettings
-from batchrecs.split import splitter_for
+from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
+from batchrecs.split import Splitter, splitter_for
 from batchrecs.validation import (
     KEEP_ERRORS,
     MAX_RECORDS,
@@ -145,9 +154,15 @@ def _submit(
     )
     # A file over one job's limits is split into parts, not refused: the cuts are found as it streams past.
     splitter = splitter_for(head.size, min(limits.max_bytes, stack.part_max_bytes), limits.max_records)
+    # Or, a file that may be a self-hosted job too large for one ScoreFunction: its shards' cuts, the same way.
+    sharder = None
+    if splitter is None and may_fan_out(
+        stack, head.size, kind, compared=len(each) > 1, personalize=each[0].backend is BackendChoice.PERSONALIZE
+    ):
+        sharder = shard_splitter(stack)
     out_of_time = (lambda: remaining_ms() < TIME_MARGIN_MS) if remaining_ms else None
     report = validate_records(
-        ports.files.lines(drop.bucket, drop.key, version_id, out_of_time, splitter),
+        ports.files.lines(drop.bucket, drop.key, version_id, out_of_time, splitter or sharder),
         file=drop.key,
         kind=kind,
         limits=limits.splitting(),
@@ -168,7 +183,7 @@ def _submit(
     try:
         chosen = {
             settings.solution_version_arn: _route(
-                settings, report.records, ports, stack, compared=len(each) > 1, kind=report.kind
+                settings, report.records, ports, stack, compared=len(each) > 1, kind=report.kind, split=len(pieces) > 1
             )
             for settings in each
         }
@@ -194,8 +209,11 @@ def _submit(
         copies = {paths.snapshot_key: ports.files.snapshot(drop.bucket, drop.key, version_id, paths.snapshot_key)}
     source = InputFile(bucket=drop.bucket, key=drop.key, version_id=version_id, records=report.records)
     routes = [chosen[job.settings.solution_version_arn] for job in paths.jobs]
+    shards = None
+    if routes[0].model is not None and report.records > stack.small_job_max_records:
+        shards = _plan_shards(sharder, paths, drop.bucket, stack, ports)
     started: list[SubmitResult] = []
-    for job in plan_jobs(source, report.kind, paths, routes, stack, submitted_at, copies):
+    for job in plan_jobs(source, report.kind, paths, routes, stack, submitted_at, copies, shards):
         try:
             started.append(_start(job, ports))
         except JobRefused as refused:  # permanent: reject now, rather than retry it into a dead letter
@@ -376,11 +394,37 @@ def _folder_problems(folder: str, keys: list[str], name: str, stack: StackSettin
     return problems
 
 
+def _plan_shards(
+    sharder: Splitter | None, paths: Paths, bucket: str, stack: StackSettings, ports: SubmitPorts
+) -> ShardPlan | None:
+    """The fan-out of a self-hosted job over SmallJobMaxRecords, from the cuts validation found; the shard list
+    goes to an S3 manifest beside the snapshot when it is too long for the execution input. None when the job
+    fits one shard: one ScoreFunction runs it."""
+    if sharder is None:  # routing allows the fan-out only where validation looked for cuts
+        raise AssertionError("a self-hosted job over SmallJobMaxRecords without shard cuts")
+    if len(sharder.pieces) < 2:
+        return None
+    name = paths.jobs[0].name
+    manifest = S3Location(bucket=bucket, key=manifest_key(paths.snapshot_key, name))
+    plan, shards = plan_shards(sharder.pieces, job_name=name, manifest=manifest, stack=stack)
+    if plan.manifest is not None:
+        ports.files.put_json(bucket, manifest.key, [shard.to_wire() for shard in shards])
+    logger.info("job fanned out", extra={"shards": plan.count, "manifest": plan.manifest is not None})
+    return plan
+
+
 def _route(
-    settings: JobSettings, records: int, ports: SubmitPorts, stack: StackSettings, *, compared: bool, kind: JobKind
+    settings: JobSettings,
+    records: int,
+    ports: SubmitPorts,
+    stack: StackSettings,
+    *,
+    compared: bool,
+    kind: JobKind,
+    split: bool = False,
 ) -> Route:
     """``plan.route``, with the scorer model looked up only when the scorer could run the job."""
-    reasons = self_hosted_reasons(settings, records, stack, compared=compared, kind=kind)
+    reasons = self_hosted_reasons(settings, records, stack, compared=compared, kind=kind, split=split)
     model = None if reasons else ports.files.latest_model(stack.input_bucket, settings.scorer_model)
     return route(settings, reasons, model)
 
@@ -410,6 +454,7 @@ def _start(job: PlannedJob, ports: SubmitPorts) -> SubmitResult:
             submitted=Submission(status=status),
             job=JobRef(arn=job_arn),
             score=job.score,
+            shards=job.shards,
             polling=job.polling,
             create=queued,
             capacity=capacity if queued else None,

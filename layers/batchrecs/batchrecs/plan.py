@@ -16,6 +16,7 @@ from batchrecs.execution import (
     ModelLocation,
     Polling,
     ScoreRequest,
+    ShardPlan,
 )
 from batchrecs.naming import job_name
 from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
@@ -118,10 +119,17 @@ def part_name(file: str, piece: Piece) -> str:
 
 
 def self_hosted_reasons(
-    settings: JobSettings, records: int, stack: StackSettings, *, compared: bool, kind: JobKind | None = None
+    settings: JobSettings,
+    records: int,
+    stack: StackSettings,
+    *,
+    compared: bool,
+    kind: JobKind | None = None,
+    split: bool = False,
 ) -> list[str]:
     """Why the self-hosted scorer cannot run this job (none: it can, given a trained model). A setting is never
-    silently dropped; comparing solution versions is Personalize's, the scorer having one model, not theirs."""
+    silently dropped; comparing solution versions is Personalize's, the scorer having one model, not theirs. Over
+    SmallJobMaxRecords it runs fanned out across ScoreFunctions, up to SelfHostedMaxRecords (``fanout``)."""
     if settings.backend is BackendChoice.PERSONALIZE:
         return ["backend=personalize"]
     reasons = []
@@ -129,8 +137,13 @@ def self_hosted_reasons(
         reasons.append(f"{kind} segment jobs run in Personalize")
     if compared:
         reasons.append("comparing solution versions runs in Personalize: the scorer has one model, not theirs")
-    if records > stack.small_job_max_records:
-        reasons.append(f"{records:,} records is more than SmallJobMaxRecords ({stack.small_job_max_records:,})")
+    small, fanned = stack.small_job_max_records, stack.self_hosted_max_records
+    if records > small and fanned <= small:
+        reasons.append(f"{records:,} records is more than SmallJobMaxRecords ({small:,})")
+    elif records > fanned:
+        reasons.append(f"{records:,} records is more than SelfHostedMaxRecords ({fanned:,})")
+    elif records > small and split:
+        reasons.append("the file is over one job's limits and split into parts: each part is a Personalize job")
     if settings.filter_arn:
         reasons.append("filters (filter-arn) run only in Personalize")
     if settings.job_mode is not JobMode.BATCH_INFERENCE:
@@ -184,6 +197,8 @@ class PlannedJob:
     """ScoreFunction's request (None for a Personalize job)."""
     polling: Polling
     capacity: CapacityRetry
+    shards: ShardPlan | None = None
+    """A self-hosted job fanned out across ScoreFunctions: its shards."""
 
 
 def create_request(
@@ -264,9 +279,11 @@ def plan_jobs(
     stack: StackSettings,
     submitted_at: datetime,
     copies: Mapping[str, str | None],
+    shards: ShardPlan | None = None,
 ) -> list[PlannedJob]:
     """Each job of a validated drop (``routes``: one per job of ``paths``): what it reads (the snapshot, or its
-    part), writes, and asks its backend. ``source`` is the drop; ``copies``, the version of each input key."""
+    part), writes, and asks its backend. ``source`` is the drop; ``copies``, the version of each input key;
+    ``shards``, the fan-out of a drop's one self-hosted job over SmallJobMaxRecords."""
     polling, capacity = polling_for(stack), capacity_for(stack)
     jobs = []
     for job, chosen in zip(paths.jobs, routes, strict=True):
@@ -297,6 +314,7 @@ def plan_jobs(
             settings=job.settings,
             submitted_at=submitted_at,
             model_version=chosen.model.version if chosen.model else None,
+            shards=shards.count if shards and chosen.model else None,
         )
         create: CreateJobRequest | CreateSegmentJobRequest | None = None
         score = None
@@ -318,5 +336,14 @@ def plan_jobs(
                 kms_key_arn=job.settings.kms_key_arn,
                 exclude_seen=job.settings.exclude_seen,
             )
-        jobs.append(PlannedJob(detail=detail, create=create, score=score, polling=polling, capacity=capacity))
+        jobs.append(
+            PlannedJob(
+                detail=detail,
+                create=create,
+                score=score,
+                polling=polling,
+                capacity=capacity,
+                shards=shards if score else None,
+            )
+        )
     return jobs

@@ -442,6 +442,19 @@ class StackSettings(WireModel):
     max_num_results: int = Field(default=CAUTIOUS_MAX, ge=1)
     max_item_list: int = Field(default=CAUTIOUS_MAX, ge=1)
     small_job_max_records: int = Field(default=10_000, ge=0)
+    """Self-hosted jobs up to this many records run in one ScoreFunction invocation."""
+    self_hosted_max_records: int = Field(default=1_000_000, ge=0, le=10_000_000)
+    """Self-hosted jobs above SmallJobMaxRecords and up to this many records are fanned out across ScoreFunctions
+    (``batchrecs.fanout``); larger ones go to Personalize. At or below SmallJobMaxRecords: no fan-out."""
+    shard_max_records: int = Field(default=20_000, ge=1_000, le=1_000_000)
+    """Records per shard of a fanned-out job. The default is about one second of scoring at the rate measured
+    (docs/benchmarks.md: 21,400 users a second on 50,000 items, two threads): far inside ScoreFunction's 900 s
+    even for a catalogue a hundred times costlier, and about 9.5 MB of output at 25 results, over S3's 5 MiB part."""
+    shard_concurrency: int = Field(default=100, ge=1, le=10_000)
+    """The fan-out's MaxConcurrency: shards scored at once."""
+    shard_tolerated_failure_percentage: int = Field(default=0, ge=0, le=100)
+    """The distributed Map's ToleratedFailurePercentage. A shard's own failure is caught and fails the job whatever
+    this says (never partial output); it bounds only child executions that fail outside the shard's task."""
     part_max_bytes: int = Field(default=1_000_000_000, ge=1 << 20, le=1_000_000_000)
     """A file larger than this is split into parts of at most this size, one job each (Personalize's limit, 1 GB,
     by default; smaller parts run side by side, up to the quota)."""

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from batchrecs.adapters.s3 import version_argument
-from batchrecs.execution import ScoreRequest
+from batchrecs.execution import ScoreRequest, Shard
 from batchrecs.validation import iter_lines, read_chunks
 from scorer.interactions import Interactions
 from scorer.model import Model
@@ -82,12 +82,14 @@ def _cached_model(s3: Any, bucket: str, key: str) -> Model:
     return Model.load(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 
-def score_job(s3: Any, request: ScoreRequest) -> int:
-    """Score exactly one version of an input file into one output file in Personalize's format; returns the lines
-    written. Lines are framed as the validator frames them (LF, a CR before it dropped; a bare CR is data)."""
+def score_job(s3: Any, request: ScoreRequest, shard: Shard | None = None) -> Scored:
+    """Score exactly one version of an input file (or one shard's byte range of it) into one output file in
+    Personalize's format. Lines are framed as the validator frames them (LF, a CR before it dropped; a bare CR is
+    data). A shard's output goes to its own key, for MergeFunction to join."""
     model = _cached_model(s3, request.model.bucket, request.model.key)
     version = version_argument(request.input_version_id)
-    body = s3.get_object(Bucket=request.input_bucket, Key=request.input_key, **version)["Body"]
+    ranged = {"Range": f"bytes={shard.start}-{shard.end - 1}"} if shard else {}
+    body = s3.get_object(Bucket=request.input_bucket, Key=request.input_key, **version, **ranged)["Body"]
     lines = list(
         score_lines(
             model,
@@ -99,5 +101,13 @@ def score_job(s3: Any, request: ScoreRequest) -> int:
     )
     kms = request.kms_key_arn
     encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
-    s3.put_object(Bucket=request.output_bucket, Key=request.output_key, Body=b"".join(lines), **encryption)
-    return len(lines)
+    output = b"".join(lines)
+    key = shard.output_key if shard else request.output_key
+    s3.put_object(Bucket=request.output_bucket, Key=key, Body=output, **encryption)
+    return Scored(lines=len(lines), bytes=len(output))
+
+
+@dataclass(frozen=True)
+class Scored:
+    lines: int
+    bytes: int

@@ -10,13 +10,14 @@ import orjson
 from botocore.exceptions import ClientError
 
 from batchrecs.execution import ModelLocation
+from batchrecs.fanout import MergePart, Segment
 from batchrecs.naming import is_version_id
 from batchrecs.split import Splitter
 from batchrecs.validation import iter_lines, read_chunks, within_time
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import CopySourceTypeDef
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -141,10 +142,71 @@ class S3Files:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
-    def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]:
+        """Every key under ``prefix`` with its size, from the listing itself (a call per thousand keys)."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", [])}
+
+    def put_json(self, bucket: str, key: str, document: dict[str, Any] | list[Any]) -> None:
         self.s3.put_object(
             Bucket=bucket,
             Key=key,
             Body=orjson.dumps(document, option=orjson.OPT_INDENT_2),
             ContentType="application/json",
         )
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in GONE:
+                return False
+            raise
+        return True
+
+    def join(self, bucket: str, key: str, parts: list[MergePart], kms_key_arn: str | None = None) -> None:
+        """Write ``key`` as the concatenation of ``parts`` (``fanout.merge_parts``) by one multipart upload: a copied
+        part is S3's own copy of a byte range (UploadPartCopy); a joined one, the segments' bytes read and uploaded
+        (each under 5 MiB). The object appears whole on completion or not at all: a failure aborts the upload."""
+        encryption: dict[str, Any] = (
+            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn} if kms_key_arn else {}
+        )
+        upload = self.s3.create_multipart_upload(Bucket=bucket, Key=key, **encryption)["UploadId"]
+        done: list[CompletedPartTypeDef] = []
+        try:
+            for number, part in enumerate(parts, start=1):
+                if part.copy:
+                    (segment,) = part.segments
+                    copied = self.s3.upload_part_copy(
+                        Bucket=bucket,
+                        Key=key,
+                        UploadId=upload,
+                        PartNumber=number,
+                        CopySource={"Bucket": bucket, "Key": segment.key},
+                        CopySourceRange=f"bytes={segment.start}-{segment.end - 1}",
+                    )
+                    etag = copied["CopyPartResult"]["ETag"]
+                else:
+                    body = b"".join(self._range(bucket, segment) for segment in part.segments)
+                    etag = self.s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=body)[
+                        "ETag"
+                    ]
+                done.append({"PartNumber": number, "ETag": etag})
+            self.s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done})
+        except BaseException:
+            self.s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+            raise
+
+    def _range(self, bucket: str, segment: Segment) -> bytes:
+        if segment.end == segment.start:
+            return b""
+        ranged = f"bytes={segment.start}-{segment.end - 1}"
+        return self.s3.get_object(Bucket=bucket, Key=segment.key, Range=ranged)["Body"].read()
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        """Delete every object under ``prefix`` (a thousand a call); how many there were."""
+        keys = self.keys(bucket, prefix)
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            self.s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+        return len(keys)

@@ -1,0 +1,250 @@
+"""A self-hosted job too large for one ScoreFunction, fanned out by the state machine's Map: the shard plan, made
+by SubmitFunction from cuts found while validation streams the file, and the merge plan, by which MergeFunction
+joins the shards' outputs into one file server side (``merge_shards``, through the ShardFiles port; no I/O of its
+own).
+
+Shards are byte ranges of the validated snapshot on line boundaries (``split.Splitter`` cutting by records), so
+each ScoreFunction reads only its range. The outputs are joined in input order by a multipart upload whose parts
+are copies (UploadPartCopy) of the shards' outputs: S3 wants every part but the last to be at least 5 MiB, and a
+shard's output under that is joined to its neighbours' bytes in an uploaded part instead (``merge_parts``), so at
+most 5 MiB passes through the function at a time.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import orjson
+
+from batchrecs.events import ShardTiming
+from batchrecs.execution import MergeRequest, S3Location, Shard, ShardPlan, ShardResult
+from batchrecs.model import WireModel
+from batchrecs.settings import JobKind, StackSettings
+from batchrecs.split import MIN_RECORD_BYTES, Piece, Splitter
+
+MIN_PART_BYTES = 5 * 1024 * 1024
+"""S3's smallest multipart part, but for the last."""
+INLINE_SHARDS = 40
+"""Up to this many shards ride in the execution input, for an inline Map (which runs at most 40 iterations at once,
+and keeps each in the execution's 25,000-event history); more go to an S3 manifest and a distributed Map."""
+MAX_SHARDS = 500
+"""A job is cut into at most this many shards (larger shards beyond): the Map's results and Job Succeeded's
+shardTimings stay far inside 256 KB."""
+SHARDS_PREFIX = "shards/"
+"""Where the shards' outputs wait for the merge, in the output bucket: outside output/, so no partial output is
+ever under a job's prefix. A lifecycle rule expires what a failed merge leaves."""
+UNBOUNDED = 1 << 62
+
+
+def may_fan_out(
+    stack: StackSettings, size: int | None, kind: JobKind | None, *, compared: bool, personalize: bool
+) -> bool:
+    """Could this drop be a fanned-out self-hosted job? Only then does validation find shard cuts (which costs it
+    about a tenth more): a file that may hold more than SmallJobMaxRecords records, of a kind the scorer runs."""
+    if stack.self_hosted_max_records <= stack.small_job_max_records or compared or personalize:
+        return False
+    if kind is not None and kind.is_segment:
+        return False
+    return size is None or size // MIN_RECORD_BYTES > stack.small_job_max_records
+
+
+def shard_records(stack: StackSettings) -> int:
+    """Records per shard: ShardMaxRecords, or more when SelfHostedMaxRecords would otherwise make over
+    MAX_SHARDS shards."""
+    return max(stack.shard_max_records, -(-stack.self_hosted_max_records // MAX_SHARDS))
+
+
+def shard_splitter(stack: StackSettings) -> Splitter:
+    """A Splitter that cuts by records only, into shards of ``shard_records``."""
+    return Splitter(UNBOUNDED, shard_records(stack))
+
+
+def plan_shards(
+    pieces: list[Piece], *, job_name: str, manifest: S3Location, stack: StackSettings
+) -> tuple[ShardPlan, list[Shard]]:
+    """The shard plan of one job, from its Splitter's pieces (at least two), and its shards. The shards ride in the
+    execution input when there are at most INLINE_SHARDS; otherwise in the manifest, which the caller writes."""
+    prefix = f"{SHARDS_PREFIX}{job_name}/"
+    shards = [
+        Shard(
+            index=piece.index,
+            count=piece.count,
+            start=piece.start,
+            end=piece.end,
+            first_line=piece.first_line,
+            last_line=piece.last_line,
+            records=piece.records,
+            output_key=shard_key(prefix, piece.index),
+        )
+        for piece in pieces
+    ]
+    inline = len(shards) <= INLINE_SHARDS
+    plan = ShardPlan(
+        count=len(shards),
+        prefix=prefix,
+        max_concurrency=stack.shard_concurrency,
+        tolerated_failure_percentage=stack.shard_tolerated_failure_percentage,
+        items=shards if inline else None,
+        manifest=None if inline else manifest,
+    )
+    return plan, shards
+
+
+def shard_key(prefix: str, index: int) -> str:
+    """Where shard ``index`` writes its output (five digits, for any MAX_SHARDS)."""
+    return f"{prefix}{index:05d}.out"
+
+
+def manifest_key(snapshot_key: str, job_name: str) -> str:
+    """The manifest sits beside the job's snapshot, and expires with it."""
+    return f"{posixpath.dirname(snapshot_key)}/{job_name}.shards.json"
+
+
+def shard_label(result: ShardResult) -> str:
+    lines = f" (lines {result.first_line:,}-{result.last_line:,})" if result.first_line and result.last_line else ""
+    of = f" of {result.count}" if result.count else ""
+    return f"shard {result.index}{of}{lines}"
+
+
+def failure_reason(results: list[ShardResult]) -> str | None:
+    """Why the job failed, naming every shard that failed after its retries (None: every shard succeeded)."""
+    failed = [result for result in results if result.error is not None]
+    if not failed:
+        return None
+    named = "; ".join(f"{shard_label(result)}: {result.error}: {_message(result.cause)}" for result in failed)
+    return f"{len(failed)} of {len(results)} shards failed after retries, so no output was written: {named}"
+
+
+def _message(cause: str | None) -> str:
+    """Lambda's error payload's message when the cause is one, else the cause."""
+    try:
+        payload = orjson.loads(cause or "")
+    except orjson.JSONDecodeError:
+        return cause or "no cause given"
+    return str(payload.get("errorMessage", cause)) if isinstance(payload, dict) else str(cause)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Bytes ``start`` to ``end`` (exclusive) of one shard's output."""
+
+    key: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class MergePart:
+    """One part of the merged file: a server-side copy of one segment, or an upload of several joined."""
+
+    segments: tuple[Segment, ...]
+    copy: bool
+
+    @property
+    def size(self) -> int:
+        return sum(segment.end - segment.start for segment in self.segments)
+
+
+def merge_parts(outputs: list[tuple[str, int]], min_part: int = MIN_PART_BYTES) -> list[MergePart]:
+    """The parts that join ``outputs`` (key, size; in order) into one object. A run of outputs too small to be a
+    part is joined, topped up from the next output's head if need be, into an uploaded part of ``min_part``; every
+    other byte is copied server side. Every part but the last is at least ``min_part``."""
+    parts: list[MergePart] = []
+    pending: list[Segment] = []
+    held = 0
+    for number, (key, size) in enumerate(outputs):
+        start = 0
+        if pending:
+            start = min(size, min_part - held)
+            pending.append(Segment(key, 0, start))
+            held += start
+            if held < min_part:
+                continue
+            parts.append(MergePart(tuple(pending), copy=False))
+            pending, held = [], 0
+        if size == start:
+            continue
+        last = all(later == 0 for _, later in outputs[number + 1 :])
+        if size - start >= min_part or last:
+            parts.append(MergePart((Segment(key, start, size),), copy=True))
+        else:
+            pending, held = [Segment(key, start, size)], size - start
+    if pending:
+        parts.append(MergePart(tuple(pending), copy=False))
+    return parts
+
+
+class ShardFiles(Protocol):
+    """What the merge needs of S3 (``adapters.s3.S3Files``)."""
+
+    def exists(self, bucket: str, key: str) -> bool: ...
+
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]: ...
+
+    def join(self, bucket: str, key: str, parts: list[MergePart], kms_key_arn: str | None = None) -> None: ...
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int: ...
+
+
+class MergeOutcome(WireModel):
+    """MergeFunction's answer, which the state machine turns into Job Succeeded or Job Failed."""
+
+    status: Literal["ACTIVE", "CREATE FAILED", "DISCARDED"]
+    failure_reason: str | None = None
+    lines: int = 0
+    shard_timings: list[ShardTiming] | None = None
+    merge_seconds: float | None = None
+
+
+def merge_shards(files: ShardFiles, request: MergeRequest) -> MergeOutcome:
+    """Join a fanned-out job's shard outputs into its one ``<input name>.out``, in input order, then delete them.
+    If any shard failed, or the Map itself did (``results`` None), delete them and write nothing: a job's prefix
+    never holds partial output. Safe to repeat: a merge already done is recognised (output there, shards gone)."""
+    score, plan = request.score, request.shards
+    bucket = score.output_bucket
+    if request.results is None:
+        files.delete_prefix(bucket, plan.prefix)
+        return MergeOutcome(status="DISCARDED")
+    results = sorted(request.results, key=lambda result: result.index)
+    reason = failure_reason(results) or _incomplete(results, plan.count)
+    if reason is not None:
+        files.delete_prefix(bucket, plan.prefix)
+        return MergeOutcome(status="CREATE FAILED", failure_reason=reason)
+    started = time.perf_counter()
+    written = files.sizes(bucket, plan.prefix)  # the sizes S3 has, not what the shards said
+    if written or not files.exists(bucket, score.output_key):  # else merged already, by an earlier try
+        keys = [shard_key(plan.prefix, result.index) for result in results]
+        missing = [result.index for result, key in zip(results, keys, strict=True) if key not in written]
+        if missing:
+            files.delete_prefix(bucket, plan.prefix)
+            reason = f"the outputs of shards {missing[:10]} are missing, so no output was written"
+            return MergeOutcome(status="CREATE FAILED", failure_reason=reason)
+        files.join(bucket, score.output_key, merge_parts([(key, written[key]) for key in keys]), score.kms_key_arn)
+        files.delete_prefix(bucket, plan.prefix)
+    return MergeOutcome(
+        status="ACTIVE",
+        lines=sum(result.lines or 0 for result in results),
+        shard_timings=[
+            ShardTiming(
+                index=result.index,
+                first_line=result.first_line or 1,
+                last_line=result.last_line or 1,
+                lines=result.lines or 0,
+                seconds=result.seconds or 0.0,
+            )
+            for result in results
+        ],
+        merge_seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _incomplete(results: list[ShardResult], count: int) -> str | None:
+    """The Map returns one result per shard; anything else is a broken run, never merged."""
+    indices = [result.index for result in results]
+    if indices == list(range(1, count + 1)):
+        return None
+    missing = sorted(set(range(1, count + 1)) - set(indices))
+    return f"the fan-out returned {len(results)} results for {count} shards (missing: {missing[:10]}): nothing merged"

@@ -1,0 +1,139 @@
+"""The fan-out's merge: the parts plan (any sizes, S3's 5 MiB rule) and the merge against moto's S3, which enforces
+that rule itself, so the plan is checked by something it was not written with."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from batchrecs.adapters.s3 import S3Files
+from batchrecs.execution import MergeRequest, ModelLocation, ScoreRequest, ShardPlan, ShardResult
+from batchrecs.fanout import MIN_PART_BYTES, MergePart, failure_reason, merge_parts, merge_shards, shard_key
+from batchrecs.settings import JobKind
+
+
+def joined(outputs: dict[str, bytes], parts: list[MergePart]) -> bytes:
+    return b"".join(outputs[segment.key][segment.start : segment.end] for part in parts for segment in part.segments)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=25), max_size=30), st.integers(min_value=1, max_value=10))
+def test_merge_parts_join_every_byte_in_order_with_every_part_but_the_last_at_least_the_minimum(
+    sizes: list[int], minimum: int
+) -> None:
+    outputs = {f"k{n}": bytes([65 + n % 26]) * size for n, size in enumerate(sizes)}
+    parts = merge_parts([(key, len(body)) for key, body in outputs.items()], minimum)
+    assert joined(outputs, parts) == b"".join(outputs.values())
+    assert all(part.size >= minimum for part in parts[:-1])
+    assert all(part.size > 0 for part in parts)
+    assert all(len(part.segments) == 1 for part in parts if part.copy)
+    # Nothing is downloaded but what joins small outputs: at most a part's minimum at a time
+    assert all(part.size <= 2 * minimum for part in parts if not part.copy)
+
+
+def test_large_outputs_are_copied_server_side_and_a_small_one_is_topped_up_from_the_next() -> None:
+    parts = merge_parts([("a", 12), ("b", 3), ("c", 20), ("d", 4)], min_part=10)
+    assert [(part.copy, [(s.key, s.start, s.end) for s in part.segments]) for part in parts] == [
+        (True, [("a", 0, 12)]),
+        (False, [("b", 0, 3), ("c", 0, 7)]),
+        (True, [("c", 7, 20)]),
+        (True, [("d", 0, 4)]),
+    ]
+
+
+REQUEST = ScoreRequest(
+    job_name="br-job",
+    input_bucket="in-bucket",
+    input_key="snapshots/br-job/users.jsonl",
+    input_version_id=None,
+    model=ModelLocation(bucket="in-bucket", key="models/default/1/model.npz", version="1"),
+    output_bucket="out-bucket",
+    output_key="output/br-job/users.jsonl.out",
+    kind=JobKind.USERS,
+    num_results=25,
+)
+
+
+def plan(count: int) -> ShardPlan:
+    return ShardPlan(
+        count=count,
+        prefix="shards/br-job/",
+        max_concurrency=10,
+        tolerated_failure_percentage=0,
+        manifest={"bucket": "in-bucket", "key": "snapshots/br-job/br-job.shards.json"},
+    )
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [MIN_PART_BYTES + 11, 300, MIN_PART_BYTES * 2 + 5, 70],  # copies, a top-up, a copied remainder
+        [100_000] * 60,  # all small: joined into uploaded parts of 5 MiB
+        [MIN_PART_BYTES - 1, MIN_PART_BYTES - 1],
+    ],
+    ids=["mixed", "many-small", "just-under"],
+)
+def test_merge_writes_one_object_in_shard_order_that_s3_accepts_then_deletes_the_shards(sizes: list[int]) -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="out-bucket")
+        bodies = []
+        for index, size in enumerate(sizes, start=1):
+            body = (b'{"n": %d}\n' % index) * (size // 10) + b"x" * (size % 10)
+            s3.put_object(Bucket="out-bucket", Key=shard_key("shards/br-job/", index), Body=body)
+            bodies.append(body)
+        results = [
+            ShardResult(index=n, lines=1, bytes=len(b), seconds=0.5, first_line=n, last_line=n)
+            for n, b in enumerate(bodies, start=1)
+        ]
+        # The Map may hand results back in any order: the merge orders them
+        outcome = merge_shards(S3Files(s3), MergeRequest(score=REQUEST, shards=plan(len(sizes)), results=results[::-1]))
+        assert outcome.status == "ACTIVE" and outcome.lines == len(sizes)
+        assert outcome.shard_timings is not None and [t.index for t in outcome.shard_timings] == list(
+            range(1, len(sizes) + 1)
+        )
+        merged = s3.get_object(Bucket="out-bucket", Key=REQUEST.output_key)["Body"].read()
+        assert merged == b"".join(bodies)
+        assert s3.list_objects_v2(Bucket="out-bucket", Prefix="shards/").get("KeyCount") == 0
+        # Repeated (a retried invocation whose answer was lost): recognised as done, the output unchanged
+        again = merge_shards(S3Files(s3), MergeRequest(score=REQUEST, shards=plan(len(sizes)), results=results))
+        assert again.status == "ACTIVE"
+        assert s3.get_object(Bucket="out-bucket", Key=REQUEST.output_key)["Body"].read() == merged
+
+
+def test_a_failed_shard_fails_the_merge_naming_it_and_leaves_no_output() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="out-bucket")
+        s3.put_object(Bucket="out-bucket", Key=shard_key("shards/br-job/", 1), Body=b"a\n")
+        results = [
+            ShardResult(index=1, lines=1, bytes=2, seconds=0.1, first_line=1, last_line=1000),
+            ShardResult(
+                index=2,
+                count=2,
+                first_line=1001,
+                last_line=1500,
+                error="RuntimeError",
+                cause='{"errorType":"RuntimeError","errorMessage":"model missing"}',
+            ),
+        ]
+        outcome = merge_shards(S3Files(s3), MergeRequest(score=REQUEST, shards=plan(2), results=results))
+        assert outcome.status == "CREATE FAILED"
+        assert outcome.failure_reason == (
+            "1 of 2 shards failed after retries, so no output was written: "
+            "shard 2 of 2 (lines 1,001-1,500): RuntimeError: model missing"
+        )
+        assert s3.list_objects_v2(Bucket="out-bucket").get("KeyCount") == 0
+
+
+def test_results_missing_a_shard_are_never_merged() -> None:
+    results = [ShardResult(index=1, lines=1, bytes=2, seconds=0.1)]
+    assert failure_reason(results) is None
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="out-bucket")
+        outcome = merge_shards(S3Files(s3), MergeRequest(score=REQUEST, shards=plan(2), results=results))
+    assert outcome.status == "CREATE FAILED" and outcome.failure_reason is not None
+    assert "missing: [2]" in outcome.failure_reason
