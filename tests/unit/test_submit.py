@@ -563,3 +563,19 @@ def test_over_self_hosted_max_records_goes_to_personalize_saying_why(ports: Fake
     (event,) = ports2.publisher.published
     assert isinstance(event, InputRejected)
     assert "2,001 records is more than SelfHostedMaxRecords (2,000)" in event.errors[0].message
+
+
+def test_a_file_split_for_personalize_is_never_fanned_out(ports: Fakes) -> None:
+    # Over PartMaxBytes (1 MiB here) but within SelfHostedMaxRecords: its parts are Personalize jobs
+    stack = FANNED.model_copy(update={"part_max_bytes": 1 << 20})
+    body = users_file(60_000)
+    assert len(body) > 1 << 20
+    submit_drop(drop(with_model(ports), body), ports, stack)
+    started = [ports.executions.execution(name) for name in ports.executions.started]
+    assert len(started) == 2 and all(e.shards is None and e.event.backend.value == "personalize" for e in started)
+
+
+def test_without_a_model_a_large_file_is_validated_without_shard_cuts(ports: Fakes) -> None:
+    result = submit_drop(drop(ports, users_file(3_000)), ports, FANNED)
+    execution = ports.executions.execution(result.job_name)
+    assert execution.shards is None and execution.event.backend.value == "personalize"

@@ -8,6 +8,7 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -22,6 +23,7 @@ from batchrecs.execution import (
     CreateSegmentJobRequest,
     ExecutionInput,
     JobRef,
+    ModelLocation,
     S3Location,
     ShardPlan,
     Submission,
@@ -154,10 +156,16 @@ def _submit(
     )
     # A file over one job's limits is split into parts, not refused: the cuts are found as it streams past.
     splitter = splitter_for(head.size, min(limits.max_bytes, stack.part_max_bytes), limits.max_records)
-    # Or, a file that may be a self-hosted job too large for one ScoreFunction: its shards' cuts, the same way.
+    # Or, a file that may be a self-hosted job too large for one ScoreFunction, with a model to run it: its shards'
+    # cuts, the same way. The model is looked up once per drop, so that routing sees what this decision saw.
+    latest = cache(lambda name: ports.files.latest_model(stack.input_bucket, name))
     sharder = None
-    if splitter is None and may_fan_out(
-        stack, head.size, kind, compared=len(each) > 1, personalize=each[0].backend is BackendChoice.PERSONALIZE
+    if (
+        splitter is None
+        and may_fan_out(
+            stack, head.size, kind, compared=len(each) > 1, personalize=each[0].backend is BackendChoice.PERSONALIZE
+        )
+        and latest(each[0].scorer_model) is not None
     ):
         sharder = shard_splitter(stack)
     out_of_time = (lambda: remaining_ms() < TIME_MARGIN_MS) if remaining_ms else None
@@ -183,7 +191,13 @@ def _submit(
     try:
         chosen = {
             settings.solution_version_arn: _route(
-                settings, report.records, ports, stack, compared=len(each) > 1, kind=report.kind, split=len(pieces) > 1
+                settings,
+                report.records,
+                latest,
+                stack,
+                compared=len(each) > 1,
+                kind=report.kind,
+                shardable=sharder is not None,
             )
             for settings in each
         }
@@ -416,16 +430,16 @@ def _plan_shards(
 def _route(
     settings: JobSettings,
     records: int,
-    ports: SubmitPorts,
+    latest: Callable[[str], ModelLocation | None],
     stack: StackSettings,
     *,
     compared: bool,
     kind: JobKind,
-    split: bool = False,
+    shardable: bool = False,
 ) -> Route:
-    """``plan.route``, with the scorer model looked up only when the scorer could run the job."""
-    reasons = self_hosted_reasons(settings, records, stack, compared=compared, kind=kind, split=split)
-    model = None if reasons else ports.files.latest_model(stack.input_bucket, settings.scorer_model)
+    """``plan.route``, with the scorer model looked up (``latest``) only when the scorer could run the job."""
+    reasons = self_hosted_reasons(settings, records, stack, compared=compared, kind=kind, shardable=shardable)
+    model = None if reasons else latest(settings.scorer_model)
     return route(settings, reasons, model)
 
 

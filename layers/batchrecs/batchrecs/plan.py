@@ -125,7 +125,7 @@ def self_hosted_reasons(
     *,
     compared: bool,
     kind: JobKind | None = None,
-    split: bool = False,
+    shardable: bool = False,
 ) -> list[str]:
     """Why the self-hosted scorer cannot run this job (none: it can, given a trained model). A setting is never
     silently dropped; comparing solution versions is Personalize's, the scorer having one model, not theirs. Over
@@ -142,8 +142,11 @@ def self_hosted_reasons(
         reasons.append(f"{records:,} records is more than SmallJobMaxRecords ({small:,})")
     elif records > fanned:
         reasons.append(f"{records:,} records is more than SelfHostedMaxRecords ({fanned:,})")
-    elif records > small and split:
-        reasons.append("the file is over one job's limits and split into parts: each part is a Personalize job")
+    elif records > small and not shardable:
+        reasons.append(
+            f"{records:,} records is more than SmallJobMaxRecords ({small:,}), and a file that may be over one "
+            "job's limits (PartMaxBytes, or its records) is split for Personalize, not fanned out"
+        )
     if settings.filter_arn:
         reasons.append("filters (filter-arn) run only in Personalize")
     if settings.job_mode is not JobMode.BATCH_INFERENCE:
