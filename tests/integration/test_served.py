@@ -68,6 +68,10 @@ def _pump(stream: Any, sink: Callable[[str], None]) -> None:
         sink(line.rstrip("\n"))
 
 
+FANNED = ["SmallJobMaxRecords=1000", "ShardMaxRecords=1000", "SelfHostedMaxRecords=100000"]
+"""Self-hosted jobs over 1,000 records fan out in shards of 1,000 (the sample files have far fewer)."""
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> Iterator[Served]:
     workdir = tmp_path_factory.mktemp("served")
@@ -75,6 +79,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> Iterator[S
         str(BIN / "batchrecs"), "serve", "--host", "127.0.0.1",
         "--env-vars", str(workdir / "env.json"), "--interactions", str(sample / "interactions.csv"),
         "--parameter", f"PartMaxBytes={PART}",
+        *[arg for pair in FANNED for arg in ("--parameter", pair)],
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
@@ -198,3 +203,31 @@ def test_aws_cli_multipart_upload_over_the_part_size_runs_as_parts_and_one_drop_
         assert len(lines) == job["records"]
         answered += len(lines)
     assert answered == completed["input"]["records"]
+
+
+def test_aws_cli_upload_of_a_large_self_hosted_job_fans_out_into_one_output_in_input_order(
+    served: Served, sample: Path, tmp_path: Path
+) -> None:
+    # Given a trained model, and 5,000 users: five shards of 1,000
+    train(served, sample, "default")
+    users = tmp_path / "fanned.jsonl"
+    ids = [f"user-{n % 300 + 1:04d}" if n % 7 else f"new-{n}" for n in range(5_000)]
+    users.write_text("".join(json.dumps({"userId": user}) + "\n" for user in ids))
+    key = "input/cli-fanned.jsonl"
+    served.aws("s3", "cp", str(users), f"s3://{served.bucket}/{key}")
+    # Then one Job Succeeded says how it was fanned out
+    events = served.wait_for(ended(key))
+    detail = of(events, key, "Job Succeeded")["detail"]
+    assert (detail["backend"], detail["shards"], len(detail["shardTimings"])) == ("self-hosted", 5, 5)
+    # And the AWS CLI fetches one output (written by a multipart upload of copied parts), every user in order
+    (output,) = detail["output"]["files"]
+    served.aws("s3", "cp", output, str(tmp_path / "fanned.out"))
+    lines = [json.loads(line) for line in (tmp_path / "fanned.out").read_text().splitlines()]
+    assert [line["input"]["userId"] for line in lines] == ids
+    assert all(len(line["output"]["recommendedItems"]) == 25 for line in lines)
+    # And nothing of the shards is left, nor anything beside the output under the job's prefix
+    bucket = output.removeprefix("s3://").split("/", 1)[0]
+    shards = served.aws("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "shards/").stdout
+    assert "Contents" not in (json.loads(shards) if shards.strip() else {})
+    listed = served.aws("s3", "ls", "--recursive", detail["output"]["path"]).stdout.splitlines()
+    assert [line.rsplit(" ", 1)[-1] for line in listed] == [output.split("/", 3)[3]]
