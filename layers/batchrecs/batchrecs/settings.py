@@ -447,9 +447,10 @@ class StackSettings(WireModel):
     """Self-hosted jobs above SmallJobMaxRecords and up to this many records are fanned out across ScoreFunctions
     (``batchrecs.fanout``); larger ones go to Personalize. At or below SmallJobMaxRecords: no fan-out."""
     shard_max_records: int = Field(default=20_000, ge=1_000, le=1_000_000)
-    """Records per shard of a fanned-out job. The default is about one second of scoring at the rate measured
-    (docs/benchmarks.md: 21,400 users a second on 50,000 items, two threads): far inside ScoreFunction's 900 s
-    even for a catalogue a hundred times costlier, and about 9.5 MB of output at 25 results, over S3's 5 MiB part."""
+    """Records per shard of a fanned-out job. The default is a few seconds of scoring at the rates measured
+    (docs/benchmarks.md: 3.7 s a shard on a 10,000-item EASE model, about 1 s at the kernel's 21,400 users a
+    second on 50,000 items): far inside the shard task's 280 s, and about 11 MB of output at 25 results, over S3's
+    5 MiB part."""
     shard_concurrency: int = Field(default=100, ge=1, le=10_000)
     """The fan-out's MaxConcurrency: shards scored at once."""
     shard_tolerated_failure_percentage: int = Field(default=0, ge=0, le=100)
