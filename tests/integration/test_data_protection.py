@@ -44,14 +44,16 @@ def test_the_stack_key_encrypts_a_fanned_out_jobs_shards_and_its_merged_output(s
         merge = stack.lambdas.gates["MergeFunction"] = threading.Event()  # holds the merge: the shards stay
         body = b"".join(b'{"userId": "user-%04d"}\n' % (n % 300 + 1) for n in range(3_000))
         stack.drop(body, "input/fanned.jsonl")
-        deadline = time.monotonic() + 180
-        while (shards := s3.list_objects_v2(Bucket=stack.name("OutputBucket"), Prefix="shards/")["KeyCount"]) < 3:
-            assert time.monotonic() < deadline, f"{shards} of 3 shards written"
-            time.sleep(0.1)
-        for item in s3.list_objects_v2(Bucket=stack.name("OutputBucket"), Prefix="shards/")["Contents"]:
-            head = s3.head_object(Bucket=stack.name("OutputBucket"), Key=item["Key"])
-            assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key)
-        merge.set()
+        try:
+            deadline = time.monotonic() + 180
+            while (shards := s3.list_objects_v2(Bucket=stack.name("OutputBucket"), Prefix="shards/")["KeyCount"]) < 3:
+                assert time.monotonic() < deadline, f"{shards} of 3 shards written"
+                time.sleep(0.1)
+            for item in s3.list_objects_v2(Bucket=stack.name("OutputBucket"), Prefix="shards/")["Contents"]:
+                head = s3.head_object(Bucket=stack.name("OutputBucket"), Key=item["Key"])
+                assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key)
+        finally:
+            merge.set()  # never leave the merge held
         events = tap.collect(lambda es: any(e["detail-type"] == "Job Succeeded" for e in es), timeout=180)
         (done,) = [e["detail"] for e in events if e["detail-type"] == "Job Succeeded"]
         assert done["shards"] == 3
