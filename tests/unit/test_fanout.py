@@ -97,10 +97,13 @@ def test_merge_writes_one_object_in_shard_order_that_s3_accepts_then_deletes_the
         merged = s3.get_object(Bucket="out-bucket", Key=REQUEST.output_key)["Body"].read()
         assert merged == b"".join(bodies)
         assert s3.list_objects_v2(Bucket="out-bucket", Prefix="shards/").get("KeyCount") == 0
-        # Repeated (a retried invocation whose answer was lost): recognised as done, the output unchanged
+        # Repeated (a retried invocation whose answer was lost, after deleting only some shards): recognised as
+        # done, the output unchanged, the rest of the shards deleted
+        s3.put_object(Bucket="out-bucket", Key=shard_key("shards/br-job/", 2), Body=b"left over")
         again = merge_shards(S3Files(s3), MergeRequest(score=REQUEST, shards=plan(len(sizes)), results=results))
         assert again.status == "ACTIVE"
         assert s3.get_object(Bucket="out-bucket", Key=REQUEST.output_key)["Body"].read() == merged
+        assert s3.list_objects_v2(Bucket="out-bucket", Prefix="shards/").get("KeyCount") == 0
 
 
 def test_a_failed_shard_fails_the_merge_naming_it_and_leaves_no_output() -> None:

@@ -202,7 +202,8 @@ class MergeOutcome(WireModel):
 def merge_shards(files: ShardFiles, request: MergeRequest) -> MergeOutcome:
     """Join a fanned-out job's shard outputs into its one ``<input name>.out``, in input order, then delete them.
     If any shard failed, or the Map itself did (``results`` None), delete them and write nothing: a job's prefix
-    never holds partial output. Safe to repeat: a merge already done is recognised (output there, shards gone)."""
+    never holds partial output. Safe to repeat: the output appears only whole (a multipart upload's completion), so
+    once it is there the merge is done, and a retry only finishes deleting the shards."""
     score, plan = request.score, request.shards
     bucket = score.output_bucket
     if request.results is None:
@@ -214,8 +215,8 @@ def merge_shards(files: ShardFiles, request: MergeRequest) -> MergeOutcome:
         files.delete_prefix(bucket, plan.prefix)
         return MergeOutcome(status="CREATE FAILED", failure_reason=reason)
     started = time.perf_counter()
-    written = files.sizes(bucket, plan.prefix)  # the sizes S3 has, not what the shards said
-    if written or not files.exists(bucket, score.output_key):  # else merged already, by an earlier try
+    if not files.exists(bucket, score.output_key):  # else merged by an earlier try of this step
+        written = files.sizes(bucket, plan.prefix)  # the sizes S3 has, not what the shards said
         keys = [shard_key(plan.prefix, result.index) for result in results]
         missing = [result.index for result, key in zip(results, keys, strict=True) if key not in written]
         if missing:
@@ -223,7 +224,7 @@ def merge_shards(files: ShardFiles, request: MergeRequest) -> MergeOutcome:
             reason = f"the outputs of shards {missing[:10]} are missing, so no output was written"
             return MergeOutcome(status="CREATE FAILED", failure_reason=reason)
         files.join(bucket, score.output_key, merge_parts([(key, written[key]) for key in keys]), score.kms_key_arn)
-        files.delete_prefix(bucket, plan.prefix)
+    files.delete_prefix(bucket, plan.prefix)
     return MergeOutcome(
         status="ACTIVE",
         lines=sum(result.lines or 0 for result in results),
