@@ -579,3 +579,10 @@ def test_without_a_model_a_large_file_is_validated_without_shard_cuts(ports: Fak
     result = submit_drop(drop(ports, users_file(3_000)), ports, FANNED)
     execution = ports.executions.execution(result.job_name)
     assert execution.shards is None and execution.event.backend.value == "personalize"
+
+
+def test_an_explicit_self_hosted_drop_over_small_job_max_records_without_a_model_says_so(ports: Fakes) -> None:
+    submit_drop(drop(ports, users_file(3_000), backend="self-hosted"), ports, FANNED)
+    (event,) = ports.publisher.published
+    assert isinstance(event, InputRejected)
+    assert "no scorer model 'default'" in event.errors[0].message and "limits" not in event.errors[0].message

@@ -197,7 +197,7 @@ def _submit(
                 stack,
                 compared=len(each) > 1,
                 kind=report.kind,
-                shardable=sharder is not None,
+                oversize=splitter is not None,
             )
             for settings in each
         }
@@ -435,10 +435,10 @@ def _route(
     *,
     compared: bool,
     kind: JobKind,
-    shardable: bool = False,
+    oversize: bool = False,
 ) -> Route:
     """``plan.route``, with the scorer model looked up (``latest``) only when the scorer could run the job."""
-    reasons = self_hosted_reasons(settings, records, stack, compared=compared, kind=kind, shardable=shardable)
+    reasons = self_hosted_reasons(settings, records, stack, compared=compared, kind=kind, oversize=oversize)
     model = None if reasons else latest(settings.scorer_model)
     return route(settings, reasons, model)
 

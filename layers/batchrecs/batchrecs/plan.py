@@ -125,11 +125,12 @@ def self_hosted_reasons(
     *,
     compared: bool,
     kind: JobKind | None = None,
-    shardable: bool = False,
+    oversize: bool = False,
 ) -> list[str]:
     """Why the self-hosted scorer cannot run this job (none: it can, given a trained model). A setting is never
     silently dropped; comparing solution versions is Personalize's, the scorer having one model, not theirs. Over
-    SmallJobMaxRecords it runs fanned out across ScoreFunctions, up to SelfHostedMaxRecords (``fanout``)."""
+    SmallJobMaxRecords it runs fanned out across ScoreFunctions, up to SelfHostedMaxRecords (``fanout``), unless
+    the file may be over one job's limits (``oversize``: validated for Personalize's parts, not for shards)."""
     if settings.backend is BackendChoice.PERSONALIZE:
         return ["backend=personalize"]
     reasons = []
@@ -142,7 +143,7 @@ def self_hosted_reasons(
         reasons.append(f"{records:,} records is more than SmallJobMaxRecords ({small:,})")
     elif records > fanned:
         reasons.append(f"{records:,} records is more than SelfHostedMaxRecords ({fanned:,})")
-    elif records > small and not shardable:
+    elif records > small and oversize:
         reasons.append(
             f"{records:,} records is more than SmallJobMaxRecords ({small:,}), and a file that may be over one "
             "job's limits (PartMaxBytes, or its records) is split for Personalize, not fanned out"
