@@ -140,3 +140,12 @@ def test_results_missing_a_shard_are_never_merged() -> None:
         outcome = merge_shards(S3Files(s3), MergeRequest(score=REQUEST, shards=plan(2), results=results))
     assert outcome.status == "CREATE FAILED" and outcome.failure_reason is not None
     assert "missing: [2]" in outcome.failure_reason
+
+
+def test_shards_grow_so_that_no_job_makes_more_than_max_shards() -> None:
+    from batchrecs.fanout import MAX_SHARDS, shard_records
+    from tests.fakes import stack_settings
+
+    stack = stack_settings(shard_max_records=1_000, self_hosted_max_records=10_000_000)
+    assert shard_records(stack) == 10_000_000 // MAX_SHARDS
+    assert shard_records(stack.model_copy(update={"self_hosted_max_records": 100_000})) == 1_000
