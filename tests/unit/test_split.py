@@ -47,11 +47,15 @@ def test_parts_cover_the_file_on_line_boundaries_each_within_the_limits(
     if not records:
         assert pieces == []
         return
-    # Contiguous from the first byte; what follows the last part holds no record.
-    assert pieces[0].start == 0 and pieces[0].first_line == 1
+    # In order, and what lies outside every part (before, between, after) holds no record: only blank lines
+    blank = BLANK + b"\n"
+    assert not body[: pieces[0].start].strip(blank)
+    assert pieces[0].first_line == 1 + body[: pieces[0].start].count(b"\n")
     for before, after in itertools.pairwise(pieces):
-        assert after.start == before.end and after.first_line == before.last_line + 1
-    assert not body[pieces[-1].end :].strip(BLANK + b"\n")
+        gap = body[before.end : after.start]
+        assert after.start >= before.end and not gap.strip(blank)
+        assert after.first_line == before.last_line + 1 + gap.count(b"\n")
+    assert not body[pieces[-1].end :].strip(blank)
     for piece in pieces:
         part = body[piece.start : piece.end]
         assert piece.start == 0 or body[piece.start - 1 : piece.start] == b"\n"  # a cut follows a line feed
@@ -59,6 +63,20 @@ def test_parts_cover_the_file_on_line_boundaries_each_within_the_limits(
         assert piece.records == sum(1 for line in part.split(b"\n") if line.strip(BLANK)) <= max_records
         assert piece.records == sum(piece.first_line <= n <= piece.last_line for n in records)
         assert (piece.index, piece.count) == (pieces.index(piece) + 1, len(pieces))
+
+
+def test_a_run_of_blank_lines_never_takes_a_part_over_its_limit() -> None:
+    # Found by the property above on a fresh clone: two blank lines, then a 30-byte record, with parts of 31 bytes
+    body = b"\n\n" + b"\x00" * 30
+    splitter = Splitter(31, 1)
+    list(iter_lines([body], splitter=splitter))
+    (piece,) = splitter.pieces
+    assert (piece.start, piece.end, piece.first_line, piece.last_line, piece.records) == (2, 32, 3, 3, 1)
+    # And megabytes of whitespace before a record make no part larger than the limit
+    whitespace = (b" " * 1000 + b"\n") * 2000 + b'{"userId": "1"}\n'
+    splitter = Splitter(1 << 20, 10)
+    list(iter_lines([whitespace], splitter=splitter))
+    assert all(piece.end - piece.start <= 1 << 20 for piece in splitter.pieces) and splitter.pieces[-1].records == 1
 
 
 def test_the_bytes_are_spread_evenly_over_the_parts_the_size_needs() -> None:

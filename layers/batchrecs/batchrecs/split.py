@@ -59,7 +59,8 @@ class Splitter:
     A part is closed before the line that would take it past ``max_bytes`` or ``max_records``, or once it holds
     its share of the file: when the size is known, the bytes are spread evenly (2.5 GB in parts of at most 1 GB:
     three of about 833 MB, not 1 + 1 + 0.5), so the jobs take about as long as each other. A run of blank lines
-    holding no record makes no part of its own."""
+    holding no record makes no part of its own; blank lines that a record would take past the limits belong to
+    no part at all (so parts are in order, and what lies between them is only ever blank lines)."""
 
     def __init__(self, max_bytes: int, max_records: int, size: int | None = None) -> None:
         self.max_records = max_records
@@ -99,6 +100,10 @@ class Splitter:
         )
         if over and part.records:
             self._closed.append(part)
+            part = self._part = _Part(start=self._offset, first_line=self._line + 1)
+        elif over and part.bytes:
+            # Blank lines only, which this line would take over the limits: they are left out of every part (they
+            # hold no record), or a run of whitespace could make a part of any size.
             part = self._part = _Part(start=self._offset, first_line=self._line + 1)
         part.bytes += size
         part.records += record
