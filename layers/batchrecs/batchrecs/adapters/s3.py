@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -50,6 +51,8 @@ class ObjectGone(LookupError):
 
 
 GONE = frozenset({"404", "NoSuchKey", "NoSuchVersion"})
+JOIN_THREADS = 8
+"""Parts of a merge written at once (botocore's default pool holds 10 connections)."""
 
 
 class S3Files:
@@ -167,31 +170,34 @@ class S3Files:
     def join(self, bucket: str, key: str, parts: list[MergePart], kms_key_arn: str | None = None) -> None:
         """Write ``key`` as the concatenation of ``parts`` (``fanout.merge_parts``) by one multipart upload: a copied
         part is S3's own copy of a byte range (UploadPartCopy); a joined one, the segments' bytes read and uploaded
-        (each under 5 MiB). The object appears whole on completion or not at all: a failure aborts the upload."""
+        (each under 5 MiB), JOIN_THREADS parts at a time. The object appears whole on completion or not at all: a
+        failure aborts the upload."""
         encryption: dict[str, Any] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn} if kms_key_arn else {}
         )
         upload = self.s3.create_multipart_upload(Bucket=bucket, Key=key, **encryption)["UploadId"]
-        done: list[CompletedPartTypeDef] = []
+
+        def write(number: int, part: MergePart) -> CompletedPartTypeDef:
+            if part.copy:
+                (segment,) = part.segments
+                copied = self.s3.upload_part_copy(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload,
+                    PartNumber=number,
+                    CopySource={"Bucket": bucket, "Key": segment.key},
+                    CopySourceRange=f"bytes={segment.start}-{segment.end - 1}",
+                )
+                return {"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]}
+            body = b"".join(self._range(bucket, segment) for segment in part.segments)
+            uploaded = self.s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=body)
+            return {"PartNumber": number, "ETag": uploaded["ETag"]}
+
         try:
-            for number, part in enumerate(parts, start=1):
-                if part.copy:
-                    (segment,) = part.segments
-                    copied = self.s3.upload_part_copy(
-                        Bucket=bucket,
-                        Key=key,
-                        UploadId=upload,
-                        PartNumber=number,
-                        CopySource={"Bucket": bucket, "Key": segment.key},
-                        CopySourceRange=f"bytes={segment.start}-{segment.end - 1}",
-                    )
-                    etag = copied["CopyPartResult"]["ETag"]
-                else:
-                    body = b"".join(self._range(bucket, segment) for segment in part.segments)
-                    etag = self.s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=body)[
-                        "ETag"
-                    ]
-                done.append({"PartNumber": number, "ETag": etag})
+            # Parts are independent requests: JOIN_THREADS at once (S3 does the copying; a joined part holds at
+            # most about 10 MiB, so memory stays under JOIN_THREADS × 10 MiB).
+            with ThreadPoolExecutor(max_workers=JOIN_THREADS) as pool:
+                done = list(pool.map(write, range(1, len(parts) + 1), parts))
             self.s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done})
         except BaseException:
             self.s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
