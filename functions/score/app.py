@@ -31,22 +31,17 @@ def lambda_handler(invocation: ScoreInvocation, context: LambdaContext) -> dict[
     if shard is not None:
         logger.append_keys(shard=shard.index, shards=shard.count)
     started = time.perf_counter()
-    scored = score_job(client("s3"), request, shard)
+    lines = score_job(client("s3"), request, shard)
     seconds = time.perf_counter() - started
     count(Metric.SCORING_DURATION, seconds, MetricUnit.Seconds)
-    count(Metric.RECORDS_SCORED, scored.lines)
+    count(Metric.RECORDS_SCORED, lines)
     logger.info(
         "job scored" if shard is None else "shard scored",
-        extra={"lines": scored.lines, "seconds": round(seconds, 3), "model": request.model.version},
+        extra={"lines": lines, "seconds": round(seconds, 3), "model": request.model.version},
     )
     if shard is None:
-        return {"files": [request.output_uri], "lines": scored.lines}
-    return ShardResult(
-        index=shard.index,
-        count=shard.count,
-        first_line=shard.first_line,
-        last_line=shard.last_line,
-        lines=scored.lines,
-        bytes=scored.bytes,
-        seconds=round(seconds, 3),
-    ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        return {"files": [request.output_uri], "lines": lines}
+    # The shard's own numbers, as the job's failure or its timings name them
+    named = shard.model_dump(include={"index", "count", "first_line", "last_line"})
+    result = ShardResult(**named, lines=lines, seconds=round(seconds, 3))
+    return result.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -85,8 +85,7 @@ def test_merge_writes_one_object_in_shard_order_that_s3_accepts_then_deletes_the
             s3.put_object(Bucket="out-bucket", Key=shard_key("shards/br-job/", index), Body=body)
             bodies.append(body)
         results = [
-            ShardResult(index=n, lines=1, bytes=len(b), seconds=0.5, first_line=n, last_line=n)
-            for n, b in enumerate(bodies, start=1)
+            ShardResult(index=n, lines=1, seconds=0.5, first_line=n, last_line=n) for n, b in enumerate(bodies, start=1)
         ]
         # The Map may hand results back in any order: the merge orders them
         outcome = merge_shards(S3Files(s3), MergeRequest(score=REQUEST, shards=plan(len(sizes)), results=results[::-1]))
@@ -112,7 +111,7 @@ def test_a_failed_shard_fails_the_merge_naming_it_and_leaves_no_output() -> None
         s3.create_bucket(Bucket="out-bucket")
         s3.put_object(Bucket="out-bucket", Key=shard_key("shards/br-job/", 1), Body=b"a\n")
         results = [
-            ShardResult(index=1, lines=1, bytes=2, seconds=0.1, first_line=1, last_line=1000),
+            ShardResult(index=1, lines=1, seconds=0.1, first_line=1, last_line=1000),
             ShardResult(
                 index=2,
                 count=2,
@@ -132,7 +131,7 @@ def test_a_failed_shard_fails_the_merge_naming_it_and_leaves_no_output() -> None
 
 
 def test_results_missing_a_shard_are_never_merged() -> None:
-    results = [ShardResult(index=1, lines=1, bytes=2, seconds=0.1)]
+    results = [ShardResult(index=1, lines=1, seconds=0.1)]
     assert failure_reason(results) is None
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")

@@ -246,7 +246,7 @@ def test_a_bare_cr_is_data_everywhere_lines_are_framed() -> None:
     original = scorer.jobs._cached_model
     scorer.jobs._cached_model = lambda *_: _tiny_model()  # type: ignore[assignment]
     try:
-        scored = score_job(
+        lines = score_job(
             S3(),
             ScoreRequest(
                 job_name="j", input_bucket="b", input_key="k", input_version_id="v",
@@ -256,7 +256,7 @@ def test_a_bare_cr_is_data_everywhere_lines_are_framed() -> None:
         )  # fmt: skip
     finally:
         scorer.jobs._cached_model = original
-    assert scored.lines == 1 and written["body"].count(b"\n") == 1
+    assert lines == 1 and written["body"].count(b"\n") == 1
 
 
 def _tiny_model() -> object:

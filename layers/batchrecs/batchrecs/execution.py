@@ -189,12 +189,11 @@ class ShardPlan(WireModel):
 
 
 class ShardResult(WireModel):
-    """What the Map gives back for one shard: ScoreFunction's lines, bytes and seconds, or the error it failed with
-    after its retries (caught in the shard's own workflow, so the job can name it)."""
+    """What the Map gives back for one shard: ScoreFunction's lines and seconds, or the error it failed with after
+    its retries (caught in the shard's own workflow, so the job can name it)."""
 
     index: int = Field(ge=1)
     lines: int | None = None
-    bytes: int | None = None
     seconds: float | None = None
     first_line: int | None = None
     last_line: int | None = None

@@ -68,19 +68,7 @@ def plan_shards(
     """The shard plan of one job, from its Splitter's pieces (at least two), and its shards. The shards ride in the
     execution input when there are at most INLINE_SHARDS; otherwise in the manifest, which the caller writes."""
     prefix = f"{SHARDS_PREFIX}{job_name}/"
-    shards = [
-        Shard(
-            index=piece.index,
-            count=piece.count,
-            start=piece.start,
-            end=piece.end,
-            first_line=piece.first_line,
-            last_line=piece.last_line,
-            records=piece.records,
-            output_key=shard_key(prefix, piece.index),
-        )
-        for piece in pieces
-    ]
+    shards = [Shard(**piece.model_dump(), output_key=shard_key(prefix, piece.index)) for piece in pieces]
     inline = len(shards) <= INLINE_SHARDS
     plan = ShardPlan(
         count=len(shards),
@@ -155,6 +143,7 @@ def merge_parts(outputs: list[tuple[str, int]], min_part: int = MIN_PART_BYTES) 
     parts: list[MergePart] = []
     pending: list[Segment] = []
     held = 0
+    last = max((number for number, (_, size) in enumerate(outputs) if size), default=-1)
     for number, (key, size) in enumerate(outputs):
         start = 0
         if pending:
@@ -167,8 +156,7 @@ def merge_parts(outputs: list[tuple[str, int]], min_part: int = MIN_PART_BYTES) 
             pending, held = [], 0
         if size == start:
             continue
-        last = all(later == 0 for _, later in outputs[number + 1 :])
-        if size - start >= min_part or last:
+        if size - start >= min_part or number == last:
             parts.append(MergePart((Segment(key, start, size),), copy=True))
         else:
             pending, held = [Segment(key, start, size)], size - start

@@ -82,10 +82,10 @@ def _cached_model(s3: Any, bucket: str, key: str) -> Model:
     return Model.load(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 
-def score_job(s3: Any, request: ScoreRequest, shard: Shard | None = None) -> Scored:
+def score_job(s3: Any, request: ScoreRequest, shard: Shard | None = None) -> int:
     """Score exactly one version of an input file (or one shard's byte range of it) into one output file in
     Personalize's format. Lines are framed as the validator frames them (LF, a CR before it dropped; a bare CR is
-    data). A shard's output goes to its own key, for MergeFunction to join."""
+    data). A shard's output goes to its own key, for MergeFunction to join. Returns the lines written."""
     model = _cached_model(s3, request.model.bucket, request.model.key)
     version = version_argument(request.input_version_id)
     ranged = {"Range": f"bytes={shard.start}-{shard.end - 1}"} if shard else {}
@@ -101,13 +101,6 @@ def score_job(s3: Any, request: ScoreRequest, shard: Shard | None = None) -> Sco
     )
     kms = request.kms_key_arn
     encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
-    output = b"".join(lines)
     key = shard.output_key if shard else request.output_key
-    s3.put_object(Bucket=request.output_bucket, Key=key, Body=output, **encryption)
-    return Scored(lines=len(lines), bytes=len(output))
-
-
-@dataclass(frozen=True)
-class Scored:
-    lines: int
-    bytes: int
+    s3.put_object(Bucket=request.output_bucket, Key=key, Body=b"".join(lines), **encryption)
+    return len(lines)

@@ -142,11 +142,10 @@ class S3Files:
 
     def keys(self, bucket: str, prefix: str) -> list[str]:
         """Every key under ``prefix``, in S3's order (UTF-8 binary), a page of 1,000 at a time."""
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+        return list(self.sizes(bucket, prefix))
 
     def sizes(self, bucket: str, prefix: str) -> dict[str, int]:
-        """Every key under ``prefix`` with its size, from the listing itself (a call per thousand keys)."""
+        """Every key under ``prefix`` with its size, in S3's order, from the listing itself (a call per thousand)."""
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", [])}
 
@@ -160,11 +159,9 @@ class S3Files:
 
     def exists(self, bucket: str, key: str) -> bool:
         try:
-            self.s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as error:
-            if error.response["Error"]["Code"] in GONE:
-                return False
-            raise
+            self.head(bucket, key, None)
+        except ObjectGone:
+            return False
         return True
 
     def join(self, bucket: str, key: str, parts: list[MergePart], kms_key_arn: str | None = None) -> None:
