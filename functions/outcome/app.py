@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchrecs.adapters import client
 from batchrecs.adapters.eventbridge import EventPublisher
 from batchrecs.adapters.ledger import JobLedger
+from batchrecs.adapters.s3 import S3Files
 from batchrecs.events import aws_time
 from batchrecs.observability import logger, tracer
 from batchrecs.outcomes import record_event
@@ -30,6 +31,12 @@ def reset() -> None:
     before each invocation, each function's environment being its own)."""
     ports.cache_clear()
     publisher.cache_clear()
+    manifests.cache_clear()
+
+
+@cache
+def manifests() -> S3Files:
+    return S3Files(client("s3"))
 
 
 @cache
@@ -43,5 +50,5 @@ def publisher() -> EventPublisher:
 @tracer.capture_lambda_handler
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
-    job = record_event(event.detail_type, event.detail, ports(), aws_time(event.time), publisher())
+    job = record_event(event.detail_type, event.detail, ports(), aws_time(event.time), publisher(), manifests())
     return {"jobName": job.job_name, "status": getattr(job, "status", None)}

@@ -3,6 +3,7 @@ ScoreRequest (``$.score``), and for a job over SmallJobMaxRecords once per shard
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
 from batchrecs.execution import ScoreInvocation, ShardResult
+from batchrecs.fanout import error_key, shard_error
 from batchrecs.observability import Metric, count, logger, metrics, tracer
 from scorer.jobs import score_job
 
@@ -31,7 +33,13 @@ def lambda_handler(invocation: ScoreInvocation, context: LambdaContext) -> dict[
     if shard is not None:
         logger.append_keys(shard=shard.index, shards=shard.count)
     started = time.perf_counter()
-    lines = score_job(client("s3"), request, shard)
+    try:
+        lines = score_job(client("s3"), request, shard)
+    except Exception as error:
+        if shard is not None:  # the Map's result keeps only the error's name: the message waits for the merge here
+            body = json.dumps(shard_error(error)).encode()
+            client("s3").put_object(Bucket=request.output_bucket, Key=error_key(shard), Body=body)
+        raise
     seconds = time.perf_counter() - started
     count(Metric.SCORING_DURATION, seconds, MetricUnit.Seconds)
     count(Metric.RECORDS_SCORED, lines)

@@ -20,8 +20,9 @@ from urllib.parse import quote_plus
 from moto.events.models import Rule
 from moto.s3 import notifications
 
-Deliver = Callable[[str, dict[str, Any], tuple[str, str, str] | None], bool]
-"""(function ARN, event, the (bucket, key, version) an S3 event is for) → True if that function is local."""
+Deliver = Callable[[str, dict[str, Any], tuple[str, str, str] | None, tuple[str, str]], bool]
+"""(function ARN, event, the (bucket, key, version) an S3 event is for, (the invoking service, the source ARN)) →
+True if that function is local."""
 
 
 def s3_event(event_name: str, bucket: Any, key: Any, configuration_id: str) -> dict[str, Any]:
@@ -71,14 +72,16 @@ def lambda_destinations(deliver: Deliver, account: str) -> Iterator[None]:
         for notification in configuration.cloud_function if configuration else []:
             if notification.matches(event_name, key.name):
                 event = s3_event(getattr(event_name, "value", event_name), bucket, key, notification.id)
-                deliver(notification.arn, event, (bucket.name, key.name, str(key.version_id)))
+                source = ("s3.amazonaws.com", f"arn:aws:s3:::{bucket.name}")
+                deliver(notification.arn, event, (bucket.name, key.name, str(key.version_id)), source)
         send_s3(account_id, event_name, bucket, key)  # queues, topics; moto finds no Lambda of its own
 
     def send_to_targets(rule: Any, event: Any, transform_input: bool = True) -> None:
         others = list(rule.targets)
         if rule.event_pattern.matches_event(event):
             envelope = {**event, "account": account, "time": _iso_time(event.get("time"))}
-            others = [t for t in rule.targets if not deliver(t["Arn"], copy.deepcopy(envelope), None)]
+            source = ("events.amazonaws.com", rule.arn)
+            others = [t for t in rule.targets if not deliver(t["Arn"], copy.deepcopy(envelope), None, source)]
         rest = copy.copy(rule)
         rest.targets = others
         send_rule(rest, event, transform_input)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from batchrecs_local import limits
 from batchrecs_local.lambdas import Lambdas, LocalFunction
 from batchrecs_local.template import ACCOUNT, Template, deploy_order
 
@@ -138,6 +139,7 @@ class Deployer:
 
     def _create_AWS_Lambda_Function(self, logical: str, props: dict[str, Any]) -> None:
         physical = self.template.physical[logical]
+        limits.check_environment(logical, self.template.function_environment(logical))
         self.lambdas.functions[logical] = LocalFunction(
             logical=logical,
             name=physical.ref,
@@ -145,6 +147,7 @@ class Deployer:
             code=self.template.function_code(logical),
             handler=props["Handler"],
             environment=self.template.function_environment(logical),
+            role=props["Role"],
         )
 
     def _create_AWS_Lambda_EventInvokeConfig(self, logical: str, props: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ from batchrecs.adapters.personalize import RECIPE_KINDS
 from batchrecs.adapters.s3 import split_uri
 from batchrecs.settings import DEFAULT_NUM_RESULTS, THEME_REGIONS, JobKind
 from batchrecs.validation import MAX_THEME_RECORDS, is_blank, iter_lines, kind_of_line
+from batchrecs_local import iam
 from scorer.interactions import Interactions
 from scorer.model import Model
 from scorer.personalize_format import error_line, segment_line, theme_line
@@ -204,6 +205,32 @@ class BatchInferenceJob(BaseModel):
         return {k: described[k] for k in keys if k in described}
 
 
+def check_access(job: BatchInferenceJob, keys: list[str]) -> None:
+    """What the job does with the role it was given, authorized as IAM would: Personalize assumes the role (its
+    trust policy must allow the service from this account and job), lists the input folder, reads each input file
+    and writes each output file as that role."""
+    authorizer = iam.active()
+    if authorizer is None:
+        return
+    role = job.request["roleArn"]
+    if role not in authorizer.roles:
+        raise iam.AccessDenied(f"Personalize cannot assume {role}: no such role")
+    context = {"aws:SourceAccount": job.account_id, "aws:SourceArn": job.arn}
+    principal = authorizer.assume(role, "personalize.amazonaws.com", f"personalize:{job.arn}", context)
+    in_bucket, prefix = split_uri(job.input_path)
+    out_bucket, out_prefix = split_uri(job.output_path)
+    tls = {"aws:SecureTransport": "true"}
+    needs = [iam.Need("s3:ListBucket", f"arn:aws:s3:::{in_bucket}", {**tls, "s3:prefix": prefix})]
+    needs += [iam.Need("s3:GetObject", f"arn:aws:s3:::{in_bucket}/{key}", tls) for key in keys]
+    needs += [iam.Need("s3:ListBucket", f"arn:aws:s3:::{out_bucket}", {**tls, "s3:prefix": out_prefix})]
+    needs += [
+        iam.Need("s3:PutObject", f"arn:aws:s3:::{out_bucket}/{out_prefix}{key.rsplit('/', 1)[-1]}.out", tls)
+        for key in keys
+    ]
+    for need in needs:
+        authorizer.check(principal, need)
+
+
 def write_output(job: BatchInferenceJob) -> None:
     """Score each input file with the scorer and write ``<output>/<file name>.out`` into moto's S3, streaming: the
     input is read and the output written a chunk at a time (moto keeps large objects on disk), so a file of
@@ -212,6 +239,7 @@ def write_output(job: BatchInferenceJob) -> None:
     in_bucket, prefix = split_uri(job.input_path)
     out_bucket, out_prefix = split_uri(job.output_path)
     keys = _input_keys(s3, in_bucket, prefix)
+    check_access(job, keys)
     num_results = int(job.request.get("numResults", DEFAULT_NUM_RESULTS))
     model = trained_model(job.settings)
     for key in keys:
@@ -243,7 +271,9 @@ def write_segments(job: BatchInferenceJob) -> None:
     model = trained_model(job.settings)
     users = int(job.request.get("numResults", DEFAULT_NUM_RESULTS))
     popular = model.item_index(model.popular(1)[0]) if len(model.item_ids) else None
-    for key in _input_keys(s3, in_bucket, prefix):
+    keys = _input_keys(s3, in_bucket, prefix)
+    check_access(job, keys)
+    for key in keys:
         found = s3.get_object(in_bucket, key)
         if found is None:
             raise FileNotFoundError(f"s3://{in_bucket}/{key}")

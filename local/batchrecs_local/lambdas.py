@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 from unittest import mock
 
+from batchrecs_local.limits import LimitExceeded, check_payload
 from batchrecs_local.template import ACCOUNT
 
 LOCAL_LAMBDA_ENVIRONMENT = {
@@ -77,6 +78,11 @@ class LocalFunction:
     code: Path
     handler: str
     environment: dict[str, str]
+    role: str = ""
+    """Its execution role's ARN."""
+    credentials: dict[str, str] = field(default_factory=dict)
+    """The role's temporary credentials, as Lambda gives them to the function's environment (the local stack
+    assumes the role at deploy; every call the function makes is then authorized as the role's)."""
     retries: int = 2
     on_failure: str | None = None
     """The on-failure destination's ARN (an SQS queue), if any."""
@@ -134,7 +140,12 @@ class Lambdas:
         gate = self.gates.get(logical)
         if gate is not None and not gate.wait(timeout=600):  # before the lock: other functions run meanwhile
             raise TimeoutError(f"{logical} was held for 600 s")
-        environment = {**function.environment, **LOCAL_LAMBDA_ENVIRONMENT, "AWS_LAMBDA_FUNCTION_NAME": function.name}
+        environment = {
+            **function.environment,
+            **LOCAL_LAMBDA_ENVIRONMENT,
+            **function.credentials,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        }
         # One invocation at a time: each patches the process-wide environment and stdout, and Step Functions'
         # lambda:invoke tasks call in from their own threads.
         with self._invoking, mock.patch.dict(os.environ, environment), self._quiet():
@@ -148,6 +159,12 @@ class Lambdas:
         ``invocation``, when given, is the record to fill (a caller waiting on another thread holds it)."""
         function = self.functions[logical]
         invocation = invocation or Invocation(function=logical, event=event)
+        try:
+            check_payload(function.name, event, asynchronous=True)
+        except LimitExceeded as refused:  # Lambda refuses the invoke itself: the function never runs
+            invocation.error = str(refused)
+            self.invocations.append(invocation)
+            return invocation
         for invocation.attempts in range(1, function.retries + 2):
             try:
                 invocation.result = self.invoke(logical, event)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from batchrecs_local import iam
 from batchrecs_local.lambdas import Invocation, Lambdas
 
 if TYPE_CHECKING:
@@ -29,11 +30,24 @@ class Deliveries:
         """(bucket, key) of the objects being uploaded by ``drop``: only their notifications are kept to wait on."""
         self._by_object: dict[tuple[str, str, str], list[tuple[threading.Thread, Invocation]]] = {}
 
-    def deliver(self, arn: str, event: dict[str, Any], s3_object: tuple[str, str, str] | None) -> bool:
-        """An asynchronous invoke of the local function ``arn`` on its own thread; False if no function has it."""
+    def deliver(
+        self, arn: str, event: dict[str, Any], s3_object: tuple[str, str, str] | None, source: tuple[str, str]
+    ) -> bool:
+        """An asynchronous invoke of the local function ``arn`` on its own thread; False if no function has it.
+        ``source`` is the invoking service and the bucket or rule it acts for: the function's resource policy (its
+        AWS::Lambda::Permission) must allow them, or the event is dropped, as Lambda refuses it."""
         function = self.lambdas.find(arn)
         if function is None:
             return False
+        authorizer = iam.active()
+        if authorizer is not None:
+            service, source_arn = source
+            invoker = iam.Principal(service, service=service)
+            context = {"aws:SourceArn": source_arn, "aws:SourceAccount": authorizer.account}
+            try:
+                authorizer.check(invoker, iam.Need("lambda:InvokeFunction", function.arn, context))
+            except iam.AccessDenied:
+                return True  # refused: the denial is on record (LocalStack.denials); Lambda runs nothing
         if s3_object is not None and not self.s3_notifications:
             return True
         invocation = Invocation(function=function.logical, event=event)

@@ -6,8 +6,12 @@
 3. The dependency graph (Ref, GetAtt, Sub, DependsOn) must be acyclic, and every reference must name a resource,
    a parameter or a pseudo parameter; a reference to a resource that has a Condition must be guarded by that
    condition (the referring resource has it, or the reference sits in the true branch of Fn::If on it).
+4. The names a stack name makes: each resource the template names (buckets, the state machine, the bus, log groups)
+   must be within its service's limits for every stack name samconfig.toml deploys (or ``--stack-name``); the input
+   bucket, ``<stack>-input-<account>``, holds a stack name to 44 characters.
 
-``python -m batchrecs_local.rehearsal [TEMPLATE]`` prints each problem and exits 1 if there are any.
+``python -m batchrecs_local.rehearsal [TEMPLATE] [--stack-name NAME]`` prints each problem and exits 1 if there are
+any.
 """
 
 from __future__ import annotations
@@ -15,13 +19,23 @@ from __future__ import annotations
 import argparse
 import graphlib
 import json
+import re
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from samtranslator.model.exceptions import InvalidDocumentException
 
-from batchrecs_local.template import PSEUDO_PARAMETERS, TEMPLATE, dependencies, read_source, references, transform
+from batchrecs_local.template import (
+    PSEUDO_PARAMETERS,
+    TEMPLATE,
+    Template,
+    dependencies,
+    read_source,
+    references,
+    transform,
+)
 
 
 def graph_problems(document: dict[str, Any]) -> list[str]:
@@ -58,21 +72,68 @@ def lint_problems(document: dict[str, Any], region: str) -> list[str]:
     return [f"cfn-lint {m.rule.id}: {m.message}" for m in matches if m.rule.id.startswith("E")]
 
 
-def rehearse(path: Path = TEMPLATE, *, region: str = "us-east-1") -> list[str]:
+NAME_LIMITS: dict[tuple[str, str], tuple[int, str]] = {
+    ("AWS::S3::Bucket", "BucketName"): (63, r"[a-z0-9][a-z0-9.-]*[a-z0-9]"),
+    ("AWS::StepFunctions::StateMachine", "StateMachineName"): (80, r"[A-Za-z0-9_-]+"),
+    ("AWS::Events::EventBus", "Name"): (256, r"[A-Za-z0-9._/-]+"),
+    ("AWS::Logs::LogGroup", "LogGroupName"): (512, r"[A-Za-z0-9._/#-]+"),
+    ("AWS::EventSchemas::Registry", "RegistryName"): (64, r"[A-Za-z0-9@._-]+"),
+    ("AWS::CloudWatch::Dashboard", "DashboardName"): (255, r"[A-Za-z0-9_-]+"),
+}
+"""(resource type, name property) → (most characters, the characters allowed), from each service's documented rules."""
+STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
+
+
+def stack_names() -> list[str]:
+    """Every stack name samconfig.toml deploys (``stack_name`` in any environment's section)."""
+
+    def found(table: object) -> set[str]:
+        if not isinstance(table, dict):
+            return set()
+        names = {str(table["stack_name"])} if "stack_name" in table else set()
+        return names.union(*(found(value) for value in table.values()))
+
+    return sorted(found(tomllib.loads((TEMPLATE.parent / "samconfig.toml").read_text())))
+
+
+def name_problems(path: Path, stack_name: str, region: str) -> list[str]:
+    """The names ``stack_name`` would give the template's named resources, held to their services' limits."""
+    if not STACK_NAME.fullmatch(stack_name):
+        return [f"stack name {stack_name!r}: CloudFormation takes a letter, then letters, digits and -, 128 at most"]
+    template = Template(path, stack_name=stack_name, region=region)
+    problems = []
+    for logical, resource in template.resources.items():
+        for (kind, prop), (longest, allowed) in NAME_LIMITS.items():
+            if resource["Type"] != kind or prop not in resource.get("Properties", {}):
+                continue
+            name = str(template.resolve(resource["Properties"][prop]))
+            if len(name) > longest or not re.fullmatch(allowed, name):
+                problems.append(
+                    f"stack name {stack_name!r}: {logical}'s {prop} {name!r} ({len(name)} characters) breaks "
+                    f"{kind}'s rule: at most {longest} characters of {allowed}"
+                )
+    return problems
+
+
+def rehearse(path: Path = TEMPLATE, *, region: str = "us-east-1", stacks: list[str] | None = None) -> list[str]:
     """Every problem that would stop CloudFormation deploying ``path``; empty when it would deploy."""
     try:
         document = transform(read_source(path), region=region)
     except InvalidDocumentException as error:
         return [f"SAM transform: {cause.message}" for cause in error.causes]
-    return graph_problems(document) + lint_problems(document, region)
+    problems = graph_problems(document) + lint_problems(document, region)
+    if problems:  # names are resolved in deploy order, which a broken graph does not have
+        return problems
+    return [p for stack in (stacks or stack_names()) for p in name_problems(path, stack, region)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m batchrecs_local.rehearsal", description=__doc__.splitlines()[0])
     parser.add_argument("template", nargs="?", type=Path, default=TEMPLATE)
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--stack-name", action="append", help="a stack name to check (default: samconfig.toml's)")
     args = parser.parse_args(argv)
-    problems = rehearse(args.template, region=args.region)
+    problems = rehearse(args.template, region=args.region, stacks=args.stack_name)
     for problem in problems:
         print(f"{args.template}: {problem}")
     if not problems:

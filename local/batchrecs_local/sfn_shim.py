@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import traceback
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone, tzinfo
 from functools import cache
@@ -21,9 +23,29 @@ from unittest import mock
 import botocore.session
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel
+from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.state import state as state_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
+from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+from batchrecs import limits as aws_limits
+from batchrecs_local import iam, limits
+from batchrecs_local.errors import client_error
+
+LAMBDA_SYNC_PAYLOAD_BYTES = aws_limits.LAMBDA_SYNC_PAYLOAD_BYTES
+STATES_HISTORY_EVENTS = aws_limits.STATES_HISTORY_EVENTS
 
 _AwsSdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
 
@@ -88,22 +110,93 @@ def _invoking(functions: Mapping[str, Callable[[Any], Any]]) -> Callable[[dict[s
 
     def invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
         invoker = functions.get(parameters["FunctionName"])
+        authorizer = iam.active()
+        if invoker is not None and authorizer is not None:  # the state machine's role must allow the invoke
+            principal = authorizer.principal(iam.STATE_MACHINE_ACCESS_KEY)
+            for need in iam.needs_of("lambda", "Invoke", parameters, region, authorizer.account):
+                try:
+                    authorizer.check(principal, need)
+                except iam.AccessDenied as denied:
+                    raise client_error("Invoke", "AccessDeniedException", str(denied), 403) from None
         if invoker is None:
             response: dict[str, Any] = _invoke_in_moto(parameters, region, state_credentials)
             return response
         payload = parameters.get("Payload") or b"{}"
+        limits.check("lambda", "Invoke", {"Payload": payload})
         try:
             result = invoker(json.loads(payload))
-        except Exception as error:  # a function error, reported as Lambda reports it
+        except Exception as error:  # a function error, reported as Lambda's Python runtime reports it
             return {
                 "StatusCode": 200,
                 "FunctionError": "Unhandled",
                 "ExecutedVersion": "$LATEST",
-                "Payload": {"errorType": type(error).__name__, "errorMessage": str(error)},
+                "Payload": lambda_error_payload(error),
             }
+        if len(json.dumps(result).encode()) > LAMBDA_SYNC_PAYLOAD_BYTES:
+            too_large = ValueError(
+                f"Response payload size exceeded maximum allowed payload size ({LAMBDA_SYNC_PAYLOAD_BYTES} bytes)."
+            )
+            return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": lambda_error_payload(too_large)}
         return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}
 
     return invoke
+
+
+def lambda_error_payload(error: BaseException) -> dict[str, Any]:
+    """What Lambda's Python runtime returns for an unhandled error: message, type, request id and the stack trace
+    (a frame a string), which Step Functions passes on as the task's Cause (about 2-3 KB for a real handler)."""
+    frames = traceback.format_list(traceback.extract_tb(error.__traceback__))
+    return {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "requestId": str(uuid.uuid4()),
+        "stackTrace": frames,
+    }
+
+
+_UNCATCHABLE = {StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorNameType.StatesRuntime}
+_error_equals_eval = ErrorEqualsDecl._eval_body
+
+
+def _error_equals(self: Any, env: Any) -> None:
+    """Step Functions' rule that moto leaves out: ``States.ALL`` catches neither ``States.DataLimitExceeded`` nor
+    ``States.Runtime`` (only an ErrorEquals naming them does)."""
+    error_name = env.stack[-1]
+    if isinstance(error_name, StatesErrorName) and error_name.typ in _UNCATCHABLE:
+        env.stack.pop()
+        env.stack.append(error_name in self.error_names)
+        return
+    _error_equals_eval(self, env)
+
+
+def _error_name(error_name: Any) -> Any:
+    """An iteration's or a branch's error as its parent sees it: moto wraps every name as a custom one, and refuses
+    the ``States.`` names (an iteration over the size limit fails with ``States.DataLimitExceeded``, as on AWS)."""
+    if isinstance(error_name, str) and error_name.startswith("States."):
+        return StatesErrorName(typ=StatesErrorNameType.from_name(error_name))
+    return CustomErrorName(error_name=error_name)
+
+
+_state_eval_body = CommonStateField._eval_body
+
+
+def _state_within_history(self: Any, env: Any) -> None:
+    """An execution whose history has reached 25,000 events fails, as Step Functions fails it, whatever Catch says."""
+    events = len(env.event_manager._history_event_list)
+    if events >= STATES_HISTORY_EVENTS:
+        error = StatesErrorNameType.StatesRuntime
+        cause = f"The execution reached the maximum number of history events ({STATES_HISTORY_EVENTS})."
+        raise FailureEventException(
+            failure_event=FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=error),
+                event_type=HistoryEventType.ExecutionFailed,
+                event_details=EventDetails(  # type: ignore[typeddict-item]  # one detail, as moto writes it
+                    executionFailedEventDetails=ExecutionFailedEventDetails(error=error.to_name(), cause=cause)
+                ),
+            )
+        )
+    _state_eval_body(self, env)
 
 
 class _StepFunctionsTime(datetime):
@@ -131,6 +224,10 @@ def installed(functions: Mapping[str, Callable[[Any], Any]]) -> Iterator[None]:
         ):
             patches.enter_context(mock.patch.object(_AwsSdk, name, replacement))
         patches.enter_context(mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", _invoking(functions)))
+        patches.enter_context(mock.patch.object(ErrorEqualsDecl, "_eval_body", _error_equals))
+        for module in (iteration_worker, branches_decl):
+            patches.enter_context(mock.patch.object(module, "CustomErrorName", _error_name))
+        patches.enter_context(mock.patch.object(CommonStateField, "_eval_body", _state_within_history))
         patches.enter_context(
             mock.patch.object(state_module, "datetime", SimpleNamespace(datetime=_StepFunctionsTime, timezone=timezone))
         )

@@ -29,7 +29,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
-from batchrecs_local import emulator, sfn_shim
+from batchrecs_local import emulator, iam, sfn_shim
 from batchrecs_local.delivery import lambda_destinations
 from batchrecs_local.demo import FAST_PARAMETERS, demo_emulator, solution_version_arn
 from batchrecs_local.deploy import NOT_NEEDED_LOCALLY, Deployer
@@ -37,7 +37,7 @@ from batchrecs_local.faults import Faults
 from batchrecs_local.faults import installed as faults_installed
 from batchrecs_local.lambdas import FUNCTION_OUTPUT, Invocation, Lambdas, LocalFunction
 from batchrecs_local.notifications import Deliveries, EventTap
-from batchrecs_local.template import ACCOUNT, Template
+from batchrecs_local.template import ACCOUNT, TEMPLATE, Template
 
 __all__ = [
     "NOT_NEEDED_LOCALLY",
@@ -71,11 +71,14 @@ class LocalStack:
         quiet: bool = True,
         s3_notifications: bool = True,
         function_logs: bool = True,
+        template: Path = TEMPLATE,
     ) -> None:
         """``s3_notifications=False`` keeps S3 notifications from the in-process functions: for a caller that plays
         S3's part itself (the sam local tier invokes the built functions with the events/ payloads)."""
         defaults = {"SolutionVersionArn": solution_version_arn("users", region), **FAST_PARAMETERS}
-        self.template = Template(stack_name=stack_name, region=region, parameters={**defaults, **(parameters or {})})
+        self.template = Template(
+            template, stack_name=stack_name, region=region, parameters={**defaults, **(parameters or {})}
+        )
         self.settings = settings or demo_emulator(region)
         self.region = region
         self.faults = faults
@@ -119,13 +122,14 @@ class LocalStack:
         self._env.start()
         self._mock.start()
         self._logs_were, FUNCTION_OUTPUT.verbose = FUNCTION_OUTPUT.verbose, self.function_logs
-        from batchrecs.adapters import client
+        from batchrecs.adapters import forget_clients
 
-        client.cache_clear()  # clients from an earlier stack belong to its moto session
+        forget_clients()  # clients from an earlier stack belong to its moto session
         self._hooks.enter_context(sfn_shim.installed(self._invokers))
         self._hooks.enter_context(emulator.installed(self.settings))
         self._hooks.enter_context(lambda_destinations(self.deliveries.deliver, ACCOUNT))
         self.deploy()
+        self.authorizer = self._hooks.enter_context(iam.enforced(self._account(), _object_exists))
         for function in self.functions.values():
             invoker = functools.partial(self.invoke, function.logical)
             self._invokers[function.name] = self._invokers[function.arn] = invoker
@@ -142,6 +146,26 @@ class LocalStack:
             FUNCTION_OUTPUT.verbose = self._logs_were
             self._mock.stop()
             self._env.stop()
+
+    def _account(self) -> iam.Authorizer:
+        """IAM as the template sets it up: each function signs its calls with credentials of the role it was given
+        (assumed as Lambda assumes it, so its trust policy must allow Lambda), and the state machine's service calls
+        are its role's."""
+        authorizer = iam.from_template(self.template, ACCOUNT)
+        sts = self.client("sts")
+        for function in self.functions.values():
+            credentials = sts.assume_role(RoleArn=function.role, RoleSessionName=function.name)["Credentials"]
+            authorizer.assume(function.role, "lambda.amazonaws.com", credentials["AccessKeyId"])
+            function.credentials = {
+                "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": credentials["SessionToken"],
+                "AWS_SECURITY_TOKEN": credentials["SessionToken"],
+            }
+        for logical in self.template.resources_of("AWS::StepFunctions::StateMachine"):
+            role = self.template.properties(logical)["RoleArn"]
+            authorizer.assume(role, "states.amazonaws.com", iam.STATE_MACHINE_ACCESS_KEY)
+        return authorizer
 
     def deploy(self) -> None:
         """Every resource of the transformed template that has a local counterpart, in dependency order."""
@@ -190,6 +214,11 @@ class LocalStack:
         finally:
             server.stop()
 
+    @property
+    def denials(self) -> list[str]:
+        """Every call IAM refused on this stack, with who, what, where and why."""
+        return self.authorizer.denials
+
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
 
@@ -232,3 +261,13 @@ class LocalStack:
                 put = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata or {})
                 version = put.get("VersionId", "null")
         return self.deliveries.of_object(bucket, key, version, timeout)
+
+
+def _object_exists(bucket: str, key: str, version: str | None) -> bool:
+    """Is there such an object (version) in moto's S3? (S3's 403-or-404 answer for a principal that may not list.)"""
+    from moto.s3.models import s3_backends
+
+    try:
+        return s3_backends[ACCOUNT]["aws"].get_object(bucket, key, version_id=version) is not None
+    except Exception:  # moto raises for a missing bucket or version
+        return False

@@ -30,13 +30,15 @@ def stack(sample: Path) -> Iterator[LocalStack]:
     )
     with LocalStack(settings=settings) as local:
         # Staged outside input/: these tests start executions themselves, and a drop would submit its own job.
-        local.client("s3").put_object(Bucket=local.name("InputBucket"), Key="staged/u.jsonl", Body=b'{"userId": "1"}\n')
+        local.client("s3").put_object(
+            Bucket=local.name("InputBucket"), Key="snapshots/staged/u.jsonl", Body=b'{"userId": "1"}\n'
+        )
         yield local
 
 
 def run_job(
     stack: LocalStack,
-    key: str = "staged/u.jsonl",
+    key: str = "snapshots/staged/u.jsonl",
     *,
     arn: str | None = None,
     max_seconds: int = 600,
@@ -50,7 +52,7 @@ def run_job(
         arn = stack.client("personalize").create_batch_inference_job(
             jobName=name,
             solutionVersionArn=SV,
-            roleArn="arn:aws:iam::123456789012:role/p",
+            roleArn=stack.template.physical["PersonalizeRole"].attributes["Arn"],
             jobInput={"s3DataSource": {"path": f"s3://{bucket}/{key}"}},
             jobOutput={"s3DataDestination": {"path": output}},
         )["batchInferenceJobArn"]
@@ -96,8 +98,8 @@ def test_active_job_publishes_job_succeeded(stack: LocalStack) -> None:
 
 def test_create_failed_publishes_job_failed_with_personalize_reason(stack: LocalStack) -> None:
     bucket = stack.name("InputBucket")
-    stack.client("s3").put_object(Bucket=bucket, Key="staged/doomed.jsonl", Body=b'{"userId": "1"}\n')
-    event = run_job(stack, "staged/doomed.jsonl")
+    stack.client("s3").put_object(Bucket=bucket, Key="snapshots/staged/doomed.jsonl", Body=b'{"userId": "1"}\n')
+    event = run_job(stack, "snapshots/staged/doomed.jsonl")
     detail = JobFailed.model_validate(event["detail"])
     assert (event["detail-type"], detail.status, detail.failure_reason) == (
         "Job Failed",

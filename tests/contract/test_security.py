@@ -144,6 +144,7 @@ def test_only_personalize_the_scorer_and_the_merge_write_job_output() -> None:
         "PersonalizeRole",
         "SubmitFunctionRole",
         "TrainFunctionRole",
+        "JobOutcomeFunctionRole",
         "ScoreFunctionRole",
         "MergeFunctionRole",
     }

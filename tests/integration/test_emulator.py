@@ -17,6 +17,9 @@ from batchrecs_local.stack import LocalStack, demo_emulator, solution_version_ar
 
 SV = solution_version_arn("users")
 
+PERSONALIZE_ROLE = "arn:aws:iam::123456789012:role/batchrecs-local-PersonalizeRole"
+"""The local stack's role for Personalize: jobs read and write S3 as it, and only where its policy allows."""
+
 
 @pytest.fixture
 def stack(sample: Path) -> Iterator[LocalStack]:
@@ -29,7 +32,7 @@ def stack(sample: Path) -> Iterator[LocalStack]:
     )
     with LocalStack(settings=settings) as local:
         local.client("s3").put_object(
-            Bucket=local.name("InputBucket"), Key="staged/u.jsonl", Body=b'{"userId": "1"}\nnot json\n'
+            Bucket=local.name("InputBucket"), Key="snapshots/staged/u.jsonl", Body=b'{"userId": "1"}\nnot json\n'
         )
         yield local
 
@@ -38,8 +41,8 @@ def create(stack: LocalStack, name: str, **overrides: Any) -> str:
     request = {
         "jobName": name,
         "solutionVersionArn": SV,
-        "roleArn": "arn:aws:iam::123456789012:role/p",
-        "jobInput": {"s3DataSource": {"path": f"s3://{stack.name('InputBucket')}/staged/u.jsonl"}},
+        "roleArn": PERSONALIZE_ROLE,
+        "jobInput": {"s3DataSource": {"path": f"s3://{stack.name('InputBucket')}/snapshots/staged/u.jsonl"}},
         "jobOutput": {"s3DataDestination": {"path": f"s3://{stack.name('OutputBucket')}/output/{name}/"}},
         **overrides,
     }
@@ -154,7 +157,7 @@ def test_theme_generation_writes_theme_lines_and_is_refused_where_the_service_re
     items = solution_version_arn("items")
     request = {
         "solutionVersionArn": items,
-        "roleArn": "arn:aws:iam::123456789012:role/p",
+        "roleArn": PERSONALIZE_ROLE,
         "batchInferenceJobMode": "THEME_GENERATION",
         "themeGenerationConfig": {"fieldsForThemeGeneration": {"itemName": "TITLE"}},
     }
@@ -162,10 +165,12 @@ def test_theme_generation_writes_theme_lines_and_is_refused_where_the_service_re
     with LocalStack(settings=settings) as local:
         bucket, output = local.name("InputBucket"), f"s3://{local.name('OutputBucket')}/output/themes/"
         first_item = json.loads((sample / "items.jsonl").read_text().splitlines()[0])["itemId"]
-        local.client("s3").put_object(Bucket=bucket, Key="staged/themes.jsonl", Body=json.dumps({"itemId": first_item}))
+        local.client("s3").put_object(
+            Bucket=bucket, Key="snapshots/staged/themes.jsonl", Body=json.dumps({"itemId": first_item})
+        )
         personalize = local.client("personalize")
         job = personalize.create_batch_inference_job(
-            jobName="themes", jobInput={"s3DataSource": {"path": f"s3://{bucket}/staged/themes.jsonl"}},
+            jobName="themes", jobInput={"s3DataSource": {"path": f"s3://{bucket}/snapshots/staged/themes.jsonl"}},
             jobOutput={"s3DataDestination": {"path": output}}, numResults=5, **request,
         )["batchInferenceJobArn"]  # fmt: skip
         described = terminal(personalize, job)
@@ -179,7 +184,7 @@ def test_theme_generation_writes_theme_lines_and_is_refused_where_the_service_re
         # Refused with the users recipe, and outside the three theme regions
         with pytest.raises(personalize.exceptions.InvalidInputException):
             personalize.create_batch_inference_job(
-                jobName="themes-users", jobInput={"s3DataSource": {"path": f"s3://{bucket}/staged/themes.jsonl"}},
+                jobName="themes-users", jobInput={"s3DataSource": {"path": f"s3://{bucket}/snapshots/staged/themes.jsonl"}},
                 jobOutput={"s3DataDestination": {"path": output}},
                 **{**request, "solutionVersionArn": solution_version_arn("users")},
             )  # fmt: skip
@@ -203,11 +208,11 @@ def test_themes_are_refused_outside_their_regions_and_fail_above_100_records(sam
     with LocalStack(settings=settings) as local:
         bucket = local.name("InputBucket")
         body = "".join(json.dumps({"itemId": f"i{n}"}) + "\n" for n in range(101))
-        local.client("s3").put_object(Bucket=bucket, Key="staged/many.jsonl", Body=body)
+        local.client("s3").put_object(Bucket=bucket, Key="snapshots/staged/many.jsonl", Body=body)
         personalize = local.client("personalize")
         job = personalize.create_batch_inference_job(
-            **{**request, "jobName": "themes-many"}, roleArn="arn:aws:iam::123456789012:role/p",
-            jobInput={"s3DataSource": {"path": f"s3://{bucket}/staged/many.jsonl"}},
+            **{**request, "jobName": "themes-many"}, roleArn=PERSONALIZE_ROLE,
+            jobInput={"s3DataSource": {"path": f"s3://{bucket}/snapshots/staged/many.jsonl"}},
             jobOutput={"s3DataDestination": {"path": f"s3://{local.name('OutputBucket')}/output/many/"}},
         )["batchInferenceJobArn"]  # fmt: skip
         described = terminal(personalize, job)

@@ -28,6 +28,12 @@ Timestamp = Annotated[datetime, PlainSerializer(aws_time, return_type=str, when_
 
 EVENTS_SHOWN = 10
 """How many problems an Input Rejected event carries; the report in S3 has up to 100."""
+INLINE_ENTRIES = 10
+"""How many entries of a list that grows with the input (a folder's files, a drop's jobs) an event or an execution
+input carries: the first ones, with the count, and the whole list in the S3 manifest the event names. An event then
+stays far inside EventBridge's 256 KB, an execution input inside Step Functions' 256 KiB, whatever the drop."""
+FAILURE_REASON_SHOWN = 500
+"""The characters of a job's failure reason a Drop Completed carries per job (Job Failed has it whole)."""
 
 
 class Backend(StrEnum):
@@ -66,7 +72,14 @@ class JobOutput(WireModel):
     """Where results are (or will be): the output prefix and one ``<input file name>.out`` per input file."""
 
     path: str = Field(description="S3 URI of the output prefix, ending in /")
-    files: list[str] = Field(description="S3 URIs of the output files")
+    files: list[str] = Field(
+        max_length=INLINE_ENTRIES,
+        description="S3 URIs of the output files: every one, or the first 10 when fileCount says there are more "
+        "(the job's manifest lists them all)",
+    )
+    file_count: int | None = Field(
+        default=None, ge=0, description="how many output files the job writes, when files lists only the first 10"
+    )
 
 
 class InputRejected(WireModel):
@@ -110,8 +123,16 @@ class JobDetail(WireModel):
     input: InputFile
     parts: list[InputFile] | None = Field(
         default=None,
+        max_length=INLINE_ENTRIES,
         description="a folder drop's input files, each with its snapshot (input is then the folder's marker, "
-        "_SUCCESS or manifest.json, with their records in total); null for a single file",
+        "_SUCCESS or manifest.json, with their records in total): every one, or the first 10 when partCount says "
+        "there are more; null for a single file",
+    )
+    part_count: int | None = Field(default=None, ge=1, description="how many input files a folder job reads")
+    manifest: str | None = Field(
+        default=None,
+        description="S3 URI of the job's manifest, a JSON object listing every input file (parts) and every output "
+        "file (files) of a folder job; null for a single file",
     )
     split: SplitPart | None = Field(
         default=None,
@@ -174,6 +195,14 @@ class JobFailed(JobDetail):
     finished_at: Timestamp
 
 
+class JobManifest(WireModel):
+    """A folder job's manifest (``manifest``): everything the event lists only the first of."""
+
+    job_name: str
+    parts: list[InputFile]
+    files: list[str]
+
+
 class DropJob(WireModel):
     """One job of a drop, as it ended."""
 
@@ -198,8 +227,14 @@ class DropJob(WireModel):
             split=ended.split,
             records=ended.input.records,
             output=ended.output,
-            failure_reason=getattr(ended, "failure_reason", None),
+            failure_reason=_shortened(getattr(ended, "failure_reason", None)),
         )
+
+
+def _shortened(reason: str | None) -> str | None:
+    if reason is None or len(reason) <= FAILURE_REASON_SHOWN:
+        return reason
+    return reason[: FAILURE_REASON_SHOWN - 1] + "…"
 
 
 class DropCompleted(WireModel):
@@ -210,10 +245,25 @@ class DropCompleted(WireModel):
     input: InputFile = Field(description="the dropped file, with all its records (no snapshot: each job has its own)")
     kind: JobKind
     job_type: JobType
-    jobs: list[DropJob] = Field(description="each job's outcome, in part order, then by solution version")
+    jobs: list[DropJob] = Field(
+        max_length=INLINE_ENTRIES,
+        description="the jobs' outcomes, in part order, then by solution version: every one, or the first 10 when "
+        "jobCount says there are more (the manifest lists them all)",
+    )
+    job_count: int = Field(ge=1, description="how many jobs the drop made")
     succeeded: int = Field(ge=0)
     failed: int = Field(ge=0)
+    manifest: str | None = Field(
+        default=None, description="S3 URI of the drop's manifest, a JSON object listing every job's outcome (jobs)"
+    )
     completed_at: Timestamp
+
+
+class DropManifest(WireModel):
+    """A drop's manifest: every job's outcome, when Drop Completed lists only the first 10."""
+
+    drop_id: str
+    jobs: list[DropJob]
 
 
 DETAIL_TYPES: dict[str, type[WireModel]] = {

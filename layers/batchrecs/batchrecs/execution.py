@@ -272,6 +272,18 @@ def polling_schedule(*, first_wait: int, minimum: int, maximum: int, growth_perc
     return waits or [minimum]
 
 
+QUEUE_TRIES_MAX = 1_500
+"""The most tries a job queued for its whole MaxJobSeconds may make. Each try is 9 events of the execution's history
+(Create job's five, Job created?'s two, Wait for capacity's two), and a Standard execution's history ends at 25,000
+events (batchrecs.limits): 1,500 tries take 13,500, leaving the rest for polling, fan-out and the events."""
+
+
+def queue_wait_floor(max_seconds: int) -> int:
+    """The shortest wait between a queued job's tries: MaxJobSeconds spread over QUEUE_TRIES_MAX tries (58 s at the
+    default one day, 404 s at seven), so that no queue, however long, runs the execution out of history."""
+    return -(-max_seconds // QUEUE_TRIES_MAX)
+
+
 class CapacityRetry(WireModel):
     """Backoff for a job queued behind Personalize's concurrency quota: full jitter under a cap that doubles, from
     ``base_seconds`` up to ``max_seconds``. The time queued counts towards MaxJobSeconds (``out_of_time``).

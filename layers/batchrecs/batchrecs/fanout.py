@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 import time
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import orjson
 
@@ -97,13 +97,42 @@ def shard_label(result: ShardResult) -> str:
     return f"shard {result.index}{of}{lines}"
 
 
-def failure_reason(results: list[ShardResult]) -> str | None:
-    """Why the job failed, naming every shard that failed after its retries (None: every shard succeeded)."""
+FAILURES_NAMED = 10
+"""How many failed shards a job's failure reason names (with their errors); it counts the rest."""
+ERROR_MESSAGE_KEPT = 1000
+"""The characters of a shard's error message its error file keeps."""
+
+
+NO_MESSAGE = (
+    "no message (the function ended before its handler could leave one, as on a timeout or an out-of-memory kill; "
+    "the execution's history has Lambda's cause)"
+)
+
+
+def error_key(shard: Shard) -> str:
+    """Where a failing ScoreFunction leaves its shard's error (type and message): the Map's result carries only the
+    error's name, since Lambda's error payload (2-3 KB with its stack trace) times hundreds of shards would pass
+    Step Functions' 256 KiB. Beside the shard's output, deleted with it."""
+    return f"{shard.output_key}.error.json"
+
+
+def shard_error(error: BaseException) -> dict[str, str]:
+    return {"errorType": type(error).__name__, "errorMessage": str(error)[:ERROR_MESSAGE_KEPT]}
+
+
+def failure_reason(results: list[ShardResult], messages: dict[int, str] | None = None) -> str | None:
+    """Why the job failed, naming the first FAILURES_NAMED shards that failed after their retries, each with its
+    error and message (``messages``, by shard, from their error files; else the cause the result carries), and
+    counting the rest (None: every shard succeeded)."""
     failed = [result for result in results if result.error is not None]
     if not failed:
         return None
-    named = "; ".join(f"{shard_label(result)}: {result.error}: {_message(result.cause)}" for result in failed)
-    return f"{len(failed)} of {len(results)} shards failed after retries, so no output was written: {named}"
+    named = "; ".join(
+        f"{shard_label(result)}: {result.error}: {(messages or {}).get(result.index) or _message(result.cause)}"
+        for result in failed[:FAILURES_NAMED]
+    )
+    more = f"; and {len(failed) - FAILURES_NAMED} more" if len(failed) > FAILURES_NAMED else ""
+    return f"{len(failed)} of {len(results)} shards failed after retries, so no output was written: {named}{more}"
 
 
 def _message(cause: str | None) -> str:
@@ -111,7 +140,7 @@ def _message(cause: str | None) -> str:
     try:
         payload = orjson.loads(cause or "")
     except orjson.JSONDecodeError:
-        return cause or "no cause given"
+        return cause or NO_MESSAGE
     return str(payload.get("errorMessage", cause)) if isinstance(payload, dict) else str(cause)
 
 
@@ -176,6 +205,8 @@ class ShardFiles(Protocol):
 
     def delete_prefix(self, bucket: str, prefix: str) -> int: ...
 
+    def read_json(self, bucket: str, key: str) -> Any: ...
+
 
 class MergeOutcome(WireModel):
     """MergeFunction's answer, which the state machine turns into Job Succeeded or Job Failed."""
@@ -198,7 +229,8 @@ def merge_shards(files: ShardFiles, request: MergeRequest) -> MergeOutcome:
         files.delete_prefix(bucket, plan.prefix)
         return MergeOutcome(status="DISCARDED")
     results = sorted(request.results, key=lambda result: result.index)
-    reason = failure_reason(results) or _incomplete(results, plan.count)
+    messages = _messages(files, bucket, plan.prefix, [r.index for r in results if r.error][:FAILURES_NAMED])
+    reason = failure_reason(results, messages) or _incomplete(results, plan.count)
     if reason is not None:
         files.delete_prefix(bucket, plan.prefix)
         return MergeOutcome(status="CREATE FAILED", failure_reason=reason)
@@ -228,6 +260,16 @@ def merge_shards(files: ShardFiles, request: MergeRequest) -> MergeOutcome:
         ],
         merge_seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _messages(files: ShardFiles, bucket: str, prefix: str, indices: list[int]) -> dict[int, str]:
+    """The failed shards' messages, from the error files their ScoreFunctions left (a shard that timed out has none)."""
+    found = {}
+    for index in indices:
+        error = files.read_json(bucket, f"{shard_key(prefix, index)}.error.json")
+        if isinstance(error, dict) and "errorMessage" in error:
+            found[index] = f"{error.get('errorType', 'Error')}: {error['errorMessage']}"
+    return found
 
 
 def _incomplete(results: list[ShardResult], count: int) -> str | None:

@@ -27,6 +27,7 @@ from batchrecs.execution import (
     S3Location,
     ShardPlan,
     Submission,
+    queue_wait_floor,
 )
 from batchrecs.fanout import manifest_key, may_fan_out, plan_shards, shard_splitter
 from batchrecs.folders import (
@@ -46,6 +47,7 @@ from batchrecs.plan import (
     Paths,
     PlannedJob,
     Route,
+    fit_problems,
     part_name,
     plan_folder_job,
     plan_jobs,
@@ -226,8 +228,12 @@ def _submit(
     shards = None
     if routes[0].model is not None and report.records > stack.small_job_max_records:
         shards = _plan_shards(sharder, paths, drop.bucket, stack, ports)
+    planned = plan_jobs(source, report.kind, paths, routes, stack, submitted_at, copies, shards)
+    too_large = fit_problems(planned)
+    if too_large:  # before any job is created: one that cannot be watched must never start
+        return _reject_problems(drop, version_id, too_large, ports, stack, records=report.records, kind=report.kind)
     started: list[SubmitResult] = []
-    for job in plan_jobs(source, report.kind, paths, routes, stack, submitted_at, copies, shards):
+    for job in planned:
         try:
             started.append(_start(job, ports))
         except JobRefused as refused:  # permanent: reject now, rather than retry it into a dead letter
@@ -335,7 +341,7 @@ def _submit_folder(
         logger.info("folder split", extra={"jobs": len(groups), "files": len(keys), "records": records})
         count(Metric.INPUTS_SPLIT)
 
-    started: list[SubmitResult] = []
+    planned = []
     for number, (group, name) in enumerate(zip(groups, names, strict=True), start=1):
         snapshots = f"{stack.snapshot_prefix}{drop_id}/" + (f"job-{number:03d}/" if len(groups) > 1 else "")
         inputs = [_folder_snapshot(drop.bucket, piece, snapshots, ports) for piece in group]
@@ -346,9 +352,16 @@ def _submit_folder(
             records=sum(piece.records for piece in group),
             snapshot=Snapshot(bucket=drop.bucket, key=snapshots),
         )
-        job = plan_folder_job(
-            marker, inputs, kind, name, settings, stack, submitted_at, drop_id=drop_id, drop_jobs=len(groups)
+        planned.append(
+            plan_folder_job(
+                marker, inputs, kind, name, settings, stack, submitted_at, drop_id=drop_id, drop_jobs=len(groups)
+            )
         )
+    too_large = fit_problems(planned)
+    if too_large:  # before any job is created: one that cannot be watched must never start
+        return _reject_problems(drop, version_id, too_large, ports, stack, records=records, kind=kind)
+    started: list[SubmitResult] = []
+    for job in planned:
         try:
             started.append(_start(job, ports))
         except JobRefused as refused:
@@ -448,6 +461,9 @@ def _start(job: PlannedJob, ports: SubmitPorts) -> SubmitResult:
     detail, capacity = job.detail, job.capacity
     tickets = ports.tickets.for_type(detail.job_type) if ports.tickets is not None else None
     queued: CreateJobRequest | CreateSegmentJobRequest | None = None
+    if job.manifest is not None and detail.manifest is not None:  # before the job exists: its events name it
+        bucket, _, key = detail.manifest.removeprefix("s3://").partition("/")
+        ports.files.put_json(bucket, key, job.manifest.model_dump(mode="json", by_alias=True))
     if job.create is not None:
         try:
             if tickets is not None and tickets.waiting(capacity.stale_after):
@@ -589,7 +605,7 @@ def create_queued_job(
         with contextlib.suppress(CapacityExceeded):  # still no room: the wait below
             created = personalize.create(execution.create)
     if created is None:
-        wait = capacity.wait_after(ahead, rng)
+        wait = max(capacity.wait_after(ahead, rng), queue_wait_floor(execution.polling.max_seconds))
         if capacity.out_of_time(wait, execution.polling):
             logger.warning("queue timed out", extra={"queued_seconds": capacity.queued_seconds})
             if tickets is not None and ticket is not None:

@@ -12,18 +12,34 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.metrics import MetricUnit
 
 from batchrecs.adapters.ledger import TERMINAL, JobLedger, parse
-from batchrecs.events import DropCompleted, DropJob, InputFile, JobDetail, JobFailed, JobSucceeded
+from batchrecs.events import (
+    INLINE_ENTRIES,
+    DropCompleted,
+    DropJob,
+    DropManifest,
+    InputFile,
+    JobDetail,
+    JobFailed,
+    JobSucceeded,
+)
 from batchrecs.observability import Metric, by_backend, logger
-from batchrecs.ports import Publisher
+from batchrecs.plan import manifest_key
+from batchrecs.ports import Manifests, Publisher
 
 OUTCOME_METRICS = {"Job Succeeded": Metric.JOBS_SUCCEEDED, "Job Failed": Metric.JOBS_FAILED}
 
 
 def record_event(
-    detail_type: str, detail: object, ledger: JobLedger, time: str | None = None, publisher: Publisher | None = None
+    detail_type: str,
+    detail: object,
+    ledger: JobLedger,
+    time: str | None = None,
+    publisher: Publisher | None = None,
+    manifests: Manifests | None = None,
 ) -> JobDetail:
     """Record a job's event in the ledger; count and log it when it is the job's end, and when it is the last end
-    of a drop that made several jobs, publish that drop's one Drop Completed."""
+    of a drop that made several jobs, publish that drop's one Drop Completed (its manifest written first, when it
+    lists more jobs than the event carries)."""
     job = parse(detail_type, detail)
     logger.set_correlation_id(job.job_name)
     latest = ledger.record(detail_type, job, time)
@@ -37,24 +53,36 @@ def record_event(
         if latest and job.drop_jobs > 1 and job.drop_id is not None and publisher is not None:
             jobs = ledger.end_drop_job(job)
             if jobs is not None:
+                completed, manifest = drop_completed(job, jobs)
                 try:
-                    publisher.publish(drop_completed(job, jobs))
+                    if manifest is not None and completed.manifest is not None:
+                        if manifests is None:
+                            raise ValueError("a drop of more jobs than Drop Completed carries needs its manifest")
+                        bucket, _, key = completed.manifest.removeprefix("s3://").partition("/")
+                        manifests.put_json(bucket, key, manifest.model_dump(mode="json", by_alias=True))
+                    publisher.publish(completed)
                 except Exception:
                     ledger.release_drop(job.drop_id)  # the retry publishes it
                     raise
     return job
 
 
-def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> DropCompleted:
+def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> tuple[DropCompleted, DropManifest | None]:
     """The Drop Completed of the drop ``last`` ended: its jobs in part order, then by solution version (a folder's
-    jobs by name, which numbers them)."""
+    jobs by name, which numbers them), the first INLINE_ENTRIES of them; with more, the manifest listing all, kept
+    beside the drop's outputs' (``manifests/<drop id>/drop.json`` in the output bucket)."""
     jobs = sorted(jobs, key=lambda job: (job.split.index if job.split else 0, job.solution_version_arn, job.job_name))
     version = jobs[0].solution_version_arn  # versions compared read the same records: counted once
     records = sum(job.records for job in jobs if job.solution_version_arn == version)
     succeeded = sum(job.status == "ACTIVE" for job in jobs)
     logger.info("drop completed", extra={"drop_id": last.drop_id, "jobs": len(jobs), "succeeded": succeeded})
-    return DropCompleted(
-        drop_id=last.drop_id or last.job_name,
+    drop_id = last.drop_id or last.job_name
+    manifest = None
+    if len(jobs) > INLINE_ENTRIES:
+        bucket = last.output.path.removeprefix("s3://").split("/", 1)[0]
+        manifest = f"s3://{bucket}/{manifest_key(drop_id, 'drop')}"
+    completed = DropCompleted(
+        drop_id=drop_id,
         input=InputFile(
             bucket=last.input.bucket,
             key=last.input.key,
@@ -63,11 +91,14 @@ def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> DropC
         ),
         kind=last.kind,
         job_type=last.job_type,
-        jobs=jobs,
+        jobs=jobs[:INLINE_ENTRIES],
+        job_count=len(jobs),
         succeeded=succeeded,
         failed=len(jobs) - succeeded,
+        manifest=manifest,
         completed_at=datetime.now(UTC),
     )
+    return completed, DropManifest(drop_id=drop_id, jobs=jobs) if manifest else None
 
 
 def _count(detail_type: str, finished: JobSucceeded | JobFailed) -> None:

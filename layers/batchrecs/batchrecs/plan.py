@@ -8,15 +8,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from batchrecs.events import Backend, InputFile, JobDetail, JobOutput, JobType, Snapshot, SplitPart
+from batchrecs import limits
+from batchrecs.events import (
+    INLINE_ENTRIES,
+    Backend,
+    InputFile,
+    JobDetail,
+    JobManifest,
+    JobOutput,
+    JobType,
+    Snapshot,
+    SplitPart,
+)
 from batchrecs.execution import (
     CapacityRetry,
     CreateJobRequest,
     CreateSegmentJobRequest,
+    ExecutionInput,
+    JobRef,
     ModelLocation,
     Polling,
     ScoreRequest,
     ShardPlan,
+    Submission,
 )
 from batchrecs.naming import job_name
 from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
@@ -203,6 +217,8 @@ class PlannedJob:
     capacity: CapacityRetry
     shards: ShardPlan | None = None
     """A self-hosted job fanned out across ScoreFunctions: its shards."""
+    manifest: JobManifest | None = None
+    """A folder job's every input and output file, written to ``detail.manifest`` before the job is created."""
 
 
 def create_request(
@@ -251,6 +267,8 @@ def plan_folder_job(
     drop_id = drop_id or name
     folder = f"{stack.output_prefix}{name}/" if drop_jobs == 1 else f"{stack.output_prefix}{drop_id}/{name}/"
     output = f"s3://{stack.output_bucket}/{folder}"
+    files = [f"{output}{posixpath.basename(p.snapshot.key if p.snapshot else p.key)}.out" for p in parts]
+    manifest = JobManifest(job_name=name, parts=parts, files=files)
     detail = JobDetail(
         job_name=name,
         drop_id=drop_id,
@@ -259,20 +277,34 @@ def plan_folder_job(
         job_arn=None,
         kind=kind,
         input=marker,
-        parts=parts,
+        parts=parts[:INLINE_ENTRIES],
+        part_count=len(parts),
+        manifest=f"s3://{stack.output_bucket}/{manifest_key(drop_id, name)}",
         drop_jobs=drop_jobs,
-        output=JobOutput(
-            path=output,
-            files=[f"{output}{posixpath.basename(p.snapshot.key if p.snapshot else p.key)}.out" for p in parts],
-        ),
+        output=JobOutput(path=output, files=files[:INLINE_ENTRIES], file_count=len(files)),
         settings=settings,
         submitted_at=submitted_at,
     )
     snapshots = marker.snapshot or marker
     create = create_request(kind, settings, name, stack, f"s3://{snapshots.bucket}/{snapshots.key}", output)
     return PlannedJob(
-        detail=detail, create=create, score=None, polling=polling_for(stack), capacity=capacity_for(stack)
+        detail=detail,
+        create=create,
+        score=None,
+        polling=polling_for(stack),
+        capacity=capacity_for(stack),
+        manifest=manifest,
     )
+
+
+MANIFEST_PREFIX = "manifests/"
+"""Where, in the output bucket, the lists an event carries only the first of are kept whole: a folder job's files
+(``manifests/<drop id>/<job>.json``) and a drop's jobs (``manifests/<drop id>/drop.json``)."""
+
+
+def manifest_key(drop_id: str, name: str) -> str:
+    """The key of a job's manifest (``name``: the job's name) or of its drop's (``name``: ``drop``)."""
+    return f"{MANIFEST_PREFIX}{drop_id}/{name}.json"
 
 
 def plan_jobs(
@@ -351,3 +383,43 @@ def plan_jobs(
             )
         )
     return jobs
+
+
+HEADROOM_BYTES = 32 * 1024
+"""What a running execution adds to its input (Personalize's job description, the outcome, a caught error) and what a
+terminal event adds to the job's detail: a job is started only when its input and detail fit with this to spare."""
+LONGEST_JOB_ARN = "arn:aws-us-gov:personalize:us-gov-west-1:123456789012:batch-segment-job/" + "x" * 63
+
+
+def fit_problems(jobs: list[PlannedJob]) -> list[tuple[str, str]]:
+    """The jobs whose execution input or events would pass Step Functions' or EventBridge's limits, each named:
+    checked before any job is created, since a Personalize job cannot be stopped once it runs."""
+    problems = []
+    for job in jobs:
+        detail = job.detail.model_copy(update={"job_arn": LONGEST_JOB_ARN})
+        worst = ExecutionInput(
+            event=detail,
+            submitted=Submission(status="CREATE IN_PROGRESS"),
+            job=JobRef(arn=LONGEST_JOB_ARN),
+            score=job.score,
+            shards=job.shards,
+            polling=job.polling,
+            create=job.create,
+            capacity=job.capacity.model_copy(update={"ticket": 10**12}),
+        )
+        size = len(worst.model_dump_json(by_alias=True).encode())
+        if size + HEADROOM_BYTES > limits.STATES_PAYLOAD_BYTES:
+            problems.append(
+                (
+                    "size",
+                    f"job {job.detail.job_name}: its execution input would be {size:,} bytes, and Step Functions "
+                    f"takes {limits.STATES_PAYLOAD_BYTES:,} with {HEADROOM_BYTES:,} to spare for the run; "
+                    "fewer tags or settings would fit",
+                )
+            )
+        event = len(detail.model_dump_json(by_alias=True).encode())
+        if event + HEADROOM_BYTES > limits.EVENTS_ENTRY_BYTES:
+            problems.append(
+                ("size", f"job {job.detail.job_name}: its events would be over EventBridge's 256 KB ({event:,} bytes)")
+            )
+    return problems

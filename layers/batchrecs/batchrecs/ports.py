@@ -62,6 +62,12 @@ class Executions(Protocol):
     def start(self, name: str, execution: ExecutionInput) -> Started: ...
 
 
+class Manifests(Protocol):
+    """Where the whole lists an event carries only the first of are written (S3)."""
+
+    def put_json(self, bucket: str, key: str, document: dict[str, Any] | list[Any]) -> None: ...
+
+
 class Publisher(Protocol):
     """The event bus (``EventPublisher``)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -15,7 +16,21 @@ ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})
 running jobs, freed in tens of minutes) as throttling, and would spend seconds retrying it in vain."""
 
 
-@cache
 def client(service: str, *, retries: bool = True) -> Any:
-    """One client per service and container, created on first use (never at import, so moto can be set up first)."""
-    return boto3.client(service, config=RETRIES if retries else ONE_ATTEMPT)  # type: ignore[call-overload]
+    """One client per service and container, created on first use (never at import, so moto can be set up first).
+
+    Keyed by the credentials Lambda put in the environment too: in a container they never change, and where several
+    functions share a process (the local stack runs each with its own role's) each gets clients signed as itself."""
+    return _client(service, retries, os.environ.get("AWS_ACCESS_KEY_ID", ""))
+
+
+@cache
+def _client(service: str, retries: bool, _access_key: str) -> Any:
+    # A session of its own: a session resolves the environment's credentials once and keeps them.
+    session = boto3.session.Session()
+    return session.client(service, config=RETRIES if retries else ONE_ATTEMPT)  # type: ignore[call-overload]
+
+
+def forget_clients() -> None:
+    """Drop every cached client (a local stack's clients belong to its moto session)."""
+    _client.cache_clear()

@@ -157,6 +157,16 @@ class S3Files:
             ContentType="application/json",
         )
 
+    def read_json(self, bucket: str, key: str) -> Any:
+        """A JSON object's content, or None when there is no such object."""
+        try:
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        return orjson.loads(body)
+
     def exists(self, bucket: str, key: str) -> bool:
         try:
             self.head(bucket, key, None)
