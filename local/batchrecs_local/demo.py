@@ -21,6 +21,9 @@ FAST_PARAMETERS = {
     "PollIntervalSeconds": "1",
     "CapacityRetrySeconds": "1",
     "CapacityRetryMaxSeconds": "2",
+    # Queued jobs try at most QUEUE_TRIES_MAX times within MaxJobSeconds (Step Functions' history): ten minutes
+    # lets the local stack's queue try every second, where a day's default would space tries a minute apart.
+    "MaxJobSeconds": "600",
 }
 
 

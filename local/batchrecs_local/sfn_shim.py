@@ -23,7 +23,7 @@ from unittest import mock
 import botocore.session
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel
-from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -37,6 +37,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration impo
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_events import (
+    StateTaskServiceEvents,
+)
 from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
@@ -169,6 +172,28 @@ def _error_equals(self: Any, env: Any) -> None:
     _error_equals_eval(self, env)
 
 
+_events_from_error = StateTaskServiceEvents._from_error
+
+
+def _events_error(self: Any, env: Any, ex: Exception) -> Any:
+    """events:putEvents' service errors named as Step Functions names them (``EventBridge.ThrottlingException``), so
+    that a Retry or Catch on States.ALL takes them: moto names every one States.Runtime, which nothing catches."""
+    if not isinstance(ex, ClientError):
+        return _events_from_error(self, env, ex)
+    code = ex.response["Error"]["Code"]
+    name = f"EventBridge.{code}" if code.endswith("Exception") else f"EventBridge.{code}Exception"
+    return FailureEvent(
+        env=env,
+        error_name=CustomErrorName(error_name=name),
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(  # type: ignore[typeddict-item]  # one detail, as moto writes it
+            taskFailedEventDetails=TaskFailedEventDetails(
+                error=name, cause=str(ex), resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type()
+            )
+        ),
+    )
+
+
 def _error_name(error_name: Any) -> Any:
     """An iteration's or a branch's error as its parent sees it: moto wraps every name as a custom one, and refuses
     the ``States.`` names (an iteration over the size limit fails with ``States.DataLimitExceeded``, as on AWS)."""
@@ -225,6 +250,7 @@ def installed(functions: Mapping[str, Callable[[Any], Any]]) -> Iterator[None]:
             patches.enter_context(mock.patch.object(_AwsSdk, name, replacement))
         patches.enter_context(mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", _invoking(functions)))
         patches.enter_context(mock.patch.object(ErrorEqualsDecl, "_eval_body", _error_equals))
+        patches.enter_context(mock.patch.object(StateTaskServiceEvents, "_from_error", _events_error))
         for module in (iteration_worker, branches_decl):
             patches.enter_context(mock.patch.object(module, "CustomErrorName", _error_name))
         patches.enter_context(mock.patch.object(CommonStateField, "_eval_body", _state_within_history))
