@@ -157,10 +157,10 @@ class Deployer:
 
 
 NOT_NEEDED_LOCALLY = {
-    "AWS::S3::BucketPolicy": "moto does not enforce bucket policies",
-    "AWS::SQS::QueuePolicy": "moto does not enforce queue policies",
+    "AWS::S3::BucketPolicy": "enforced by batchrecs_local.iam from the template (moto evaluates no policy)",
+    "AWS::SQS::QueuePolicy": "enforced by batchrecs_local.iam from the template (moto evaluates no policy)",
     "AWS::Lambda::LayerVersion": "layers are on the Python path in process",
-    "AWS::Lambda::Permission": "moto enforces no resource policies; the rehearsal checks the template's",
+    "AWS::Lambda::Permission": "enforced by batchrecs_local.iam from the template: S3's and EventBridge's invokes",
     "AWS::EventSchemas::Registry": "schemas are checked against the models in the contract tests",
     "AWS::EventSchemas::Schema": "schemas are checked against the models in the contract tests",
     "AWS::CloudWatch::Alarm": "no metrics locally",

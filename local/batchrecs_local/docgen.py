@@ -14,10 +14,12 @@ from typing import Any
 from batchrecs.events import DETAIL_TYPES
 from batchrecs.model import WireModel
 from batchrecs.settings import SETTINGS, JobSettings
+from batchrecs_local.iamdoc import render_security
 from batchrecs_local.template import ROOT, Template
 
 SCHEMAS = ROOT / "docs" / "schemas"
 EVENTS_MD = ROOT / "docs" / "events.md"
+SECURITY_MD = ROOT / "docs" / "security.md"
 TEMPLATE = ROOT / "template.yaml"
 BEGIN = "# BEGIN GENERATED SCHEMAS"
 END = "# END GENERATED SCHEMAS"
@@ -215,9 +217,10 @@ def main() -> None:
     EVENTS_MD.write_text(events_markdown())
     TEMPLATE.write_text(render_template(TEMPLATE.read_text()))
     README.write_text(render_readme(README.read_text()))
+    SECURITY_MD.write_text(render_security(SECURITY_MD.read_text()))
     print(
         f"wrote {EVENTS_MD.relative_to(ROOT)}, {len(DETAIL_TYPES)} schemas, the template's schema block and "
-        "README's settings tables"
+        "README's settings tables, and docs/security.md's role tables"
     )
 
 

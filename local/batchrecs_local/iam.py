@@ -178,24 +178,30 @@ class Decision:
 def decide(principal: Principal, need: Need, resource_policy: Sequence[Mapping[str, Any]] = ()) -> Decision:
     """IAM's evaluation for one account: explicit deny, then an allow from identity or resource policy."""
     context = {**principal.context, **need.context}
+    denied = _applying("Deny", principal, need, context, resource_policy)
+    if denied:
+        return Decision(False, f"explicit deny in a {denied}")
+    if principal.admin:
+        return Decision(True, "the account's administrator")
+    allowed = _applying("Allow", principal, need, context, resource_policy)
+    if allowed:
+        return Decision(True, f"allowed by a {allowed}")
+    return Decision(False, "no identity-based or resource-based policy allows it")
+
+
+def _applying(
+    effect: str, principal: Principal, need: Need, context: Context, resource_policy: Sequence[Mapping[str, Any]]
+) -> str | None:
+    """The first policy statement of ``effect`` that speaks of the request, named (None: none does)."""
     identity = () if principal.service else principal.statements
     for source, statements, who in (
         ("identity policy", identity, None),
         ("resource policy", resource_policy, principal),
     ):
         for statement in statements:
-            if statement.get("Effect") == "Deny" and _statement_applies(statement, need, context, who):
-                return Decision(False, f"explicit deny in a {source} ({statement.get('Sid', 'no Sid')})")
-    if principal.admin:
-        return Decision(True, "the account's administrator")
-    for source, statements, who in (
-        ("identity policy", identity, None),
-        ("resource policy", resource_policy, principal),
-    ):
-        for statement in statements:
-            if statement.get("Effect") == "Allow" and _statement_applies(statement, need, context, who):
-                return Decision(True, f"allowed by a {source} ({statement.get('Sid', 'no Sid')})")
-    return Decision(False, "no identity-based or resource-based policy allows it")
+            if statement.get("Effect") == effect and _statement_applies(statement, need, context, who):
+                return f"{source} ({statement.get('Sid', 'no Sid')})"
+    return None
 
 
 # --- calls → requests ---------------------------------------------------------------------------------------------

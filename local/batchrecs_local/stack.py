@@ -94,6 +94,7 @@ class LocalStack:
         self._logs_were = True  # FUNCTION_OUTPUT.verbose before this stack, restored when it closes
         self._hooks = contextlib.ExitStack()
         self._faults = contextlib.ExitStack()
+        self._clients: dict[str, Any] = {}
         self._invokers: dict[str, Callable[[Any], Any]] = {}
         """Function name or ARN → its in-process invoker, for Step Functions' lambda:invoke tasks."""
 
@@ -220,7 +221,10 @@ class LocalStack:
         return self.authorizer.denials
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        """A client of the account's administrator (the user, the tests), one per service for the stack's life."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        return self._clients[service]
 
     def name(self, logical: str) -> str:
         return self.template.physical[logical].ref

@@ -227,6 +227,7 @@ class Template:
         if kind == "AWS::DynamoDB::Table":
             return Physical(name, {"Arn": self.arn("dynamodb", f"table/{name}")})
         if kind == "AWS::StepFunctions::StateMachine":
+            name = str(self.resolve(props["StateMachineName"])) if "StateMachineName" in props else name
             arn = self.arn("states", f"stateMachine:{name}")
             return Physical(arn, {"Arn": arn, "Name": name})
         if kind == "AWS::Lambda::Function":

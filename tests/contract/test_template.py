@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from batchrecs.settings import DEFAULT_NUM_RESULTS, PROBE_ARN, SETTINGS, JobSettings, StackSettings, job_defaults
-from batchrecs_local import docgen
+from batchrecs_local import docgen, iamdoc
 from batchrecs_local.deploy import NOT_NEEDED_LOCALLY, Deployer
 from batchrecs_local.template import ROOT, Template
 
@@ -48,6 +48,8 @@ def test_runtime_is_python_313_everywhere() -> None:
 def test_generated_docs_and_schemas_are_fresh() -> None:
     for name, text in docgen.schema_files().items():
         assert (docgen.SCHEMAS / name).read_text() == text, f"docs/schemas/{name} is stale: run make docs"
+    security = docgen.SECURITY_MD.read_text()
+    assert iamdoc.render_security(security) == security, "docs/security.md's role tables are stale: run make docs"
     assert docgen.EVENTS_MD.read_text() == docgen.events_markdown(), "docs/events.md is stale: run make docs"
     current = docgen.TEMPLATE.read_text()
     assert docgen.render_template(current) == current, "template.yaml's schema block is stale: run make docs"
