@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import botocore.handlers
 from botocore.exceptions import ClientError
@@ -472,6 +472,18 @@ def _denied(service: str, operation: str, message: str, *, head: bool = False) -
     return client_error(operation, code, text, 403)
 
 
+def _served(host: str | None) -> bool:
+    """Is ``host`` one the served stack listens on (Docker's bridge gateway, for the sam local tier)?"""
+    return host is not None and host in _served_hosts
+
+
+_served_hosts: set[str] = set()
+
+
+def serving_on(host: str) -> None:
+    _served_hosts.add(host)
+
+
 def _authorize(model: Any, params: dict[str, Any], request_signer: Any, context: dict[str, Any], **_: Any) -> None:
     authorizer = _active
     if authorizer is None:
@@ -483,7 +495,10 @@ def _authorize(model: Any, params: dict[str, Any], request_signer: Any, context:
     credentials = getattr(request_signer, "_credentials", None)
     access_key = getattr(credentials, "access_key", None)
     api_params = context.get("batchrecs_iam_params", {})
-    secure = str(params.get("url", "https:")).startswith("https:")
+    # moto's endpoints are https in process; the served stack's is plain HTTP on this host, which is taken as TLS
+    # (served_iam.py does the same), or the buckets' TLS-only policy would refuse every call to it.
+    url = urlsplit(str(params.get("url", "https://s3.amazonaws.com")))
+    secure = url.scheme == "https" or url.hostname in ("127.0.0.1", "localhost", "::1") or _served(url.hostname)
     operation = model.name
     try:
         principal = authorizer.check_call(access_key, service, operation, api_params, secure=secure)

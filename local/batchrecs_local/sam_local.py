@@ -31,7 +31,9 @@ BUILD = ROOT / ".aws-sam" / "build"
 IMAGE = "public.ecr.aws/lambda/python:3.13"
 REQUIRE_DOCKER = "BATCHRECS_REQUIRE_DOCKER"
 """Set (CI sets it) to make a missing Docker engine fail the tier instead of skipping it."""
-LOCAL_VARIABLES = ("AWS_ENDPOINT_URL", *LOCAL_LAMBDA_ENVIRONMENT)
+ROLE_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+"""The function's role's credentials, as Lambda gives them: the served stack authorizes its calls as that role."""
+LOCAL_VARIABLES = ("AWS_ENDPOINT_URL", *LOCAL_LAMBDA_ENVIRONMENT, *ROLE_CREDENTIALS)
 INVOKE_TIMEOUT = 600
 
 
@@ -82,7 +84,12 @@ def invoke_template(build: Path = BUILD) -> Path:
 def env_vars(stack: LocalStack, endpoint: str) -> dict[str, dict[str, str]]:
     """--env-vars: every function's environment as the local stack resolves it, pointed at ``endpoint``."""
     return {
-        logical: {**function.environment, **LOCAL_LAMBDA_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint}
+        logical: {
+            **function.environment,
+            **LOCAL_LAMBDA_ENVIRONMENT,
+            **{name: function.credentials[name] for name in ROLE_CREDENTIALS},
+            "AWS_ENDPOINT_URL": endpoint,
+        }
         for logical, function in stack.functions.items()
     }
 

@@ -29,7 +29,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
-from batchrecs_local import emulator, iam, sfn_shim
+from batchrecs_local import emulator, iam, served_iam, sfn_shim
 from batchrecs_local.delivery import lambda_destinations
 from batchrecs_local.demo import FAST_PARAMETERS, demo_emulator, solution_version_arn
 from batchrecs_local.deploy import NOT_NEEDED_LOCALLY, Deployer
@@ -120,6 +120,17 @@ class LocalStack:
     # --- lifecycle --------------------------------------------------------------------------------------
 
     def __enter__(self) -> LocalStack:
+        try:
+            return self._start()
+        except BaseException:  # a template the deploy refuses: nothing of this stack may outlive it
+            self._faults.close()
+            self._hooks.close()
+            FUNCTION_OUTPUT.verbose = self._logs_were
+            self._mock.stop()
+            self._env.stop()
+            raise
+
+    def _start(self) -> LocalStack:
         self._env.start()
         self._mock.start()
         self._logs_were, FUNCTION_OUTPUT.verbose = FUNCTION_OUTPUT.verbose, self.function_logs
@@ -209,6 +220,10 @@ class LocalStack:
         # query, and the local stack talks to nothing outside this host.
         with mock.patch("socket.getfqdn", lambda name="": name):
             server.start()
+        wsgi = server._server
+        assert wsgi is not None
+        iam.serving_on(host)
+        wsgi.app = served_iam.guarded(wsgi.app, _object_exists)  # calls over HTTP meet IAM and the limits too
         try:
             bound_host, bound_port = server.get_host_and_port()
             yield f"http://{bound_host}:{bound_port}"

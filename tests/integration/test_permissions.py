@@ -40,6 +40,8 @@ def ended(stack: LocalStack, tap: EventTap, invocations: list[Any], timeout: flo
     while time.monotonic() < deadline:
         running = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
         terminal = [e["detail-type"] for e in tap.drain() if e["detail-type"] in TERMINAL]
+        if not terminal and stack.denials:  # refused: the flow cannot end as designed (retries may go on for long)
+            return f"denied: {stack.denials[0]}"
         if terminal or not running:
             stack.wait_for_deliveries()
             errors = [i.error for i in stack.invocations if i.error]

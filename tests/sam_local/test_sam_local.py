@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from batchrecs.events import DETAIL_TYPES
@@ -167,7 +168,15 @@ def test_score_a_shard_then_merge_the_shards_into_the_unsharded_output(tier: Tie
     assert merged.result["status"] == "ACTIVE" and merged.result["lines"] == 25
 
     whole = score.model_copy(update={"output_key": "output/unsharded/users.jsonl.out"})
-    score_job(s3, whole)
+    credentials = tier.stack.functions["ScoreFunction"].credentials  # only the job roles write under output/
+    as_scorer = boto3.client(
+        "s3",
+        region_name=tier.stack.region,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials["AWS_SESSION_TOKEN"],
+    )
+    score_job(as_scorer, whole)
     assert read(tier, score.output_bucket, score.output_key) == read(tier, whole.output_bucket, whole.output_key)
     assert s3.list_objects_v2(Bucket=score.output_bucket, Prefix=request["shards"]["prefix"])["KeyCount"] == 0
 

@@ -37,8 +37,9 @@ from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, Set
 from batchrecs.split import Piece
 
 MAX_DROP_JOBS = 250
-"""The most jobs one drop makes (parts × solution versions compared): Drop Completed lists every one, and an
-EventBridge event holds at most 256 KB. 250 parts of 1 GB, or 25,000 theme records."""
+"""The most jobs one drop makes (parts × solution versions compared): 250 parts of 1 GB, or 25,000 theme records.
+Drop Completed carries the first 10 and names a manifest of all; the drop's ledger item holds every job's outcome
+(failure reasons shortened), far inside DynamoDB's 400 KB at 250 (tests/integration/test_worst_cases.py)."""
 
 
 def too_many_jobs(paths: Paths) -> bool:

@@ -25,12 +25,17 @@ def client(service: str, *, retries: bool = True) -> Any:
 
 
 @cache
-def _client(service: str, retries: bool, _access_key: str) -> Any:
-    # A session of its own: a session resolves the environment's credentials once and keeps them.
-    session = boto3.session.Session()
-    return session.client(service, config=RETRIES if retries else ONE_ATTEMPT)  # type: ignore[call-overload]
+def _session(_access_key: str) -> boto3.session.Session:
+    """One session per credentials: a session resolves the environment's credentials once and keeps them."""
+    return boto3.session.Session()
+
+
+@cache
+def _client(service: str, retries: bool, access_key: str) -> Any:
+    return _session(access_key).client(service, config=RETRIES if retries else ONE_ATTEMPT)  # type: ignore[call-overload]
 
 
 def forget_clients() -> None:
     """Drop every cached client (a local stack's clients belong to its moto session)."""
     _client.cache_clear()
+    _session.cache_clear()
