@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from batchrecs.events import Backend, InputFile
+from batchrecs.events import INLINE_ENTRIES, Backend, InputFile, Snapshot
 from batchrecs.execution import ModelLocation
-from batchrecs.plan import Paths, Route, plan_jobs, route, self_hosted_reasons
+from batchrecs.plan import Paths, Route, fit_problems, plan_folder_job, plan_jobs, route, self_hosted_reasons
 from batchrecs.settings import BackendChoice, JobKind, JobSettings, SettingsError
 from batchrecs.split import Piece
 from tests.fakes import stack_settings
@@ -89,3 +90,56 @@ def test_each_job_asks_its_backend_to_read_the_snapshot() -> None:
     assert created.create.job_input.s3_data_source.path == f"s3://in/{paths.snapshot_key}"
     assert created.create.job_output.s3_data_destination.path == created.detail.output.path
     assert (created.detail.job_name, created.detail.drop_id) == (paths.names[1], paths.drop_id)
+
+
+def _drop_of_250(file_name: str) -> list[Any]:
+    """The 250 jobs of a drop split into 125 parts and compared on two solution versions."""
+    stack = stack_settings()
+    key = f"input/{file_name}"
+    versions = [f"arn:aws:personalize:us-east-1:123456789012:solution/s/{v}" for v in (1, 2)]
+    each = JobSettings.merge_each({}, {"solution-version-arn": " ".join(versions)})
+    pieces = [
+        Piece(index=i, count=125, start=(i - 1) * 100, end=i * 100, first_line=i, last_line=i, records=1)
+        for i in range(1, 126)
+    ]
+    paths = Paths.of(stack.input_bucket, key, "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", each, stack, pieces)
+    source = InputFile(bucket=stack.input_bucket, key=key, version_id="v" * 32, records=125)
+    routes = [Route(Backend.PERSONALIZE)] * len(paths.jobs)
+    return plan_jobs(source, JobKind.USERS, paths, routes, stack, datetime.now(UTC), {})
+
+
+def test_a_250_job_drop_with_200_character_names_fits_its_execution_events_and_ledger_item() -> None:
+    assert fit_problems(_drop_of_250("u" * 194 + ".jsonl")) == []
+
+
+def test_a_drop_whose_ledger_item_would_pass_400_kb_is_refused_before_any_job() -> None:
+    # Given 250 jobs whose outcomes, at their largest, would not fit one DynamoDB item
+    (problem,) = fit_problems(_drop_of_250("u" * 694 + ".jsonl"))
+    # Then the drop is refused, saying what would fit
+    assert problem[0] == "size" and "DynamoDB takes 409,600" in problem[1] and "a shorter file name" in problem[1]
+
+
+def test_a_folder_of_1000_files_is_bounded_in_its_execution_and_events() -> None:
+    stack = stack_settings()
+    bucket = stack.input_bucket
+    names = [f"part-{n:05d}-" + "x" * 183 + ".json" for n in range(1000)]
+    parts = [
+        InputFile(
+            bucket=bucket,
+            key=f"input/export/{name}",
+            records=1,
+            snapshot=Snapshot(bucket=bucket, key=f"snapshots/br-export/{name}"),
+        )
+        for name in names
+    ]
+    marker = InputFile(bucket=bucket, key="input/export/_SUCCESS", records=1000)
+    settings = JobSettings.merge_each(
+        {}, {"solution-version-arn": "arn:aws:personalize:us-east-1:123456789012:solution/s/1"}
+    )[0]
+    job = plan_folder_job(marker, parts, JobKind.USERS, "br-export", settings, stack, datetime.now(UTC))
+    assert job.detail.parts is not None and len(job.detail.parts) == INLINE_ENTRIES and job.detail.part_count == 1000
+    assert len(job.detail.output.files) == INLINE_ENTRIES and job.detail.output.file_count == 1000
+    assert job.manifest is not None and len(job.manifest.parts) == len(job.manifest.files) == 1000
+    assert job.detail.manifest == f"s3://{stack.output_bucket}/manifests/br-export/br-export.json"
+    assert fit_problems([job]) == []
+    assert len(job.detail.model_dump_json(by_alias=True)) < 16 * 1024

@@ -32,7 +32,7 @@ INLINE_ENTRIES = 10
 """How many entries of a list that grows with the input (a folder's files, a drop's jobs) an event or an execution
 input carries: the first ones, with the count, and the whole list in the S3 manifest the event names. An event then
 stays far inside EventBridge's 256 KB, an execution input inside Step Functions' 256 KiB, whatever the drop."""
-FAILURE_REASON_SHOWN = 500
+FAILURE_REASON_SHOWN = 200
 """The characters of a job's failure reason a Drop Completed carries per job (Job Failed has it whole)."""
 
 

@@ -10,8 +10,10 @@ from datetime import datetime
 
 from batchrecs import limits
 from batchrecs.events import (
+    FAILURE_REASON_SHOWN,
     INLINE_ENTRIES,
     Backend,
+    DropJob,
     InputFile,
     JobDetail,
     JobManifest,
@@ -423,4 +425,35 @@ def fit_problems(jobs: list[PlannedJob]) -> list[tuple[str, str]]:
             problems.append(
                 ("size", f"job {job.detail.job_name}: its events would be over EventBridge's 256 KB ({event:,} bytes)")
             )
+    if len(jobs) > 1:  # the drop's ledger item holds every job's outcome: at its largest, it must fit DynamoDB's
+        ended = [_worst_outcome(job.detail) for job in jobs]
+        item = sum(len(DROP_JOB_ATTRIBUTE) + len(e.job_name) + len(e.model_dump_json(by_alias=True)) for e in ended)
+        if item + HEADROOM_BYTES > limits.DYNAMODB_ITEM_BYTES:
+            problems.append(
+                (
+                    "size",
+                    f"the drop's {len(jobs)} jobs would make a ledger item of {item:,} bytes, and DynamoDB takes "
+                    f"{limits.DYNAMODB_ITEM_BYTES:,}: a shorter file name, or fewer parts (a larger PartMaxBytes) "
+                    "or solution versions, would fit",
+                )
+            )
     return problems
+
+
+DROP_JOB_ATTRIBUTE = "job:"
+"""The prefix of a drop item's attribute per job (adapters.ledger.DROP_JOB)."""
+
+
+def _worst_outcome(detail: JobDetail) -> DropJob:
+    """A job's outcome in its drop's ledger item at its largest: failed, with the longest reason kept."""
+    return DropJob(
+        job_name=detail.job_name,
+        status="QUEUE_TIMEOUT",
+        job_arn=LONGEST_JOB_ARN,
+        backend=detail.backend,
+        solution_version_arn=detail.settings.solution_version_arn,
+        split=detail.split,
+        records=detail.input.records,
+        output=detail.output,
+        failure_reason="x" * FAILURE_REASON_SHOWN,
+    )

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from batchrecs.events import DETAIL_TYPES, DropJob, JobDetail, JobFailed, JobSubmitted, JobSucceeded, aws_time
 from batchrecs.model import WireModel
+from batchrecs.plan import DROP_JOB_ATTRIBUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,8 +34,9 @@ PARTITION = "job"
 KEY_PREFIX = "job#"
 TERMINAL = ("Job Succeeded", "Job Failed")
 DROP_PREFIX = "drop#"
-DROP_JOB = "job:"
-"""A drop item's attribute per ended job: ``job:<job name>``, holding its DropJob."""
+DROP_JOB = DROP_JOB_ATTRIBUTE
+"""A drop item's attribute per ended job: ``job:<job name>``, holding its DropJob (plan.fit_problems sizes the item
+before any job of the drop is created)."""
 EVENT_ATTRIBUTES = {"Job Submitted": "submittedEvent", "Job Succeeded": "succeededEvent", "Job Failed": "failedEvent"}
 
 
