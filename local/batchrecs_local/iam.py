@@ -115,14 +115,19 @@ _NEGATED = {
 def _condition_holds(operator: str, key: str, expected: Any, context: Context) -> bool:
     """One condition, by IAM's rules: the values listed are ORed; a key missing from the request makes a positive
     operator false and a negated one true; ``…IfExists`` holds when the key is missing; ``Null`` tests presence."""
-    present = key in context
-    actual = _listed(context.get(key))
+    keys = {k.lower(): k for k in context}  # condition keys are case-insensitive
+    present = key.lower() in keys
+    actual = _listed(context.get(keys[key.lower()])) if present else []
     if operator == "Null":
         return (not present) == (str(expected).lower() == "true")
     if_exists = operator.endswith("IfExists")
     base = operator.removesuffix("IfExists")
     qualifier, _, base = base.rpartition(":")
     if not present:
+        if qualifier == "ForAllValues":
+            return True  # vacuously: every one of no values matches
+        if qualifier == "ForAnyValue":
+            return False  # no value can match, negated or not
         return if_exists or base in _NEGATED
     wanted = _listed(expected)
     if base in _NEGATED:
@@ -164,7 +169,10 @@ def _statement_applies(statement: Mapping[str, Any], need: Need, context: Contex
         return False
     if "NotResource" in statement and _matches(statement["NotResource"], need.resource):
         return False
-    if principal is not None and not _principal_matches(statement.get("Principal"), principal):
+    if principal is not None and "NotPrincipal" in statement:
+        if _principal_matches(statement["NotPrincipal"], principal):
+            return False
+    elif principal is not None and not _principal_matches(statement.get("Principal"), principal):
         return False
     return _conditions_hold(statement.get("Condition", {}), context)
 
@@ -267,6 +275,13 @@ def _arn(service: str, region: str, account: str, resource: str) -> str:
 
 def needs_of(service: str, operation: str, p: Mapping[str, Any], region: str, account: str) -> list[Need]:
     """The IAM requests AWS evaluates for one call (the Service Authorization Reference's actions and resources)."""
+    try:
+        return _needs_of(service, operation, p, region, account)
+    except KeyError:  # a call without the parameter its mapping names (ListTables, ListQueues, …)
+        raise Unmapped(f"{service}:{operation}") from None
+
+
+def _needs_of(service: str, operation: str, p: Mapping[str, Any], region: str, account: str) -> list[Need]:
     if service == "s3":
         return s3_needs(operation, p)
     if service == "dynamodb":
@@ -312,11 +327,17 @@ def needs_of(service: str, operation: str, p: Mapping[str, Any], region: str, ac
     if service == "sqs":
         if operation == "GetQueueUrl":
             return [Need("sqs:GetQueueUrl", _arn("sqs", region, account, p["QueueName"]))]
+        if "QueueUrl" not in p:
+            raise Unmapped(f"sqs:{operation}")
         url = str(p["QueueUrl"]).rstrip("/").split("/")
-        return [Need(f"sqs:{operation}", _arn("sqs", region, url[-2], url[-1]))]
+        action = operation.removesuffix("Batch")  # SQS authorizes a batch as its single call
+        return [Need(f"sqs:{action}", _arn("sqs", region, url[-2], url[-1]))]
     if service == "lambda" and operation == "Invoke":
         name = str(p["FunctionName"])
-        arn = name if name.startswith("arn:") else _arn("lambda", region, account, f"function:{name}")
+        if not name.startswith("arn:"):  # a name, name:qualifier, or account:function:name (a partial ARN)
+            name = name.split(":function:", 1)[-1]
+            name = _arn("lambda", region, account, f"function:{name}")
+        arn = f"{name}:{p['Qualifier']}" if p.get("Qualifier") else name
         return [Need("lambda:InvokeFunction", arn)]
     if service == "kms":
         key = str(p.get("KeyId", "*"))
@@ -530,11 +551,13 @@ def enforced(authorizer: Authorizer, object_exists: Callable[[str, str, str | No
         events = boto3.DEFAULT_SESSION._session.get_component("event_emitter")
         events.register("before-parameter-build", _stash_params, unique_id="batchrecs-iam-params")
         events.register("before-call", _authorize, unique_id="batchrecs-iam-call")
+    before = _active, _object_exists
     _active, _object_exists = authorizer, object_exists
     try:
         yield authorizer
     finally:
-        _active, _object_exists = None, None
+        _active, _object_exists = before
+        _served_hosts.clear()
 
 
 def from_template(template: Any, account: str) -> Authorizer:

@@ -95,4 +95,7 @@ def test_a_crashing_score_function_ends_in_job_failed_with_the_error(
     events = finish(tap)
     detail = JobFailed.model_validate(events[-1]["detail"])
     assert (detail.status, detail.backend.value) == ("ERROR", "self-hosted")
-    assert "NoSuchKey" in detail.failure_reason
+    # ScoreFunction's role may not list the input bucket, so S3 answers 403 AccessDenied for the missing model, not
+    # NoSuchKey (as on AWS); the reason says which object it could not read
+    assert "(AccessDenied) when calling the GetObject operation" in detail.failure_reason
+    assert "models/default/gone/model.npz" in detail.failure_reason

@@ -105,3 +105,32 @@ def test_calls_map_to_the_requests_the_service_authorization_reference_lists() -
 def test_a_call_with_no_mapping_is_refused_not_waved_through() -> None:
     with pytest.raises(Unmapped, match="s3:PutBucketPolicy"):
         needs_of("s3", "PutBucketPolicy", {"Bucket": "b"}, "r", ACCOUNT)
+
+
+def test_condition_keys_are_case_insensitive_and_set_operators_follow_iam_on_a_missing_key() -> None:
+    account = Need("s3:GetObject", "arn:aws:s3:::b/k", {"aws:PrincipalAccount": ACCOUNT})
+    cased = role(allow("s3:*", "*", Condition={"StringEquals": {"AWS:PRINCIPALACCOUNT": ACCOUNT}}))
+    assert decide(cased, account).allowed
+    every = role(allow("s3:*", "*", Condition={"ForAllValues:StringEquals": {"aws:TagKeys": ["a"]}}))
+    assert decide(every, Need("s3:GetObject", "arn:aws:s3:::b/k")).allowed  # vacuously true
+    some = role(allow("s3:*", "*", Condition={"ForAnyValue:StringNotEquals": {"aws:TagKeys": ["a"]}}))
+    assert not decide(some, Need("s3:GetObject", "arn:aws:s3:::b/k")).allowed
+
+
+def test_a_deny_with_not_principal_binds_everyone_else() -> None:
+    policy = [{"Effect": "Deny", "NotPrincipal": {"AWS": ROLE}, "Action": "s3:*", "Resource": "*"}]
+    others = Principal(f"arn:aws:iam::{ACCOUNT}:role/other", (allow("s3:*", "*"),))
+    assert not decide(others, Need("s3:GetObject", "arn:aws:s3:::b/k"), policy).allowed
+    assert decide(role(allow("s3:*", "*")), Need("s3:GetObject", "arn:aws:s3:::b/k"), policy).allowed
+
+
+def test_batches_qualifiers_and_calls_without_a_resource_map_as_aws_does() -> None:
+    url = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/q"
+    (batch,) = needs_of("sqs", "SendMessageBatch", {"QueueUrl": url}, "us-east-1", ACCOUNT)
+    assert batch == Need("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:q")
+    (invoke,) = needs_of("lambda", "Invoke", {"FunctionName": "f", "Qualifier": "live"}, "us-east-1", ACCOUNT)
+    assert invoke.resource == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:f:live"
+    (partial,) = needs_of("lambda", "Invoke", {"FunctionName": f"{ACCOUNT}:function:f"}, "us-east-1", ACCOUNT)
+    assert partial.resource == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:f"
+    with pytest.raises(Unmapped, match="dynamodb:ListTables"):
+        needs_of("dynamodb", "ListTables", {}, "us-east-1", ACCOUNT)

@@ -33,7 +33,8 @@ INLINE_ENTRIES = 10
 input carries: the first ones, with the count, and the whole list in the S3 manifest the event names. An event then
 stays far inside EventBridge's 256 KB, an execution input inside Step Functions' 256 KiB, whatever the drop."""
 FAILURE_REASON_SHOWN = 200
-"""The characters of a job's failure reason a Drop Completed carries per job (Job Failed has it whole)."""
+"""The UTF-8 bytes of a job's failure reason a Drop Completed and its drop's ledger item carry per job (Job Failed
+has it whole)."""
 
 
 class Backend(StrEnum):
@@ -73,7 +74,6 @@ class JobOutput(WireModel):
 
     path: str = Field(description="S3 URI of the output prefix, ending in /")
     files: list[str] = Field(
-        max_length=INLINE_ENTRIES,
         description="S3 URIs of the output files: every one, or the first 10 when fileCount says there are more "
         "(the job's manifest lists them all)",
     )
@@ -123,7 +123,6 @@ class JobDetail(WireModel):
     input: InputFile
     parts: list[InputFile] | None = Field(
         default=None,
-        max_length=INLINE_ENTRIES,
         description="a folder drop's input files, each with its snapshot (input is then the folder's marker, "
         "_SUCCESS or manifest.json, with their records in total): every one, or the first 10 when partCount says "
         "there are more; null for a single file",
@@ -232,9 +231,10 @@ class DropJob(WireModel):
 
 
 def _shortened(reason: str | None) -> str | None:
-    if reason is None or len(reason) <= FAILURE_REASON_SHOWN:
+    """At most FAILURE_REASON_SHOWN UTF-8 bytes, as DynamoDB counts them, ending in … when cut."""
+    if reason is None or len(reason.encode()) <= FAILURE_REASON_SHOWN:
         return reason
-    return reason[: FAILURE_REASON_SHOWN - 1] + "…"
+    return reason.encode()[: FAILURE_REASON_SHOWN - 3].decode(errors="ignore") + "…"
 
 
 class DropCompleted(WireModel):
@@ -246,7 +246,6 @@ class DropCompleted(WireModel):
     kind: JobKind
     job_type: JobType
     jobs: list[DropJob] = Field(
-        max_length=INLINE_ENTRIES,
         description="the jobs' outcomes, in part order, then by solution version: every one, or the first 10 when "
         "jobCount says there are more (the manifest lists them all)",
     )

@@ -410,7 +410,7 @@ def fit_problems(jobs: list[PlannedJob]) -> list[tuple[str, str]]:
             create=job.create,
             capacity=job.capacity.model_copy(update={"ticket": 10**12}),
         )
-        size = len(worst.model_dump_json(by_alias=True).encode())
+        size = len(worst.model_dump_json(by_alias=True).encode())  # UTF-8 bytes, as AWS sizes them
         if size + HEADROOM_BYTES > limits.STATES_PAYLOAD_BYTES:
             problems.append(
                 (
@@ -427,7 +427,10 @@ def fit_problems(jobs: list[PlannedJob]) -> list[tuple[str, str]]:
             )
     if len(jobs) > 1:  # the drop's ledger item holds every job's outcome: at its largest, it must fit DynamoDB's
         ended = [_worst_outcome(job.detail) for job in jobs]
-        item = sum(len(DROP_JOB_ATTRIBUTE) + len(e.job_name) + len(e.model_dump_json(by_alias=True)) for e in ended)
+        item = sum(
+            len(f"{DROP_JOB_ATTRIBUTE}{e.job_name}".encode()) + len(e.model_dump_json(by_alias=True).encode())
+            for e in ended
+        )
         if item + HEADROOM_BYTES > limits.DYNAMODB_ITEM_BYTES:
             problems.append(
                 (
@@ -455,5 +458,5 @@ def _worst_outcome(detail: JobDetail) -> DropJob:
         split=detail.split,
         records=detail.input.records,
         output=detail.output,
-        failure_reason="x" * FAILURE_REASON_SHOWN,
+        failure_reason="x" * FAILURE_REASON_SHOWN,  # the longest reason kept, in UTF-8 bytes
     )
