@@ -219,7 +219,7 @@ def check_access(job: BatchInferenceJob, keys: list[str]) -> None:
     principal = authorizer.assume(role, "personalize.amazonaws.com", f"personalize:{job.arn}", context)
     in_bucket, prefix = split_uri(job.input_path)
     out_bucket, out_prefix = split_uri(job.output_path)
-    tls = {"aws:SecureTransport": "true"}
+    tls = iam.TLS
     needs = [iam.Need("s3:ListBucket", f"arn:aws:s3:::{in_bucket}", {**tls, "s3:prefix": prefix})]
     needs += [iam.Need("s3:GetObject", f"arn:aws:s3:::{in_bucket}/{key}", tls) for key in keys]
     needs += [iam.Need("s3:ListBucket", f"arn:aws:s3:::{out_bucket}", {**tls, "s3:prefix": out_prefix})]

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import botocore.handlers
 from botocore.exceptions import ClientError
@@ -35,6 +35,9 @@ from batchrecs_local import limits
 from batchrecs_local.errors import client_error
 
 ADMIN_ARN_FORMAT = "arn:aws:iam::{account}:user/local-admin"
+TLS = {"aws:SecureTransport": "true"}
+"""Every call is taken as made over TLS: moto's endpoints are https in process, and the served stack's plain HTTP on
+this host stands for it (the buckets' TLS-only policies are held by tests/contract/test_security.py)."""
 STATE_MACHINE_ACCESS_KEY = "ak"
 """The access key moto's Step Functions interpreter signs its service calls with (``boto_client_for``)."""
 
@@ -393,6 +396,8 @@ class Authorizer:
         """Access key id → the role whose credentials it is."""
         self.resource_policies: dict[str, list[dict[str, Any]]] = {}
         """Bucket, queue or function ARN → its resource policy's statements."""
+        self.object_exists: Callable[[str, str, str | None], bool] | None = None
+        """Is there such an object (version)? The store's answer, for S3's 403-or-404 rule."""
         self.denials: list[str] = []
         """Every denial, for tests and for `batchrecs run` to show."""
         self._lock = threading.Lock()
@@ -438,9 +443,7 @@ class Authorizer:
             return self.resource_policies.get("arn:aws:s3:::" + resource[13:].split("/", 1)[0], [])
         return self.resource_policies.get(resource, [])
 
-    def check_call(
-        self, access_key: str | None, service: str, operation: str, params: Mapping[str, Any], *, secure: bool
-    ) -> Principal:
+    def check_call(self, access_key: str | None, service: str, operation: str, params: Mapping[str, Any]) -> Principal:
         principal = self.principal(access_key)
         if principal.admin and service not in ("s3",):  # the administrator meets only bucket policies' denies
             return principal
@@ -455,13 +458,29 @@ class Authorizer:
             raise Unmapped(message) from None
         for need in needs:
             if service == "s3":
-                need = Need(need.action, need.resource, {**need.context, "aws:SecureTransport": str(secure).lower()})
+                need = Need(need.action, need.resource, {**need.context, **TLS})
             self.check(principal, need)
         return principal
 
     def lists_bucket(self, principal: Principal, bucket: str) -> bool:
         """May ``principal`` list ``bucket`` (S3's test for answering 404 rather than 403 for a missing key)?"""
-        return self.allowed(principal, Need("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"aws:SecureTransport": "true"}))
+        return self.allowed(principal, Need("s3:ListBucket", f"arn:aws:s3:::{bucket}", TLS))
+
+    def authorize(self, access_key: str | None, service: str, operation: str, params: Mapping[str, Any]) -> None:
+        """One call, whichever way it came (a client in process, a request over HTTP): IAM's decision, then the
+        service's limits, then S3's answer for a missing key, 403 to a principal that may not list the bucket."""
+        principal = self.check_call(access_key, service, operation, params)
+        limits.check(service, operation, params)
+        if service != "s3" or operation not in ("GetObject", "HeadObject") or principal.admin:
+            return
+        bucket, key = params["Bucket"], params["Key"]
+        if self.object_exists is None or self.lists_bucket(principal, bucket):
+            return
+        if not self.object_exists(bucket, key, params.get("VersionId")):
+            message = f"{principal.arn} has no s3:ListBucket on {bucket}, so S3 answers 403 for the missing {key}"
+            with self._lock:
+                self.denials.append(message)
+            raise AccessDenied(message)
 
 
 def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -472,7 +491,6 @@ def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 # --- wiring into every boto3 client -------------------------------------------------------------------------------
 
 _active: Authorizer | None = None
-_object_exists: Callable[[str, str, str | None], bool] | None = None
 
 
 def active() -> Authorizer | None:
@@ -493,18 +511,6 @@ def _denied(service: str, operation: str, message: str, *, head: bool = False) -
     return client_error(operation, code, text, 403)
 
 
-def _served(host: str | None) -> bool:
-    """Is ``host`` one the served stack listens on (Docker's bridge gateway, for the sam local tier)?"""
-    return host is not None and host in _served_hosts
-
-
-_served_hosts: set[str] = set()
-
-
-def serving_on(host: str) -> None:
-    _served_hosts.add(host)
-
-
 def _authorize(model: Any, params: dict[str, Any], request_signer: Any, context: dict[str, Any], **_: Any) -> None:
     authorizer = _active
     if authorizer is None:
@@ -516,24 +522,11 @@ def _authorize(model: Any, params: dict[str, Any], request_signer: Any, context:
     credentials = getattr(request_signer, "_credentials", None)
     access_key = getattr(credentials, "access_key", None)
     api_params = context.get("batchrecs_iam_params", {})
-    # moto's endpoints are https in process; the served stack's is plain HTTP on this host, which is taken as TLS
-    # (served_iam.py does the same), or the buckets' TLS-only policy would refuse every call to it.
-    url = urlsplit(str(params.get("url", "https://s3.amazonaws.com")))
-    secure = url.scheme == "https" or url.hostname in ("127.0.0.1", "localhost", "::1") or _served(url.hostname)
     operation = model.name
     try:
-        principal = authorizer.check_call(access_key, service, operation, api_params, secure=secure)
+        authorizer.authorize(access_key, service, operation, api_params)
     except AccessDenied as error:
         raise _denied(service, operation, str(error), head=operation == "HeadObject") from None
-    limits.check(service, operation, api_params)  # authorized calls then meet the service's own limits
-    if service == "s3" and operation in ("GetObject", "HeadObject") and not principal.admin and _object_exists:
-        bucket, key = api_params["Bucket"], api_params["Key"]
-        lists = authorizer.lists_bucket(principal, bucket)
-        if not lists and not _object_exists(bucket, key, api_params.get("VersionId")):
-            message = f"{principal.arn} has no s3:ListBucket on {bucket}, so S3 answers 403 for the missing {key}"
-            with authorizer._lock:
-                authorizer.denials.append(message)
-            raise _denied(service, operation, message, head=operation == "HeadObject")
 
 
 botocore.handlers.BUILTIN_HANDLERS.append(("before-parameter-build", _stash_params))
@@ -541,23 +534,21 @@ botocore.handlers.BUILTIN_HANDLERS.append(("before-call", _authorize))
 
 
 @contextlib.contextmanager
-def enforced(authorizer: Authorizer, object_exists: Callable[[str, str, str | None], bool]) -> Iterator[Authorizer]:
+def enforced(authorizer: Authorizer) -> Iterator[Authorizer]:
     """Every boto3 client made from here on (and every one whose session was made after this module's import) calls
     through ``authorizer`` while the context lasts."""
-    global _active, _object_exists
+    global _active
     import boto3
 
     if boto3.DEFAULT_SESSION is not None:  # a session older than this module's handlers
         events = boto3.DEFAULT_SESSION._session.get_component("event_emitter")
         events.register("before-parameter-build", _stash_params, unique_id="batchrecs-iam-params")
         events.register("before-call", _authorize, unique_id="batchrecs-iam-call")
-    before = _active, _object_exists
-    _active, _object_exists = authorizer, object_exists
+    before, _active = _active, authorizer
     try:
         yield authorizer
     finally:
-        _active, _object_exists = before
-        _served_hosts.clear()
+        _active = before
 
 
 def from_template(template: Any, account: str) -> Authorizer:

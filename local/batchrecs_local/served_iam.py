@@ -74,7 +74,7 @@ def s3_call(method: str, path: str, query: dict[str, list[str]], headers: dict[s
     return f"object:{method}", params
 
 
-def guarded(app: WsgiApp, object_exists: Callable[[str, str, str | None], bool]) -> WsgiApp:
+def guarded(app: WsgiApp) -> WsgiApp:
     """``app`` (moto's server) behind the active authorizer and AWS's limits."""
 
     def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -90,18 +90,7 @@ def guarded(app: WsgiApp, object_exists: Callable[[str, str, str | None], bool])
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         try:
             operation, params = _call(service, environ, headers, body)
-            principal = authorizer.check_call(access_key, service, operation, params, secure=True)
-            limits.check(service, operation, params)
-            if service == "s3" and operation in ("GetObject", "HeadObject") and not principal.admin:
-                bucket, key = params["Bucket"], params["Key"]
-                if not authorizer.lists_bucket(principal, bucket) and not object_exists(
-                    bucket, key, params.get("VersionId")
-                ):
-                    message = (
-                        f"{principal.arn} has no s3:ListBucket on {bucket}, so S3 answers 403 for the missing {key}"
-                    )
-                    authorizer.denials.append(message)
-                    raise iam.AccessDenied(message)
+            authorizer.authorize(access_key, service, operation, params)
         except iam.AccessDenied as denied:
             return _refusal(service, environ, start_response, 403, "AccessDenied", str(denied))
         except limits.LimitExceeded as over:

@@ -141,7 +141,7 @@ class LocalStack:
         self._hooks.enter_context(emulator.installed(self.settings))
         self._hooks.enter_context(lambda_destinations(self.deliveries.deliver, ACCOUNT))
         self.deploy()
-        self.authorizer = self._hooks.enter_context(iam.enforced(self._account(), _object_exists))
+        self.authorizer = self._hooks.enter_context(iam.enforced(self._account()))
         for function in self.functions.values():
             invoker = functools.partial(self.invoke, function.logical)
             self._invokers[function.name] = self._invokers[function.arn] = invoker
@@ -164,6 +164,7 @@ class LocalStack:
         (assumed as Lambda assumes it, so its trust policy must allow Lambda), and the state machine's service calls
         are its role's."""
         authorizer = iam.from_template(self.template, ACCOUNT)
+        authorizer.object_exists = _object_exists
         sts = self.client("sts")
         for function in self.functions.values():
             credentials = sts.assume_role(RoleArn=function.role, RoleSessionName=function.name)["Credentials"]
@@ -207,6 +208,8 @@ class LocalStack:
                             break
                         time.sleep(0.02)
         for thread in list(TMP_THREADS):
+            if thread.ident is None:  # registered by moto, not started yet: nothing to wait for
+                continue
             thread.join(max(0.0, deadline - time.monotonic()))
             if not thread.is_alive():
                 TMP_THREADS.remove(thread)
@@ -222,8 +225,7 @@ class LocalStack:
             server.start()
         wsgi = server._server
         assert wsgi is not None
-        iam.serving_on(host)
-        wsgi.app = served_iam.guarded(wsgi.app, _object_exists)  # calls over HTTP meet IAM and the limits too
+        wsgi.app = served_iam.guarded(wsgi.app)  # calls over HTTP meet IAM and the limits too
         try:
             bound_host, bound_port = server.get_host_and_port()
             yield f"http://{bound_host}:{bound_port}"
