@@ -58,10 +58,10 @@ class Deliveries:
         )
         thread.daemon = True
         # A long `batchrecs serve` makes thousands: keep only those still running, for the join at exit.
+        thread.start()  # before it is listed: a concurrent wait() may only join started threads
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         if s3_object is not None and s3_object[:2] in self._awaited:
             self._by_object.setdefault(s3_object, []).append((thread, invocation))
-        thread.start()
         return True
 
     def wait(self, timeout: float = 60) -> None:

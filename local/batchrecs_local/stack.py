@@ -208,9 +208,10 @@ class LocalStack:
                             break
                         time.sleep(0.02)
         for thread in list(TMP_THREADS):
-            if thread.ident is None:  # registered by moto, not started yet: nothing to wait for
-                continue
-            thread.join(max(0.0, deadline - time.monotonic()))
+            try:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            except RuntimeError:  # registered by moto and not started yet (ident can be set before it counts as
+                continue  # started, so asking first is a race): nothing to wait for
             if not thread.is_alive():
                 TMP_THREADS.remove(thread)
 
