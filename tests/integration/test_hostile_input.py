@@ -103,3 +103,21 @@ def test_metadata_cannot_redirect_output_name_a_role_or_exceed_limits(
     assert field in problems, problems
     assert expected in problems[field], problems[field]
     assert stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"userId": "a"}\n' + b"[" * 10_000 + b"\n",  # 20 KB: RecursionError in the stdlib parser before
+        b'{"userId": "a"}\n{"userId": "\\udc00"}\n',  # valid JSON; then the scorer said "userId is required"
+    ],
+    ids=["nested-10000-deep", "lone-surrogate-id"],
+)
+def test_a_line_no_parser_or_scorer_can_use_is_rejected_on_its_line(
+    stack: LocalStack, tap: EventTap, body: bytes
+) -> None:
+    (invocation,) = stack.drop(body, "input/hostile.jsonl")
+    assert invocation.error is None, invocation.error  # rejected, not a crash into the dead-letter queue
+    (event,) = tap.collect(lambda es: any(e["detail-type"] in TERMINAL for e in es))
+    assert event["detail-type"] == "Input Rejected"
+    assert [error["line"] for error in event["detail"]["errors"]] == [2]

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchrecs.execution import ModelLocation, ScoreRequest
@@ -196,9 +198,11 @@ def test_form_feed_and_vertical_tab_lines_are_not_blank() -> None:
     assert [e.line for e in report.errors] == [2, 3]
 
 
-def test_lone_surrogate_escapes_are_valid_json() -> None:
-    report = check('{"userId": "\\ud800"}\n', JobKind.USERS)
-    assert (report.valid, report.records) == (True, 1)
+def test_lone_surrogate_escapes_are_valid_json_but_no_id() -> None:
+    report = check('{"userId": "\\ud800"}\n{"userId": "ok", "filterValues": {"G": "\\udc00"}}\n', JobKind.USERS)
+    assert report.records == 2
+    assert [(e.line, e.field) for e in report.errors] == [(1, "userId")]
+    assert "unpaired surrogate (\\ud800)" in report.errors[0].message
     nan = check('{"userId": NaN}\n', JobKind.USERS)
     assert nan.errors[0].message.startswith("not valid JSON")
 
@@ -285,3 +289,88 @@ def test_running_out_of_time_rejects_with_the_reason_instead_of_timing_out() -> 
     report = validate_records(iter_lines(within_time(chunks, lambda: next(calls, True))), file="f", kind=JobKind.USERS)
     assert not report.valid
     assert report.errors[-1].line is None and "the function's time ran out" in report.errors[-1].message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"[" * 10_000, b'{"a":' * 10_000, b'{"userId": "u", "filterValues": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"],
+    ids=["arrays", "objects", "inside-a-record"],
+)
+def test_nesting_thousands_deep_is_that_lines_problem(line: bytes) -> None:
+    report = check(b'{"userId": "a"}\n' + line + b'\n{"userId": "b"}\n', JobKind.USERS)
+    assert report.records == 3 and [e.line for e in report.errors] == [2]
+    assert report.errors[0].message  # said, whichever parser gave up (orjson's depth limit, or the stdlib's)
+
+
+def test_any_exception_of_a_lines_checks_is_reported_on_that_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import batchrecs.validation as validation
+
+    def explode(raw: bytes) -> list[str]:
+        if b"boom" in raw:
+            raise MemoryError
+        return []
+
+    monkeypatch.setattr(validation, "_duplicate_keys", explode)
+    report = check('{"userId": "a"}\n{"userId": "boom", "x": 1}\n', JobKind.USERS)  # past the fast path
+    assert [(e.line, e.message) for e in report.errors] == [(2, "too large to read in memory")]
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.sampled_from(["\ud800", "a\udfffb", " ", "\u0000", "x" * 257, "\u2028", "💥"]),
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["userId", "itemId", "itemList", "filterValues", "x"]), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _line(value: object, depth: int, junk: bytes) -> bytes:
+    # Escaped (ensure_ascii), a lone surrogate is valid JSON ("\\ud800"); raw, its bytes are not UTF-8.
+    text = json.dumps(value, ensure_ascii=depth % 2 == 0, allow_nan=False).encode("utf-8", "surrogatepass")
+    return b"[" * depth + text + b"]" * depth + junk
+
+
+@given(
+    lines=st.lists(
+        st.tuples(
+            _JSON,
+            st.sampled_from([0, 0, 0, 1, 900, 1_100, 20_000]),
+            st.sampled_from([b"", b"", b"}", b",", b"\x00", b"\xff"]),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    kind=st.sampled_from([None, JobKind.USERS, JobKind.ITEMS, JobKind.RANKING]),
+)
+@settings(max_examples=150, deadline=None)
+def test_fuzzed_json_always_gets_a_verdict_and_what_passes_the_scorer_scores(
+    lines: list[tuple[object, int, bytes]], kind: JobKind | None
+) -> None:
+    body = b"\n".join(_line(value, depth, junk) for value, depth, junk in lines) + b"\n"
+    report = check(body, kind)  # never raises: every line ends in a verdict
+    assert report.valid == (report.error_count == 0)
+    assert all(e.line is None or 1 <= e.line <= len(lines) for e in report.errors)
+    if report.valid and report.kind in (JobKind.USERS, JobKind.ITEMS, JobKind.RANKING):
+        from scorer.score import score_lines
+
+        out = list(score_lines(_model(), iter_lines([body]), kind=str(report.kind), num_results=3))
+        assert len(out) == report.records
+        assert not [line for line in out if b'"error"' in line], "validation accepted a record the scorer refuses"
+
+
+_TINY: list[object] = []
+
+
+def _model() -> Any:
+    if not _TINY:
+        _TINY.append(_tiny_model())
+    return _TINY[0]

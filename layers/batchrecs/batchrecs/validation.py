@@ -420,38 +420,12 @@ def _validate(
         if isinstance(raw, OversizedLine):
             problems.add(number, None, f"the line is longer than {limits.max_line_bytes:,} bytes", raw)
             continue
-        record = _parse(raw, number, problems)
-        if record is None:
-            continue
-        duplicated = _duplicate_keys(raw)
-        if duplicated:
-            problems.add(
-                number,
-                duplicated[0],
-                f"the key {duplicated[0]!r} appears more than once; Personalize may read either value",
-                raw,
-            )
-            continue
-        shape = kind_of_record(record)
-        if shape is JobKind.ITEMS and resolved is JobKind.ITEM_AFFINITY:
-            shape = resolved  # {"itemId": …}: an item, and for an Item-Affinity solution version, a query
-        if shape is None:
-            problems.add(
-                number,
-                None,
-                "a record needs userId (users, ranking), itemId (items, item-affinity) or itemAttributes "
-                "(item-attributes)",
-                raw,
-            )
-            continue
-        first_line_of.setdefault(shape, number)
-        if resolved is None:  # without a recipe, the first well-formed record decides
-            resolved, fast = shape, _fast_predicate(shape, limits.max_item_list)
-        if shape is not resolved:
-            problems.add(number, None, _mixed_kinds_message(resolved, shape, first_line_of, forced=kind), raw)
-            continue
-        for field, message in _record_problems(record, shape, limits.max_item_list):
-            problems.add(number, field, message, raw)
+        try:
+            resolved = _check_line(raw, number, problems, resolved, kind, first_line_of, limits)
+        except Exception as error:  # whatever a line does to the parsers is that line's problem
+            problems.add(number, None, _unreadable(error), raw)
+        if resolved is not None and fast is None:
+            fast = _fast_predicate(resolved, limits.max_item_list)
     if records > limits.max_records:
         problems.add(
             None,
@@ -461,6 +435,60 @@ def _validate(
     if records == 0 and problems.count == 0:
         problems.add(None, None, "the file has no records")
     return ValidationReport(file=file, kind=resolved, records=records, error_count=problems.count, errors=problems.kept)
+
+
+def _check_line(
+    raw: bytes,
+    number: int,
+    problems: _Collector,
+    resolved: JobKind | None,
+    kind: JobKind | None,
+    first_line_of: dict[JobKind, int],
+    limits: Limits,
+) -> JobKind | None:
+    """The detailed checks of one line, each problem named; returns the file's kind (the first record decides it
+    when no recipe does)."""
+    record = _parse(raw, number, problems)
+    if record is None:
+        return resolved
+    duplicated = _duplicate_keys(raw)
+    if duplicated:
+        problems.add(
+            number,
+            duplicated[0],
+            f"the key {duplicated[0]!r} appears more than once; Personalize may read either value",
+            raw,
+        )
+        return resolved
+    shape = kind_of_record(record)
+    if shape is JobKind.ITEMS and resolved is JobKind.ITEM_AFFINITY:
+        shape = resolved  # {"itemId": …}: an item, and for an Item-Affinity solution version, a query
+    if shape is None:
+        problems.add(
+            number,
+            None,
+            "a record needs userId (users, ranking), itemId (items, item-affinity) or itemAttributes (item-attributes)",
+            raw,
+        )
+        return resolved
+    first_line_of.setdefault(shape, number)
+    if resolved is None:  # without a recipe, the first well-formed record decides
+        resolved = shape
+    if shape is not resolved:
+        problems.add(number, None, _mixed_kinds_message(resolved, shape, first_line_of, forced=kind), raw)
+        return resolved
+    for field, message in _record_problems(record, shape, limits.max_item_list):
+        problems.add(number, field, message, raw)
+    return resolved
+
+
+def _unreadable(error: Exception) -> str:
+    """A line the parsers could not get through, said as the writer of the file understands it."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply to read (arrays or objects inside each other thousands of levels down)"
+    if isinstance(error, MemoryError):
+        return "too large to read in memory"
+    return f"could not be read: {type(error).__name__}: {error}"
 
 
 def _not_json(constant: str) -> Any:
@@ -587,14 +615,32 @@ def _query_problems(query: object) -> Iterator[tuple[str, str]]:
             yield "itemAttributes", f'must be ITEMS.<COLUMN> = "<value>" conditions joined with AND ({example})'
 
 
-def _id_problems(field: str, value: object) -> Iterator[tuple[str, str]]:
+def id_problem(value: object) -> str | None:
+    """What makes ``value`` no id Personalize reads, or None for a good one. The one id check: validation reports
+    it, and the scorer refuses what it refuses, so that what validation accepts, the scorer scores."""
     if not isinstance(value, str):
         hint = " (quote numeric ids)" if json_type(value) == "number" else ""
-        yield field, f"must be a string id, got {json_type(value)}{hint}"
-    elif not value.strip():
-        yield field, "must not be empty"
-    elif len(value) > MAX_ID_LENGTH:
-        yield field, f"is {len(value)} characters; Personalize allows {MAX_ID_LENGTH}"
+        return f"must be a string id, got {json_type(value)}{hint}"
+    if not value.strip():
+        return "must not be empty"
+    if len(value) > MAX_ID_LENGTH:
+        return f"is {len(value)} characters; Personalize allows {MAX_ID_LENGTH}"
+    if _SURROGATE.search(value):
+        # JSON may escape half of a UTF-16 pair alone ("\ud800"); no UTF-8 text holds one, and Personalize's ids
+        # are UTF-8.
+        lone = _SURROGATE.search(value)
+        assert lone is not None
+        return f"holds an unpaired surrogate (\\u{ord(lone.group()):04x}), which is not text: fix its escape"
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _id_problems(field: str, value: object) -> Iterator[tuple[str, str]]:
+    problem = id_problem(value)
+    if problem is not None:
+        yield field, problem
 
 
 def read_chunks(stream: Any, size: int = _READ_CHUNK) -> Iterator[bytes]:

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from batchrecs.settings import DEFAULT_NUM_RESULTS
-from batchrecs.validation import is_blank
+from batchrecs.validation import id_problem, is_blank
 from scorer.model import Model
 from scorer.personalize_format import error_line, output_line
 
@@ -50,7 +50,7 @@ def _score_batch(model: Model, raws: list[bytes], kind: str, num_results: int, e
     for raw in raws:
         try:
             records.append(orjson.loads(raw))
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError:  # not JSON to orjson (lone surrogates included): an error line echoing it
             records.append(raw.decode("utf-8", "replace"))
     if kind == "users":
         users = [model.user_index(r["userId"]) if _has_id(r, "userId") else None for r in records]
@@ -80,8 +80,9 @@ def _score_batch(model: Model, raws: list[bytes], kind: str, num_results: int, e
 
 
 def _has_id(record: Any, field: str) -> bool:
-    return isinstance(record, dict) and isinstance(record.get(field), str) and bool(record[field])
+    """Validation's own id check (``id_problem``): the scorer scores exactly the ids validation accepts."""
+    return isinstance(record, dict) and id_problem(record.get(field)) is None
 
 
 def _is_id_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+    return isinstance(value, list) and bool(value) and all(id_problem(v) is None for v in value)
