@@ -34,6 +34,8 @@ class Faults:
     kinds: dict[str, str] = field(default_factory=dict)
     first: dict[str, int] = field(default_factory=dict)
     """operation → N: its first N calls fail (with its kind), whatever the rate: an outage of a known length."""
+    nth: dict[str, set[int]] = field(default_factory=dict)
+    """operation → the numbers of its calls (1 for the first) that fail: one refusal in the middle of a drop."""
     seed: int = 0
     injected: Counter[str] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
@@ -48,7 +50,9 @@ class Faults:
             self.calls[operation] += 1
             rate = self.rates.get(operation, 0.0)
             rng = self._rngs.setdefault(operation, random.Random(f"{self.seed}:{operation}"))
-            if self.calls[operation] <= self.first.get(operation, 0) or (rate and rng.random() < rate):
+            called = self.calls[operation]
+            scheduled = called <= self.first.get(operation, 0) or called in self.nth.get(operation, ())
+            if scheduled or (rate and rng.random() < rate):
                 self.injected[operation] += 1
                 return self.kinds.get(operation, THROTTLE)
         return None

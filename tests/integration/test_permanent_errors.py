@@ -48,6 +48,33 @@ def test_a_create_personalize_refuses_is_rejected_with_its_reason(sample: Path) 
         assert error["field"] == "personalize" and "InvalidInputException" in error["message"]
 
 
+def test_a_refusal_after_a_drops_first_job_started_is_that_jobs_failure_in_drop_completed(sample: Path) -> None:
+    # Given two solution versions compared on one drop, and Personalize refusing the second one's create
+    operation = "personalize.CreateBatchInferenceJob"
+    faults = Faults(nth={operation: {2}}, kinds={operation: "InvalidInputException"})
+    v1, v2 = solution_version_arn("users", version=1), solution_version_arn("users", version=2)
+    with LocalStack(settings=demo_emulator(interactions=sample / "interactions.csv"), faults=faults) as stack:
+        tap = EventTap(stack)
+        (invocation,) = stack.drop(b'{"userId": "1"}\n', "input/half.jsonl", {"solution-version-arn": f"{v1} {v2}"})
+        assert invocation.error is None
+        events = tap.collect(lambda es: any(e["detail-type"] == "Drop Completed" for e in es), timeout=60)
+    # Then no Input Rejected follows a started job: the first runs, the refused one fails with the reason
+    ends = {e["detail"]["settings"]["solutionVersionArn"]: e for e in events if e["detail-type"].startswith("Job ")}
+    assert "Input Rejected" not in [e["detail-type"] for e in events]
+    assert [e["detail-type"] for e in events if e["detail"].get("settings", {}).get("solutionVersionArn") == v1] == [
+        "Job Submitted",
+        "Job Succeeded",
+    ]
+    assert ends[v2]["detail-type"] == "Job Failed" and ends[v2]["detail"]["status"] == "CREATE_REFUSED"
+    assert "InvalidInputException" in ends[v2]["detail"]["failureReason"] and v2 in ends[v2]["detail"]["failureReason"]
+    # And the one Drop Completed lists both: the job that ran and the one that could not start, with its reason
+    (completed,) = [e["detail"] for e in events if e["detail-type"] == "Drop Completed"]
+    assert (completed["jobCount"], completed["succeeded"], completed["failed"]) == (2, 1, 1)
+    refused = next(job for job in completed["jobs"] if job["status"] == "CREATE_REFUSED")
+    assert refused["solutionVersionArn"] == v2 and "InvalidInputException" in refused["failureReason"]
+    assert faults.injected[operation] == 1
+
+
 def test_a_notification_from_another_bucket_is_ignored(sample: Path) -> None:
     with LocalStack(settings=demo_emulator(interactions=sample / "interactions.csv")) as stack:
         tap = EventTap(stack)

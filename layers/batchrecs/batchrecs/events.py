@@ -187,9 +187,10 @@ class JobSucceeded(JobDetail):
 
 
 class JobFailed(JobDetail):
-    """The job ended without output: Personalize's CREATE FAILED, an error, TIMED_OUT or QUEUE_TIMEOUT."""
+    """The job ended without output: Personalize's CREATE FAILED, an error, TIMED_OUT, QUEUE_TIMEOUT, or
+    CREATE_REFUSED (a job of a drop whose other jobs had started, whose create Personalize refused)."""
 
-    status: str = Field(description="CREATE FAILED, TIMED_OUT, QUEUE_TIMEOUT or ERROR")
+    status: str = Field(description="CREATE FAILED, TIMED_OUT, QUEUE_TIMEOUT, CREATE_REFUSED or ERROR")
     failure_reason: str
     finished_at: Timestamp
 

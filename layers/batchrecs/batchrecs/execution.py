@@ -363,6 +363,9 @@ class ExecutionInput(WireModel):
     retry_in_seconds: int | None = None
     queue_timed_out: bool = False
     """True when the job waited for capacity so long that MaxJobSeconds would pass: it ends in QUEUE_TIMEOUT."""
+    refused: str | None = None
+    """Why Personalize refused to create this job of a drop whose other jobs had started already: it ends at once
+    in Job Failed with status CREATE_REFUSED and this reason, so that the drop's Drop Completed accounts for it."""
 
     @model_validator(mode="before")
     @classmethod

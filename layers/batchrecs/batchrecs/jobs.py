@@ -232,18 +232,12 @@ def _submit(
     too_large = fit_problems(planned)
     if too_large:  # before any job is created: one that cannot be watched must never start
         return _reject_problems(drop, version_id, too_large, ports, stack, records=report.records, kind=report.kind)
-    started: list[SubmitResult] = []
-    for job in planned:
-        try:
-            started.append(_start(job, ports))
-        except JobRefused as refused:  # permanent: reject now, rather than retry it into a dead letter
-            api = "CreateBatchSegmentJob" if job.detail.job_type is JobType.SEGMENT else "CreateBatchInferenceJob"
-            message = f"{api} refused the job: {refused}"
-            if len(each) > 1:
-                message = f"{job.detail.settings.solution_version_arn}: {message}"
-            return _reject_problems(
-                drop, version_id, [("personalize", message)], ports, stack, records=report.records, kind=report.kind
-            )
+    try:
+        started = _start_all(planned, ports, compared=len(each) > 1)
+    except FirstJobRefused as refused:  # permanent, and no job started: reject now, not retry into a dead letter
+        return _reject_problems(
+            drop, version_id, [("personalize", str(refused))], ports, stack, records=report.records, kind=report.kind
+        )
     return started[0].model_copy(update={"drop_id": paths.drop_id, "jobs": [result.job_name for result in started]})
 
 
@@ -360,13 +354,12 @@ def _submit_folder(
     too_large = fit_problems(planned)
     if too_large:  # before any job is created: one that cannot be watched must never start
         return _reject_problems(drop, version_id, too_large, ports, stack, records=records, kind=kind)
-    started: list[SubmitResult] = []
-    for job in planned:
-        try:
-            started.append(_start(job, ports))
-        except JobRefused as refused:
-            problems = [("personalize", f"the create was refused: {refused}")]
-            return _reject_problems(drop, version_id, problems, ports, stack, records=records, kind=kind)
+    try:
+        started = _start_all(planned, ports)
+    except FirstJobRefused as refused:  # no job of the folder started
+        return _reject_problems(
+            drop, version_id, [("personalize", str(refused))], ports, stack, records=records, kind=kind
+        )
     return started[0].model_copy(update={"drop_id": drop_id, "jobs": names})
 
 
@@ -456,15 +449,43 @@ def _route(
     return route(settings, reasons, model)
 
 
-def _start(job: PlannedJob, ports: SubmitPorts) -> SubmitResult:
-    """Create one job (or queue it behind Personalize's quota) and start its state machine."""
+class FirstJobRefused(ValueError):
+    """Personalize refused the create of a drop's first job: nothing started, and the drop is rejected."""
+
+
+def _start_all(planned: list[PlannedJob], ports: SubmitPorts, *, compared: bool = False) -> list[SubmitResult]:
+    """Start every job of a drop, or account for each one. A create Personalize refuses before any job started
+    raises JobRefused (the drop is rejected: nothing runs); once one has started, the drop can no longer be
+    rejected, so a refused job starts an execution that ends it in Job Failed (CREATE_REFUSED, with the reason),
+    and the drop's Drop Completed lists it beside the jobs that ran."""
+    started: list[SubmitResult] = []
+    for job in planned:
+        try:
+            started.append(_start(job, ports))
+        except JobRefused as refused:
+            api = "CreateBatchSegmentJob" if job.detail.job_type is JobType.SEGMENT else "CreateBatchInferenceJob"
+            reason = f"{api} refused the job: {refused}"
+            if compared:
+                reason = f"{job.detail.settings.solution_version_arn}: {reason}"
+            if not started:
+                raise FirstJobRefused(reason) from refused
+            logger.warning("a job of a started drop was refused", extra={"job_name": job.detail.job_name})
+            started.append(_start(job, ports, refused=reason))
+    return started
+
+
+def _start(job: PlannedJob, ports: SubmitPorts, refused: str | None = None) -> SubmitResult:
+    """Create one job (or queue it behind Personalize's quota) and start its state machine; with ``refused``, no
+    create: its execution ends it in Job Failed with that reason."""
     detail, capacity = job.detail, job.capacity
     tickets = ports.tickets.for_type(detail.job_type) if ports.tickets is not None else None
     queued: CreateJobRequest | CreateSegmentJobRequest | None = None
     if job.manifest is not None and detail.manifest is not None:  # before the job exists: its events name it
         bucket, _, key = detail.manifest.removeprefix("s3://").partition("/")
         ports.files.put_json(bucket, key, job.manifest.model_dump(mode="json", by_alias=True))
-    if job.create is not None:
+    if refused is not None:
+        queued, job_arn, status, adopted = None, None, REFUSED_STATUS, False
+    elif job.create is not None:
         try:
             if tickets is not None and tickets.waiting(capacity.stale_after):
                 raise CapacityExceeded("jobs are queued already: this one queues behind them")
@@ -488,6 +509,7 @@ def _start(job: PlannedJob, ports: SubmitPorts) -> SubmitResult:
             polling=job.polling,
             create=queued,
             capacity=capacity if queued else None,
+            refused=refused,
         ),
     )
     if execution.new:  # a redelivered drop finds its execution: counted once
@@ -514,6 +536,8 @@ def _start(job: PlannedJob, ports: SubmitPorts) -> SubmitResult:
 
 QUEUED_STATUS = "QUEUED"
 """Job Submitted's status for a job waiting for Personalize's quota; its terminal event carries the jobArn."""
+REFUSED_STATUS = "CREATE_REFUSED"
+"""Job Submitted's and Job Failed's status for a job of a started drop that Personalize refused to create."""
 SELF_HOSTED_STATUS = "CREATE PENDING"
 """Self-hosted jobs use Personalize's status words, so that subscribers handle one vocabulary."""
 
