@@ -1,5 +1,6 @@
 """JobOutcomeFunction: subscribed to the stack's job events on its bus; keeps the job ledger (JobsTable), counts
-finished jobs by backend, and publishes Drop Completed after the last job of a drop that made several."""
+finished jobs by backend, and has JobStateMachine publish Drop Completed after the last job of a drop that made
+several."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
-from batchrecs.adapters.eventbridge import EventPublisher
 from batchrecs.adapters.ledger import JobLedger
 from batchrecs.adapters.s3 import S3Files
+from batchrecs.adapters.stepfunctions import JobExecutions
 from batchrecs.events import aws_time
 from batchrecs.observability import logger, tracer
 from batchrecs.outcomes import record_event
@@ -30,7 +31,7 @@ def reset() -> None:
     """Forget what this container cached from its environment, as a new container would (the local stack calls it
     before each invocation, each function's environment being its own)."""
     ports.cache_clear()
-    publisher.cache_clear()
+    executions.cache_clear()
     manifests.cache_clear()
 
 
@@ -40,8 +41,9 @@ def manifests() -> S3Files:
 
 
 @cache
-def publisher() -> EventPublisher:
-    return EventPublisher(client("events"), os.environ["EVENT_BUS_NAME"], os.environ.get("EVENT_SOURCE", "batchrecs"))
+def executions() -> JobExecutions:
+    """JobStateMachine, which publishes Drop Completed under the drop's execution name: exactly once."""
+    return JobExecutions(client("stepfunctions"), os.environ["STATE_MACHINE_ARN"])
 
 
 # No @metrics.log_metrics: every metric here has its own dimension set and is written at once (single_metric), so
@@ -50,5 +52,5 @@ def publisher() -> EventPublisher:
 @tracer.capture_lambda_handler
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
-    job = record_event(event.detail_type, event.detail, ports(), aws_time(event.time), publisher(), manifests())
+    job = record_event(event.detail_type, event.detail, ports(), aws_time(event.time), executions(), manifests())
     return {"jobName": job.job_name, "status": getattr(job, "status", None)}

@@ -20,6 +20,8 @@ from unittest import mock
 from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
+from batchrecs_local.lambdas import FunctionKilled
+
 THROTTLE = "ThrottlingException"
 PARTIAL = "PartialFailure"
 """For events:PutEvents: a 200 answer with FailedEntryCount = number of entries, nothing delivered."""
@@ -90,3 +92,45 @@ def installed(faults: Faults | None) -> Iterator[None]:
 
     with mock.patch.object(BotocoreStubber, "__call__", call):
         yield
+
+
+@dataclass
+class Kill:
+    """Where a function dies: at the ``nth`` AWS call it makes of ``operation`` ("sfn.StartExecution", as botocore
+    names its events) whose request body holds ``matching`` (any, when None); before the call is sent, or
+    ``after`` AWS has done it (its answer is lost with the function). It dies once; Lambda's retry runs on."""
+
+    operation: str
+    nth: int = 1
+    after: bool = False
+    matching: bytes | None = None
+    seen: int = 0
+    fired: int = 0
+
+
+@contextlib.contextmanager
+def killing(access_key: str, kill: Kill) -> Iterator[Kill]:
+    """Kill the function whose role's credentials are ``access_key`` (``LocalFunction.credentials``) as ``kill``
+    says, while the context lasts: the test of "a crash between any two calls"."""
+    current = BotocoreStubber.__call__
+    lock = threading.Lock()
+
+    def call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        service, operation = event_name.split(".")[1:3]
+        signed = f"Credential={access_key}/" in str(request.headers.get("Authorization", b""))
+        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        dies = False
+        if signed and f"{service}.{operation}" == kill.operation and (kill.matching is None or kill.matching in body):
+            with lock:
+                kill.seen += 1
+                dies = kill.seen == kill.nth and not kill.fired
+                kill.fired += dies
+        if dies and not kill.after:
+            raise FunctionKilled(f"killed before {kill.operation}")
+        response = current(self, event_name, request, **kwargs)
+        if dies:
+            raise FunctionKilled(f"killed after {kill.operation}")
+        return response
+
+    with mock.patch.object(BotocoreStubber, "__call__", call):
+        yield kill

@@ -48,7 +48,7 @@ WHY: dict[str, str] = {
     "WriteMergedOutput": "the merged output, by multipart copy of the shards (GetObject: it checks it exists)",
     # JobOutcomeFunction
     "LedgerItems": "the job ledger's items and drop items",
-    "PublishDropCompleted": "Drop Completed on the stack's bus",
+    "AnnounceDropCompleted": "the drop's execution, which publishes Drop Completed once (its name is the drop's)",
     "WriteDropManifests": "every job of a drop, which Drop Completed lists only the first 10 of",
     "WriteEncryptedManifests": "with `KmsKeyArn`: the output bucket encrypts the manifest with that key",
     # PersonalizeRole

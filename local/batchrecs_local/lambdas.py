@@ -88,6 +88,12 @@ class LocalFunction:
     """The on-failure destination's ARN (an SQS queue), if any."""
 
 
+class FunctionKilled(BaseException):
+    """The function was stopped where it stood, as a timeout or an out-of-memory kill stops it: no ``except`` or
+    ``finally`` of the handler's own code may count on running (a BaseException, so ``except Exception`` lets it
+    through). Lambda counts the attempt as failed and retries an asynchronous invoke."""
+
+
 @dataclass
 class Invocation:
     function: str
@@ -170,7 +176,7 @@ class Lambdas:
                 invocation.result = self.invoke(logical, event)
                 invocation.error = None
                 break
-            except Exception as error:  # Lambda retries whatever the handler raises, a while later
+            except (Exception, FunctionKilled) as error:  # Lambda retries whatever failed, a while later
                 invocation.error = f"{type(error).__name__}: {error}"
                 time.sleep(ASYNC_RETRY_SECONDS * invocation.attempts)
         if invocation.error and function.on_failure:

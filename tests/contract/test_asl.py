@@ -12,7 +12,14 @@ import pytest
 from botocore.model import Shape, StructureShape
 
 from batchrecs.events import DETAIL_TYPES, JobSucceeded
-from batchrecs.execution import ExecutionInput, MergeRequest, ScoreInvocation, ScoreRequest, ShardResult
+from batchrecs.execution import (
+    DropCompletedRun,
+    ExecutionInput,
+    MergeRequest,
+    ScoreInvocation,
+    ScoreRequest,
+    ShardResult,
+)
 from batchrecs.fanout import MergeOutcome
 from batchrecs_local.template import ROOT, Template
 
@@ -90,8 +97,20 @@ def test_put_events_entries_match_the_botocore_shape_and_the_event_models() -> N
             for key in entry:
                 member(entry_shape, key.removesuffix(".$"))
             published.add(entry["DetailType"])
-    assert published == {"Job Submitted", "Job Succeeded", "Job Failed"}
-    assert published <= set(DETAIL_TYPES)
+    assert published == {"Job Submitted", "Job Succeeded", "Job Failed", "Drop Completed"}
+    assert published - {"Drop Completed"} <= set(DETAIL_TYPES)
+
+
+def test_the_drop_completed_run_is_told_apart_and_published_as_its_model() -> None:
+    """JobOutcomeFunction's DropCompletedRun goes straight to its PutEvents, whose detail is the model's field."""
+    states = json.loads(ASL_PATH.read_text())["States"]
+    field = next(iter(DropCompletedRun.model_json_schema(by_alias=True)["required"]))
+    first = states[json.loads(ASL_PATH.read_text())["StartAt"]]
+    (choice,) = first["Choices"]
+    assert choice["Variable"] == f"$.{field}" and "dropCompleted" not in ExecutionInput.model_json_schema(by_alias=True)
+    (entry,) = states[choice["Next"]]["Parameters"]["Entries"]
+    assert (entry["DetailType"], entry["Detail.$"]) == ("Drop Completed", f"$.{field}")
+    assert states[choice["Next"]]["End"] is True
 
 
 def test_substitutions_match_the_template() -> None:

@@ -17,7 +17,13 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from batchrecs.adapters.personalize import CreatedJob, JobRefused, RecipeCannotBatch, UnusableSolutionVersion
 from batchrecs.adapters.s3 import ObjectGone, ObjectHead
 from batchrecs.adapters.stepfunctions import Started
-from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, ModelLocation
+from batchrecs.execution import (
+    CreateJobRequest,
+    CreateSegmentJobRequest,
+    DropCompletedRun,
+    ExecutionInput,
+    ModelLocation,
+)
 from batchrecs.model import WireModel
 from batchrecs.settings import JobKind, StackSettings
 from batchrecs.split import Splitter
@@ -114,7 +120,7 @@ class FakeExecutions:
         assert name is not None and name in self.started, name
         return ExecutionInput.model_validate(self.started[name])
 
-    def start(self, name: str, execution: ExecutionInput) -> Started:
+    def start(self, name: str, execution: ExecutionInput | DropCompletedRun) -> Started:
         new = name not in self.started
         self.started.setdefault(name, execution.to_wire())
         return Started(f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}", new)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from batchrecs.execution import DROP_EXECUTION_PREFIX
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 
 
@@ -26,12 +27,13 @@ def tap(stack: LocalStack) -> EventTap:
     return EventTap(stack)
 
 
-def executions(stack: LocalStack) -> list[dict[str, Any]]:
-    """The job state machine's executions so far: one per job started, whatever the clock."""
+def executions(stack: LocalStack, *, drops: bool = False) -> list[dict[str, Any]]:
+    """The job state machine's executions so far: one per job started, whatever the clock; with ``drops``, the
+    ones that announced a drop's Drop Completed instead (one per drop)."""
     found: list[dict[str, Any]] = stack.client("stepfunctions").list_executions(
         stateMachineArn=stack.name("JobStateMachine")
     )["executions"]
-    return found
+    return [e for e in found if e["name"].startswith(DROP_EXECUTION_PREFIX) == drops]
 
 
 def read_object(stack: LocalStack, uri: str) -> bytes:

@@ -144,7 +144,7 @@ NOT_EXERCISED = {
     ("JobStateMachine", "RunDistributedMap"): "moto runs a distributed Map's children without StartExecution",
     ("JobStateMachine", "WatchDistributedMapChildren"): "moto runs a distributed Map's children in process",
     ("JobStateMachine", "ReadShardManifests"): "past 40 shards only: test_fanout's distributed Map reads one",
-    ("JobOutcomeFunctionRole", "PublishDropCompleted"): "multi-job drops: test_compare_and_ledger",
+    ("JobOutcomeFunctionRole", "AnnounceDropCompleted"): "multi-job drops: test_compare_and_ledger",
     ("CreateJobFunctionRole", "*"): "jobs queued behind the quota: test_reliability and test_folders run them",
     ("SubmitFunctionRole", "QueueTickets"): "jobs queued behind the quota: test_reliability and test_folders",
 }

@@ -15,9 +15,10 @@ from unittest import mock
 import pytest
 
 from batchrecs.events import DETAIL_TYPES
-from batchrecs_local.faults import Faults
+from batchrecs_local.faults import Faults, Kill
 from batchrecs_local.lambdas import LambdaContext
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
+from tests.integration.conftest import executions
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
 
@@ -294,3 +295,46 @@ def test_jobs_queued_behind_the_quota_are_created_first_in_first_out(sample: Pat
         jobs = stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]
         created = [job["jobName"] for job in sorted(jobs, key=lambda job: job["creationDateTime"])]
         assert [name.split("-")[2] for name in created] == ["0", "1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize(
+    "kill",
+    [
+        Kill("dynamodb.UpdateItem", nth=2, matching=b"succeededEvent"),  # the last job's end, before the ledger
+        Kill("dynamodb.UpdateItem", nth=2, matching=b"succeededEvent", after=True),
+        Kill("dynamodb.UpdateItem", nth=2, matching=b"drop#"),  # the last job's end, before it reaches the drop
+        Kill("dynamodb.UpdateItem", nth=2, matching=b"drop#", after=True),  # recorded, then the function dies
+        Kill("sfn.StartExecution"),  # the drop complete, before its announcement starts
+        Kill("sfn.StartExecution", after=True),  # started, and the function dies before it returns
+    ],
+    ids=["before-ledger", "after-ledger", "before-drop-update", "after-drop-update", "before-start", "after-start"],
+)
+def test_a_job_outcome_function_killed_between_any_two_calls_still_announces_the_drop_once(
+    sample: Path, kill: Kill
+) -> None:
+    from batchrecs_local.faults import killing
+    from batchrecs_local.stack import solution_version_arn
+
+    v1, v2 = solution_version_arn("users", version=1), solution_version_arn("users", version=2)
+    with LocalStack(settings=demo_emulator(interactions=sample / "interactions.csv")) as stack:
+        tap = EventTap(stack)
+        outcome = stack.lambdas.functions["JobOutcomeFunction"]
+        with killing(outcome.credentials["AWS_ACCESS_KEY_ID"], kill):
+            stack.drop(b'{"userId": "1"}\n', "input/killed.jsonl", {"solution-version-arn": f"{v1} {v2}"})
+            events = tap.collect(lambda es: any(e["detail-type"] == "Drop Completed" for e in es), timeout=90)
+            stack.wait_for_deliveries()  # JobOutcomeFunction's retries, each of which could announce again
+            sfn = stack.client("stepfunctions")
+            announcements = executions(stack, drops=True)
+            deadline = time.monotonic() + 60
+            while any(
+                sfn.describe_execution(executionArn=e["executionArn"])["status"] == "RUNNING" for e in announcements
+            ):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        events += tap.drain()
+    # Then the function did die there, was retried, and the drop was announced by exactly one execution, once
+    assert kill.fired == 1
+    assert any(i.function == "JobOutcomeFunction" and i.attempts > 1 for i in stack.lambdas.invocations)
+    assert len(announcements) == 1
+    (completed,) = [e["detail"] for e in events if e["detail-type"] == "Drop Completed"]
+    assert (completed["jobCount"], completed["succeeded"]) == (2, 2)

@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from batchrecs.adapters.ledger import JobLedger
+from batchrecs.adapters.stepfunctions import Started
 from batchrecs.events import (
     Backend,
     DropCompleted,
@@ -24,6 +25,7 @@ from batchrecs.events import (
     JobSucceeded,
     SplitPart,
 )
+from batchrecs.execution import DropCompletedRun, ExecutionInput
 from batchrecs.model import WireModel
 from batchrecs.outcomes import record_event
 from batchrecs.settings import JobKind, JobSettings
@@ -139,17 +141,25 @@ def test_the_latest_job_of_an_input_key_is_found_by_the_key(ledger: JobLedger) -
 
 
 class Bus:
-    """A publisher that records what it is given, and can refuse once (a PutEvents that fails)."""
+    """JobStateMachine as JobOutcomeFunction sees it: a start per name (a second start of a name finds the first,
+    as Step Functions does), each new one publishing its Drop Completed; it can refuse (a StartExecution that
+    fails)."""
 
     def __init__(self, refuse: int = 0) -> None:
         self.published: list[WireModel] = []
+        self.names: set[str] = set()
         self.refuse = refuse
 
-    def publish(self, *details: WireModel) -> None:
+    def start(self, name: str, execution: ExecutionInput | DropCompletedRun) -> Started:
         if self.refuse:
             self.refuse -= 1
-            raise RuntimeError("PutEvents refused")
-        self.published.extend(details)
+            raise RuntimeError("StartExecution refused")
+        new = name not in self.names
+        if new:
+            assert isinstance(execution, DropCompletedRun)
+            self.names.add(name)
+            self.published.append(execution.drop_completed)
+        return Started(f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}", new)
 
 
 def part(index: int, ended: str = "ACTIVE") -> tuple[str, JobSucceeded | JobFailed]:
@@ -172,7 +182,7 @@ def test_the_last_part_to_end_publishes_one_drop_completed_whatever_the_order(
     ends = [part(1), part(2, "CREATE FAILED"), part(3)]
     bus = Bus()
     for index in order:
-        record_event(*ends[index], ledger, publisher=bus)
+        record_event(*ends[index], ledger, executions=bus)
     # Then exactly one Drop Completed, listing each part's outcome in part order, once all three have ended
     (completed,) = bus.published
     assert isinstance(completed, DropCompleted)
@@ -188,34 +198,34 @@ def test_the_last_part_to_end_publishes_one_drop_completed_whatever_the_order(
 def test_nothing_is_published_before_every_part_has_ended(ledger: JobLedger) -> None:
     bus = Bus()
     for index in (1, 3, 1, 3):
-        record_event(*part(index), ledger, publisher=bus)
+        record_event(*part(index), ledger, executions=bus)
     assert bus.published == []
 
 
-def test_a_drop_completed_that_fails_to_publish_is_published_by_the_retry(ledger: JobLedger) -> None:
+def test_a_drop_completed_whose_start_fails_is_started_by_the_retry_once(ledger: JobLedger) -> None:
     bus = Bus(refuse=1)
-    record_event(*part(1), ledger, publisher=bus)
-    record_event(*part(2), ledger, publisher=bus)
+    record_event(*part(1), ledger, executions=bus)
+    record_event(*part(2), ledger, executions=bus)
     with pytest.raises(RuntimeError, match="refused"):
-        record_event(*part(3), ledger, publisher=bus)
-    record_event(*part(3), ledger, publisher=bus)  # the Lambda's retry of the same event
-    record_event(*part(3), ledger, publisher=bus)  # and a redelivery after it
+        record_event(*part(3), ledger, executions=bus)
+    record_event(*part(3), ledger, executions=bus)  # the Lambda's retry of the same event
+    record_event(*part(3), ledger, executions=bus)  # and a redelivery after it
     assert [type(event) for event in bus.published] == [DropCompleted]
 
 
 def test_a_late_redelivery_of_an_end_a_redrive_replaced_does_not_overwrite_it(ledger: JobLedger) -> None:
     bus = Bus()
     detail_type, failed_part = part(2, "CREATE FAILED")
-    record_event(detail_type, failed_part, ledger, publisher=bus)
+    record_event(detail_type, failed_part, ledger, executions=bus)
     redriven = JobSucceeded(
         **{**failed_part.model_dump(exclude={"status", "failure_reason", "finished_at"})},
         status="ACTIVE",
         finished_at=T0 + timedelta(hours=1),
     )
-    record_event("Job Succeeded", redriven, ledger, publisher=bus)
-    record_event(detail_type, failed_part, ledger, publisher=bus)  # the old end, delivered again, late
-    record_event(*part(1), ledger, publisher=bus)
-    record_event(*part(3), ledger, publisher=bus)
+    record_event("Job Succeeded", redriven, ledger, executions=bus)
+    record_event(detail_type, failed_part, ledger, executions=bus)  # the old end, delivered again, late
+    record_event(*part(1), ledger, executions=bus)
+    record_event(*part(3), ledger, executions=bus)
     (completed,) = bus.published
     assert isinstance(completed, DropCompleted)
     assert [job.status for job in completed.jobs] == ["ACTIVE", "ACTIVE", "ACTIVE"]

@@ -12,7 +12,7 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from batchrecs.events import JobDetail
+from batchrecs.events import DropCompleted, JobDetail
 from batchrecs.model import WireModel
 from batchrecs.settings import JobKind, JobSettings
 
@@ -375,3 +375,22 @@ class ExecutionInput(WireModel):
         if isinstance(data, dict) and data.get("model") is None:
             data = {k: v for k, v in data.items() if k != "model"}
         return data
+
+
+class DropCompletedRun(WireModel):
+    """The JobStateMachine's input that publishes a drop's Drop Completed (its first Choice sends it straight to
+    that one PutEvents). JobOutcomeFunction starts it under the drop's own execution name (``drop_execution_name``):
+    a crash at any point of the function is retried, and the retry's start finds the first, so the drop is
+    announced exactly once, with no claim to give back."""
+
+    drop_completed: DropCompleted
+
+
+DROP_EXECUTION_PREFIX = "drop-completed-"
+"""The names of the executions that announce drops; job executions are named after their jobs (``br-…``)."""
+
+
+def drop_execution_name(drop_id: str) -> str:
+    """The execution that announces ``drop_id``: one name per drop (an execution name is at most 80 characters;
+    a drop id, a job name, at most 63)."""
+    return f"{DROP_EXECUTION_PREFIX}{drop_id}"[:80]

@@ -22,9 +22,10 @@ from batchrecs.events import (
     JobFailed,
     JobSucceeded,
 )
+from batchrecs.execution import DropCompletedRun, drop_execution_name
 from batchrecs.observability import Metric, by_backend, logger
 from batchrecs.plan import manifest_key
-from batchrecs.ports import Manifests, Publisher
+from batchrecs.ports import Executions, Manifests
 
 OUTCOME_METRICS = {"Job Succeeded": Metric.JOBS_SUCCEEDED, "Job Failed": Metric.JOBS_FAILED}
 
@@ -34,12 +35,16 @@ def record_event(
     detail: object,
     ledger: JobLedger,
     time: str | None = None,
-    publisher: Publisher | None = None,
+    executions: Executions | None = None,
     manifests: Manifests | None = None,
 ) -> JobDetail:
     """Record a job's event in the ledger; count and log it when it is the job's end, and when it is the last end
-    of a drop that made several jobs, publish that drop's one Drop Completed (its manifest written first, when it
-    lists more jobs than the event carries)."""
+    of a drop that made several jobs, start the execution that publishes that drop's one Drop Completed (its
+    manifest written first, when it lists more jobs than the event carries).
+
+    Every step is safe to repeat, and nothing is claimed: a crash anywhere (a timeout, an out-of-memory kill, which
+    run no ``except``) is retried by Lambda, and the retry's StartExecution of the drop's execution name finds the
+    one already started, so Drop Completed is published exactly once."""
     job = parse(detail_type, detail)
     logger.set_correlation_id(job.job_name)
     latest = ledger.record(detail_type, job, time)
@@ -50,20 +55,19 @@ def record_event(
         _count(detail_type, job)
         # Only the job's latest outcome goes into its drop's record: a late redelivery of an end a redriven
         # execution has since replaced must not overwrite it.
-        if latest and job.drop_jobs > 1 and job.drop_id is not None and publisher is not None:
+        if latest and job.drop_jobs > 1 and job.drop_id is not None and executions is not None:
             jobs = ledger.end_drop_job(job)
             if jobs is not None:
                 completed, manifest = drop_completed(job, jobs)
-                try:
-                    if manifest is not None and completed.manifest is not None:
-                        if manifests is None:
-                            raise ValueError("a drop of more jobs than Drop Completed carries needs its manifest")
-                        bucket, _, key = completed.manifest.removeprefix("s3://").partition("/")
-                        manifests.put_json(bucket, key, manifest.model_dump(mode="json", by_alias=True))
-                    publisher.publish(completed)
-                except Exception:
-                    ledger.release_drop(job.drop_id)  # the retry publishes it
-                    raise
+                if manifest is not None and completed.manifest is not None:
+                    if manifests is None:
+                        raise ValueError("a drop of more jobs than Drop Completed carries needs its manifest")
+                    bucket, _, key = completed.manifest.removeprefix("s3://").partition("/")
+                    manifests.put_json(bucket, key, manifest.model_dump(mode="json", by_alias=True))
+                started = executions.start(
+                    drop_execution_name(completed.drop_id), DropCompletedRun(drop_completed=completed)
+                )
+                logger.info("drop completed", extra={"drop_id": completed.drop_id, "announced_now": started.new})
     return job
 
 
@@ -75,7 +79,6 @@ def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> tuple
     version = jobs[0].solution_version_arn  # versions compared read the same records: counted once
     records = sum(job.records for job in jobs if job.solution_version_arn == version)
     succeeded = sum(job.status == "ACTIVE" for job in jobs)
-    logger.info("drop completed", extra={"drop_id": last.drop_id, "jobs": len(jobs), "succeeded": succeeded})
     drop_id = last.drop_id or last.job_name
     manifest = None
     if len(jobs) > INLINE_ENTRIES:

@@ -13,7 +13,13 @@ if TYPE_CHECKING:
     from batchrecs.adapters.personalize import CreatedJob
     from batchrecs.adapters.s3 import ObjectHead
     from batchrecs.adapters.stepfunctions import Started
-    from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, ModelLocation
+    from batchrecs.execution import (
+        CreateJobRequest,
+        CreateSegmentJobRequest,
+        DropCompletedRun,
+        ExecutionInput,
+        ModelLocation,
+    )
     from batchrecs.model import WireModel
     from batchrecs.settings import JobKind
     from batchrecs.split import Splitter
@@ -57,9 +63,10 @@ class Jobs(Protocol):
 
 
 class Executions(Protocol):
-    """JobStateMachine's executions, one per job name (``JobExecutions``)."""
+    """JobStateMachine's executions, one per name (a job's, or a drop's Drop Completed): a second start of a name
+    finds the first (``JobExecutions``)."""
 
-    def start(self, name: str, execution: ExecutionInput) -> Started: ...
+    def start(self, name: str, execution: ExecutionInput | DropCompletedRun) -> Started: ...
 
 
 class Manifests(Protocol):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -111,18 +110,17 @@ class JobLedger:
         return True
 
     def end_drop_job(self, ended: JobSucceeded | JobFailed) -> list[DropJob] | None:
-        """Record the end of one job of a drop that made several, in the drop's item. When that was the last of
-        them and no Drop Completed is claimed yet, claim it and return every job's outcome; else None.
+        """Record the end of one job of a drop that made several, in the drop's item; once every one of them has
+        ended, return each job's outcome (to whichever delivery sees that, and to its retries); else None.
 
-        Order-proof and safe to repeat: a job's end sets its own attribute (a redelivery sets the same), the
-        drop is complete when there are ``drop_jobs`` of them, and the claim is conditional, so only one caller
-        publishes. A caller that cannot publish gives the claim back (``release_drop``) and fails, to be retried.
+        Order-proof and safe to repeat: a job's end sets its own attribute (a redelivery sets the same), and the
+        drop is complete when there are ``drop_jobs`` of them. Nothing is claimed: Drop Completed's exactly-once
+        is its execution's name (``outcomes.record_event``).
         """
         assert ended.drop_id is not None
-        key = {"id": {"S": DROP_PREFIX + ended.drop_id}}
         item = self.dynamodb.update_item(
             TableName=self.table,
-            Key=key,
+            Key={"id": {"S": DROP_PREFIX + ended.drop_id}},
             UpdateExpression="SET #job = :job, expected = :expected, expiration = :expires",
             ExpressionAttributeNames={"#job": DROP_JOB + ended.job_name},
             ExpressionAttributeValues={
@@ -133,25 +131,7 @@ class JobLedger:
             ReturnValues="ALL_NEW",
         )["Attributes"]
         jobs = [DropJob.model_validate_json(value["S"]) for name, value in item.items() if name.startswith(DROP_JOB)]
-        if len(jobs) < ended.drop_jobs or "completedAt" in item:
-            return None
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key=key,
-                UpdateExpression="SET completedAt = :now",
-                ConditionExpression="attribute_not_exists(completedAt)",
-                ExpressionAttributeValues={":now": {"S": aws_time(datetime.now(UTC))}},
-            )
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
-            return None  # another delivery claimed it between the two writes
-        return jobs
-
-    def release_drop(self, drop_id: str) -> None:
-        """Give back a Drop Completed claimed but not published, so that the retry publishes it."""
-        self.dynamodb.update_item(
-            TableName=self.table, Key={"id": {"S": DROP_PREFIX + drop_id}}, UpdateExpression="REMOVE completedAt"
-        )
+        return jobs if len(jobs) >= ended.drop_jobs else None
 
     def jobs(self, limit: int | None = None, *, input_key: str | None = None) -> Iterator[LedgerEntry]:
         """Jobs, newest first, a page at a time; with ``input_key``, only the jobs of drops of that key."""

@@ -1,4 +1,5 @@
-"""Starting the job's state machine, named after the job so that a second start is a no-op."""
+"""Starting the job's state machine, named after the job (or the drop, for its Drop Completed) so that a second
+start is a no-op."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from botocore.exceptions import ClientError
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
-    from batchrecs.execution import ExecutionInput
+    from batchrecs.execution import DropCompletedRun, ExecutionInput
 
 
 class Started(NamedTuple):
@@ -23,7 +24,7 @@ class JobExecutions:
         self.sfn = sfn
         self.state_machine_arn = state_machine_arn
 
-    def start(self, name: str, execution: ExecutionInput) -> Started:
+    def start(self, name: str, execution: ExecutionInput | DropCompletedRun) -> Started:
         """Start (or find) the execution called ``name``."""
         try:
             started = self.sfn.start_execution(
