@@ -258,3 +258,29 @@ EXAMPLE_PLAN = {
     "toleratedFailurePercentage": 0,
     "manifest": {"bucket": "in", "key": "snapshots/br-x/br-x.shards.json"},
 }
+
+
+def test_every_lambda_task_waits_longer_than_its_function_can_run() -> None:
+    """A task that gives up before its function does is retried while the first invocation still runs: two
+    ScoreFunctions then write one shard's output (the orphans a review found at 280 s against 900 s)."""
+    template = Template()
+    functions = {
+        f"${{{logical}Arn}}": template.resources[logical]["Properties"].get("Timeout", 3)
+        for logical in ("ScoreFunction", "MergeFunction", "CreateJobFunction")
+    }
+    found = 0
+    for name, state in _all_states(json.loads(ASL_PATH.read_text())["States"]):
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke":
+            timeout = functions[state["Parameters"]["FunctionName"]]
+            assert state["TimeoutSeconds"] >= timeout + 30, (
+                f"{name}: {state['TimeoutSeconds']} s for a {timeout} s function"
+            )
+            found += 1
+    assert found == 6
+
+
+def _all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in states.items():
+        yield name, state
+        if "ItemProcessor" in state:
+            yield from _all_states(state["ItemProcessor"]["States"])

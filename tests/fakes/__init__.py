@@ -169,7 +169,7 @@ class FakeTickets:
         self.live: set[int] = set()
         self.stale: set[int] = set()
 
-    def take(self) -> int:
+    def take(self) -> int | None:
         self.issued += 1
         self.live.add(self.issued)
         return self.issued

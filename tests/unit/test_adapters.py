@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from unittest import mock
 
 import boto3
 import pytest
@@ -292,6 +293,33 @@ def test_queue_tickets_in_dynamodb_order_waiting_jobs_and_forget_the_stale() -> 
         assert tickets.ahead(3, stale_after=60) == 1 and tickets.waiting(stale_after=60) == 2
         # A ticket that has not been renewed within stale_after no longer counts (here: all but the one renewed)
         assert tickets.ahead(3, stale_after=0.0001) == 0
+        # and is removed from the item: only the renewed one is left
+        item = dynamodb.get_item(TableName="jobs", Key=tickets.key)["Item"]
+        assert set(item["waiting"]["M"]) == {"3"}
+
+
+def test_the_ticket_item_is_bounded() -> None:
+    from moto import mock_aws
+
+    from batchrecs.adapters import queue
+    from batchrecs.adapters.queue import QueueTickets
+
+    with mock_aws(), mock.patch.object(queue, "MAX_WAITING", 3):
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="jobs",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        tickets = QueueTickets(dynamodb, "jobs")
+        # Given the map full: no fourth ticket (the job queues without one), until one leaves
+        assert [tickets.take() for _ in range(4)] == [1, 2, 3, None]
+        tickets.leave(2)
+        assert tickets.take() == 4
+        # and at the real bound, the item stays under DynamoDB's 400 KB
+    entry = len('"9999999"') + len('{"N": "1733456789.123"}')
+    assert queue.MAX_WAITING * entry < 400_000
 
 
 def test_split_uri_is_the_one_s3_uri_parser() -> None:

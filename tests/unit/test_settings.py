@@ -209,3 +209,15 @@ def test_a_good_stack_never_blames_its_defaults_on_a_drop() -> None:
         JobSettings.merge(stack.job_defaults, {"num-results": "0"})
     assert [field for field, _ in raised.value.problems] == ["num-results"]
     assert JobSettings.merge(stack.job_defaults, {}).num_results == 40
+
+
+@pytest.mark.parametrize(("days", "seconds", "refused"), [(1, 604_800, True), (7, 604_800, False), (1, 86_400, False)])
+def test_snapshots_must_outlive_the_longest_job(days: int, seconds: int, refused: bool) -> None:
+    environment = {**STACK_ENVIRONMENT, "SNAPSHOT_RETENTION_DAYS": str(days), "MAX_JOB_SECONDS": str(seconds)}
+    if not refused:
+        assert StackSettings.from_environment(environment).snapshot_retention_days == days
+        return
+    with pytest.raises(StackSettingsError) as raised:  # at cold start: the drop waits in the on-failure queue
+        StackSettings.from_environment(environment)
+    (problem,) = raised.value.problems
+    assert "SnapshotRetentionDays (1 days)" in problem and "MaxJobSeconds (604,800 s" in problem

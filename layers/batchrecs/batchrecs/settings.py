@@ -439,6 +439,9 @@ class StackSettings(WireModel):
     poll_max_interval_seconds: int = Field(default=1800, ge=1)
     poll_growth_percent: int = Field(default=5, ge=0, le=100)
     max_job_seconds: int = Field(default=86_400, ge=60)
+    snapshot_retention_days: int = Field(default=14, ge=1)
+    """How long a job's snapshot lives (the bucket's lifecycle rule): at least MaxJobSeconds, the longest a job may
+    wait for capacity and run, or the job would read a snapshot already expired (``from_environment`` refuses)."""
     max_num_results: int = Field(default=CAUTIOUS_MAX, ge=1)
     max_item_list: int = Field(default=CAUTIOUS_MAX, ge=1)
     small_job_max_records: int = Field(default=10_000, ge=0)
@@ -479,6 +482,14 @@ class StackSettings(WireModel):
         except ValidationError as error:
             problems = [f"{str(err['loc'][0]).upper()}: {err['msg']}" for err in error.errors()]
             raise StackSettingsError(problems) from None
+        if settings.snapshot_retention_days * 86_400 < settings.max_job_seconds:
+            raise StackSettingsError(
+                [
+                    f"parameter SnapshotRetentionDays ({settings.snapshot_retention_days} days) is shorter than "
+                    f"parameter MaxJobSeconds ({settings.max_job_seconds:,} s, queue time included): a job could "
+                    "find its snapshot expired; raise SnapshotRetentionDays or lower MaxJobSeconds"
+                ]
+            )
         return settings.model_copy(update={"job_defaults": job_defaults(environ, settings.home)})
 
     @property
