@@ -1,4 +1,6 @@
-"""SubmitFunction: S3 ObjectCreated on input/ → validated Personalize job, or an Input Rejected report."""
+"""SubmitFunction: S3 ObjectCreated on input/ → validated Personalize job, or an Input Rejected report. JobStateMachine
+also calls it for folder drops: a look at a settling folder (``{"settle": …}``) and a part's end
+(``{"partWatch": …}``)."""
 
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import RETRIES, client
 from batchrecs.adapters.eventbridge import EventPublisher
+from batchrecs.adapters.parts import FolderRecords
 from batchrecs.adapters.personalize import PersonalizeJobs
 from batchrecs.adapters.queue import QueueTickets
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.adapters.stepfunctions import JobExecutions
-from batchrecs.jobs import IDEMPOTENCY, Drop, submit_drop
+from batchrecs.execution import FolderSettleRun, PartWatchRun
+from batchrecs.jobs import IDEMPOTENCY, Drop, settle_folder, submit_drop, watch_part
 from batchrecs.observability import Metric, count, logger, metrics, tracer
 from batchrecs.ports import SubmitPorts
-from batchrecs.settings import stack_settings
+from batchrecs.settings import StackSettings, stack_settings
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Adapters:
     executions: JobExecutions
     publisher: EventPublisher
     idempotency_store: DynamoDBPersistenceLayer
+    folders: FolderRecords
     tickets: QueueTickets
 
 
@@ -46,8 +51,14 @@ def ports() -> SubmitPorts:
         executions=JobExecutions(client("stepfunctions"), stack.state_machine_arn),
         publisher=EventPublisher(client("events"), stack.event_bus_name, stack.event_source),
         idempotency_store=DynamoDBPersistenceLayer(table_name=stack.jobs_table, boto_config=RETRIES),
+        folders=FolderRecords(client("dynamodb"), stack.jobs_table, keep_seconds=folder_records_kept(stack)),
         tickets=QueueTickets(client("dynamodb"), stack.jobs_table),
     )
+
+
+def folder_records_kept(stack: StackSettings) -> int:
+    """Seconds the folder records live: a day past the longest a part waits for its marker."""
+    return int(stack.folder_marker_wait_hours * 3600) + 86_400
 
 
 def reset() -> None:
@@ -57,11 +68,32 @@ def reset() -> None:
     stack_settings.cache_clear()
 
 
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """S3's notifications, or one of JobStateMachine's folder steps (told apart by their one key)."""
+    handler = settle_handler if "settle" in event else watch_handler if "partWatch" in event else s3_handler
+    result: dict[str, Any] = handler(event, context)
+    return result
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def settle_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    run = FolderSettleRun.model_validate(event)
+    return settle_folder(run.settle, ports(), stack_settings(), context.get_remaining_time_in_millis).to_wire()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def watch_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    run = PartWatchRun.model_validate(event)
+    return watch_part(run.part_watch, ports(), stack_settings()).to_wire()
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=S3Model)
-def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
+def s3_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
     IDEMPOTENCY.register_lambda_context(context)
     results = []
     # Counted per notification, replays included: S3 may deliver one twice, and every invocation has its metric.

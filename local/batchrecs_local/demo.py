@@ -24,6 +24,9 @@ FAST_PARAMETERS = {
     # Queued jobs try at most QUEUE_TRIES_MAX times within MaxJobSeconds (Step Functions' history): ten minutes
     # lets the local stack's queue try every second, where a day's default would space tries a minute apart.
     "MaxJobSeconds": "600",
+    "FolderSettleSeconds": "1",
+    # A part that no marker includes is rejected after 36 s locally (tests that wait for it set less).
+    "FolderMarkerWaitHours": "0.01",
 }
 
 

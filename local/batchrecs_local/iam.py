@@ -284,6 +284,15 @@ def needs_of(service: str, operation: str, p: Mapping[str, Any], region: str, ac
         raise Unmapped(f"{service}:{operation}") from None
 
 
+def _leading_keys(operation: str, request: Any) -> list[str]:
+    """A batch's partition key values (``dynamodb:LeadingKeys``): the jobs table's hash key is ``id``, a string."""
+    if operation == "BatchGetItem":
+        keys = request["Keys"]
+    else:
+        keys = [next(iter(r.values())).get("Item") or next(iter(r.values())).get("Key") for r in request]
+    return [str(next(iter(key["id"].values()))) for key in keys]
+
+
 def _needs_of(service: str, operation: str, p: Mapping[str, Any], region: str, account: str) -> list[Need]:
     if service == "s3":
         return s3_needs(operation, p)
@@ -302,8 +311,12 @@ def _needs_of(service: str, operation: str, p: Mapping[str, Any], region: str, a
             ]
         if operation in ("BatchWriteItem", "BatchGetItem"):
             return [
-                Need(f"dynamodb:{operation}", _arn("dynamodb", region, account, f"table/{table}"))
-                for table in p["RequestItems"]
+                Need(
+                    f"dynamodb:{operation}",
+                    _arn("dynamodb", region, account, f"table/{table}"),
+                    {"dynamodb:LeadingKeys": _leading_keys(operation, request)},
+                )
+                for table, request in p["RequestItems"].items()
             ]
         table = f"table/{p['TableName']}" + (f"/index/{p['IndexName']}" if p.get("IndexName") else "")
         return [Need(f"dynamodb:{operation}", _arn("dynamodb", region, account, table))]

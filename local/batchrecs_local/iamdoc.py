@@ -32,7 +32,7 @@ WHY: dict[str, str] = {
     "redelivery finds, TagResource for `tags` (the Service Authorization Reference checks it on the new job)",
     "ReadModels": "DescribeSolutionVersion (the recipe decides the record kind), and the solution the create names",
     "PassRoleToPersonalize": "the role Personalize reads input and writes output as, to Personalize only",
-    "StartJobExecution": "the job's state machine execution",
+    "StartJobExecution": "the job's state machine execution; a folder's settling, a part's watch",
     "PublishEvents": "the job's events on the stack's bus",
     # CreateJobFunction
     "QueueTickets": "the quota queue's tickets in the jobs table",
@@ -48,6 +48,7 @@ WHY: dict[str, str] = {
     "WriteMergedOutput": "the merged output, by multipart copy of the shards (GetObject: it checks it exists)",
     # JobOutcomeFunction
     "LedgerItems": "the job ledger's items and drop items",
+    "FolderRecords": "what each folder drop took in (`part#…` items only), so that each part ends once",
     "AnnounceDropCompleted": "the drop's execution, which publishes Drop Completed once (its name is the drop's)",
     "WriteDropManifests": "every job of a drop, which Drop Completed lists only the first 10 of",
     "WriteEncryptedManifests": "with `KmsKeyArn`: the output bucket encrypts the manifest with that key",

@@ -112,7 +112,8 @@ class Lambdas:
         self.functions: dict[str, LocalFunction] = {}
         self.invocations: list[Invocation] = []
         self.gates: dict[str, threading.Event] = {}
-        """Function → a gate its invocations wait for (tests hold a function with it instead of racing it)."""
+        """Function (or ``Function:<event's first key>``) → a gate its invocations wait for (tests hold a function
+        with it instead of racing it)."""
         self._invoking = threading.RLock()
 
     def find(self, name_or_arn: str) -> LocalFunction | None:
@@ -143,7 +144,9 @@ class Lambdas:
         """A synchronous invoke: the function's environment from the template, and a handler that forgot what it
         cached from another's (its ``reset``)."""
         function = self.functions[logical]
-        gate = self.gates.get(logical)
+        # A gate holds a function, or only its invocations of one kind ("SubmitFunction:settle": the events whose
+        # first key is "settle").
+        gate = self.gates.get(logical) or self.gates.get(f"{logical}:{next(iter(event), '')}")
         if gate is not None and not gate.wait(timeout=600):  # before the lock: other functions run meanwhile
             raise TimeoutError(f"{logical} was held for 600 s")
         environment = {

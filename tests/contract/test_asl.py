@@ -15,7 +15,9 @@ from batchrecs.events import DETAIL_TYPES, JobSucceeded
 from batchrecs.execution import (
     DropCompletedRun,
     ExecutionInput,
+    FolderSettleRun,
     MergeRequest,
+    PartWatchRun,
     ScoreInvocation,
     ScoreRequest,
     ShardResult,
@@ -106,8 +108,8 @@ def test_the_drop_completed_run_is_told_apart_and_published_as_its_model() -> No
     states = json.loads(ASL_PATH.read_text())["States"]
     field = next(iter(DropCompletedRun.model_json_schema(by_alias=True)["required"]))
     first = states[json.loads(ASL_PATH.read_text())["StartAt"]]
-    (choice,) = first["Choices"]
-    assert choice["Variable"] == f"$.{field}" and "dropCompleted" not in ExecutionInput.model_json_schema(by_alias=True)
+    (choice,) = [c for c in first["Choices"] if c["Variable"] == f"$.{field}"]
+    assert "dropCompleted" not in ExecutionInput.model_json_schema(by_alias=True)
     (entry,) = states[choice["Next"]]["Parameters"]["Entries"]
     assert (entry["DetailType"], entry["Detail.$"]) == ("Drop Completed", f"$.{field}")
     assert states[choice["Next"]]["End"] is True
@@ -266,7 +268,7 @@ def test_every_lambda_task_waits_longer_than_its_function_can_run() -> None:
     template = Template()
     functions = {
         f"${{{logical}Arn}}": template.resources[logical]["Properties"].get("Timeout", 3)
-        for logical in ("ScoreFunction", "MergeFunction", "CreateJobFunction")
+        for logical in ("ScoreFunction", "MergeFunction", "CreateJobFunction", "SubmitFunction")
     }
     found = 0
     for name, state in _all_states(json.loads(ASL_PATH.read_text())["States"]):
@@ -276,7 +278,7 @@ def test_every_lambda_task_waits_longer_than_its_function_can_run() -> None:
                 f"{name}: {state['TimeoutSeconds']} s for a {timeout} s function"
             )
             found += 1
-    assert found == 6
+    assert found == 8
 
 
 def _all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -284,3 +286,25 @@ def _all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         yield name, state
         if "ItemProcessor" in state:
             yield from _all_states(state["ItemProcessor"]["States"])
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "loop"),
+    [(FolderSettleRun, "settle", "Let the folder settle"), (PartWatchRun, "partWatch", "Wait for the part's marker")],
+)
+def test_the_folder_steps_loop_on_their_model_until_done(model: Any, field: str, loop: str) -> None:
+    """A folder's settling and a part's watch: a Wait on the model's waitSeconds, SubmitFunction given the whole
+    input and answering the next one, until its ``done``."""
+    document = json.loads(ASL_PATH.read_text())
+    states = document["States"]
+    (choice,) = [c for c in states[document["StartAt"]]["Choices"] if c["Variable"] == f"$.{field}"]
+    assert choice["Next"] == loop and list(model.model_json_schema(by_alias=True)["properties"]) == [field]
+    inner = model.model_fields[next(iter(model.model_fields))].annotation.model_json_schema(by_alias=True)
+    wait = states[loop]
+    assert wait["SecondsPath"] == f"$.{field}.waitSeconds" and "waitSeconds" in inner["properties"]
+    task = states[wait["Next"]]
+    assert task["Parameters"] == {"FunctionName": "${SubmitFunctionArn}", "Payload.$": "$"}
+    assert task["OutputPath"] == "$.Payload"
+    (done,) = states[task["Next"]]["Choices"]
+    assert done["Variable"] == f"$.{field}.done" and "done" in inner["properties"]
+    assert states[task["Next"]]["Default"] == loop and states[done["Next"]]["Type"] == "Succeed"

@@ -3,8 +3,10 @@ then assert on, and it fails loudly on a call the real port does not have."""
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -14,13 +16,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+from batchrecs.adapters.parts import FolderState
 from batchrecs.adapters.personalize import CreatedJob, JobRefused, RecipeCannotBatch, UnusableSolutionVersion
 from batchrecs.adapters.s3 import ObjectGone, ObjectHead
 from batchrecs.adapters.stepfunctions import Started
 from batchrecs.execution import (
     CreateJobRequest,
     CreateSegmentJobRequest,
-    DropCompletedRun,
     ExecutionInput,
     ModelLocation,
 )
@@ -65,6 +67,9 @@ class FakeFiles:
 
     def keys(self, bucket: str, prefix: str) -> list[str]:
         return sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
+
+    def listing(self, bucket: str, prefix: str) -> dict[str, str]:
+        return {k: hashlib.md5(self.objects[bucket, k][0]).hexdigest() for k in self.keys(bucket, prefix)}
 
     def snapshot(self, bucket: str, key: str, version_id: str | None, target_key: str) -> str | None:
         self.objects[bucket, target_key] = self.objects[bucket, key]
@@ -120,7 +125,7 @@ class FakeExecutions:
         assert name is not None and name in self.started, name
         return ExecutionInput.model_validate(self.started[name])
 
-    def start(self, name: str, execution: ExecutionInput | DropCompletedRun) -> Started:
+    def start(self, name: str, execution: WireModel) -> Started:
         new = name not in self.started
         self.started.setdefault(name, execution.to_wire())
         return Started(f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}", new)
@@ -206,6 +211,32 @@ def stack_settings(**fields: Any) -> StackSettings:
     )
 
 
+class FakeFolders:
+    """FolderRecords in memory."""
+
+    def __init__(self) -> None:
+        self.parts: dict[tuple[str, str, str], str] = {}
+        self.state: dict[tuple[str, str], FolderState] = {}
+
+    def begin_run(self, bucket: str, folder: str, drop_id: str) -> None:
+        state = self.state.get((bucket, folder), FolderState())
+        self.state[bucket, folder] = replace(state, running_drop=drop_id, running_since=time.time())
+
+    def record(self, bucket: str, folder: str, parts: list[tuple[str, str]], drop_id: str) -> None:
+        self.parts.update({(bucket, key, etag): drop_id for key, etag in parts})
+        self.state[bucket, folder] = replace(self.state.get((bucket, folder), FolderState()), done_drop=drop_id)
+
+    def ran(self, bucket: str, folder: str, drop_id: str, jobs: list[str]) -> None:
+        state = self.state.get((bucket, folder), FolderState())
+        self.state[bucket, folder] = replace(state, done_drop=drop_id, done_jobs=tuple(jobs))
+
+    def included(self, bucket: str, parts: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        return {(k, e): self.parts[bucket, k, e] for k, e in parts if (bucket, k, e) in self.parts}
+
+    def folder(self, bucket: str, folder: str) -> FolderState:
+        return self.state.get((bucket, folder), FolderState())
+
+
 @dataclass(frozen=True)
 class Fakes:
     """SubmitPorts in memory: passed to the use case as its ports, and read back by the test with each fake's type."""
@@ -215,4 +246,5 @@ class Fakes:
     executions: FakeExecutions = field(default_factory=FakeExecutions)
     publisher: FakePublisher = field(default_factory=FakePublisher)
     idempotency_store: InMemoryPersistence = field(default_factory=InMemoryPersistence)
+    folders: FakeFolders = field(default_factory=FakeFolders)
     tickets: FakeTickets | None = None

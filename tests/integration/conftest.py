@@ -33,7 +33,8 @@ def executions(stack: LocalStack, *, drops: bool = False) -> list[dict[str, Any]
     found: list[dict[str, Any]] = stack.client("stepfunctions").list_executions(
         stateMachineArn=stack.name("JobStateMachine")
     )["executions"]
-    return [e for e in found if e["name"].startswith(DROP_EXECUTION_PREFIX) == drops]
+    # Jobs' executions are named after their jobs (br-…); the others announce drops, settle folders, watch parts.
+    return [e for e in found if e["name"].startswith(DROP_EXECUTION_PREFIX if drops else "br-")]
 
 
 def read_object(stack: LocalStack, uri: str) -> bytes:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from batchrecs.events import DETAIL_TYPES, DropCompleted, InputRejected, JobSucceeded
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
@@ -59,7 +63,7 @@ def test_three_parts_then_success_make_one_job_with_three_outputs(stack: LocalSt
         assert [line["input"] for line in lines] == [json.loads(x) for x in body.splitlines()]
     # And a second delivery of the marker makes no second job
     again = stack.invoke("SubmitFunction", marked.event)
-    assert again["results"][0]["jobName"] == detail.job_name
+    assert (again["results"][0]["outcome"], again["results"][0]["dropId"]) == ("settling", detail.drop_id)
     assert len(executions(stack)) == 1
 
 
@@ -85,12 +89,18 @@ def test_a_manifest_runs_the_files_it_lists_and_refuses_two_with_one_name(stack:
     assert detail.parts is not None and [p.key for p in detail.parts] == [listed[0], "input/athena/b/part-2.json"]
     # Two inputs with one base name would overwrite each other's output: refused, naming it
     stack.drop(users(3), "input/clash/a/part-1.json")
+    stack.drop(users(4), "input/clash/b/part-1.json")
     stack.drop(
-        json.dumps(["input/athena/a/part-1.json", "input/clash/a/part-1.json"]).encode(), "input/clash/manifest.json"
+        json.dumps(["input/clash/a/part-1.json", "input/clash/b/part-1.json"]).encode(), "input/clash/manifest.json"
     )
     (event,) = finished(tap, "input/clash/manifest.json")
     (problem,) = InputRejected.model_validate(event["detail"]).errors
     assert problem.field == "folder" and "part-1.json" in problem.message
+    # A manifest lists files of its own folder only: one elsewhere runs alone, or is another folder's part
+    stack.drop(json.dumps(["input/athena/a/part-1.json"]).encode(), "input/elsewhere/manifest.json")
+    (event,) = finished(tap, "input/elsewhere/manifest.json")
+    (problem,) = InputRejected.model_validate(event["detail"]).errors
+    assert problem.field == "manifest" and "in its own folder (input/elsewhere/)" in problem.message
 
 
 def test_a_folder_job_queues_behind_the_quota_like_any_other(stack: LocalStack) -> None:
@@ -147,8 +157,8 @@ def test_a_folder_over_one_jobs_limits_runs_as_several_jobs_and_one_drop_complet
             assert sum(map(len, snapshots)) <= part
         # And the marker delivered again makes no job again
         again = stack.invoke("SubmitFunction", marked.event)
-        assert again["results"][0]["jobs"] == [job.job_name for job in completed.jobs]
-        assert len(executions(stack)) == 4
+        assert (again["results"][0]["outcome"], again["results"][0]["dropId"]) == ("settling", completed.drop_id)
+        assert sorted(e["name"] for e in executions(stack)) == sorted(job.job_name for job in completed.jobs)
 
 
 def test_the_jobs_of_a_folder_over_the_limits_queue_behind_the_quota(sample: Path) -> None:
@@ -171,3 +181,113 @@ def test_the_jobs_of_a_folder_over_the_limits_queue_behind_the_quota(sample: Pat
             DropCompleted.model_validate(e["detail"]) for e in events if e["detail-type"] == "Drop Completed"
         ]
         assert (completed.succeeded, completed.failed) == (3, 0)
+
+
+def watches_done(stack: LocalStack, count: int, timeout: float = 90) -> None:
+    """Wait, with a deadline, until ``count`` part watches have ended (each ends its part once)."""
+    sfn = stack.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        found = sfn.list_executions(stateMachineArn=stack.name("JobStateMachine"))["executions"]
+        watches = [e for e in found if e["name"].startswith("part-")]
+        if len(watches) == count and all(e["status"] == "SUCCEEDED" for e in watches):
+            return
+        assert time.monotonic() < deadline, [(e["name"], e["status"]) for e in watches]
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def held(sample: Path) -> Iterator[tuple[LocalStack, threading.Event, threading.Event]]:
+    """A stack whose folder steps are held: ``settle`` gates the looks at settling folders, ``watch`` the parts'
+    ends (whose wait, FolderMarkerWaitHours, is 1.8 s here). Tests open them in the order they need."""
+    settings = demo_emulator(pending_seconds=0.2, running_seconds=0.3, interactions=sample / "interactions.csv")
+    with LocalStack(settings=settings, parameters={"FolderMarkerWaitHours": "0.0005"}) as stack:
+        settle, watch = threading.Event(), threading.Event()
+        stack.lambdas.gates["SubmitFunction:settle"] = settle
+        stack.lambdas.gates["SubmitFunction:partWatch"] = watch
+        try:
+            yield stack, settle, watch
+        finally:
+            settle.set()
+            watch.set()
+
+
+def test_a_marker_that_lands_before_its_parts_waits_for_them(
+    held: tuple[LocalStack, threading.Event, threading.Event],
+) -> None:
+    # Given the marker first, as `aws s3 cp --recursive` sends it (_ sorts before p), then the parts
+    stack, settle, watch = held
+    tap = EventTap(stack)
+    (marker,) = stack.drop(b"", "input/spark/_SUCCESS", {"backend": "personalize"})
+    assert marker.result["results"][0]["outcome"] == "settling"
+    for n in range(3):
+        stack.drop(users(n + 1), f"input/spark/part-0000{n}.json")
+    # When the folder settles (held until every part is in: on S3 a slow large part decides the order)
+    settle.set()
+    events = finished(tap, "input/spark/_SUCCESS")
+    # Then one job over all three parts, none left out
+    detail = JobSucceeded.model_validate(events[-1]["detail"])
+    assert detail.parts is not None and [p.key for p in detail.parts] == [
+        f"input/spark/part-0000{n}.json" for n in range(3)
+    ]
+    # And each part ends with it: no part waits, and none is rejected
+    watch.set()
+    watches_done(stack, 3)
+    assert [e["detail-type"] for e in tap.drain()] == []
+
+
+def test_a_committers_success_waits_for_exactly_the_files_it_lists(stack: LocalStack) -> None:
+    # No hold needed: the job waits for exactly the listed files, however long they take (up to
+    # FolderMarkerWaitHours, 36 s on the local stack)
+    tap = EventTap(stack)
+    success = {"name": "job", "committer": "magic", "filenames": ["/input/s3a/part-0.json", "/input/s3a/part-1.json"]}
+    stack.drop(json.dumps(success).encode(), "input/s3a/_SUCCESS", {"backend": "personalize"})
+    stack.drop(users(1), "input/s3a/part-0.json")
+    with pytest.raises(TimeoutError):  # one listed file is missing: nothing runs
+        tap.collect(lambda es: bool(es), timeout=3)
+    stack.drop(users(2, 3), "input/s3a/part-1.json")
+    detail = JobSucceeded.model_validate(finished(tap, "input/s3a/_SUCCESS")[-1]["detail"])
+    assert detail.parts is not None and [p.records for p in detail.parts] == [1, 2]
+
+
+def test_a_part_that_lands_after_its_folders_job_started_gets_its_own_input_rejected(
+    held: tuple[LocalStack, threading.Event, threading.Event],
+) -> None:
+    stack, settle, watch = held
+    settle.set()
+    tap = EventTap(stack)
+    stack.drop(users(1), "input/late/part-00000.json")
+    stack.drop(b"", "input/late/_SUCCESS", {"backend": "personalize"})
+    job = JobSucceeded.model_validate(finished(tap, "input/late/_SUCCESS")[-1]["detail"])
+    # When a part lands after its folder's job started, and one lands in a folder no marker ever comes to
+    stack.drop(users(2), "input/late/part-00001.json")
+    stack.drop(users(3), "input/orphan/part-00000.json")
+    watch.set()
+    watches_done(stack, 3)
+    # Then each gets its own Input Rejected saying why, the late one naming the job that started without it
+    rejected = {e["detail"]["input"]["key"]: e["detail"] for e in tap.drain()}
+    assert set(rejected) == {"input/late/part-00001.json", "input/orphan/part-00000.json"}
+    (late,) = InputRejected.model_validate(rejected["input/late/part-00001.json"]).errors
+    assert job.job_name in late.message and "started without it" in late.message
+    (orphan,) = InputRejected.model_validate(rejected["input/orphan/part-00000.json"]).errors
+    assert "none included it within 0.0005 hours" in orphan.message
+
+
+def test_files_of_a_manifests_folder_run_once_in_its_job_never_alone(
+    held: tuple[LocalStack, threading.Event, threading.Event],
+) -> None:
+    # Given README's example: two files, then the manifest listing them
+    stack, settle, watch = held
+    settle.set()
+    tap = EventTap(stack)
+    for name, body in {"a.jsonl": users(1), "b.jsonl": users(2)}.items():
+        (invocation,) = stack.drop(body, f"input/run-7/{name}")
+        assert invocation.result["results"][0]["outcome"] == "waiting"  # a file in a folder never runs alone
+    listed = ["input/run-7/a.jsonl", "input/run-7/b.jsonl"]
+    stack.drop(json.dumps(listed).encode(), "input/run-7/manifest.json", {"backend": "personalize"})
+    events = finished(tap, "input/run-7/manifest.json")
+    watch.set()
+    watches_done(stack, 2)
+    # Then one job, and one terminal event: nothing else ran
+    assert [e["detail-type"] for e in events + tap.drain()] == ["Job Submitted", "Job Succeeded"]
+    assert len(executions(stack)) == 1

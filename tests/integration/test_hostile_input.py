@@ -41,7 +41,7 @@ def report(stack: LocalStack, event: dict[str, Any]) -> dict[str, Any]:
         "input/ünïcödé ユーザー.jsonl",  # UTF-8, percent-encoded in the event
         "input/50% off+more.jsonl",  # a literal '%' and '+': %25 and %2B in the event
         "input/already%20encoded.jsonl",  # looks encoded, is not: S3 sends %2520
-        "input/nested/deeper/file.jsonl",
+        "input/dotted.name.v2.jsonl",  # (a key in a folder under input/ is a folder drop's part: test_folders)
         "input/" + "a" * (MAX_KEY_BYTES - 400) + ".jsonl",  # long, but its output key still fits
     ],
 )

@@ -5,11 +5,13 @@ import pytest
 from batchrecs.folders import (
     MAX_FILES,
     FolderPiece,
+    Role,
     group_jobs,
     is_marker,
     is_part,
     manifest_keys,
     parts_of,
+    role_of,
     shared_base_names,
 )
 from batchrecs.split import Piece
@@ -18,10 +20,11 @@ from batchrecs.split import Piece
 def test_markers_and_parts_are_told_apart_from_single_files() -> None:
     assert is_marker("input/export/_SUCCESS") and is_marker("input/a/b/manifest.json")
     assert not is_marker("input/_SUCCESS")  # a marker names a folder under input/
-    assert is_part("input/export/part-00000-c000.json") and is_part("input/export/_committed_123")
+    assert is_part("input/export/part-00000-c000.json") and not is_part("input/export/_committed_123")
+    assert role_of("input/export/_committed_123") is Role.BOOKKEEPING is role_of("input/x/.part-0.crc")
     assert is_part("input/unload/20261204_101500_00012_abcde_0f8fad5b-d9cb-469f-a165-70867728950e")
-    assert not is_part("input/2026-12/users.jsonl")  # an ordinary drop in a subfolder runs alone, as before
-    assert not is_part("input/part-00000.jsonl")  # straight under input/: always a single file
+    assert is_part("input/2026-12/users.jsonl")  # any file in a folder is a part: it never runs alone
+    assert not is_part("input/part-00000.jsonl") and role_of("input/part-00000.jsonl") is Role.SINGLE
 
 
 def test_a_success_folder_holds_its_own_files_only() -> None:

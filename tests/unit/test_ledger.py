@@ -25,7 +25,7 @@ from batchrecs.events import (
     JobSucceeded,
     SplitPart,
 )
-from batchrecs.execution import DropCompletedRun, ExecutionInput
+from batchrecs.execution import DropCompletedRun
 from batchrecs.model import WireModel
 from batchrecs.outcomes import record_event
 from batchrecs.settings import JobKind, JobSettings
@@ -150,7 +150,7 @@ class Bus:
         self.names: set[str] = set()
         self.refuse = refuse
 
-    def start(self, name: str, execution: ExecutionInput | DropCompletedRun) -> Started:
+    def start(self, name: str, execution: WireModel) -> Started:
         if self.refuse:
             self.refuse -= 1
             raise RuntimeError("StartExecution refused")

@@ -394,3 +394,46 @@ def drop_execution_name(drop_id: str) -> str:
     """The execution that announces ``drop_id``: one name per drop (an execution name is at most 80 characters;
     a drop id, a job name, at most 63)."""
     return f"{DROP_EXECUTION_PREFIX}{drop_id}"[:80]
+
+
+class FolderSettle(WireModel):
+    """A folder drop waiting to be complete: its marker, the files it lists (an S3A committer's ``_SUCCESS`` or a
+    manifest.json; None when it lists none), and the folder as last seen."""
+
+    bucket: str
+    key: str = Field(description="the marker: input/<folder>/_SUCCESS or manifest.json")
+    version_id: str | None = None
+    etag: str | None = None
+    expected: list[str] | None = None
+    fingerprint: str
+    """The folder's files as last listed (``folders.fingerprint``): settled when a listing a wait later matches."""
+    waited_seconds: int = 0
+    wait_seconds: int = Field(ge=1)
+    """The state machine's next Wait (SecondsPath): FolderSettleSeconds."""
+    done: bool = False
+    """The folder was handed over: its jobs started, or its marker was rejected."""
+
+
+class FolderSettleRun(WireModel):
+    """The JobStateMachine's input for a folder that must settle before its job starts (its first Choice sends it
+    to the settle loop: a Wait, then SubmitFunction's look at the folder, until ``done``)."""
+
+    settle: FolderSettle
+
+
+class PartWatch(WireModel):
+    """A file of a folder drop, waiting for the marker that includes it."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str
+    wait_seconds: int = Field(ge=1)
+    """The state machine's next Wait: FolderMarkerWaitHours, then shorter rechecks while a run is under way."""
+    done: bool = False
+
+
+class PartWatchRun(WireModel):
+    """The JobStateMachine's input that ends a folder drop's file once: included in a folder drop, or rejected."""
+
+    part_watch: PartWatch

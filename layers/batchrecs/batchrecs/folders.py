@@ -1,28 +1,38 @@
-"""Folder drops: the files of one folder, written by Spark, Glue or EMR (``part-…`` files, then a ``_SUCCESS``
-marker) or listed in a ``manifest.json``, run as one job over all of them, or as several when they are over one job's
-limits (``group_jobs``). No I/O here.
+"""Folder drops: the files of one folder, written by Spark, Glue or EMR (``part-…`` files and a ``_SUCCESS``
+marker, in any upload order) or listed in a ``manifest.json``, run as one job over all of them, or as several when
+they are over one job's limits (``group_jobs``). No I/O here.
 
-The parts start nothing on their own: a key whose name is a Hadoop part (``part-…``), a hidden or bookkeeping
-file (``_…``, ``.…``) or an Athena UNLOAD file waits for its folder's marker. The marker's drop is the job's drop:
-its name, its idempotency and its events.
+The one rule (``role_of``): a key straight under ``input/`` is a drop of its own. A key in a folder under
+``input/`` is a part of a folder drop, whatever its name: it never starts a job alone, and it ends with the folder
+drop that includes it, or, when no marker includes it within FolderMarkerWaitHours, in its own Input Rejected.
+Bookkeeping files in folders (``_…``, ``.…``, ``….crc``) are no data: ignored. So no file runs twice, and no file
+waits without an end.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
-import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from batchrecs.split import Piece
 
 MARKERS = ("_SUCCESS", "manifest.json")
 MAX_FILES = 1000
 """Input files one Personalize job reads."""
-_ATHENA_UNLOAD = re.compile(
-    r"^\d{8}_\d{6}_\d{5}_[a-z0-9]{5}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-)
-"""The names Athena's UNLOAD gives its files (query id, then a UUID)."""
+
+
+class Role(StrEnum):
+    SINGLE = "single"
+    """A drop of its own (straight under input/)."""
+    MARKER = "marker"
+    """A folder's _SUCCESS or manifest.json: its folder drop."""
+    PART = "part"
+    """A file of a folder drop: waits for the marker that includes it."""
+    BOOKKEEPING = "bookkeeping"
+    """A committer's or checksum file in a folder (``_…``, ``.…``, ``….crc``): no data, ignored."""
 
 
 def _in_a_folder(folder: str, prefix: str) -> bool:
@@ -30,18 +40,62 @@ def _in_a_folder(folder: str, prefix: str) -> bool:
     return folder.startswith(prefix) and len(folder) > len(prefix.rstrip("/"))
 
 
+def role_of(key: str, prefix: str = "input/") -> Role:
+    """What a dropped key is (the module's one rule)."""
+    folder, name = posixpath.split(key)
+    if not _in_a_folder(folder, prefix):
+        return Role.SINGLE
+    if name in MARKERS:
+        return Role.MARKER
+    if is_bookkeeping(name):
+        return Role.BOOKKEEPING
+    return Role.PART
+
+
+def is_bookkeeping(name: str) -> bool:
+    return name.startswith(("_", ".")) or name.endswith(".crc")
+
+
 def is_marker(key: str, prefix: str = "input/") -> bool:
     """A folder's marker: ``input/<folder>/_SUCCESS`` or ``input/<folder>/manifest.json``."""
-    folder, name = posixpath.split(key)
-    return name in MARKERS and _in_a_folder(folder, prefix)
+    return role_of(key, prefix) is Role.MARKER
 
 
 def is_part(key: str, prefix: str = "input/") -> bool:
-    """A file in a folder under ``input/`` that belongs to a folder drop and waits for its marker, never starting a
-    job alone. A file dropped straight under ``input/`` always runs alone, whatever its name."""
-    folder, name = posixpath.split(key)
-    hadoop_or_athena = name.startswith(("part-", "_", ".")) or _ATHENA_UNLOAD.match(name) is not None
-    return _in_a_folder(folder, prefix) and hadoop_or_athena
+    """A file in a folder under ``input/``: a part of a folder drop, never a job alone."""
+    return role_of(key, prefix) is Role.PART
+
+
+def committed_files(body: bytes, bucket: str) -> list[str] | None:
+    """The files a Hadoop S3A committer's ``_SUCCESS`` lists (a JSON object whose ``filenames`` are ``/key`` paths
+    or ``s3a://bucket/key`` URIs), as keys; None for an empty or plain ``_SUCCESS``, which lists nothing."""
+    if not body.strip():
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    names = document.get("filenames") if isinstance(document, dict) else None
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        return None
+    keys = []
+    for name in names:
+        for scheme in ("s3a://", "s3://"):
+            if name.startswith(scheme):
+                named, _, name = name.removeprefix(scheme).partition("/")
+                if named != bucket:
+                    raise ValueError(f"_SUCCESS lists {scheme}{named}/{name}: a job reads only its own input bucket")
+        keys.append(name.lstrip("/"))
+    return keys
+
+
+def fingerprint(listing: dict[str, str]) -> str:
+    """One value for a folder's files as listed (key → ETag and size): any new, removed or rewritten file
+    changes it."""
+    digest = hashlib.sha256()
+    for key in sorted(listing):
+        digest.update(f"{key}\0{listing[key]}\n".encode())
+    return digest.hexdigest()[:32]
 
 
 def parts_of(folder: str, keys: list[str]) -> list[str]:
@@ -52,14 +106,15 @@ def parts_of(folder: str, keys: list[str]) -> list[str]:
         rest = key[len(folder) :]
         if not key.startswith(folder) or "/" in rest or not rest:
             continue
-        if rest in MARKERS or rest.startswith(("_", ".")) or rest.endswith(".crc"):
+        if rest in MARKERS or is_bookkeeping(rest):
             continue
         found.append(key)
     return found
 
 
-def manifest_keys(body: bytes, bucket: str) -> list[str]:
-    """The keys a manifest.json lists: a JSON array of keys, or of ``s3://<input bucket>/<key>`` URIs. Raises
+def manifest_keys(body: bytes, bucket: str, folder: str | None = None) -> list[str]:
+    """The keys a manifest.json lists: a JSON array of keys, or of ``s3://<input bucket>/<key>`` URIs, each in the
+    manifest's ``folder`` or below it (a file elsewhere ran as its own drop, or is another folder's part). Raises
     ValueError saying what is wrong."""
     try:
         listed = json.loads(body)
@@ -76,6 +131,10 @@ def manifest_keys(body: bytes, bucket: str) -> list[str]:
             if named != bucket:
                 raise ValueError(f"manifest.json names {entry}: a job reads only its own input bucket ({bucket})")
             entry = key
+        if folder is not None and (not entry.startswith(folder) or role_of(entry) is not Role.PART):
+            raise ValueError(
+                f"manifest.json lists {entry}: a manifest lists data files in its own folder ({folder}) or below it"
+            )
         keys.append(entry)
     return keys
 

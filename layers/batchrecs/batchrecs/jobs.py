@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import Field
 
+from batchrecs import folder_drops
 from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, UnusableSolutionVersion
 from batchrecs.adapters.s3 import ObjectGone
 from batchrecs.events import EVENTS_SHOWN, InputFile, InputRejected, JobType, Snapshot
@@ -22,23 +23,19 @@ from batchrecs.execution import (
     CreateJobRequest,
     CreateSegmentJobRequest,
     ExecutionInput,
+    FolderSettle,
+    FolderSettleRun,
     JobRef,
     ModelLocation,
+    PartWatch,
+    PartWatchRun,
     S3Location,
     ShardPlan,
     Submission,
     queue_wait_floor,
 )
 from batchrecs.fanout import manifest_key, may_fan_out, plan_shards, shard_splitter
-from batchrecs.folders import (
-    FolderPiece,
-    group_jobs,
-    is_marker,
-    is_part,
-    manifest_keys,
-    parts_of,
-    shared_base_names,
-)
+from batchrecs.folders import FolderPiece, Role, group_jobs, role_of, shared_base_names
 from batchrecs.model import WireModel
 from batchrecs.naming import bounded_key, job_name, key_problems, version_token
 from batchrecs.observability import Metric, by_backend, count, logger
@@ -89,7 +86,9 @@ class Outcome(StrEnum):
     IGNORED = "ignored"
     """A folder marker (a zero-byte key ending in "/", as the S3 console's "Create folder" makes): not a file."""
     WAITING = "waiting"
-    """A folder drop's part (``part-…``): it runs with its folder, once the folder's _SUCCESS or manifest.json."""
+    """A folder drop's part: its watch ends it (included in a folder drop, or its own Input Rejected)."""
+    SETTLING = "settling"
+    """A folder's marker: the folder settles, then runs (``folder_drops``)."""
 
 
 class SubmitResult(WireModel):
@@ -129,11 +128,23 @@ def _submit(
     if drop.key.endswith("/") and drop.size == 0:
         logger.info("folder marker ignored", extra={"key": drop.key})
         return SubmitResult(outcome=Outcome.IGNORED)
-    if is_marker(drop.key):
-        return _submit_folder(drop, ports, stack, remaining_ms)
-    if is_part(drop.key):
-        logger.info("part of a folder drop: waits for the folder's _SUCCESS or manifest.json", extra={"key": drop.key})
+    role = role_of(drop.key)
+    bad_key = key_problems(drop.key, drop.key) if role is not Role.SINGLE else []
+    if bad_key:  # a folder's file or marker: its key is checked now, its outputs' when its folder runs
+        return _reject_problems(drop, drop.version_id, [("key", message) for message in bad_key], ports, stack)
+    if role is Role.MARKER:
+
+        def reject(problems: list[tuple[str, str]], version_id: str | None) -> SubmitResult:
+            return _reject_problems(drop, version_id, problems, ports, stack)
+
+        drop_id = folder_drops.start_settling(drop.bucket, drop.key, drop.version_id, ports, stack, reject)
+        return SubmitResult(outcome=Outcome.SETTLING if drop_id else Outcome.REJECTED, drop_id=drop_id)
+    if role is Role.PART:
+        folder_drops.start_watch(drop.bucket, drop.key, drop.version_id, drop.etag, ports, stack)
         return SubmitResult(outcome=Outcome.WAITING)
+    if role is Role.BOOKKEEPING:
+        logger.info("a committer's or checksum file: no data", extra={"key": drop.key})
+        return SubmitResult(outcome=Outcome.IGNORED)
     try:
         head = ports.files.head(drop.bucket, drop.key, drop.version_id)
     except ObjectGone as gone:  # deleted before we read it: nothing to run, and no retry brings it back
@@ -241,11 +252,39 @@ def _submit(
     return started[0].model_copy(update={"drop_id": paths.drop_id, "jobs": [result.job_name for result in started]})
 
 
+def settle_folder(
+    state: FolderSettle, ports: SubmitPorts, stack: StackSettings, remaining_ms: Callable[[], int] | None = None
+) -> FolderSettleRun:
+    """SubmitFunction's look at a settling folder (``folder_drops.settle_step``), for the state machine."""
+    drop = Drop(bucket=state.bucket, key=state.key, version_id=state.version_id, etag=state.etag)
+    logger.append_keys(s3_key=state.key)
+
+    def run(keys: list[str], drop_id: str) -> list[str]:
+        result = _submit_folder(drop, ports, stack, remaining_ms, keys)
+        return result.jobs if result.outcome is Outcome.SUBMITTED else []
+
+    def reject(problems: list[tuple[str, str]]) -> None:
+        _reject_problems(drop, state.version_id, problems, ports, stack)
+
+    return folder_drops.settle_step(state, ports, stack, run, reject)
+
+
+def watch_part(watch: PartWatch, ports: SubmitPorts, stack: StackSettings) -> PartWatchRun:
+    """SubmitFunction's end of a folder drop's file (``folder_drops.watch_step``), for the state machine."""
+    drop = Drop(bucket=watch.bucket, key=watch.key, version_id=watch.version_id, etag=watch.etag)
+    logger.append_keys(s3_key=watch.key)
+
+    def reject(problems: list[tuple[str, str]]) -> None:
+        _reject_problems(drop, watch.version_id, problems, ports, stack)
+
+    return folder_drops.watch_step(watch, ports, stack, reject)
+
+
 def _submit_folder(
-    drop: Drop, ports: SubmitPorts, stack: StackSettings, remaining_ms: Callable[[], int] | None
+    drop: Drop, ports: SubmitPorts, stack: StackSettings, remaining_ms: Callable[[], int] | None, keys: list[str]
 ) -> SubmitResult:
-    """A folder's marker: one job over the folder's files (``_SUCCESS``) or the files a manifest lists, each
-    validated, with every problem naming its file and line."""
+    """A settled folder: one job over ``keys``, its files as the settle step last saw them (``_SUCCESS``'s
+    folder, or the files a marker lists), each validated, with every problem naming its file and line."""
     try:
         head = ports.files.head(drop.bucket, drop.key, drop.version_id)
     except ObjectGone as gone:
@@ -260,15 +299,8 @@ def _submit_folder(
         if len(each) > 1:
             raise SettingsError([("solution-version-arn", "a folder drop runs one solution version; compare on files")])
         kind = _kind(each, ports)
-        if posixpath.basename(drop.key) == "manifest.json":
-            body = b"\n".join(ports.files.lines(drop.bucket, drop.key, version_id))
-            keys = manifest_keys(body, drop.bucket)
-        else:
-            keys = parts_of(folder, ports.files.keys(drop.bucket, folder))
     except SettingsError as error:
         return _reject_problems(drop, version_id, error.problems, ports, stack)
-    except ValueError as error:
-        return _reject_problems(drop, version_id, [("manifest", str(error))], ports, stack)
     token = version_token(version_id, head.etag)
     drop_id = job_name(drop.bucket, folder.rstrip("/"), token)
     logger.set_correlation_id(drop_id)

@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
+    from batchrecs.adapters.parts import FolderState
     from batchrecs.adapters.personalize import CreatedJob
     from batchrecs.adapters.s3 import ObjectHead
     from batchrecs.adapters.stepfunctions import Started
     from batchrecs.execution import (
         CreateJobRequest,
         CreateSegmentJobRequest,
-        DropCompletedRun,
-        ExecutionInput,
         ModelLocation,
     )
     from batchrecs.model import WireModel
@@ -53,6 +52,10 @@ class Files(Protocol):
         """Every key under ``prefix``, in S3's order (UTF-8 binary)."""
         ...
 
+    def listing(self, bucket: str, prefix: str) -> dict[str, str]:
+        """Every key under ``prefix`` with its ETag (unquoted), from the listing itself."""
+        ...
+
 
 class Jobs(Protocol):
     """Personalize's batch inference jobs and the recipes that decide their kind (``PersonalizeJobs``)."""
@@ -66,7 +69,7 @@ class Executions(Protocol):
     """JobStateMachine's executions, one per name (a job's, or a drop's Drop Completed): a second start of a name
     finds the first (``JobExecutions``)."""
 
-    def start(self, name: str, execution: ExecutionInput | DropCompletedRun) -> Started: ...
+    def start(self, name: str, execution: WireModel) -> Started: ...
 
 
 class Manifests(Protocol):
@@ -79,6 +82,20 @@ class Publisher(Protocol):
     """The event bus (``EventPublisher``)."""
 
     def publish(self, *details: WireModel) -> None: ...
+
+
+class Folders(Protocol):
+    """What each folder drop included (``FolderRecords``)."""
+
+    def begin_run(self, bucket: str, folder: str, drop_id: str) -> None: ...
+
+    def record(self, bucket: str, folder: str, parts: list[tuple[str, str]], drop_id: str) -> None: ...
+
+    def ran(self, bucket: str, folder: str, drop_id: str, jobs: list[str]) -> None: ...
+
+    def included(self, bucket: str, parts: list[tuple[str, str]]) -> dict[tuple[str, str], str]: ...
+
+    def folder(self, bucket: str, folder: str) -> FolderState: ...
 
 
 class Tickets(Protocol):
@@ -115,6 +132,9 @@ class SubmitPorts(Protocol):
 
     @property
     def idempotency_store(self) -> BasePersistenceLayer: ...
+
+    @property
+    def folders(self) -> Folders: ...
 
     @property
     def tickets(self) -> Tickets | None:

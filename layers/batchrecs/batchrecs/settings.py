@@ -439,6 +439,11 @@ class StackSettings(WireModel):
     poll_max_interval_seconds: int = Field(default=1800, ge=1)
     poll_growth_percent: int = Field(default=5, ge=0, le=100)
     max_job_seconds: int = Field(default=86_400, ge=60)
+    folder_settle_seconds: int = Field(default=60, ge=1, le=3600)
+    """A folder's marker starts its job once the folder has had no new or changed file for this long (or, when the
+    marker lists the files, once every one of them is there)."""
+    folder_marker_wait_hours: float = Field(default=24, gt=0, le=168)
+    """How long a part waits for a marker that includes it before it gets its own Input Rejected."""
     snapshot_retention_days: int = Field(default=14, ge=1)
     """How long a job's snapshot lives (the bucket's lifecycle rule): at least MaxJobSeconds, the longest a job may
     wait for capacity and run, or the job would read a snapshot already expired (``from_environment`` refuses)."""

@@ -144,6 +144,11 @@ class S3Files:
         """Every key under ``prefix``, in S3's order (UTF-8 binary), a page of 1,000 at a time."""
         return list(self.sizes(bucket, prefix))
 
+    def listing(self, bucket: str, prefix: str) -> dict[str, str]:
+        """Every key under ``prefix`` with its ETag (unquoted), from the listing itself (a call per thousand)."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return {item["Key"]: item["ETag"].strip('"') for page in pages for item in page.get("Contents", [])}
+
     def sizes(self, bucket: str, prefix: str) -> dict[str, int]:
         """Every key under ``prefix`` with its size, in S3's order, from the listing itself (a call per thousand)."""
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

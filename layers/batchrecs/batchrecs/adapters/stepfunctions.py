@@ -1,5 +1,5 @@
-"""Starting the job's state machine, named after the job (or the drop, for its Drop Completed) so that a second
-start is a no-op."""
+"""Starting JobStateMachine under a name that says what it runs (a job; a drop's Drop Completed; a folder's
+settling; a part's watch), so that a second start of the name is a no-op."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
-    from batchrecs.execution import DropCompletedRun, ExecutionInput
+    from batchrecs.model import WireModel
 
 
 class Started(NamedTuple):
@@ -24,7 +24,7 @@ class JobExecutions:
         self.sfn = sfn
         self.state_machine_arn = state_machine_arn
 
-    def start(self, name: str, execution: ExecutionInput | DropCompletedRun) -> Started:
+    def start(self, name: str, execution: WireModel) -> Started:
         """Start (or find) the execution called ``name``."""
         try:
             started = self.sfn.start_execution(
