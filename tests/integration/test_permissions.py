@@ -58,7 +58,7 @@ def train(stack: LocalStack, sample: Path) -> str:
 
 
 def folder_drop(stack: LocalStack, tap: EventTap, sample: Path) -> str:
-    """A Spark folder: a part, then _SUCCESS (SubmitFunction lists the folder)."""
+    """A Spark folder: a part, then _SUCCESS (SubmitFunction lists the folder, and records what it took in)."""
     stack.drop(users(1, 2), "input/export/part-00000.json", {"backend": "personalize"})
     return ended(stack, tap, stack.drop(b"", "input/export/_SUCCESS", {"backend": "personalize"}))
 
@@ -112,6 +112,7 @@ CASES: list[tuple[str, str, str | None, Flow, str]] = [
     ("SubmitFunctionRole", "WriteSnapshots", None, first_drop, "Job Succeeded"),
     ("SubmitFunctionRole", "WriteReports", None, rejected_drop, "Input Rejected"),
     ("SubmitFunctionRole", "WriteJobManifests", None, folder_drop, "Job Succeeded"),
+    ("SubmitFunctionRole", "FolderRecords", None, folder_drop, "Job Succeeded"),
     ("SubmitFunctionRole", "FindScorerModels", None, self_hosted_drop, "Job Succeeded"),
     ("SubmitFunctionRole", "ReadModels", None, first_drop, "Job Succeeded"),
     ("SubmitFunctionRole", "PassRoleToPersonalize", None, first_drop, "Job Succeeded"),

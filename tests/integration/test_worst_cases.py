@@ -60,7 +60,8 @@ def entry_size(event: dict[str, Any]) -> int:
 
 def test_a_folder_of_1000_files_with_long_names_ends_in_one_bounded_job_succeeded(sample: Path) -> None:
     settings = demo_emulator(pending_seconds=0.1, running_seconds=0.2, interactions=sample / "interactions.csv")
-    with LocalStack(settings=settings) as stack:
+    # The parts' watches wait a day: this test is about the folder's job (test_folders ends parts)
+    with LocalStack(settings=settings, parameters={"FolderMarkerWaitHours": "24"}) as stack:
         tap = EventTap(stack)
         # Given 1,000 part files, each with a 200-character name, then the folder's _SUCCESS
         keys = [f"input/export/{long_name('part-', n)}" for n in range(1000)]
