@@ -42,7 +42,8 @@ def manifests() -> S3Files:
 
 @cache
 def executions() -> JobExecutions:
-    """JobStateMachine, which publishes Drop Completed under the drop's execution name: exactly once."""
+    """JobStateMachine: its job executions say which jobs the stack submitted, and it publishes Drop Completed under
+    the drop's execution name, exactly once."""
     return JobExecutions(client("stepfunctions"), os.environ["STATE_MACHINE_ARN"])
 
 
@@ -52,5 +53,7 @@ def executions() -> JobExecutions:
 @tracer.capture_lambda_handler
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
-    job = record_event(event.detail_type, event.detail, ports(), aws_time(event.time), executions(), manifests())
+    job = record_event(
+        event.detail_type, event.detail, ports(), executions(), aws_time(event.time), executions(), manifests()
+    )
     return {"jobName": job.job_name, "status": getattr(job, "status", None)}

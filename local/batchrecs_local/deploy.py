@@ -159,6 +159,7 @@ class Deployer:
 NOT_NEEDED_LOCALLY = {
     "AWS::S3::BucketPolicy": "enforced by batchrecs_local.iam from the template (moto evaluates no policy)",
     "AWS::SQS::QueuePolicy": "enforced by batchrecs_local.iam from the template (moto evaluates no policy)",
+    "AWS::Events::EventBusPolicy": "enforced by batchrecs_local.iam from the template (moto evaluates no policy)",
     "AWS::Lambda::LayerVersion": "layers are on the Python path in process",
     "AWS::Lambda::Permission": "enforced by batchrecs_local.iam from the template: S3's and EventBridge's invokes",
     "AWS::EventSchemas::Registry": "schemas are checked against the models in the contract tests",

@@ -4,7 +4,7 @@ moto evaluates no policy by default, and its optional authorizer knows neither r
 each call a client makes is turned into the IAM requests AWS evaluates for it (action, resource ARN, condition keys,
 from the Service Authorization Reference), and each request is decided by IAM's documented logic for one account:
 an explicit Deny in any policy wins; else an Allow in the principal's identity policies or in the resource's policy
-(bucket, queue, function) grants; else the request is implicitly denied.
+(bucket, queue, event bus, function) grants; else the request is implicitly denied.
 
 Who calls is told by the credentials: each function runs with its own role's (the local stack assumes the role the
 template gives it), the state machine's service calls run with its role's, and the emulated Personalize reads and
@@ -458,8 +458,6 @@ class Authorizer:
 
     def check_call(self, access_key: str | None, service: str, operation: str, params: Mapping[str, Any]) -> Principal:
         principal = self.principal(access_key)
-        if principal.admin and service not in ("s3",):  # the administrator meets only bucket policies' denies
-            return principal
         try:
             needs = needs_of(service, operation, params, self.region, self.account)
         except Unmapped as error:
@@ -566,7 +564,8 @@ def enforced(authorizer: Authorizer) -> Iterator[Authorizer]:
 
 def from_template(template: Any, account: str) -> Authorizer:
     """The account as the transformed template makes it: each role with its trust and identity policies (inline and
-    the managed ones it attaches), and each resource policy (buckets', queues', functions' permissions)."""
+    the managed ones it attaches), and each resource policy (buckets', queues', the bus's, functions'
+    permissions)."""
     authorizer = Authorizer(account, template.region)
     for logical in template.resources_of("AWS::IAM::Role"):
         props = template.properties(logical)
@@ -581,6 +580,11 @@ def from_template(template: Any, account: str) -> Authorizer:
         for url in props["Queues"]:
             region, queue_account, name = url.split(".")[1], url.split("/")[-2], url.split("/")[-1]
             authorizer.add_resource_policy(_arn("sqs", region, queue_account, name), props["PolicyDocument"])
+    for logical in template.resources_of("AWS::Events::EventBusPolicy"):
+        props = template.properties(logical)
+        bus = str(props.get("EventBusName", "default"))
+        arn = bus if bus.startswith("arn:") else _arn("events", template.region, account, f"event-bus/{bus}")
+        authorizer.add_resource_policy(arn, {"Statement": [{"Sid": props["StatementId"], **props["Statement"]}]})
     for logical in template.resources_of("AWS::Lambda::Permission"):
         props = template.properties(logical)
         name = str(props["FunctionName"])

@@ -50,6 +50,7 @@ WHY: dict[str, str] = {
     "LedgerItems": "the job ledger's items and drop items",
     "FolderRecords": "what each folder drop took in (`part#…` items only), so that each part ends once",
     "AnnounceDropCompleted": "the drop's execution, which publishes Drop Completed once (its name is the drop's)",
+    "CheckEndsAgainstTheirJobs": "a job's event is recorded only if its execution (`br-…`) was started for that job",
     "WriteDropManifests": "every job of a drop, which Drop Completed lists only the first 10 of",
     "WriteEncryptedManifests": "with `KmsKeyArn`: the output bucket encrypts the manifest with that key",
     # PersonalizeRole

@@ -244,6 +244,18 @@ class LocalStack:
             self._clients[service] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
         return self._clients[service]
 
+    def client_as(self, function: str, service: str) -> Any:
+        """A client signing with ``function``'s role (its logical id), for what only that function may do: staging
+        a snapshot as SubmitFunction would, since no one else may write one."""
+        credentials = self.functions[function].credentials
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=self.region,
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials["AWS_SESSION_TOKEN"],
+        )
+
     def name(self, logical: str) -> str:
         return self.template.physical[logical].ref
 

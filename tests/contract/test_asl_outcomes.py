@@ -30,7 +30,7 @@ def stack(sample: Path) -> Iterator[LocalStack]:
     )
     with LocalStack(settings=settings) as local:
         # Staged outside input/: these tests start executions themselves, and a drop would submit its own job.
-        local.client("s3").put_object(
+        local.client_as("SubmitFunction", "s3").put_object(
             Bucket=local.name("InputBucket"), Key="snapshots/staged/u.jsonl", Body=b'{"userId": "1"}\n'
         )
         yield local
@@ -98,7 +98,9 @@ def test_active_job_publishes_job_succeeded(stack: LocalStack) -> None:
 
 def test_create_failed_publishes_job_failed_with_personalize_reason(stack: LocalStack) -> None:
     bucket = stack.name("InputBucket")
-    stack.client("s3").put_object(Bucket=bucket, Key="snapshots/staged/doomed.jsonl", Body=b'{"userId": "1"}\n')
+    stack.client_as("SubmitFunction", "s3").put_object(
+        Bucket=bucket, Key="snapshots/staged/doomed.jsonl", Body=b'{"userId": "1"}\n'
+    )
     event = run_job(stack, "snapshots/staged/doomed.jsonl")
     detail = JobFailed.model_validate(event["detail"])
     assert (event["detail-type"], detail.status, detail.failure_reason) == (

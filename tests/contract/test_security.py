@@ -3,6 +3,7 @@ lifecycle rules, tracing and logging. checkov and cfn-lint run on the same file 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -143,6 +144,7 @@ def test_only_personalize_the_scorer_and_the_merge_write_job_output() -> None:
     assert deny["Condition"]["StringNotEquals"] == {"aws:PrincipalServiceName": "personalize.amazonaws.com"}
     writing = {w.split("/")[1] for w, s in statements(SOURCE) if "s3:PutObject" in as_list(s["Action"])}
     assert writing == {
+        "InputBucketPolicy",
         "OutputBucketPolicy",
         "PersonalizeRole",
         "SubmitFunctionRole",
@@ -151,6 +153,41 @@ def test_only_personalize_the_scorer_and_the_merge_write_job_output() -> None:
         "ScoreFunctionRole",
         "MergeFunctionRole",
     }
+
+
+def test_only_the_stack_writes_its_output_bucket_and_only_submit_writes_snapshots() -> None:
+    output = SOURCE["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in output if s["Sid"] == "OnlyTheStackWrites"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:PutObject")
+    assert deny["Resource"] == {"Fn::Sub": "${OutputBucket.Arn}/*"}
+    writers = {w["Fn::GetAtt"][0] for w in deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]}
+    # every role whose policy may write to the output bucket, and no other
+    writing = {
+        where.split("/")[1]
+        for where, s in statements(SOURCE)
+        if "s3:PutObject" in as_list(s["Action"]) and "OutputBucket" in json.dumps(s["Resource"])
+    }
+    assert writers == writing - {"OutputBucketPolicy"}
+    snapshots = SOURCE["InputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in snapshots if s["Sid"] == "OnlySubmitWritesSnapshots"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:PutObject")
+    assert deny["Resource"] == {"Fn::Sub": "${InputBucket.Arn}/snapshots/*"}
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["SubmitFunctionRole", "Arn"]}}}
+
+
+def test_only_the_stacks_publishers_may_put_its_source_on_its_bus() -> None:
+    (policy,) = [r for r in SOURCE.values() if r["Type"] == "AWS::Events::EventBusPolicy"]
+    statement = policy["Properties"]["Statement"]
+    assert policy["Properties"]["EventBusName"] == {"Ref": "EventBus"}
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "events:PutEvents")
+    assert statement["Condition"]["StringEquals"] == {"events:source": {"Ref": "EventSource"}}
+    allowed = {a["Fn::GetAtt"][0] for a in statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]}
+    publishing = {
+        where.split("/")[1].removesuffix("Role")
+        for where, s in statements(DEPLOYED)
+        if "events:PutEvents" in as_list(s["Action"]) and s["Effect"] == "Allow"
+    }
+    assert {a.removesuffix("Role") for a in allowed} == publishing
 
 
 def test_functions_and_state_machine_are_traced_and_the_state_machine_logs_errors() -> None:

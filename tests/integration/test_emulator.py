@@ -31,7 +31,7 @@ def stack(sample: Path) -> Iterator[LocalStack]:
         solution_versions={SV: "arn:aws:personalize:::recipe/aws-user-personalization"},
     )
     with LocalStack(settings=settings) as local:
-        local.client("s3").put_object(
+        local.client_as("SubmitFunction", "s3").put_object(
             Bucket=local.name("InputBucket"), Key="snapshots/staged/u.jsonl", Body=b'{"userId": "1"}\nnot json\n'
         )
         yield local
@@ -165,7 +165,7 @@ def test_theme_generation_writes_theme_lines_and_is_refused_where_the_service_re
     with LocalStack(settings=settings) as local:
         bucket, output = local.name("InputBucket"), f"s3://{local.name('OutputBucket')}/output/themes/"
         first_item = json.loads((sample / "items.jsonl").read_text().splitlines()[0])["itemId"]
-        local.client("s3").put_object(
+        local.client_as("SubmitFunction", "s3").put_object(
             Bucket=bucket, Key="snapshots/staged/themes.jsonl", Body=json.dumps({"itemId": first_item})
         )
         personalize = local.client("personalize")
@@ -208,7 +208,7 @@ def test_themes_are_refused_outside_their_regions_and_fail_above_100_records(sam
     with LocalStack(settings=settings) as local:
         bucket = local.name("InputBucket")
         body = "".join(json.dumps({"itemId": f"i{n}"}) + "\n" for n in range(101))
-        local.client("s3").put_object(Bucket=bucket, Key="snapshots/staged/many.jsonl", Body=body)
+        local.client_as("SubmitFunction", "s3").put_object(Bucket=bucket, Key="snapshots/staged/many.jsonl", Body=body)
         personalize = local.client("personalize")
         job = personalize.create_batch_inference_job(
             **{**request, "jobName": "themes-many"}, roleArn=PERSONALIZE_ROLE,

@@ -25,7 +25,7 @@ from batchrecs.events import (
     JobSucceeded,
     SplitPart,
 )
-from batchrecs.execution import DropCompletedRun
+from batchrecs.execution import DropCompletedRun, SubmittedJob
 from batchrecs.model import WireModel
 from batchrecs.outcomes import record_event
 from batchrecs.settings import JobKind, JobSettings
@@ -149,6 +149,10 @@ class Bus:
         self.published: list[WireModel] = []
         self.names: set[str] = set()
         self.refuse = refuse
+        self.submitted = {job.job_name: SubmittedJob(job, T0) for job in (as_submitted(part(i)[1]) for i in (1, 2, 3))}
+
+    def job_of(self, name: str) -> SubmittedJob | None:
+        return self.submitted.get(name)
 
     def start(self, name: str, execution: WireModel) -> Started:
         if self.refuse:
@@ -160,6 +164,11 @@ class Bus:
             self.names.add(name)
             self.published.append(execution.drop_completed)
         return Started(f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}", new)
+
+
+def as_submitted(job: JobDetail) -> JobDetail:
+    """The detail the job's execution was started with (what its later events extend)."""
+    return JobDetail.model_validate(job.model_dump(include=set(JobDetail.model_fields)))
 
 
 def part(index: int, ended: str = "ACTIVE") -> tuple[str, JobSucceeded | JobFailed]:
@@ -182,7 +191,7 @@ def test_the_last_part_to_end_publishes_one_drop_completed_whatever_the_order(
     ends = [part(1), part(2, "CREATE FAILED"), part(3)]
     bus = Bus()
     for index in order:
-        record_event(*ends[index], ledger, executions=bus)
+        record_event(*ends[index], ledger, bus, executions=bus)
     # Then exactly one Drop Completed, listing each part's outcome in part order, once all three have ended
     (completed,) = bus.published
     assert isinstance(completed, DropCompleted)
@@ -198,34 +207,69 @@ def test_the_last_part_to_end_publishes_one_drop_completed_whatever_the_order(
 def test_nothing_is_published_before_every_part_has_ended(ledger: JobLedger) -> None:
     bus = Bus()
     for index in (1, 3, 1, 3):
-        record_event(*part(index), ledger, executions=bus)
+        record_event(*part(index), ledger, bus, executions=bus)
     assert bus.published == []
 
 
 def test_a_drop_completed_whose_start_fails_is_started_by_the_retry_once(ledger: JobLedger) -> None:
     bus = Bus(refuse=1)
-    record_event(*part(1), ledger, executions=bus)
-    record_event(*part(2), ledger, executions=bus)
+    record_event(*part(1), ledger, bus, executions=bus)
+    record_event(*part(2), ledger, bus, executions=bus)
     with pytest.raises(RuntimeError, match="refused"):
-        record_event(*part(3), ledger, executions=bus)
-    record_event(*part(3), ledger, executions=bus)  # the Lambda's retry of the same event
-    record_event(*part(3), ledger, executions=bus)  # and a redelivery after it
+        record_event(*part(3), ledger, bus, executions=bus)
+    record_event(*part(3), ledger, bus, executions=bus)  # the Lambda's retry of the same event
+    record_event(*part(3), ledger, bus, executions=bus)  # and a redelivery after it
     assert [type(event) for event in bus.published] == [DropCompleted]
 
 
 def test_a_late_redelivery_of_an_end_a_redrive_replaced_does_not_overwrite_it(ledger: JobLedger) -> None:
     bus = Bus()
     detail_type, failed_part = part(2, "CREATE FAILED")
-    record_event(detail_type, failed_part, ledger, executions=bus)
+    record_event(detail_type, failed_part, ledger, bus, executions=bus)
     redriven = JobSucceeded(
         **{**failed_part.model_dump(exclude={"status", "failure_reason", "finished_at"})},
         status="ACTIVE",
         finished_at=T0 + timedelta(hours=1),
     )
-    record_event("Job Succeeded", redriven, ledger, executions=bus)
-    record_event(detail_type, failed_part, ledger, executions=bus)  # the old end, delivered again, late
-    record_event(*part(1), ledger, executions=bus)
-    record_event(*part(3), ledger, executions=bus)
+    record_event("Job Succeeded", redriven, ledger, bus, executions=bus)
+    record_event(detail_type, failed_part, ledger, bus, executions=bus)  # the old end, delivered again, late
+    record_event(*part(1), ledger, bus, executions=bus)
+    record_event(*part(3), ledger, bus, executions=bus)
     (completed,) = bus.published
     assert isinstance(completed, DropCompleted)
     assert [job.status for job in completed.jobs] == ["ACTIVE", "ACTIVE", "ACTIVE"]
+
+
+def test_an_end_the_stack_did_not_submit_is_refused_and_announces_nothing(ledger: JobLedger) -> None:
+    # Given two real ends of a three-job drop, and a forged third: a job name the stack never submitted, which
+    # would complete the drop and make the stack announce it, pointing at another bucket
+    bus = Bus()
+    record_event(*part(1), ledger, bus, executions=bus)
+    record_event(*part(2), ledger, bus, executions=bus)
+    _, real = part(3)
+    forged = real.model_copy(update={"job_name": "drop-part-9"})
+    record_event("Job Succeeded", forged, ledger, bus, executions=bus)
+    elsewhere = real.model_copy(update={"output": JobOutput(path="s3://attacker/out/", files=[])})
+    record_event("Job Succeeded", elsewhere, ledger, bus, executions=bus)
+    # Then neither is recorded, and nothing is announced
+    assert ledger.job("drop-part-9") is None and ledger.job("drop-part-3") is None
+    assert bus.published == []
+    # And the real end still completes the drop
+    record_event(*part(3), ledger, bus, executions=bus)
+    (completed,) = bus.published
+    assert isinstance(completed, DropCompleted) and completed.failed == 0
+
+
+@pytest.mark.parametrize("finished", [datetime(2099, 1, 1, tzinfo=UTC), T0 - timedelta(days=1)])
+def test_a_forged_timestamp_blocks_nothing(ledger: JobLedger, finished: datetime) -> None:
+    # Given a forged Job Failed for a real job, dated 2099 (which the ledger's "later outcome wins" would keep
+    # forever) or before the job's execution started
+    bus = Bus()
+    _, real = part(1)
+    forged = JobFailed(**as_submitted(real).model_dump(), status="FAILED", failure_reason="x", finished_at=finished)
+    record_event("Job Failed", forged, ledger, bus, executions=bus, now=T0 + timedelta(hours=1))
+    assert ledger.job("drop-part-1") is None
+    # When the real end comes, it is recorded
+    record_event(*part(1), ledger, bus, executions=bus, now=T0 + timedelta(hours=1))
+    job = ledger.job("drop-part-1")
+    assert job is not None and (job.status, job.failure_reason) == ("ACTIVE", None)

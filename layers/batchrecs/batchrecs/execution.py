@@ -8,7 +8,8 @@ execution publishes. No I/O here.
 from __future__ import annotations
 
 import random
-from typing import Any, Self
+from datetime import datetime
+from typing import Any, NamedTuple, Self
 
 from pydantic import Field, model_validator
 
@@ -375,6 +376,14 @@ class ExecutionInput(WireModel):
         if isinstance(data, dict) and data.get("model") is None:
             data = {k: v for k, v in data.items() if k != "model"}
         return data
+
+
+class SubmittedJob(NamedTuple):
+    """A job as its execution was started: what the stack itself submitted, against which an event that claims to
+    be the job's is checked (``outcomes.forgery``)."""
+
+    detail: JobDetail
+    started_at: datetime
 
 
 class DropCompletedRun(WireModel):

@@ -25,6 +25,7 @@ class Metric(StrEnum):
     JOBS_SUCCEEDED = "JobsSucceeded"
     JOBS_FAILED = "JobsFailed"
     JOB_DURATION = "JobDuration"
+    EVENTS_REFUSED = "EventsRefused"
     SCORING_DURATION = "ScoringDuration"
     RECORDS_SCORED = "RecordsScored"
     MODELS_TRAINED = "ModelsTrained"

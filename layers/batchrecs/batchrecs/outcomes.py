@@ -7,7 +7,7 @@ Personalize job), so JobOutcomeFunction subscribes to them on the bus, like any 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -21,11 +21,12 @@ from batchrecs.events import (
     JobDetail,
     JobFailed,
     JobSucceeded,
+    aws_time,
 )
-from batchrecs.execution import DropCompletedRun, drop_execution_name
+from batchrecs.execution import DropCompletedRun, SubmittedJob, drop_execution_name
 from batchrecs.observability import Metric, by_backend, logger
 from batchrecs.plan import manifest_key
-from batchrecs.ports import Executions, Manifests
+from batchrecs.ports import Executions, Manifests, SubmittedJobs
 
 OUTCOME_METRICS = {"Job Succeeded": Metric.JOBS_SUCCEEDED, "Job Failed": Metric.JOBS_FAILED}
 
@@ -34,19 +35,29 @@ def record_event(
     detail_type: str,
     detail: object,
     ledger: JobLedger,
+    submitted: SubmittedJobs,
     time: str | None = None,
     executions: Executions | None = None,
     manifests: Manifests | None = None,
+    now: datetime | None = None,
 ) -> JobDetail:
     """Record a job's event in the ledger; count and log it when it is the job's end, and when it is the last end
     of a drop that made several jobs, start the execution that publishes that drop's one Drop Completed (its
     manifest written first, when it lists more jobs than the event carries).
+
+    An event that is not the stack's own (``forgery``: no job of that name was submitted, the job submitted was
+    another, or its time is impossible) is refused: logged, counted (EventsRefused), and nothing recorded.
 
     Every step is safe to repeat, and nothing is claimed: a crash anywhere (a timeout, an out-of-memory kill, which
     run no ``except``) is retried by Lambda, and the retry's StartExecution of the drop's execution name finds the
     one already started, so Drop Completed is published exactly once."""
     job = parse(detail_type, detail)
     logger.set_correlation_id(job.job_name)
+    refused = forgery(job, submitted.job_of(job.job_name), now or datetime.now(UTC))
+    if refused is not None:
+        by_backend(Metric.EVENTS_REFUSED, job.backend)
+        logger.error("refused: not the stack's own event", extra={"detail_type": detail_type, "reason": refused})
+        return job
     latest = ledger.record(detail_type, job, time)
     if not latest:
         logger.info("a later outcome is in the ledger already", extra={"detail_type": detail_type})
@@ -69,6 +80,34 @@ def record_event(
                 )
                 logger.info("drop completed", extra={"drop_id": completed.drop_id, "announced_now": started.new})
     return job
+
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far an end's time may lie past now, or before its execution started (clocks of different hosts)."""
+_SAME_AS_SUBMITTED = ("drop_id", "drop_jobs", "backend", "job_type", "kind", "submitted_at")
+
+
+def forgery(job: JobDetail, submitted: SubmittedJob | None, now: datetime) -> str | None:
+    """Why ``job``'s event cannot be the stack's own, or None when it can: the stack submitted a job of that name
+    (its execution exists), the same job (drop, input file and version, output, submission time), and an end's
+    time lies between the execution's start and now. A forged end could otherwise make the stack announce a drop
+    that points elsewhere, or, dated 2099, keep the real end out of the ledger."""
+    if submitted is None:
+        return f"the stack submitted no job {job.job_name}: JobStateMachine has no such execution"
+    theirs = submitted.detail
+    for name in _SAME_AS_SUBMITTED:
+        said, was = getattr(job, name), getattr(theirs, name)
+        if said != was:
+            return f"its {name} is {said!r}, but job {job.job_name} was submitted with {was!r}"
+    ours = (job.input.bucket, job.input.key, job.input.version_id, job.output.path)
+    if ours != (theirs.input.bucket, theirs.input.key, theirs.input.version_id, theirs.output.path):
+        return f"its input or output is not job {job.job_name}'s (s3://{theirs.input.bucket}/{theirs.input.key})"
+    if isinstance(job, JobSucceeded | JobFailed):
+        if job.finished_at > now + CLOCK_SKEW:
+            return f"it says the job finished at {aws_time(job.finished_at)}, which has not come yet"
+        if job.finished_at < submitted.started_at - CLOCK_SKEW:
+            return f"it says the job finished at {aws_time(job.finished_at)}, before its execution started"
+    return None
 
 
 def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> tuple[DropCompleted, DropManifest | None]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         CreateJobRequest,
         CreateSegmentJobRequest,
         ModelLocation,
+        SubmittedJob,
     )
     from batchrecs.model import WireModel
     from batchrecs.settings import JobKind
@@ -70,6 +71,13 @@ class Executions(Protocol):
     finds the first (``JobExecutions``)."""
 
     def start(self, name: str, execution: WireModel) -> Started: ...
+
+
+class SubmittedJobs(Protocol):
+    """The jobs the stack submitted, each by its execution (``JobExecutions``): what an event naming a job is
+    checked against before the ledger believes it."""
+
+    def job_of(self, name: str) -> SubmittedJob | None: ...
 
 
 class Manifests(Protocol):

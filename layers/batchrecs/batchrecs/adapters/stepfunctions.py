@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from batchrecs.execution import ExecutionInput, SubmittedJob
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -34,5 +37,22 @@ class JobExecutions:
         except ClientError as error:
             if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
                 raise
-            machine = self.state_machine_arn.split(":stateMachine:", 1)
-            return Started(f"{machine[0]}:execution:{machine[1]}:{name}", new=False)
+            return Started(self.execution_arn(name), new=False)
+
+    def execution_arn(self, name: str) -> str:
+        machine = self.state_machine_arn.split(":stateMachine:", 1)
+        return f"{machine[0]}:execution:{machine[1]}:{name}"
+
+    def job_of(self, name: str) -> SubmittedJob | None:
+        """The job the execution ``name`` was started for; None when the stack started no job of that name."""
+        try:
+            described = self.sfn.describe_execution(executionArn=self.execution_arn(name))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ExecutionDoesNotExist":
+                raise
+            return None
+        try:
+            submitted = ExecutionInput.model_validate_json(described["input"])
+        except ValidationError:  # an execution of another kind (a drop's, a folder's) under that name
+            return None
+        return SubmittedJob(submitted.event, described["startDate"])
