@@ -103,6 +103,13 @@ class Invocation:
     attempts: int = 0
 
 
+_INVOKING = threading.RLock()
+
+
+class FunctionGone(Exception):
+    """An invoke of a function whose stack is closed (Lambda's ResourceNotFoundException)."""
+
+
 class Lambdas:
     """The stack's functions, by logical id. ``client`` makes the AWS clients the on-failure destinations need."""
 
@@ -114,7 +121,9 @@ class Lambdas:
         self.gates: dict[str, threading.Event] = {}
         """Function (or ``Function:<event's first key>``) → a gate its invocations wait for (tests hold a function
         with it instead of racing it)."""
-        self._invoking = threading.RLock()
+        self.closed = False
+        """Set when the stack closes: its functions are gone, and work of its still under way (an asynchronous
+        invoke's retry, an execution's task) must not run into the next stack's backends."""
 
     def find(self, name_or_arn: str) -> LocalFunction | None:
         return next((f for f in self.functions.values() if name_or_arn in (f.arn, f.name)), None)
@@ -144,6 +153,8 @@ class Lambdas:
         """A synchronous invoke: the function's environment from the template, and a handler that forgot what it
         cached from another's (its ``reset``)."""
         function = self.functions[logical]
+        if self.closed:
+            raise FunctionGone(f"{function.name}: its stack is closed")
         # A gate holds a function, or only its invocations of one kind ("SubmitFunction:settle": the events whose
         # first key is "settle").
         gate = self.gates.get(logical) or self.gates.get(f"{logical}:{next(iter(event), '')}")
@@ -155,9 +166,10 @@ class Lambdas:
             **function.credentials,
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
         }
-        # One invocation at a time: each patches the process-wide environment and stdout, and Step Functions'
-        # lambda:invoke tasks call in from their own threads.
-        with self._invoking, mock.patch.dict(os.environ, environment), self._quiet():
+        # One invocation at a time in the process (not per stack: a closing stack's last one shares os.environ with
+        # the next stack's): each patches the process-wide environment and stdout, and Step Functions' lambda:invoke
+        # tasks call in from their own threads.
+        with _INVOKING, mock.patch.dict(os.environ, environment), self._quiet():
             module = self.handler(logical)
             handler = getattr(module, function.handler.rsplit(".", 1)[1])
             module.reset()  # settings and ports depend on the function's environment; clients do not
@@ -175,6 +187,9 @@ class Lambdas:
             self.invocations.append(invocation)
             return invocation
         for invocation.attempts in range(1, function.retries + 2):
+            if self.closed:  # the function went with its stack: no retry, and no destination to send to
+                invocation.error = f"{function.name}: its stack is closed"
+                return invocation
             try:
                 invocation.result = self.invoke(logical, event)
                 invocation.error = None

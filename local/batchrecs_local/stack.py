@@ -152,8 +152,10 @@ class LocalStack:
         self._faults.close()
         try:
             self.wait_for_deliveries()
+            self.lambdas.closed = True  # executions still running fail their next task instead of outliving us
             self.stop_executions()
         finally:
+            self.lambdas.closed = True
             self._hooks.close()
             FUNCTION_OUTPUT.verbose = self._logs_were
             self._mock.stop()

@@ -125,6 +125,7 @@ CASES: list[tuple[str, str, str | None, Flow, str]] = [
     ("MergeFunctionRole", "ReadAndDeleteShards", None, fanned_out_drop, "Job Succeeded"),
     ("MergeFunctionRole", "WriteMergedOutput", None, fanned_out_drop, "Job Succeeded"),
     ("JobOutcomeFunctionRole", "LedgerItems", None, first_drop, "Job Succeeded"),
+    ("JobOutcomeFunctionRole", "CheckEndsAgainstTheirJobs", None, first_drop, "Job Succeeded"),
     ("JobStateMachine", "InvokeItsFunctions", None, self_hosted_drop, "Job Succeeded"),
     ("JobStateMachine", "PollJobs", None, first_drop, "Job Succeeded"),
     ("JobStateMachine", "PublishEvents", None, first_drop, "Job Succeeded"),

@@ -8,14 +8,16 @@ requirements, the handler paths in template.yaml, and a real Lambda runtime clie
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from batchrecs.events import DETAIL_TYPES
-from batchrecs.execution import ScoreRequest, Shard
+from batchrecs.adapters.stepfunctions import JobExecutions
+from batchrecs.events import DETAIL_TYPES, JobDetail, JobFailed, aws_time
+from batchrecs.execution import ExecutionInput, JobRef, Polling, ScoreRequest, Shard, Submission
 from batchrecs.naming import version_token
 from batchrecs_local.stack import EventTap
 from scorer.jobs import score_job, train_version
@@ -34,7 +36,10 @@ def s3_object(event_file: str) -> tuple[str, str, str]:
 
 
 def put(tier: Tier, bucket: str, key: str, body: bytes) -> None:
-    tier.stack.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+    """Write an object as its writer does: a snapshot as SubmitFunction (no one else may write one), others as the
+    administrator."""
+    s3 = tier.stack.client_as("SubmitFunction", "s3") if key.startswith("snapshots/") else tier.stack.client("s3")
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
 
 
 def read(tier: Tier, uri_or_bucket: str, key: str | None = None) -> bytes:
@@ -158,7 +163,8 @@ def test_score_a_shard_then_merge_the_shards_into_the_unsharded_output(tier: Tie
     put(tier, score.input_bucket, score.input_key, (sample / "users.jsonl").read_bytes())
     first, second = (Shard.model_validate(item) for item in request["shards"]["items"])
     assert Shard.model_validate(load_event("score-shard.json")["shard"]) == second
-    score_job(s3, score, first)  # shard 1 in process; shard 2 in the container
+    as_scorer = tier.stack.client_as("ScoreFunction", "s3")  # only the stack's writers write its output bucket
+    score_job(as_scorer, score, first)  # shard 1 in process; shard 2 in the container
 
     invocation = tier.invoke("ScoreFunction", "score-shard.json")
     assert invocation.error is None, invocation.logs[-3000:]
@@ -168,14 +174,6 @@ def test_score_a_shard_then_merge_the_shards_into_the_unsharded_output(tier: Tie
     assert merged.result["status"] == "ACTIVE" and merged.result["lines"] == 25
 
     whole = score.model_copy(update={"output_key": "output/unsharded/users.jsonl.out"})
-    credentials = tier.stack.functions["ScoreFunction"].credentials  # only the job roles write under output/
-    as_scorer = boto3.client(
-        "s3",
-        region_name=tier.stack.region,
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=credentials["AWS_SESSION_TOKEN"],
-    )
     score_job(as_scorer, whole)
     assert read(tier, score.output_bucket, score.output_key) == read(tier, whole.output_bucket, whole.output_key)
     assert s3.list_objects_v2(Bucket=score.output_bucket, Prefix=request["shards"]["prefix"])["KeyCount"] == 0
@@ -196,15 +194,34 @@ def test_create_a_queued_job_once_there_is_room(tier: Tier) -> None:
     assert invocation.result["create"] is None  # the execution goes on to poll it
 
 
-def test_outcome_records_a_failed_job_in_the_ledger_and_counts_it_by_backend(tier: Tier) -> None:
+def test_outcome_records_a_failed_job_in_the_ledger_and_counts_it_by_backend(tier: Tier, tmp_path: Path) -> None:
     from batchrecs.adapters.ledger import JobLedger
 
     event = load_event("outcome-job-failed.json")
-
-    invocation = tier.invoke("JobOutcomeFunction", "outcome-job-failed.json")
-    assert invocation.error is None, invocation.logs[-3000:]
-    assert invocation.result == {"jobName": event["detail"]["jobName"], "status": "CREATE FAILED"}
     ledger = JobLedger(tier.stack.client("dynamodb"), tier.stack.name("JobsTable"))
+    # Given the job's execution, started as SubmitFunction starts it (the ledger believes only the ends of jobs the
+    # stack submitted); it publishes Job Submitted, then waits an hour before its first poll
+    failed = JobFailed.model_validate(event["detail"])
+    detail = JobDetail.model_validate(failed.model_dump(include=set(JobDetail.model_fields)))
+    hour = Polling.adaptive(first_wait=3600, minimum=3600, maximum=3600, growth_percent=0, max_seconds=7200)
+    execution = ExecutionInput(
+        event=detail, submitted=Submission(status="CREATE PENDING"), job=JobRef(arn=detail.job_arn), polling=hour
+    )
+    sfn = tier.stack.client_as("SubmitFunction", "stepfunctions")
+    JobExecutions(sfn, tier.stack.name("JobStateMachine")).start(detail.job_name, execution)
+    deadline = time.monotonic() + 60
+    while ledger.job(detail.job_name) is None:  # Job Submitted recorded (in process) before the end comes
+        assert time.monotonic() < deadline, "Job Submitted never reached the ledger"
+        time.sleep(0.1)
+    # And its Job Failed, dated now (an end dated before its execution started is refused)
+    now = datetime.now(UTC)
+    event["time"], event["detail"]["finishedAt"] = now.strftime("%Y-%m-%dT%H:%M:%SZ"), aws_time(now)
+    (path := tmp_path / "outcome-job-failed.json").write_text(json.dumps(event))
+
+    invocation = tier.invoke("JobOutcomeFunction", str(path))
+    assert invocation.error is None, invocation.logs[-3000:]
+    assert "refused" not in invocation.logs, invocation.logs[-3000:]
+    assert invocation.result == {"jobName": event["detail"]["jobName"], "status": "CREATE FAILED"}
     job = ledger.job(event["detail"]["jobName"])
     assert job is not None and (job.status, job.failure_reason) == ("CREATE FAILED", event["detail"]["failureReason"])
     emitted = [json.loads(line[line.index("{") :]) for line in invocation.logs.splitlines() if '"_aws"' in line]
