@@ -469,7 +469,7 @@ SHOWN_PARTS = 5
 def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
     if event["detail-type"] != "Job Succeeded":
         return
-    from batchrecs.adapters.s3 import split_uri
+    from batchrecs.naming import split_uri
 
     detail = event["detail"]
     # Jobs that compare solution versions on one drop sit side by side: <out>/<drop id>/<job name>/.

@@ -31,7 +31,7 @@ from moto.personalize.responses import PersonalizeResponse
 from moto.s3.models import s3_backends
 
 from batchrecs.adapters.personalize import RECIPE_KINDS
-from batchrecs.adapters.s3 import split_uri
+from batchrecs.naming import split_uri
 from batchrecs.settings import DEFAULT_NUM_RESULTS, THEME_REGIONS, JobKind
 from batchrecs.validation import MAX_THEME_RECORDS, is_blank, iter_lines, kind_of_line
 from batchrecs_local import iam

@@ -16,10 +16,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from batchrecs.adapters.parts import FolderState
-from batchrecs.adapters.personalize import CreatedJob, JobRefused, RecipeCannotBatch, UnusableSolutionVersion
-from batchrecs.adapters.s3 import ObjectGone, ObjectHead
-from batchrecs.adapters.stepfunctions import Started
+from batchrecs.errors import JobRefused, ObjectGone, RecipeCannotBatch, UnusableSolutionVersion
 from batchrecs.execution import (
     CreateJobRequest,
     CreateSegmentJobRequest,
@@ -27,6 +24,7 @@ from batchrecs.execution import (
     ModelLocation,
 )
 from batchrecs.model import WireModel
+from batchrecs.ports import CreatedJob, FolderState, ObjectHead, Started
 from batchrecs.settings import JobKind, StackSettings
 from batchrecs.split import Splitter
 from batchrecs.validation import iter_lines, within_time

@@ -23,8 +23,8 @@ from typing import Any
 from unittest import mock
 
 from batchrecs import limits
-from batchrecs.adapters.personalize import CapacityExceeded, CreatedJob
 from batchrecs.adapters.stepfunctions import JobExecutions
+from batchrecs.errors import CapacityExceeded
 from batchrecs.events import Backend, DropCompleted, DropManifest, InputFile, JobFailed, JobManifest, JobSucceeded
 from batchrecs.execution import (
     CapacityRetry,
@@ -36,6 +36,7 @@ from batchrecs.execution import (
 )
 from batchrecs.jobs import create_queued_job
 from batchrecs.plan import Paths, Route, plan_jobs
+from batchrecs.ports import CreatedJob
 from batchrecs.settings import JobKind, JobSettings, StackSettings
 from batchrecs.split import Piece
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_version_arn

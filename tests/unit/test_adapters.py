@@ -9,17 +9,20 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from batchrecs.adapters.eventbridge import MAX_ENTRIES, EventPublisher, PublishFailed
-from batchrecs.adapters.personalize import (
+from batchrecs.adapters.eventbridge import MAX_ENTRIES, EventPublisher
+from batchrecs.adapters.personalize import PersonalizeJobs
+from batchrecs.adapters.s3 import S3Files
+from batchrecs.errors import (
     CapacityExceeded,
     JobRefused,
-    PersonalizeJobs,
+    ObjectGone,
+    PublishFailed,
     RecipeCannotBatch,
     UnusableSolutionVersion,
 )
-from batchrecs.adapters.s3 import ObjectGone, S3Files, split_uri
 from batchrecs.events import InputFile, InputRejected
 from batchrecs.execution import CreateJobRequest
+from batchrecs.naming import split_uri
 from batchrecs.settings import JobKind, JobSettings
 from batchrecs.validation import Problem
 

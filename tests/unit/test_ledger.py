@@ -13,7 +13,6 @@ import pytest
 from moto import mock_aws
 
 from batchrecs.adapters.ledger import JobLedger
-from batchrecs.adapters.stepfunctions import Started
 from batchrecs.events import (
     Backend,
     DropCompleted,
@@ -28,6 +27,7 @@ from batchrecs.events import (
 from batchrecs.execution import DropCompletedRun, SubmittedJob
 from batchrecs.model import WireModel
 from batchrecs.outcomes import record_event
+from batchrecs.ports import Started
 from batchrecs.settings import JobKind, JobSettings
 from batchrecs_local.template import Template
 

@@ -71,7 +71,7 @@ def test_a_version_token_names_exactly_one_version() -> None:
 
 
 def test_only_a_real_version_id_becomes_a_version_argument() -> None:
-    from batchrecs.adapters.s3 import version_argument
+    from batchrecs.naming import version_argument
 
     assert version_argument("3HL4kqtJvjVBH40Nrjfkd") == {"VersionId": "3HL4kqtJvjVBH40Nrjfkd"}
     assert version_argument(None) == version_argument("null") == version_argument(version_token(None, "abc")) == {}

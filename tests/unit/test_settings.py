@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from batchrecs.errors import SettingsError, StackSettingsError
 from batchrecs.execution import CreateJobRequest
-from batchrecs.settings import JobMode, JobSettings, SettingsError, StackSettings, StackSettingsError
+from batchrecs.settings import JobMode, JobSettings, StackSettings
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
 FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/no-horror"

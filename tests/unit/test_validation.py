@@ -274,7 +274,7 @@ def _tiny_model() -> object:
 
 
 def test_an_error_budget_stops_a_hopeless_file_with_what_was_found() -> None:
-    from batchrecs.validation import ValidationStopped  # noqa: F401 (the reason's type, for readers)
+    from batchrecs.errors import ValidationStopped  # noqa: F401 (the reason's type, for readers)
 
     report = validate_records(iter_lines([b"oops\n" * 50]), file="f", kind=JobKind.USERS, max_errors=5)
     assert report.error_count == 6 and not report.valid

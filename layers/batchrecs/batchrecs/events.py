@@ -273,3 +273,14 @@ DETAIL_TYPES: dict[str, type[WireModel]] = {
     "Job Failed": JobFailed,
     "Drop Completed": DropCompleted,
 }
+
+JOB_ENDS = ("Job Succeeded", "Job Failed")
+"""The detail types that end a job (Input Rejected ends a drop before any job)."""
+
+
+def job_detail(detail_type: str, detail: object) -> JobDetail:
+    """A job event's detail as its model (Job Submitted, Job Succeeded or Job Failed)."""
+    parsed = DETAIL_TYPES[detail_type].model_validate(detail)
+    if not isinstance(parsed, JobDetail):
+        raise ValueError(f"{detail_type} is not a job's event")
+    return parsed

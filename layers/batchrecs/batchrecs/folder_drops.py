@@ -18,7 +18,7 @@ import posixpath
 import time
 from collections.abc import Callable
 
-from batchrecs.adapters.s3 import ObjectGone
+from batchrecs.errors import ObjectGone
 from batchrecs.execution import FolderSettle, FolderSettleRun, PartWatch, PartWatchRun
 from batchrecs.folders import committed_files, fingerprint, manifest_keys, parts_of
 from batchrecs.naming import job_name, version_token

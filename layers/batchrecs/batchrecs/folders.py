@@ -17,6 +17,7 @@ import posixpath
 from dataclasses import dataclass
 from enum import StrEnum
 
+from batchrecs.naming import split_uri
 from batchrecs.split import Piece
 
 MARKERS = ("_SUCCESS", "manifest.json")
@@ -127,7 +128,7 @@ def manifest_keys(body: bytes, bucket: str, folder: str | None = None) -> list[s
     keys = []
     for entry in listed:
         if entry.startswith("s3://"):
-            named, _, key = entry.removeprefix("s3://").partition("/")
+            named, key = split_uri(entry)
             if named != bucket:
                 raise ValueError(f"manifest.json names {entry}: a job reads only its own input bucket ({bucket})")
             entry = key

@@ -16,8 +16,14 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from pydantic import Field
 
 from batchrecs import folder_drops
-from batchrecs.adapters.personalize import CapacityExceeded, JobRefused, UnusableSolutionVersion
-from batchrecs.adapters.s3 import ObjectGone
+from batchrecs.errors import (
+    CapacityExceeded,
+    FirstJobRefused,
+    JobRefused,
+    ObjectGone,
+    SettingsError,
+    UnusableSolutionVersion,
+)
 from batchrecs.events import EVENTS_SHOWN, InputFile, InputRejected, JobType, Snapshot
 from batchrecs.execution import (
     CreateJobRequest,
@@ -37,7 +43,7 @@ from batchrecs.execution import (
 from batchrecs.fanout import manifest_key, may_fan_out, plan_shards, shard_splitter
 from batchrecs.folders import FolderPiece, Role, group_jobs, role_of, shared_base_names
 from batchrecs.model import WireModel
-from batchrecs.naming import bounded_key, job_name, key_problems, version_token
+from batchrecs.naming import bounded_key, job_name, key_problems, split_uri, version_token
 from batchrecs.observability import Metric, by_backend, count, logger
 from batchrecs.plan import (
     MAX_DROP_JOBS,
@@ -53,7 +59,7 @@ from batchrecs.plan import (
     too_many_jobs,
 )
 from batchrecs.ports import Jobs, SubmitPorts, Tickets
-from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
+from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, StackSettings
 from batchrecs.split import Splitter, splitter_for
 from batchrecs.validation import (
     KEEP_ERRORS,
@@ -481,10 +487,6 @@ def _route(
     return route(settings, reasons, model)
 
 
-class FirstJobRefused(ValueError):
-    """Personalize refused the create of a drop's first job: nothing started, and the drop is rejected."""
-
-
 def _start_all(planned: list[PlannedJob], ports: SubmitPorts, *, compared: bool = False) -> list[SubmitResult]:
     """Start every job of a drop, or account for each one. A create Personalize refuses before any job started
     raises JobRefused (the drop is rejected: nothing runs); once one has started, the drop can no longer be
@@ -513,7 +515,7 @@ def _start(job: PlannedJob, ports: SubmitPorts, refused: str | None = None) -> S
     tickets = ports.tickets.for_type(detail.job_type) if ports.tickets is not None else None
     queued: CreateJobRequest | CreateSegmentJobRequest | None = None
     if job.manifest is not None and detail.manifest is not None:  # before the job exists: its events name it
-        bucket, _, key = detail.manifest.removeprefix("s3://").partition("/")
+        bucket, key = split_uri(detail.manifest)
         ports.files.put_json(bucket, key, job.manifest.model_dump(mode="json", by_alias=True))
     if refused is not None:
         queued, job_arn, status, adopted = None, None, REFUSED_STATUS, False

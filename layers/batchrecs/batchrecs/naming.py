@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TypedDict
 
 MAX_JOB_NAME = 63
 _HASH_CHARS = 16
@@ -87,3 +88,20 @@ def bounded_key(key: str, suffix: str = "") -> str:
     room = MAX_KEY_BYTES - len(suffix.encode()) - _HASH_CHARS - 1
     head = key.encode()[:room].decode(errors="ignore")
     return f"{head}-{digest}{suffix}"
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` as ``(bucket, key)``: the one parser of S3 URIs."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an S3 URI: {uri!r}")
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+class VersionArgument(TypedDict, total=False):
+    VersionId: str
+
+
+def version_argument(version_id: str | None) -> VersionArgument:
+    """``VersionId=`` for S3 calls on exactly that version; none for an object S3 keeps no version of."""
+    return {"VersionId": version_id} if version_id and is_version_id(version_id) else {}

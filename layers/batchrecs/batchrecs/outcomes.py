@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from batchrecs.adapters.ledger import TERMINAL, JobLedger, parse
 from batchrecs.events import (
     INLINE_ENTRIES,
+    JOB_ENDS,
     DropCompleted,
     DropJob,
     DropManifest,
@@ -22,11 +22,13 @@ from batchrecs.events import (
     JobFailed,
     JobSucceeded,
     aws_time,
+    job_detail,
 )
 from batchrecs.execution import DropCompletedRun, SubmittedJob, drop_execution_name
+from batchrecs.naming import split_uri
 from batchrecs.observability import Metric, by_backend, logger
 from batchrecs.plan import manifest_key
-from batchrecs.ports import Executions, Manifests, SubmittedJobs
+from batchrecs.ports import Executions, Ledger, Manifests, SubmittedJobs
 
 OUTCOME_METRICS = {"Job Succeeded": Metric.JOBS_SUCCEEDED, "Job Failed": Metric.JOBS_FAILED}
 
@@ -34,7 +36,7 @@ OUTCOME_METRICS = {"Job Succeeded": Metric.JOBS_SUCCEEDED, "Job Failed": Metric.
 def record_event(
     detail_type: str,
     detail: object,
-    ledger: JobLedger,
+    ledger: Ledger,
     submitted: SubmittedJobs,
     time: str | None = None,
     executions: Executions | None = None,
@@ -51,7 +53,7 @@ def record_event(
     Every step is safe to repeat, and nothing is claimed: a crash anywhere (a timeout, an out-of-memory kill, which
     run no ``except``) is retried by Lambda, and the retry's StartExecution of the drop's execution name finds the
     one already started, so Drop Completed is published exactly once."""
-    job = parse(detail_type, detail)
+    job = job_detail(detail_type, detail)
     logger.set_correlation_id(job.job_name)
     refused = forgery(job, submitted.job_of(job.job_name), now or datetime.now(UTC))
     if refused is not None:
@@ -61,7 +63,7 @@ def record_event(
     latest = ledger.record(detail_type, job, time)
     if not latest:
         logger.info("a later outcome is in the ledger already", extra={"detail_type": detail_type})
-    if detail_type in TERMINAL:
+    if detail_type in JOB_ENDS:
         assert isinstance(job, JobSucceeded | JobFailed)
         _count(detail_type, job)
         # Only the job's latest outcome goes into its drop's record: a late redelivery of an end a redriven
@@ -73,7 +75,7 @@ def record_event(
                 if manifest is not None and completed.manifest is not None:
                     if manifests is None:
                         raise ValueError("a drop of more jobs than Drop Completed carries needs its manifest")
-                    bucket, _, key = completed.manifest.removeprefix("s3://").partition("/")
+                    bucket, key = split_uri(completed.manifest)
                     manifests.put_json(bucket, key, manifest.model_dump(mode="json", by_alias=True))
                 started = executions.start(
                     drop_execution_name(completed.drop_id), DropCompletedRun(drop_completed=completed)
@@ -121,7 +123,7 @@ def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> tuple
     drop_id = last.drop_id or last.job_name
     manifest = None
     if len(jobs) > INLINE_ENTRIES:
-        bucket = last.output.path.removeprefix("s3://").split("/", 1)[0]
+        bucket, _ = split_uri(last.output.path)
         manifest = f"s3://{bucket}/{manifest_key(drop_id, 'drop')}"
     completed = DropCompleted(
         drop_id=drop_id,

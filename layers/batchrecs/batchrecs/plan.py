@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from batchrecs import limits
+from batchrecs.errors import SettingsError
 from batchrecs.events import (
     FAILURE_REASON_SHOWN,
     INLINE_ENTRIES,
@@ -35,7 +36,7 @@ from batchrecs.execution import (
     Submission,
 )
 from batchrecs.naming import job_name
-from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, SettingsError, StackSettings
+from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, StackSettings
 from batchrecs.split import Piece
 
 MAX_DROP_JOBS = 250

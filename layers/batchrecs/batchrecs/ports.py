@@ -5,15 +5,13 @@ drift from its adapter unnoticed."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
-    from batchrecs.adapters.parts import FolderState
-    from batchrecs.adapters.personalize import CreatedJob
-    from batchrecs.adapters.s3 import ObjectHead
-    from batchrecs.adapters.stepfunctions import Started
+    from batchrecs.events import DropJob, JobDetail, JobFailed, JobSucceeded
     from batchrecs.execution import (
         CreateJobRequest,
         CreateSegmentJobRequest,
@@ -23,6 +21,53 @@ if TYPE_CHECKING:
     from batchrecs.model import WireModel
     from batchrecs.settings import JobKind
     from batchrecs.split import Splitter
+
+
+# The values the ports speak in
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    size: int
+    etag: str
+    version_id: str | None
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CreatedJob:
+    arn: str
+    status: str
+    adopted: bool
+    """True when a previous delivery of the same drop had already created it."""
+
+
+class Started(NamedTuple):
+    arn: str
+    new: bool
+    """False when an execution of that name ran already: a redelivered drop, not a second job."""
+
+
+@dataclass(frozen=True)
+class FolderState:
+    """A folder's runs: the one under way (its drop and when it began), and the last one recorded."""
+
+    running_drop: str | None = None
+    running_since: float | None = None
+    done_drop: str | None = None
+    done_jobs: tuple[str, ...] = ()
+
+    def in_progress(self, now: float, patience: float) -> bool:
+        """A run began less than ``patience`` seconds ago and has not recorded its parts yet."""
+        return (
+            self.running_drop is not None
+            and self.running_drop != self.done_drop
+            and self.running_since is not None
+            and now - self.running_since < patience
+        )
+
+
+# The ports
 
 
 class Files(Protocol):
@@ -71,6 +116,14 @@ class Executions(Protocol):
     finds the first (``JobExecutions``)."""
 
     def start(self, name: str, execution: WireModel) -> Started: ...
+
+
+class Ledger(Protocol):
+    """The job ledger (``JobLedger``, in JobsTable): each job's events, and each multi-job drop's ends."""
+
+    def record(self, detail_type: str, detail: JobDetail, time_: str | None = None) -> bool: ...
+
+    def end_drop_job(self, ended: JobSucceeded | JobFailed) -> list[DropJob] | None: ...
 
 
 class SubmittedJobs(Protocol):

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_snake
 
+from batchrecs.errors import SettingsError, StackSettingsError
 from batchrecs.model import WireModel
 
 PERSONALIZE_ARN = r"^arn:aws[a-z-]*:personalize:[a-z0-9-]+:\d{12}:[a-z-]+/.+$"
@@ -73,14 +74,6 @@ class ItemExplorationKey(StrEnum):
 
 DEFAULT_NUM_RESULTS = 25
 """Personalize's own default numResults; the template's NumResults default is checked against it."""
-
-
-class SettingsError(ValueError):
-    """A setting, from the stack or from an object's metadata, that Personalize would refuse."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
 
 
 TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_TEXT)]
@@ -509,16 +502,6 @@ def stack_default(name: str) -> int:
     default = StackSettings.model_fields[name].default
     assert isinstance(default, int), name
     return default
-
-
-class StackSettingsError(ValueError):
-    """The stack's own configuration is wrong: a parameter's value, not any drop's. It fails the invocation (the
-    drop waits in the on-failure queue for a redrive once the stack is fixed) instead of rejecting the user's file
-    for a setting the user never set."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("the stack is misconfigured: " + "; ".join(problems))
 
 
 PROBE_ARN = "arn:aws:personalize:us-east-1:000000000000:solution-version/probe"

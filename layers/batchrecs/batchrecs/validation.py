@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from batchrecs.errors import ValidationStopped
 from batchrecs.model import WireModel
 from batchrecs.settings import CAUTIOUS_MAX, JobKind
 from batchrecs.split import Splitter
@@ -263,11 +264,6 @@ def validate_file(
             limits=limits.splitting() if splitter else limits,
             size=path.stat().st_size,
         )
-
-
-class ValidationStopped(Exception):
-    """Validation ends early (an error budget spent, or the function's time running out): the drop is rejected with
-    the problems found so far, and the reason."""
 
 
 def within_time(chunks: Iterable[bytes], out_of_time: Callable[[], bool]) -> Iterator[bytes]:

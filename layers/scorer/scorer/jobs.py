@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from batchrecs.adapters.s3 import version_argument
 from batchrecs.execution import ScoreRequest, Shard
+from batchrecs.naming import version_argument
 from batchrecs.validation import iter_lines, read_chunks
 from scorer.interactions import Interactions
 from scorer.model import Model

@@ -1,6 +1,7 @@
 """A batch inference job done by the scorer: JSON Lines in, Personalize's output lines out, in input order.
 
-Kinds are plain strings here (``users``, ``items``, ``ranking``) so that the scorer layer stands alone.
+Kinds are plain strings here (``users``, ``items``, ``ranking``). The scorer depends on batchrecs's pure modules on
+purpose (see ``scorer/__init__``): what validation accepts, it scores, by the same id check.
 Per record, as Personalize does: an unknown user gets popular items; an unknown item (items kind) or a malformed
 record gets its own line with an ``error``, and the job goes on.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from batchrecs.errors import PublishFailed
 from batchrecs.events import DETAIL_TYPES
 from batchrecs.model import WireModel
 
@@ -17,10 +18,6 @@ MAX_ENTRIES = 10
 
 PARTIAL_RETRIES = 4
 PARTIAL_BACKOFF_SECONDS = 0.1
-
-
-class PublishFailed(RuntimeError):
-    """Some entries were refused after botocore's retries; raised so that Lambda retries the invocation."""
 
 
 class EventPublisher:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from batchrecs.events import DETAIL_TYPES, DropJob, JobDetail, JobFailed, JobSubmitted, JobSucceeded, aws_time
+from batchrecs.events import JOB_ENDS, DropJob, JobDetail, JobFailed, JobSubmitted, JobSucceeded, aws_time
 from batchrecs.model import WireModel
 from batchrecs.plan import DROP_JOB_ATTRIBUTE
 
@@ -31,7 +31,6 @@ INDEX = "ledger"
 PARTITION = "job"
 """The one value of the index's hash key: every ledger item, sorted by submittedAt."""
 KEY_PREFIX = "job#"
-TERMINAL = ("Job Succeeded", "Job Failed")
 DROP_PREFIX = "drop#"
 DROP_JOB = DROP_JOB_ATTRIBUTE
 """A drop item's attribute per ended job: ``job:<job name>``, holding its DropJob (plan.fit_problems sizes the item
@@ -84,7 +83,7 @@ class JobLedger:
         names = {"#event": EVENT_ATTRIBUTES[detail_type], "#status": "status"}
         common = "ledger = :ledger, submittedAt = :submitted, inputKey = :key, #event = :event, expiration = :expires"
         condition = None
-        if detail_type in TERMINAL:
+        if detail_type in JOB_ENDS:
             assert isinstance(detail, JobSucceeded | JobFailed)
             values[":status"] = {"S": detail.status}
             values[":finished"] = {"S": aws_time(detail.finished_at)}
@@ -179,11 +178,3 @@ def entry(item: dict[str, Any]) -> LedgerEntry:
         job_arn=job.get("jobArn"),
         events=events,
     )
-
-
-def parse(detail_type: str, detail: object) -> JobDetail:
-    """An event's detail as its model (Job Submitted, Job Succeeded or Job Failed)."""
-    model = DETAIL_TYPES[detail_type]
-    parsed = model.model_validate(detail)
-    assert isinstance(parsed, JobDetail)
-    return parsed

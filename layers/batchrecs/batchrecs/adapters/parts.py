@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from batchrecs.ports import FolderState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -18,25 +19,6 @@ PART_PREFIX = "part#"
 FOLDER_PREFIX = "folder#"
 _BATCH_WRITE = 25
 _BATCH_GET = 100
-
-
-@dataclass(frozen=True)
-class FolderState:
-    """A folder's runs: the one under way (its drop and when it began), and the last one recorded."""
-
-    running_drop: str | None = None
-    running_since: float | None = None
-    done_drop: str | None = None
-    done_jobs: tuple[str, ...] = ()
-
-    def in_progress(self, now: float, patience: float) -> bool:
-        """A run began less than ``patience`` seconds ago and has not recorded its parts yet."""
-        return (
-            self.running_drop is not None
-            and self.running_drop != self.done_drop
-            and self.running_since is not None
-            and now - self.running_since < patience
-        )
 
 
 class FolderRecords:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from batchrecs.errors import CapacityExceeded, JobRefused, RecipeCannotBatch, UnusableSolutionVersion
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest
+from batchrecs.ports import CreatedJob
 from batchrecs.settings import JobKind
 
 if TYPE_CHECKING:
@@ -32,29 +33,6 @@ RECIPE_KINDS: dict[str, JobKind | None] = {
 """Recipe name → record kind. None marks recipes that cannot run as batch inference jobs."""
 
 
-class CapacityExceeded(RuntimeError):
-    """Personalize's concurrency quota is full (LimitExceededException) or it throttled the create: the job must
-    be created later, by the state machine's backoff."""
-
-
-class UnusableSolutionVersion(ValueError):
-    """The solution version cannot serve this drop, whatever the retries: it does not exist here, or its recipe
-    cannot batch."""
-
-
-class RecipeCannotBatch(UnusableSolutionVersion):
-    """The solution version's recipe has no batch inference (Trending-Now, Next-Best-Action)."""
-
-
-class JobRefused(ValueError):
-    """Personalize refused CreateBatchInferenceJob for a reason no retry changes (a bad setting, a missing resource,
-    a missing permission): the drop is rejected with it, not retried into a dead letter."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(f"{code}: {message}")
-
-
 PERMANENT_CREATE_ERRORS = frozenset(
     {
         "InvalidInputException",
@@ -65,14 +43,6 @@ PERMANENT_CREATE_ERRORS = frozenset(
         "ValidationException",
     }
 )
-
-
-@dataclass(frozen=True)
-class CreatedJob:
-    arn: str
-    status: str
-    adopted: bool
-    """True when a previous delivery of the same drop had already created it."""
 
 
 class PersonalizeJobs:

@@ -4,50 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from botocore.exceptions import ClientError
 
+from batchrecs.errors import ObjectGone
 from batchrecs.execution import ModelLocation
 from batchrecs.fanout import MergePart, Segment
-from batchrecs.naming import is_version_id
+from batchrecs.naming import is_version_id, version_argument
+from batchrecs.ports import ObjectHead
 from batchrecs.split import Splitter
 from batchrecs.validation import iter_lines, read_chunks, within_time
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` as ``(bucket, key)``: the one parser of S3 URIs."""
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an S3 URI: {uri!r}")
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
-class VersionArgument(TypedDict, total=False):
-    VersionId: str
-
-
-def version_argument(version_id: str | None) -> VersionArgument:
-    """``VersionId=`` for S3 calls on exactly that version; none for an object S3 keeps no version of."""
-    return {"VersionId": version_id} if version_id and is_version_id(version_id) else {}
-
-
-@dataclass(frozen=True)
-class ObjectHead:
-    size: int
-    etag: str
-    version_id: str | None
-    metadata: dict[str, str]
-
-
-class ObjectGone(LookupError):
-    """The dropped version is no longer there (deleted, or its version expired): nothing can ever be read."""
 
 
 GONE = frozenset({"404", "NoSuchKey", "NoSuchVersion"})

@@ -3,23 +3,18 @@ settling; a part's watch), so that a second start of the name is a no-op."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from batchrecs.execution import ExecutionInput, SubmittedJob
+from batchrecs.ports import Started
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
     from batchrecs.model import WireModel
-
-
-class Started(NamedTuple):
-    arn: str
-    new: bool
-    """False when an execution of that name ran already: a redelivered drop, not a second job."""
 
 
 class JobExecutions:
