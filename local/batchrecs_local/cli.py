@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batchrecs.fanout import SHARDS_PREFIX
+from batchrecs.layout import INPUT, interactions_key, shard_folder
 from batchrecs.settings import CAUTIOUS_MAX, DEFAULT_NUM_RESULTS, JobKind
 from batchrecs.split import Piece, splitter_for
 from batchrecs.validation import (
@@ -94,7 +94,7 @@ def metadata_for(path: Path, overrides: dict[str, str]) -> dict[str, str]:
 
 def _drop_key(path: Path) -> str:
     """Where a file is dropped (input/<name>), or a folder's marker (input/<folder>/_SUCCESS)."""
-    return f"input/{path.name}/_SUCCESS" if path.is_dir() else f"input/{path.name}"
+    return f"{INPUT}{path.name}/_SUCCESS" if path.is_dir() else f"{INPUT}{path.name}"
 
 
 def _parts(path: Path) -> list[Path]:
@@ -163,7 +163,7 @@ def run(
         with LocalStack(settings=settings, parameters=parameters, function_logs=verbose) as stack:
             tap = EventTap(stack)
             model = stack.template.parameters["ScorerModelName"]
-            (training,) = stack.drop(interactions.read_bytes(), f"models/{model}/interactions.csv")
+            (training,) = stack.drop(interactions.read_bytes(), interactions_key(model))
             if training.error:
                 progress(f"training the scorer model failed: {training.error}")
                 return 1
@@ -179,7 +179,7 @@ def run(
                 metadata = metadata_for(item.path, overrides)
                 item.expected = max(1, len(metadata.get("solution-version-arn", "").split()))
                 for part in _parts(item.path):  # a folder's files wait for its marker, dropped last
-                    for invocation in stack.drop(part, f"input/{item.path.name}/{part.name}"):
+                    for invocation in stack.drop(part, f"{INPUT}{item.path.name}/{part.name}"):
                         if invocation.error:
                             progress(f"{part.name}: SubmitFunction failed: {invocation.error}")
                 body: Path | bytes = b"" if item.path.is_dir() else item.path
@@ -261,7 +261,7 @@ def _shard_progress(
 ) -> None:
     """A fanned-out job's shards scored so far: the outputs waiting for the merge under shards/<job>/ (the merge
     deletes them, so the count only ever rises here)."""
-    listed = stack.client("s3").list_objects_v2(Bucket=stack.name("OutputBucket"), Prefix=f"{SHARDS_PREFIX}{name}/")
+    listed = stack.client("s3").list_objects_v2(Bucket=stack.name("OutputBucket"), Prefix=shard_folder(name))
     scored = listed.get("KeyCount", 0)
     if scored > job.scored:
         job.scored = scored

@@ -31,6 +31,7 @@ from moto.personalize.responses import PersonalizeResponse
 from moto.s3.models import s3_backends
 
 from batchrecs.adapters.personalize import RECIPE_KINDS
+from batchrecs.layout import latest_key, model_of, output_key
 from batchrecs.naming import split_uri
 from batchrecs.settings import DEFAULT_NUM_RESULTS, THEME_REGIONS, JobKind
 from batchrecs.validation import MAX_THEME_RECORDS, is_blank, iter_lines, kind_of_line
@@ -107,11 +108,11 @@ def _model_trained_from(data: bytes) -> Model | None:
         s3 = backend["aws"]
         for bucket in list(s3.buckets.values()):
             for key in list(bucket.keys.keys()):
-                parts = key.split("/")
-                if len(parts) != 3 or parts[0] != "models" or parts[2] != "interactions.csv":
+                name = model_of(key)
+                if name is None:
                     continue
                 source = s3.get_object(bucket.name, key)
-                pointer = s3.get_object(bucket.name, f"models/{parts[1]}/latest.json")
+                pointer = s3.get_object(bucket.name, latest_key(name))
                 if source is None or source.value != data or pointer is None:
                     continue
                 model = s3.get_object(bucket.name, json.loads(pointer.value)["modelKey"])
@@ -223,10 +224,7 @@ def check_access(job: BatchInferenceJob, keys: list[str]) -> None:
     needs = [iam.Need("s3:ListBucket", f"arn:aws:s3:::{in_bucket}", {**tls, "s3:prefix": prefix})]
     needs += [iam.Need("s3:GetObject", f"arn:aws:s3:::{in_bucket}/{key}", tls) for key in keys]
     needs += [iam.Need("s3:ListBucket", f"arn:aws:s3:::{out_bucket}", {**tls, "s3:prefix": out_prefix})]
-    needs += [
-        iam.Need("s3:PutObject", f"arn:aws:s3:::{out_bucket}/{out_prefix}{key.rsplit('/', 1)[-1]}.out", tls)
-        for key in keys
-    ]
+    needs += [iam.Need("s3:PutObject", f"arn:aws:s3:::{out_bucket}/{output_key(out_prefix, key)}", tls) for key in keys]
     for need in needs:
         authorizer.check(principal, need)
 
@@ -258,7 +256,7 @@ def write_output(job: BatchInferenceJob) -> None:
             output = score_lines(
                 model, itertools.chain([first] if first is not None else [], lines), kind=kind, num_results=num_results
             )
-        _write_streaming(s3, out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", output)
+        _write_streaming(s3, out_bucket, output_key(out_prefix, key), output)
 
 
 def write_segments(job: BatchInferenceJob) -> None:
@@ -284,7 +282,7 @@ def write_segments(job: BatchInferenceJob) -> None:
             record = orjson.loads(raw)
             index = model.item_index(record["itemId"]) if "itemId" in record else popular
             lines.append(segment_line(record, model.top_users(index, users) if index is not None else []))
-        s3.put_object(out_bucket, f"{out_prefix}{key.rsplit('/', 1)[-1]}.out", b"".join(lines))
+        s3.put_object(out_bucket, output_key(out_prefix, key), b"".join(lines))
 
 
 def _input_keys(s3: Any, bucket: str, path: str) -> list[str]:

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+from batchrecs.layout import MODELS, latest_key
 from batchrecs_ops.deployed import Deployed, UserError, aws_errors
 from batchrecs_ops.redrive import Redriven, deployed
 
@@ -25,7 +26,7 @@ def models(stack: str | None, bucket: str | None, region: str | None, endpoint_u
         s3 = deployed.client("s3")
         keys = [
             item["Key"]
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="models/")
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=MODELS)
             for item in page.get("Contents", [])
         ]
         found: dict[str, list[dict[str, Any]]] = {}
@@ -35,7 +36,7 @@ def models(stack: str | None, bucket: str | None, region: str | None, endpoint_u
                 metadata = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
                 found.setdefault(parts[1], []).append({"version": parts[2], **metadata})
         for name, versions in sorted(found.items()):
-            latest = json.loads(s3.get_object(Bucket=bucket, Key=f"models/{name}/latest.json")["Body"].read())
+            latest = json.loads(s3.get_object(Bucket=bucket, Key=latest_key(name))["Body"].read())
             for version in sorted(versions, key=lambda v: str(v.get("trainedAt", "")), reverse=True):
                 version["latest"] = version["version"] == latest["version"]
                 print(json.dumps({"model": name, **version}, sort_keys=True))

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from batchrecs.settings import StackSettings
+from batchrecs import layout
 from batchrecs_local.template import Template
 
 TEMPLATE = Template()
@@ -128,7 +128,7 @@ def test_buckets_are_private_tls_only_versioned_encrypted_and_expire_old_data() 
         (tls,) = [s for s in policy if s["Sid"] == "TlsOnly"]
         assert (tls["Effect"], tls["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
     reports = {r["Id"]: r for r in SOURCE["InputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
-    assert reports["ExpireRejectionReports"]["Prefix"] == StackSettings.model_fields["rejected_prefix"].default
+    assert reports["ExpireRejectionReports"]["Prefix"] == layout.REJECTED
 
 
 def test_only_personalize_the_scorer_and_the_merge_write_job_output() -> None:

@@ -11,7 +11,8 @@ from moto import mock_aws
 
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.execution import MergeRequest, ModelLocation, ScoreRequest, ShardPlan, ShardResult
-from batchrecs.fanout import MIN_PART_BYTES, MergePart, failure_reason, merge_parts, merge_shards, shard_key
+from batchrecs.fanout import MIN_PART_BYTES, MergePart, failure_reason, merge_parts, merge_shards
+from batchrecs.layout import shard_key
 from batchrecs.settings import JobKind
 
 

@@ -12,7 +12,6 @@ most 5 MiB passes through the function at a time.
 
 from __future__ import annotations
 
-import posixpath
 import time
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -21,6 +20,7 @@ import orjson
 
 from batchrecs.events import ShardTiming
 from batchrecs.execution import MergeRequest, S3Location, Shard, ShardPlan, ShardResult
+from batchrecs.layout import shard_folder, shard_key
 from batchrecs.model import WireModel
 from batchrecs.settings import JobKind, StackSettings
 from batchrecs.split import MIN_RECORD_BYTES, Piece, Splitter
@@ -33,9 +33,6 @@ and keeps each in the execution's 25,000-event history); more go to an S3 manife
 MAX_SHARDS = 500
 """A job is cut into at most this many shards (larger shards beyond): the Map's results and Job Succeeded's
 shardTimings stay far inside 256 KB."""
-SHARDS_PREFIX = "shards/"
-"""Where the shards' outputs wait for the merge, in the output bucket: outside output/, so no partial output is
-ever under a job's prefix. A lifecycle rule expires what a failed merge leaves."""
 UNBOUNDED = 1 << 62
 
 
@@ -67,7 +64,7 @@ def plan_shards(
 ) -> tuple[ShardPlan, list[Shard]]:
     """The shard plan of one job, from its Splitter's pieces (at least two), and its shards. The shards ride in the
     execution input when there are at most INLINE_SHARDS; otherwise in the manifest, which the caller writes."""
-    prefix = f"{SHARDS_PREFIX}{job_name}/"
+    prefix = shard_folder(job_name)
     shards = [Shard(**piece.model_dump(), output_key=shard_key(prefix, piece.index)) for piece in pieces]
     inline = len(shards) <= INLINE_SHARDS
     plan = ShardPlan(
@@ -79,16 +76,6 @@ def plan_shards(
         manifest=None if inline else manifest,
     )
     return plan, shards
-
-
-def shard_key(prefix: str, index: int) -> str:
-    """Where shard ``index`` writes its output (five digits, for any MAX_SHARDS)."""
-    return f"{prefix}{index:05d}.out"
-
-
-def manifest_key(snapshot_key: str, job_name: str) -> str:
-    """The manifest sits beside the job's snapshot, and expires with it."""
-    return f"{posixpath.dirname(snapshot_key)}/{job_name}.shards.json"
 
 
 def shard_label(result: ShardResult) -> str:

@@ -17,6 +17,7 @@ import posixpath
 from dataclasses import dataclass
 from enum import StrEnum
 
+from batchrecs.layout import INPUT
 from batchrecs.naming import split_uri
 from batchrecs.split import Piece
 
@@ -41,7 +42,7 @@ def _in_a_folder(folder: str, prefix: str) -> bool:
     return folder.startswith(prefix) and len(folder) > len(prefix.rstrip("/"))
 
 
-def role_of(key: str, prefix: str = "input/") -> Role:
+def role_of(key: str, prefix: str = INPUT) -> Role:
     """What a dropped key is (the module's one rule)."""
     folder, name = posixpath.split(key)
     if not _in_a_folder(folder, prefix):
@@ -57,12 +58,12 @@ def is_bookkeeping(name: str) -> bool:
     return name.startswith(("_", ".")) or name.endswith(".crc")
 
 
-def is_marker(key: str, prefix: str = "input/") -> bool:
+def is_marker(key: str, prefix: str = INPUT) -> bool:
     """A folder's marker: ``input/<folder>/_SUCCESS`` or ``input/<folder>/manifest.json``."""
     return role_of(key, prefix) is Role.MARKER
 
 
-def is_part(key: str, prefix: str = "input/") -> bool:
+def is_part(key: str, prefix: str = INPUT) -> bool:
     """A file in a folder under ``input/``: a part of a folder drop, never a job alone."""
     return role_of(key, prefix) is Role.PART
 

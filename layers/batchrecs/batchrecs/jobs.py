@@ -40,10 +40,11 @@ from batchrecs.execution import (
     Submission,
     queue_wait_floor,
 )
-from batchrecs.fanout import manifest_key, may_fan_out, plan_shards, shard_splitter
+from batchrecs.fanout import may_fan_out, plan_shards, shard_splitter
 from batchrecs.folders import FolderPiece, Role, group_jobs, role_of, shared_base_names
+from batchrecs.layout import output_folder, output_key, report_key, shard_manifest_key, snapshot_folder
 from batchrecs.model import WireModel
-from batchrecs.naming import bounded_key, job_name, key_problems, split_uri, version_token
+from batchrecs.naming import job_name, key_problems, split_uri, version_token
 from batchrecs.observability import Metric, by_backend, count, logger
 from batchrecs.plan import (
     MAX_DROP_JOBS,
@@ -375,7 +376,7 @@ def _submit_folder(
 
     planned = []
     for number, (group, name) in enumerate(zip(groups, names, strict=True), start=1):
-        snapshots = f"{stack.snapshot_prefix}{drop_id}/" + (f"job-{number:03d}/" if len(groups) > 1 else "")
+        snapshots = snapshot_folder(drop_id, number if len(groups) > 1 else None)
         inputs = [_folder_snapshot(drop.bucket, piece, snapshots, ports) for piece in group]
         marker = InputFile(
             bucket=drop.bucket,
@@ -428,10 +429,10 @@ def _grouped_problems(
         return [("size", f"{len(groups):,} jobs; one drop makes at most {MAX_DROP_JOBS:,}: split the folder")]
     problems = []
     for group, name in zip(groups, names, strict=True):
-        output = f"{stack.output_prefix}{name}/" if len(groups) == 1 else f"{stack.output_prefix}{drop_id}/{name}/"
+        output = output_folder(drop_id, name, alone=len(groups) == 1)
         for piece in group:
             base = posixpath.basename(piece.key)
-            out = f"{output}{base if piece.piece is None else part_name(base, piece.piece)}.out"
+            out = output_key(output, base if piece.piece is None else part_name(base, piece.piece))
             problems += [("key", f"{piece.key}: {message}") for message in key_problems(piece.key, out)]
     return problems
 
@@ -463,7 +464,7 @@ def _plan_shards(
     if len(sharder.pieces) < 2:
         return None
     name = paths.jobs[0].name
-    manifest = S3Location(bucket=bucket, key=manifest_key(paths.snapshot_key, name))
+    manifest = S3Location(bucket=bucket, key=shard_manifest_key(paths.snapshot_key, name))
     plan, shards = plan_shards(sharder.pieces, job_name=name, manifest=manifest, stack=stack)
     if plan.manifest is not None:
         ports.files.put_json(bucket, manifest.key, [shard.to_wire() for shard in shards])
@@ -692,16 +693,10 @@ def create_queued_job(
     )
 
 
-def report_key(stack: StackSettings, key: str, version_id: str | None) -> str:
-    """Where a rejected version's report goes: beside the file under the rejected/ prefix, named by its version, so
-    that a later version's report never overwrites the one an earlier event names."""
-    return bounded_key(f"{stack.rejected_prefix}{key}", f".{version_id or 'unversioned'}.report.json")
-
-
 def _reject(
     drop: Drop, version_id: str | None, report: ValidationReport, ports: SubmitPorts, stack: StackSettings
 ) -> SubmitResult:
-    key = report_key(stack, drop.key, version_id)
+    key = report_key(drop.key, version_id)
     document: dict[str, Any] = {"bucket": drop.bucket, "versionId": version_id, **report.to_wire()}
     ports.files.put_json(stack.input_bucket, key, document)
     ports.publisher.publish(

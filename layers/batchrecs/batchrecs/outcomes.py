@@ -25,9 +25,9 @@ from batchrecs.events import (
     job_detail,
 )
 from batchrecs.execution import DropCompletedRun, SubmittedJob, drop_execution_name
+from batchrecs.layout import manifest_key
 from batchrecs.naming import split_uri
 from batchrecs.observability import Metric, by_backend, logger
-from batchrecs.plan import manifest_key
 from batchrecs.ports import Executions, Ledger, Manifests, SubmittedJobs
 
 OUTCOME_METRICS = {"Job Succeeded": Metric.JOBS_SUCCEEDED, "Job Failed": Metric.JOBS_FAILED}

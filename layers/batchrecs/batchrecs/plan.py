@@ -35,6 +35,7 @@ from batchrecs.execution import (
     ShardPlan,
     Submission,
 )
+from batchrecs.layout import manifest_key, output_folder, output_key, snapshot_folder
 from batchrecs.naming import job_name
 from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, StackSettings
 from batchrecs.split import Piece
@@ -88,7 +89,7 @@ class Paths:
     ) -> Paths:
         drop_id = job_name(bucket, key, token)
         file = posixpath.basename(key)
-        snapshots = f"{stack.snapshot_prefix}{drop_id}/"
+        snapshots = snapshot_folder(drop_id)
         split = pieces if pieces and len(pieces) > 1 else [None]
         many = len(each) * len(split) > 1
         jobs = []
@@ -97,13 +98,13 @@ class Paths:
                 variants = [settings.solution_version_arn if len(each) > 1 else "", part_label(piece)]
                 variant = "/".join(v for v in variants if v)
                 name = job_name(bucket, key, token, variant) if many else drop_id
-                folder = f"{stack.output_prefix}{drop_id}/{name}/" if many else f"{stack.output_prefix}{name}/"
+                folder = output_folder(drop_id, name, alone=not many)
                 input_file = part_name(file, piece) if piece else file
                 jobs.append(
                     JobPaths(
                         name=name,
                         folder=folder,
-                        output_key=f"{folder}{input_file}.out",
+                        output_key=output_key(folder, input_file),
                         input_key=f"{snapshots}{input_file}",
                         settings=settings,
                         piece=piece,
@@ -269,9 +270,9 @@ def plan_folder_job(
     ``<base name>.out`` per file under its output prefix (Personalize drops the input's folder part). A folder
     over one job's limits runs as ``drop_jobs`` of these, side by side under output/<drop id>/."""
     drop_id = drop_id or name
-    folder = f"{stack.output_prefix}{name}/" if drop_jobs == 1 else f"{stack.output_prefix}{drop_id}/{name}/"
+    folder = output_folder(drop_id, name, alone=drop_jobs == 1)
     output = f"s3://{stack.output_bucket}/{folder}"
-    files = [f"{output}{posixpath.basename(p.snapshot.key if p.snapshot else p.key)}.out" for p in parts]
+    files = [output_key(output, p.snapshot.key if p.snapshot else p.key) for p in parts]
     manifest = JobManifest(job_name=name, parts=parts, files=files)
     detail = JobDetail(
         job_name=name,
@@ -299,16 +300,6 @@ def plan_folder_job(
         capacity=capacity_for(stack),
         manifest=manifest,
     )
-
-
-MANIFEST_PREFIX = "manifests/"
-"""Where, in the output bucket, the lists an event carries only the first of are kept whole: a folder job's files
-(``manifests/<drop id>/<job>.json``) and a drop's jobs (``manifests/<drop id>/drop.json``)."""
-
-
-def manifest_key(drop_id: str, name: str) -> str:
-    """The key of a job's manifest (``name``: the job's name) or of its drop's (``name``: ``drop``)."""
-    return f"{MANIFEST_PREFIX}{drop_id}/{name}.json"
 
 
 def plan_jobs(

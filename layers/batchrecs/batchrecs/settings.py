@@ -419,9 +419,6 @@ class StackSettings(WireModel):
 
     input_bucket: str
     output_bucket: str
-    output_prefix: str = "output/"
-    rejected_prefix: str = "rejected/"
-    snapshot_prefix: str = "snapshots/"
     personalize_role_arn: str
     state_machine_arn: str
     event_bus_name: str

@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from batchrecs.execution import ScoreRequest, Shard
+from batchrecs.layout import interactions_key, latest_key, model_of, model_version_folder
 from batchrecs.naming import version_argument
 from batchrecs.validation import iter_lines, read_chunks
 from scorer.interactions import Interactions
@@ -34,10 +35,10 @@ class TrainedVersion:
 
 def model_name(key: str) -> str:
     """``models/<name>/interactions.csv`` → ``<name>``."""
-    parts = key.split("/")
-    if len(parts) != 3 or parts[0] != "models" or parts[2] != "interactions.csv" or not parts[1]:
-        raise ValueError(f"{key}: interactions go to models/<name>/interactions.csv")
-    return parts[1]
+    name = model_of(key)
+    if name is None:
+        raise ValueError(f"{key}: interactions go to {interactions_key('<name>')}")
+    return name
 
 
 def train_version(s3: Any, bucket: str, key: str, source_version: str) -> TrainedVersion:
@@ -45,7 +46,7 @@ def train_version(s3: Any, bucket: str, key: str, source_version: str) -> Traine
     ``models/<name>/latest.json`` at it. The version is derived from the drop, so a redelivery changes nothing."""
     name = model_name(key)
     version = hashlib.sha256(f"{bucket}\0{key}\0{source_version}".encode()).hexdigest()[:16]
-    prefix = f"models/{name}/{version}/"
+    prefix = model_version_folder(name, version)
     try:
         existing = s3.get_object(Bucket=bucket, Key=f"{prefix}metadata.json")["Body"].read()
         return TrainedVersion(name, version, f"{prefix}model.npz", False, json.loads(existing))
@@ -67,7 +68,7 @@ def train_version(s3: Any, bucket: str, key: str, source_version: str) -> Traine
     )
     s3.put_object(
         Bucket=bucket,
-        Key=f"models/{name}/latest.json",
+        Key=latest_key(name),
         ContentType="application/json",
         Body=json.dumps(
             {"version": version, "modelKey": f"{prefix}model.npz", "trainedAt": model.metadata["trainedAt"]}

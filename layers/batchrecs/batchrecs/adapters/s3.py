@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from batchrecs.errors import ObjectGone
 from batchrecs.execution import ModelLocation
 from batchrecs.fanout import MergePart, Segment
+from batchrecs.layout import latest_key
 from batchrecs.naming import is_version_id, version_argument
 from batchrecs.ports import ObjectHead
 from batchrecs.split import Splitter
@@ -104,7 +105,7 @@ class S3Files:
     def latest_model(self, bucket: str, name: str) -> ModelLocation | None:
         """The newest version of scorer model ``name``, from the pointer TrainFunction writes; None if untrained."""
         try:
-            body = self.s3.get_object(Bucket=bucket, Key=f"models/{name}/latest.json")["Body"].read()
+            body = self.s3.get_object(Bucket=bucket, Key=latest_key(name))["Body"].read()
         except ClientError as error:
             if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 return None

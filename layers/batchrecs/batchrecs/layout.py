@@ -1,0 +1,108 @@
+"""The buckets' key layout: every key the stack reads or writes is made here, and nowhere else.
+
+Input bucket::
+
+    input/<file> | input/<folder>/<part>…     what users drop (a folder's marker: _SUCCESS or manifest.json)
+    snapshots/<drop id>/[job-NNN/]<file>       the validated version each job reads (SubmitFunction alone writes)
+    snapshots/<drop id>/<job>.shards.json      a fanned-out job's shard manifest, beside its snapshot
+    rejected/<key>.<version>.report.json       a rejected version's report
+    models/<name>/interactions.csv             a scorer model's training drop
+    models/<name>/<version>/…, latest.json     its trained versions, and the one new jobs use
+
+Output bucket::
+
+    output/<job>/<file>.out                    a drop's only job
+    output/<drop id>/<job>/<file>.out          each job of a drop that made several
+    shards/<job>/NNNNN.out                     a fanned-out job's shards, until the merge
+    manifests/<drop id>/<job>.json, drop.json  the whole lists an event carries only the first of
+
+template.yaml names the same prefixes (notification filters, lifecycle rules, IAM resources): a contract test
+(tests/contract/test_layout.py) holds them equal to ``INPUT_BUCKET`` and ``OUTPUT_BUCKET``."""
+
+from __future__ import annotations
+
+import posixpath
+
+from batchrecs.naming import bounded_key
+
+INPUT = "input/"
+SNAPSHOTS = "snapshots/"
+REJECTED = "rejected/"
+MODELS = "models/"
+OUTPUT = "output/"
+SHARDS = "shards/"
+"""Outside output/, so that no partial output is ever under a job's prefix; a lifecycle rule expires what a
+failed merge leaves."""
+MANIFESTS = "manifests/"
+
+INPUT_BUCKET = frozenset({INPUT, SNAPSHOTS, REJECTED, MODELS})
+OUTPUT_BUCKET = frozenset({OUTPUT, SHARDS, MANIFESTS})
+
+INTERACTIONS = "interactions.csv"
+LATEST = "latest.json"
+
+
+def snapshot_folder(drop_id: str, group: int | None = None) -> str:
+    """Where a drop's snapshots go; a folder drop of several jobs gives each group its own (``job-NNN/``)."""
+    return f"{SNAPSHOTS}{drop_id}/" + (f"job-{group:03d}/" if group is not None else "")
+
+
+def output_folder(drop_id: str, job_name: str, *, alone: bool) -> str:
+    """A drop's only job writes under ``output/<job>/``; each of several under ``output/<drop id>/<job>/``."""
+    return f"{OUTPUT}{job_name}/" if alone else f"{OUTPUT}{drop_id}/{job_name}/"
+
+
+def output_key(folder: str, input_key: str) -> str:
+    """The output of an input file, as Personalize names it: the file's name (not its folders) plus ``.out``."""
+    return f"{folder}{posixpath.basename(input_key)}.out"
+
+
+def report_key(key: str, version_id: str | None) -> str:
+    """Where a rejected version's report goes: beside the file under rejected/, named by its version, so that a
+    later version's report never overwrites the one an earlier event names."""
+    return bounded_key(f"{REJECTED}{key}", f".{version_id or 'unversioned'}.report.json")
+
+
+def manifest_key(drop_id: str, name: str) -> str:
+    """The key of a job's manifest (``name``: the job's name) or of its drop's (``name``: ``drop``)."""
+    return f"{MANIFESTS}{drop_id}/{name}.json"
+
+
+def shard_folder(job_name: str) -> str:
+    return f"{SHARDS}{job_name}/"
+
+
+def shard_key(folder: str, index: int) -> str:
+    """Where shard ``index`` writes its output (five digits, for any number of shards a job may have)."""
+    return f"{folder}{index:05d}.out"
+
+
+def shard_manifest_key(snapshot_key: str, job_name: str) -> str:
+    """A fanned-out job's shard manifest sits beside its snapshot, and expires with it."""
+    return f"{posixpath.dirname(snapshot_key)}/{job_name}.shards.json"
+
+
+def model_folder(name: str) -> str:
+    return f"{MODELS}{name}/"
+
+
+def model_version_folder(name: str, version: str) -> str:
+    return f"{MODELS}{name}/{version}/"
+
+
+def latest_key(name: str) -> str:
+    """The pointer at the version of model ``name`` that new jobs use."""
+    return f"{MODELS}{name}/{LATEST}"
+
+
+def interactions_key(name: str) -> str:
+    """The training drop of model ``name``."""
+    return f"{MODELS}{name}/{INTERACTIONS}"
+
+
+def model_of(key: str) -> str | None:
+    """``models/<name>/interactions.csv`` → ``<name>``; None for any other key."""
+    parts = key.split("/")
+    if len(parts) != 3 or f"{parts[0]}/" != MODELS or parts[2] != INTERACTIONS or not parts[1]:
+        return None
+    return parts[1]
