@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from typing import Any
 
@@ -12,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchrecs.adapters import client
 from batchrecs.adapters.personalize import PersonalizeJobs
 from batchrecs.adapters.queue import QueueTickets
+from batchrecs.environment import CreateJobEnvironment
 from batchrecs.execution import ExecutionInput
 from batchrecs.jobs import create_queued_job
 from batchrecs.observability import logger, metrics, tracer
@@ -20,7 +20,7 @@ from batchrecs.observability import logger, metrics, tracer
 @cache
 def ports() -> tuple[PersonalizeJobs, QueueTickets | None]:
     personalize = PersonalizeJobs(client("personalize"), creator=client("personalize", retries=False))
-    table = os.environ.get("JOBS_TABLE")
+    table = CreateJobEnvironment.from_environment().jobs_table
     return personalize, QueueTickets(client("dynamodb"), table) if table else None
 
 

@@ -4,7 +4,6 @@ several."""
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from typing import Any
 
@@ -16,20 +15,27 @@ from batchrecs.adapters import client
 from batchrecs.adapters.ledger import JobLedger
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.adapters.stepfunctions import JobExecutions
+from batchrecs.environment import JobOutcomeEnvironment
 from batchrecs.events import aws_time
 from batchrecs.observability import logger, tracer
 from batchrecs.outcomes import record_event
 
 
 @cache
+def environment() -> JobOutcomeEnvironment:
+    return JobOutcomeEnvironment.from_environment()
+
+
+@cache
 def ports() -> JobLedger:
     """The ledger, built on the first invocation (never at import, so tests can set up moto first)."""
-    return JobLedger(client("dynamodb"), os.environ["JOBS_TABLE"], int(os.environ.get("JOB_HISTORY_DAYS", "90")))
+    return JobLedger(client("dynamodb"), environment().jobs_table, environment().job_history_days)
 
 
 def reset() -> None:
     """Forget what this container cached from its environment, as a new container would (the local stack calls it
     before each invocation, each function's environment being its own)."""
+    environment.cache_clear()
     ports.cache_clear()
     executions.cache_clear()
     manifests.cache_clear()
@@ -44,7 +50,7 @@ def manifests() -> S3Files:
 def executions() -> JobExecutions:
     """JobStateMachine: its job executions say which jobs the stack submitted, and it publishes Drop Completed under
     the drop's execution name, exactly once."""
-    return JobExecutions(client("stepfunctions"), os.environ["STATE_MACHINE_ARN"])
+    return JobExecutions(client("stepfunctions"), environment().state_machine_arn)
 
 
 # No @metrics.log_metrics: every metric here has its own dimension set and is written at once (single_metric), so

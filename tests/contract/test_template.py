@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from batchrecs.environment import ENVIRONMENTS
 from batchrecs.settings import DEFAULT_NUM_RESULTS, PROBE_ARN, SETTINGS, JobSettings, StackSettings, job_defaults
 from batchrecs_local import docgen, iamdoc
 from batchrecs_local.deploy import NOT_NEEDED_LOCALLY, Deployer
@@ -86,3 +89,24 @@ def test_the_template_job_defaults_are_the_job_settings_defaults() -> None:
     assert len(checked) == 10
     drifted = {name: (getattr(deployed, name), getattr(assumed, name)) for name in checked}
     assert {name: pair for name, pair in drifted.items() if pair[0] != pair[1]} == {}
+
+
+@pytest.mark.parametrize("function", sorted(ENVIRONMENTS))
+def test_each_function_reads_every_variable_the_template_gives_it_with_the_same_defaults(function: str) -> None:
+    model = ENVIRONMENTS[function]
+    environment = TEMPLATE.function_environment(function)
+    given = {name for name in environment if not name.startswith("POWERTOOLS_")}
+    # none unread, none missing
+    assert given == model.variables(), function
+    # and a stack deployed with every parameter at its default gives what the code assumes when a value is absent
+    deployed = model.from_environment(environment)
+    defaults = {
+        name: field.default
+        for name, field in model.model_fields.items()
+        if not field.is_required() and field.default is not None
+    }
+    assert {name: getattr(deployed, name) for name in defaults} == defaults, function
+
+
+def test_every_function_but_submit_has_an_environment_model() -> None:
+    assert set(ENVIRONMENTS) == set(TEMPLATE.functions()) - {"SubmitFunction"}  # StackSettings is Submit's
