@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
-from batchrecs.execution import ScoreInvocation, ShardResult
+from batchrecs.execution import ScoreInvocation, ScoreResult, ShardResult
 from batchrecs.fanout import error_key, shard_error
 from batchrecs.observability import Metric, count, logger, metrics, tracer
 from scorer.jobs import score_job
@@ -48,7 +48,7 @@ def lambda_handler(invocation: ScoreInvocation, context: LambdaContext) -> dict[
         extra={"lines": lines, "seconds": round(seconds, 3), "model": request.model.version},
     )
     if shard is None:
-        return {"files": [request.output_uri], "lines": lines}
+        return ScoreResult(files=[request.output_uri], lines=lines).to_wire()
     # The shard's own numbers, as the job's failure or its timings name them
     named = shard.model_dump(include={"index", "count", "first_line", "last_line"})
     result = ShardResult(**named, lines=lines, seconds=round(seconds, 3))

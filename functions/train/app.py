@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
+from batchrecs.execution import TrainedModel, TrainResult
 from batchrecs.naming import version_token
 from batchrecs.observability import Metric, count, logger, metrics, tracer
 from scorer.jobs import train_version
@@ -42,11 +43,8 @@ def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
             extra={"model": version.name, "version": version.version, "metadata": version.metadata},
         )
         trained.append(
-            {
-                "name": version.name,
-                "version": version.version,
-                "modelKey": version.model_key,
-                "created": version.created,
-            }
+            TrainedModel(
+                name=version.name, version=version.version, model_key=version.model_key, created=version.created
+            )
         )
-    return {"models": trained}
+    return TrainResult(models=trained).to_wire()

@@ -218,6 +218,28 @@ class ScoreInvocation(WireModel):
         return data
 
 
+class ScoreResult(WireModel):
+    """ScoreFunction's result for an unsharded job: the output file it wrote, and its lines."""
+
+    files: list[str]
+    lines: int = Field(ge=0)
+
+
+class TrainedModel(WireModel):
+    """One model version TrainFunction trained, or found trained already (``created`` False: a redelivery)."""
+
+    name: str
+    version: str
+    model_key: str
+    created: bool
+
+
+class TrainResult(WireModel):
+    """TrainFunction's result: a model version per interactions file in the S3 event."""
+
+    models: list[TrainedModel]
+
+
 class MergeRequest(WireModel):
     """MergeFunction's payload: the job, its plan, and the Map's results (None: the Map itself failed, and only the
     shards' outputs are to be deleted)."""
