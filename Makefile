@@ -68,7 +68,7 @@ lint: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m batchrecs_local.rehearsal template.yaml
-	$(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+	$(CHECKOV)/bin/checkov --config-file .checkov.yaml --file template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(BIN)/sam validate --lint
 	node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 

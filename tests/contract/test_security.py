@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from batchrecs import layout
-from batchrecs_local.template import Template
+from batchrecs_local.template import ROOT, Template
 
 TEMPLATE = Template()
 SOURCE = TEMPLATE.source["Resources"]
@@ -211,6 +211,22 @@ def test_every_checkov_suppression_says_why() -> None:
     for logical, resource in SOURCE.items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert len(skip.get("comment", "")) > 40, f"{logical}: {skip['id']} has no justification"
+
+
+def test_every_project_wide_checkov_suppression_says_why() -> None:
+    # .checkov.yaml: each skipped check follows comment lines that name it and give the reason
+    config = (ROOT / ".checkov.yaml").read_text().splitlines()
+    checks = [line.strip().removeprefix("- ") for line in config if line.strip().startswith("- CKV")]
+    assert checks, ".checkov.yaml suppresses nothing: remove it"
+    for check in checks:
+        index = next(i for i, line in enumerate(config) if line.strip() == f"- {check}")
+        reason: list[str] = []
+        for line in reversed(config[:index]):
+            if not line.strip().startswith("#"):
+                break
+            reason.insert(0, line.strip().lstrip("# "))
+        said = " ".join(reason)
+        assert said.startswith(f"{check},") and len(said) > 80, f"{check} has no reason in .checkov.yaml"
 
 
 def test_the_distributed_map_may_start_children_of_its_own_state_machine_and_no_other() -> None:

@@ -110,3 +110,9 @@ def test_each_function_reads_every_variable_the_template_gives_it_with_the_same_
 
 def test_every_function_but_submit_has_an_environment_model() -> None:
     assert set(ENVIRONMENTS) == set(TEMPLATE.functions()) - {"SubmitFunction"}  # StackSettings is Submit's
+
+
+def test_every_parameter_is_in_exactly_one_parameter_group() -> None:
+    groups = TEMPLATE.source["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(TEMPLATE.source["Parameters"]), "a parameter in no group, or in two"
