@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchrecs.adapters import client
 from batchrecs.adapters.personalize import PersonalizeJobs
 from batchrecs.adapters.queue import QueueTickets
+from batchrecs.create_job import create_queued_job
 from batchrecs.environment import CreateJobEnvironment
 from batchrecs.execution import ExecutionInput
-from batchrecs.jobs import create_queued_job
 from batchrecs.observability import logger, metrics, tracer
 
 

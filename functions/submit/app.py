@@ -22,10 +22,10 @@ from batchrecs.adapters.queue import QueueTickets
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.adapters.stepfunctions import JobExecutions
 from batchrecs.execution import FolderSettleRun, PartWatchRun
-from batchrecs.jobs import IDEMPOTENCY, Drop, settle_folder, submit_drop, watch_part
 from batchrecs.observability import Metric, count, logger, metrics, tracer
 from batchrecs.ports import SubmitPorts
 from batchrecs.settings import StackSettings, stack_settings
+from batchrecs.submit import IDEMPOTENCY, Drop, settle_folder, submit_drop, watch_part
 
 
 @dataclass(frozen=True)

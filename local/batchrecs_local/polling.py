@@ -1,6 +1,6 @@
 """Simulation of the polling policy over job durations: Describe calls, state transitions and detection latency.
 
-The schedule is the one SubmitFunction puts in the execution input (batchrecs.jobs.polling_schedule); the count of
+The schedule is the one SubmitFunction puts in the execution input (batchrecs.execution.polling_schedule); the count of
 state transitions follows the ASL's loop (Wait, Count the wait, Describe job, Job finished? per poll).
 """
 

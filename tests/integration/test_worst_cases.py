@@ -24,6 +24,7 @@ from unittest import mock
 
 from batchrecs import limits
 from batchrecs.adapters.stepfunctions import JobExecutions
+from batchrecs.create_job import create_queued_job
 from batchrecs.errors import CapacityExceeded
 from batchrecs.events import Backend, DropCompleted, DropManifest, InputFile, JobFailed, JobManifest, JobSucceeded
 from batchrecs.execution import (
@@ -34,7 +35,6 @@ from batchrecs.execution import (
     SubmittedJob,
     polling_schedule,
 )
-from batchrecs.jobs import create_queued_job
 from batchrecs.plan import Paths, Route, plan_jobs
 from batchrecs.ports import CreatedJob
 from batchrecs.settings import JobKind, JobSettings, StackSettings

@@ -7,13 +7,14 @@ from dataclasses import replace
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from batchrecs.create_job import create_queued_job
 from batchrecs.errors import CapacityExceeded
 from batchrecs.events import InputRejected, JobSubmitted
 from batchrecs.execution import CapacityRetry, CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, ModelLocation
-from batchrecs.jobs import IDEMPOTENCY, Drop, Outcome, create_queued_job, submit_drop
 from batchrecs.plan import MAX_DROP_JOBS
 from batchrecs.ports import CreatedJob
 from batchrecs.settings import JobKind
+from batchrecs.submit import IDEMPOTENCY, Drop, Outcome, submit_drop
 from tests.fakes import FakePersonalize, Fakes, FakeTickets, stack_settings
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"

@@ -3,6 +3,12 @@ adapter, and a reader sees at once what can go wrong and what each failure means
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from batchrecs.settings import JobKind
+    from batchrecs.validation import ValidationReport
+
 # The stack's configuration and a drop's settings
 
 
@@ -71,3 +77,31 @@ class FirstJobRefused(ValueError):
 
 class PublishFailed(RuntimeError):
     """Some entries were refused after botocore's retries; raised so that Lambda retries the invocation."""
+
+
+# Rejecting a drop
+
+
+class DropRejected(Exception):
+    """A drop that cannot run: raised where the reason is found (its key, its settings, its records, Personalize's
+    refusal of its first job), caught once, where its report is written and its Input Rejected published.
+
+    ``problems`` are (field, message) pairs about the drop as a whole; ``report``, when validation found the
+    problems, is its ValidationReport (lines and all). ``version_id`` is the version rejected."""
+
+    def __init__(
+        self,
+        problems: list[tuple[str, str]] | None = None,
+        *,
+        version_id: str | None,
+        records: int = 0,
+        kind: JobKind | None = None,
+        report: ValidationReport | None = None,
+    ) -> None:
+        self.problems = problems or []
+        self.version_id = version_id
+        self.records = records
+        self.kind = kind
+        self.report = report
+        said = "; ".join(message for _, message in self.problems)
+        super().__init__(said or (f"{report.error_count} problems" if report is not None else "rejected"))

@@ -1,5 +1,5 @@
 """What a validated drop becomes, decided without I/O: its names and keys, each job's backend, and each job's
-request (CreateBatchInferenceJob's, or ScoreFunction's). jobs.py reads the world and carries the plan out."""
+request (CreateBatchInferenceJob's, or ScoreFunction's). batchrecs.submit reads the world and carries the plan out."""
 
 from __future__ import annotations
 
