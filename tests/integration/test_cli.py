@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from batchrecs_local.cli import main
+from batchrecs_cli import main
 
 
 def run_cli(tmp_path: Path, *files: Path | str, interactions: Path | None = None) -> int:

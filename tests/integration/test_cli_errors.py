@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from batchrecs_local.cli import main
+from batchrecs_cli import main
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str], command: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from batchrecs.adapters.ledger import JobLedger
-from batchrecs_local.cli import main
+from batchrecs_cli import main
 from batchrecs_local.stack import EventTap, LocalStack, solution_version_arn
 
 V1, V2 = solution_version_arn("users", version=1), solution_version_arn("users", version=2)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from batchrecs_local.cli import main
+from batchrecs_cli import main
 
 
 def test_piped_output_has_no_progress_drawing(

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY = {"moto", "numpy", "cfnlint", "samtranslator", "scorer", "samcli"}
 PROBE = """
 import sys
-from batchrecs_local.cli import main
+from batchrecs_cli import main
 try:
     code = main(sys.argv[1:])
 except SystemExit as exit:

@@ -123,6 +123,13 @@ def test_same_drop_twice_submits_once(ports: Fakes) -> None:
     assert len(ports.executions.started) == 1
 
 
+def test_the_idempotency_records_keep_their_key_whatever_module_holds_the_code(ports: Fakes) -> None:
+    # A deploy that moves the use case must find the records of drops in flight: the key was batchrecs.jobs's
+    submit_drop(drop(ports, b'{"itemId": "1"}\n'), ports, STACK)
+    (key,) = ports.idempotency_store.records
+    assert key.startswith("test-func.batchrecs.jobs._submit#"), key
+
+
 def test_a_redelivery_the_idempotency_store_cannot_match_adopts_the_job_and_counts_it_once(
     ports: Fakes, capsys: pytest.CaptureFixture[str]
 ) -> None:

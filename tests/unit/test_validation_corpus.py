@@ -11,7 +11,7 @@ import pytest
 
 from batchrecs.settings import JobKind
 from batchrecs.validation import Limits, validate_file
-from batchrecs_local.cli import main
+from batchrecs_cli import main
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXPECTED: dict[str, dict[str, Any]] = json.loads((DATA / "invalid" / "expected.json").read_text())

@@ -7,6 +7,7 @@ written and Input Rejected published. ``start`` creates the jobs and starts thei
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
@@ -48,9 +49,17 @@ def submit_drop(
         persistence_store=ports.idempotency_store,
         config=IDEMPOTENCY,
         output_serializer=PydanticSerializer(SubmitResult),
+        key_prefix=idempotency_key_prefix(),
     )(_submit)
     result: SubmitResult = once(drop=drop, ports=ports, stack=stack, remaining_ms=remaining_ms)
     return result
+
+
+def idempotency_key_prefix() -> str:
+    """The idempotency records' key prefix, fixed: Powertools would derive it from this function's module and
+    name, so that moving the code (batchrecs.jobs became batchrecs.submit) would orphan the records of drops in
+    flight across a deploy, and run a redelivered drop again."""
+    return f"{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'test-func')}.batchrecs.jobs._submit"
 
 
 def _submit(

@@ -121,6 +121,7 @@ def read_folder(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Folder:
     except ObjectGone as gone:
         raise DropRejected([("version", f"{gone}; drop the marker again")], version_id=drop.version_id) from None
     version = DropVersion(drop.bucket, drop.key, head.version_id or drop.version_id, head.etag)
+    submitted_at = datetime.now(UTC)
     try:
         each = JobSettings.merge_each(
             stack.job_defaults, head.metadata, max_num_results=stack.max_num_results, home=stack.home
@@ -130,7 +131,6 @@ def read_folder(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Folder:
         kind = drop_kind(each, ports)
     except SettingsError as error:
         raise DropRejected(error.problems, version_id=version.version_id) from None
-    submitted_at = datetime.now(UTC)
     drop_id = job_name(drop.bucket, posixpath.dirname(drop.key), version.token)
     logger.set_correlation_id(drop_id)
     limits = Limits.for_mode(
