@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchrecs.kinds import JobKind
 from batchrecs.layout import INPUT, interactions_key, shard_folder
-from batchrecs.settings import JobKind
 from batchrecs.validation import is_blank, iter_lines, kind_of_line, read_chunks
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from batchrecs.adapters.stepfunctions import JobExecutions
 from batchrecs.execution import FolderSettleRun, PartWatchRun
 from batchrecs.observability import Metric, count, logger, metrics, tracer
 from batchrecs.ports import SubmitPorts
-from batchrecs.settings import StackSettings, stack_settings
+from batchrecs.stack_settings import StackSettings, stack_settings
 from batchrecs.submit import IDEMPOTENCY, Drop, settle_folder, submit_drop, watch_part
 
 

@@ -31,9 +31,10 @@ from moto.personalize.responses import PersonalizeResponse
 from moto.s3.models import s3_backends
 
 from batchrecs.adapters.personalize import RECIPE_KINDS
+from batchrecs.kinds import JobKind
 from batchrecs.layout import latest_key, model_of, output_key
 from batchrecs.naming import split_uri
-from batchrecs.settings import DEFAULT_NUM_RESULTS, THEME_REGIONS, JobKind
+from batchrecs.settings import DEFAULT_NUM_RESULTS, THEME_REGIONS
 from batchrecs.validation import MAX_THEME_RECORDS, is_blank, iter_lines, kind_of_line
 from batchrecs_local import iam
 from scorer.interactions import Interactions

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from batchrecs.execution import polling_schedule
-from batchrecs.settings import stack_default
+from batchrecs.stack_settings import stack_default
 
 TRANSITIONS_PER_POLL = 4
 FIXED_TRANSITIONS = 6

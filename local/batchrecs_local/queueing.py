@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from batchrecs.execution import CapacityRetry, Polling
-from batchrecs.settings import stack_default
+from batchrecs.stack_settings import stack_default
 
 STEP_FUNCTIONS_LIMIT = 8 * 24 * 3600
 """The state machine's TimeoutSeconds (691,200): an execution stopped there publishes nothing."""

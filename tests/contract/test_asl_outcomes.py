@@ -12,7 +12,8 @@ import pytest
 
 from batchrecs.events import DETAIL_TYPES, Backend, InputFile, JobDetail, JobFailed, JobOutput, JobSucceeded
 from batchrecs.execution import ExecutionInput, Polling, Submission
-from batchrecs.settings import JobKind, JobSettings
+from batchrecs.kinds import JobKind
+from batchrecs.settings import JobSettings
 from batchrecs_local.faults import Faults
 from batchrecs_local.faults import installed as faults_installed
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_version_arn

@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest
+from batchrecs.kinds import JobMode
 from batchrecs.naming import job_name
-from batchrecs.settings import JobMode, JobSettings
+from batchrecs.settings import JobSettings
 
 MODEL = botocore.session.get_session().get_service_model("personalize")
 _INPUT = MODEL.operation_model("CreateBatchInferenceJob").input_shape
@@ -70,7 +71,7 @@ def test_generated_requests_are_valid_for_botocore(num_results: int, tags: dict[
 
 def test_settings_enums_match_botocore() -> None:
     assert [m.value for m in JobMode] == enum("BatchInferenceJobMode")
-    from batchrecs.settings import RankingInfluenceType
+    from batchrecs.kinds import RankingInfluenceType
 
     assert [m.value for m in RankingInfluenceType] == enum("RankingInfluenceType")
 

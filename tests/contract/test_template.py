@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from batchrecs.environment import ENVIRONMENTS
-from batchrecs.settings import DEFAULT_NUM_RESULTS, PROBE_ARN, SETTINGS, JobSettings, StackSettings, job_defaults
+from batchrecs.settings import DEFAULT_NUM_RESULTS, SETTINGS, JobSettings
+from batchrecs.stack_settings import PROBE_ARN, StackSettings, job_defaults
 from batchrecs_local import docgen, iamdoc
 from batchrecs_local.deploy import NOT_NEEDED_LOCALLY, Deployer
 from batchrecs_local.template import ROOT, Template

@@ -23,10 +23,11 @@ from batchrecs.execution import (
     ExecutionInput,
     ModelLocation,
 )
+from batchrecs.kinds import JobKind
 from batchrecs.model import WireModel
 from batchrecs.ports import CreatedJob, FolderState, ObjectHead, Started
-from batchrecs.settings import JobKind, StackSettings
 from batchrecs.split import Splitter
+from batchrecs.stack_settings import StackSettings
 from batchrecs.validation import iter_lines, within_time
 
 

@@ -142,7 +142,7 @@ def test_the_lambda_report_is_the_cli_report(name: str, stack: LocalStack, tap: 
     (event,) = validated(tap.collect(terminal_count(1)))
     detail = InputRejected.model_validate(event["detail"])
     lambda_report = json.loads(read_object(stack, f"s3://{detail.input.bucket}/{detail.report_key}"))
-    from batchrecs.settings import JobKind
+    from batchrecs.kinds import JobKind
     from batchrecs.validation import validate_file
 
     cli_report = validate_file(path, kind=JobKind(lambda_report["kind"])).to_wire()

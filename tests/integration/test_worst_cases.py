@@ -35,10 +35,12 @@ from batchrecs.execution import (
     SubmittedJob,
     polling_schedule,
 )
+from batchrecs.kinds import JobKind
 from batchrecs.plan import Paths, Route, plan_jobs
 from batchrecs.ports import CreatedJob
-from batchrecs.settings import JobKind, JobSettings, StackSettings
+from batchrecs.settings import JobSettings
 from batchrecs.split import Piece
+from batchrecs.stack_settings import StackSettings
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_version_arn
 from tests.fakes import FakePersonalize, FakeTickets
 from tests.integration.conftest import executions

@@ -22,8 +22,9 @@ from batchrecs.errors import (
 )
 from batchrecs.events import InputFile, InputRejected
 from batchrecs.execution import CreateJobRequest
+from batchrecs.kinds import JobKind
 from batchrecs.naming import split_uri
-from batchrecs.settings import JobKind, JobSettings
+from batchrecs.settings import JobSettings
 from batchrecs.validation import Problem
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"

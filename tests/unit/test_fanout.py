@@ -12,8 +12,8 @@ from moto import mock_aws
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.execution import MergeRequest, ModelLocation, ScoreRequest, ShardPlan, ShardResult
 from batchrecs.fanout import MIN_PART_BYTES, MergePart, failure_reason, merge_parts, merge_shards
+from batchrecs.kinds import JobKind
 from batchrecs.layout import shard_key
-from batchrecs.settings import JobKind
 
 
 def joined(outputs: dict[str, bytes], parts: list[MergePart]) -> bytes:

@@ -25,10 +25,11 @@ from batchrecs.events import (
     SplitPart,
 )
 from batchrecs.execution import DropCompletedRun, SubmittedJob
+from batchrecs.kinds import JobKind
 from batchrecs.model import WireModel
 from batchrecs.outcomes import record_event
 from batchrecs.ports import Started
-from batchrecs.settings import JobKind, JobSettings
+from batchrecs.settings import JobSettings
 from batchrecs_local.template import Template
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"

@@ -4,7 +4,9 @@ import pytest
 
 from batchrecs.errors import SettingsError, StackSettingsError
 from batchrecs.execution import CreateJobRequest
-from batchrecs.settings import JobMode, JobSettings, StackSettings
+from batchrecs.kinds import JobMode
+from batchrecs.settings import JobSettings
+from batchrecs.stack_settings import StackSettings
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
 FILTER = "arn:aws:personalize:us-east-1:123456789012:filter/no-horror"

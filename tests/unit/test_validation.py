@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchrecs.execution import ModelLocation, ScoreRequest
-from batchrecs.settings import JobKind
+from batchrecs.kinds import JobKind
 from batchrecs.validation import KEEP_ERRORS, Limits, ValidationReport, iter_lines, validate_records
 
 

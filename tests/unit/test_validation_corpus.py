@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from batchrecs.settings import JobKind
+from batchrecs.kinds import JobKind
 from batchrecs.validation import Limits, validate_file
 from batchrecs_cli import main
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from batchrecs.settings import JobKind
+    from batchrecs.kinds import JobKind
     from batchrecs.validation import ValidationReport
 
 # The stack's configuration and a drop's settings

@@ -13,8 +13,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PlainSerializer
 
+from batchrecs.kinds import JobKind
 from batchrecs.model import WireModel
-from batchrecs.settings import JobKind, JobSettings
+from batchrecs.settings import JobSettings
 from batchrecs.validation import Problem
 
 

@@ -14,8 +14,9 @@ from typing import Any, NamedTuple, Self
 from pydantic import Field, model_validator
 
 from batchrecs.events import DropCompleted, JobDetail
+from batchrecs.kinds import JobKind
 from batchrecs.model import WireModel
-from batchrecs.settings import JobKind, JobSettings
+from batchrecs.settings import JobSettings
 
 
 class ModelLocation(WireModel):

@@ -20,10 +20,11 @@ import orjson
 
 from batchrecs.events import ShardTiming
 from batchrecs.execution import MergeRequest, S3Location, Shard, ShardPlan, ShardResult
+from batchrecs.kinds import JobKind
 from batchrecs.layout import shard_folder, shard_key
 from batchrecs.model import WireModel
-from batchrecs.settings import JobKind, StackSettings
 from batchrecs.split import MIN_RECORD_BYTES, Piece, Splitter
+from batchrecs.stack_settings import StackSettings
 
 MIN_PART_BYTES = 5 * 1024 * 1024
 """S3's smallest multipart part, but for the last."""

@@ -24,7 +24,7 @@ from batchrecs.folders import committed_files, fingerprint, manifest_keys, parts
 from batchrecs.naming import job_name, version_token
 from batchrecs.observability import logger
 from batchrecs.ports import SubmitPorts
-from batchrecs.settings import StackSettings
+from batchrecs.stack_settings import StackSettings
 
 RUN_PATIENCE_SECONDS = 900
 """A watch that finds its folder's run under way (begun, its parts not yet recorded) waits this long for it."""

@@ -35,10 +35,12 @@ from batchrecs.execution import (
     ShardPlan,
     Submission,
 )
+from batchrecs.kinds import BackendChoice, JobKind, JobMode
 from batchrecs.layout import manifest_key, output_folder, output_key, snapshot_folder
 from batchrecs.naming import job_name
-from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, StackSettings
+from batchrecs.settings import JobSettings
 from batchrecs.split import Piece
+from batchrecs.stack_settings import StackSettings
 
 MAX_DROP_JOBS = 250
 """The most jobs one drop makes (parts × solution versions compared): 250 parts of 1 GB, or 25,000 theme records.

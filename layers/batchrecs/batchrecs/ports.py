@@ -18,8 +18,8 @@ if TYPE_CHECKING:
         ModelLocation,
         SubmittedJob,
     )
+    from batchrecs.kinds import JobKind
     from batchrecs.model import WireModel
-    from batchrecs.settings import JobKind
     from batchrecs.split import Splitter
 
 

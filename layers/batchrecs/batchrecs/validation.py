@@ -26,8 +26,9 @@ from typing import Any
 import orjson
 
 from batchrecs.errors import ValidationStopped
+from batchrecs.kinds import JobKind
 from batchrecs.model import WireModel
-from batchrecs.settings import CAUTIOUS_MAX, JobKind
+from batchrecs.settings import CAUTIOUS_MAX
 from batchrecs.split import Splitter
 
 MAX_ID_LENGTH = 256

@@ -8,8 +8,8 @@ from botocore.exceptions import ClientError
 
 from batchrecs.errors import CapacityExceeded, JobRefused, RecipeCannotBatch, UnusableSolutionVersion
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest
+from batchrecs.kinds import JobKind
 from batchrecs.ports import CreatedJob
-from batchrecs.settings import JobKind
 
 if TYPE_CHECKING:
     from mypy_boto3_personalize import PersonalizeClient

@@ -19,7 +19,7 @@ from batchrecs.folders import Role, role_of
 from batchrecs.naming import key_problems
 from batchrecs.observability import logger
 from batchrecs.ports import SubmitPorts
-from batchrecs.settings import StackSettings
+from batchrecs.stack_settings import StackSettings
 from batchrecs.submit.file import submit_file
 from batchrecs.submit.folder import settle_folder, submit_folder, watch_part
 from batchrecs.submit.model import IDEMPOTENCY, Drop, DropVersion, Outcome, SubmitResult

@@ -13,12 +13,14 @@ from batchrecs.errors import DropRejected, FirstJobRefused, ObjectGone, Settings
 from batchrecs.events import InputFile
 from batchrecs.execution import ModelLocation
 from batchrecs.fanout import may_fan_out, shard_splitter
+from batchrecs.kinds import BackendChoice, JobKind, JobMode
 from batchrecs.naming import key_problems
 from batchrecs.observability import Metric, count, logger
 from batchrecs.plan import MAX_DROP_JOBS, Paths, Route, fit_problems, plan_jobs, too_many_jobs
 from batchrecs.ports import ObjectHead, SubmitPorts
-from batchrecs.settings import BackendChoice, JobKind, JobMode, JobSettings, StackSettings
+from batchrecs.settings import JobSettings
 from batchrecs.split import Piece, Splitter, splitter_for
+from batchrecs.stack_settings import StackSettings
 from batchrecs.submit.model import TIME_MARGIN_MS, Drop, DropVersion, SubmitResult
 from batchrecs.submit.start import drop_kind, fan_out, route_job, start_all
 from batchrecs.validation import Limits, ValidationReport, validate_records

@@ -14,13 +14,15 @@ from batchrecs.errors import DropRejected, FirstJobRefused, ObjectGone, Settings
 from batchrecs.events import InputFile, Snapshot
 from batchrecs.execution import FolderSettle, FolderSettleRun, PartWatch, PartWatchRun
 from batchrecs.folders import FolderPiece, group_jobs, shared_base_names
+from batchrecs.kinds import JobKind, JobMode
 from batchrecs.layout import output_folder, output_key, snapshot_folder
 from batchrecs.naming import job_name, key_problems
 from batchrecs.observability import Metric, count, logger
 from batchrecs.plan import MAX_DROP_JOBS, PlannedJob, fit_problems, part_name, plan_folder_job, route
 from batchrecs.ports import SubmitPorts
-from batchrecs.settings import JobKind, JobMode, JobSettings, StackSettings
+from batchrecs.settings import JobSettings
 from batchrecs.split import splitter_for
+from batchrecs.stack_settings import StackSettings
 from batchrecs.submit.model import TIME_MARGIN_MS, Drop, DropVersion, Outcome, SubmitResult
 from batchrecs.submit.reject import guarded, reject
 from batchrecs.submit.start import drop_kind, start_all

@@ -12,7 +12,7 @@ from batchrecs.events import EVENTS_SHOWN, InputFile, InputRejected
 from batchrecs.layout import report_key
 from batchrecs.observability import Metric, count, logger
 from batchrecs.ports import SubmitPorts
-from batchrecs.settings import StackSettings
+from batchrecs.stack_settings import StackSettings
 from batchrecs.submit.model import Drop, Outcome, SubmitResult
 from batchrecs.validation import Problem, ValidationReport
 

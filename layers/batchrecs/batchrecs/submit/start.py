@@ -24,13 +24,15 @@ from batchrecs.execution import (
     Submission,
 )
 from batchrecs.fanout import plan_shards
+from batchrecs.kinds import JobKind, JobMode
 from batchrecs.layout import shard_manifest_key
 from batchrecs.naming import split_uri
 from batchrecs.observability import Metric, by_backend, count, logger
 from batchrecs.plan import Paths, PlannedJob, Route, route, self_hosted_reasons
 from batchrecs.ports import SubmitPorts
-from batchrecs.settings import JobKind, JobMode, JobSettings, StackSettings
+from batchrecs.settings import JobSettings
 from batchrecs.split import Splitter
+from batchrecs.stack_settings import StackSettings
 from batchrecs.submit.model import QUEUED_STATUS, REFUSED_STATUS, SELF_HOSTED_STATUS, Outcome, SubmitResult
 
 
