@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
-from batchrecs.execution import TrainedModel, TrainResult
 from batchrecs.naming import version_token
 from batchrecs.observability import Metric, count, logger, metrics, tracer
+from batchrecs.scoring import TrainedModel, TrainResult
 from scorer.jobs import train_version
 
 

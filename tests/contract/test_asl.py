@@ -12,17 +12,9 @@ import pytest
 from botocore.model import Shape, StructureShape
 
 from batchrecs.events import DETAIL_TYPES, JobSucceeded
-from batchrecs.execution import (
-    DropCompletedRun,
-    ExecutionInput,
-    FolderSettleRun,
-    MergeRequest,
-    PartWatchRun,
-    ScoreInvocation,
-    ScoreRequest,
-    ShardResult,
-)
+from batchrecs.execution import DropCompletedRun, ExecutionInput, FolderSettleRun, PartWatchRun
 from batchrecs.fanout import MergeOutcome
+from batchrecs.scoring import MergeRequest, ScoreInvocation, ScoreRequest, ShardResult
 from batchrecs_local.template import ROOT, Template
 
 ASL_PATH = ROOT / "statemachine" / "job.asl.json"

@@ -10,7 +10,8 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3Model
 from pydantic import BaseModel
 
-from batchrecs.execution import ExecutionInput, MergeRequest, ScoreInvocation
+from batchrecs.execution import ExecutionInput
+from batchrecs.scoring import MergeRequest, ScoreInvocation
 from tests.conftest import EVENTS, load_event
 
 MODELS: dict[str, type[BaseModel]] = {

@@ -17,8 +17,8 @@ from unittest import mock
 import pytest
 
 from batchrecs.events import DETAIL_TYPES, JobFailed, JobSucceeded
-from batchrecs.execution import ModelLocation, ScoreRequest
 from batchrecs.kinds import JobKind
+from batchrecs.scoring import ModelLocation, ScoreRequest
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 from scorer.jobs import score_job
 from tests.integration.conftest import executions, read_object

@@ -17,8 +17,9 @@ import pytest
 
 from batchrecs.adapters.stepfunctions import JobExecutions
 from batchrecs.events import DETAIL_TYPES, JobDetail, JobFailed, aws_time
-from batchrecs.execution import ExecutionInput, JobRef, Polling, ScoreRequest, Shard, Submission
+from batchrecs.execution import ExecutionInput, JobRef, Polling, Submission
 from batchrecs.naming import version_token
+from batchrecs.scoring import ScoreRequest, Shard
 from batchrecs_local.stack import EventTap
 from scorer.jobs import score_job, train_version
 from tests.conftest import load_event

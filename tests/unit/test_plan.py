@@ -9,9 +9,9 @@ import pytest
 
 from batchrecs.errors import SettingsError
 from batchrecs.events import INLINE_ENTRIES, Backend, InputFile, Snapshot
-from batchrecs.execution import ModelLocation
 from batchrecs.kinds import BackendChoice, JobKind
 from batchrecs.plan import Paths, Route, fit_problems, plan_folder_job, plan_jobs, route, self_hosted_reasons
+from batchrecs.scoring import ModelLocation
 from batchrecs.settings import JobSettings
 from batchrecs.split import Piece
 from tests.fakes import stack_settings

@@ -10,10 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from batchrecs.create_job import create_queued_job
 from batchrecs.errors import CapacityExceeded
 from batchrecs.events import InputRejected, JobSubmitted
-from batchrecs.execution import CapacityRetry, CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, ModelLocation
+from batchrecs.execution import CapacityRetry, CreateJobRequest, CreateSegmentJobRequest, ExecutionInput
 from batchrecs.kinds import JobKind
 from batchrecs.plan import MAX_DROP_JOBS
 from batchrecs.ports import CreatedJob
+from batchrecs.scoring import ModelLocation
 from batchrecs.submit import IDEMPOTENCY, Drop, Outcome, submit_drop
 from tests.fakes import FakePersonalize, Fakes, FakeTickets, stack_settings
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchrecs.execution import ModelLocation, ScoreRequest
 from batchrecs.kinds import JobKind
+from batchrecs.scoring import ModelLocation, ScoreRequest
 from batchrecs.validation import KEEP_ERRORS, Limits, ValidationReport, iter_lines, validate_records
 
 

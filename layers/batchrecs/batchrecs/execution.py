@@ -14,17 +14,9 @@ from typing import Any, NamedTuple, Self
 from pydantic import Field, model_validator
 
 from batchrecs.events import DropCompleted, JobDetail
-from batchrecs.kinds import JobKind
 from batchrecs.model import WireModel
+from batchrecs.scoring import ScoreRequest, ShardPlan
 from batchrecs.settings import JobSettings
-
-
-class ModelLocation(WireModel):
-    """A scorer model version: models/<name>/<version>/model.npz in the input bucket (immutable once written)."""
-
-    bucket: str
-    key: str
-    version: str
 
 
 class DataLocation(WireModel):
@@ -128,126 +120,6 @@ class CreateJobRequest(CreateSegmentJobRequest):
             "batch_inference_job_mode": settings.job_mode.value,
             "theme_generation_config": theme,
         }
-
-
-class ScoreRequest(WireModel):
-    """What ScoreFunction takes: exactly one version of an input, one scorer model version, one output object.
-    SubmitFunction builds it and the state machine passes it through unchanged (``$.score``)."""
-
-    job_name: str
-    input_bucket: str
-    input_key: str
-    input_version_id: str | None
-    model: ModelLocation
-    output_bucket: str
-    output_key: str
-    kind: JobKind
-    num_results: int = Field(ge=1)
-    kms_key_arn: str | None = None
-    exclude_seen: bool = False
-
-    @property
-    def output_uri(self) -> str:
-        return f"s3://{self.output_bucket}/{self.output_key}"
-
-
-class S3Location(WireModel):
-    bucket: str
-    key: str
-
-
-class Shard(WireModel):
-    """One shard of a fanned-out self-hosted job: a byte range of the validated snapshot, on line boundaries, that
-    one ScoreFunction invocation scores into ``output_key`` (in the output bucket, under the plan's prefix)."""
-
-    index: int = Field(ge=1)
-    count: int = Field(ge=2)
-    start: int = Field(ge=0, description="offset of the shard's first byte in the snapshot")
-    end: int = Field(ge=1, description="offset just past its last byte (its final line feed included)")
-    first_line: int = Field(ge=1)
-    last_line: int = Field(ge=1)
-    records: int = Field(ge=1)
-    output_key: str
-
-
-class ShardPlan(WireModel):
-    """How a self-hosted job over SmallJobMaxRecords is fanned out: the state machine's Map runs ScoreFunction on
-    each shard, then MergeFunction joins their outputs. ``items`` holds the shards when there are few (an inline
-    Map over the execution input); ``manifest``, an S3 JSON array of them otherwise (a distributed Map reading it
-    with ItemReader). The numbers are here because ASL substitutions cannot be numbers."""
-
-    count: int = Field(ge=2)
-    prefix: str = Field(description="the shards' outputs: a key prefix in the output bucket, outside output/")
-    max_concurrency: int = Field(ge=1)
-    tolerated_failure_percentage: int = Field(ge=0, le=100)
-    items: list[Shard] | None = None
-    manifest: S3Location | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Self:
-        if (self.items is None) == (self.manifest is None):
-            raise ValueError("a shard plan has either items or a manifest")
-        return self
-
-
-class ShardResult(WireModel):
-    """What the Map gives back for one shard: ScoreFunction's lines and seconds, or the error it failed with after
-    its retries (caught in the shard's own workflow, so the job can name it)."""
-
-    index: int = Field(ge=1)
-    lines: int | None = None
-    seconds: float | None = None
-    first_line: int | None = None
-    last_line: int | None = None
-    count: int | None = None
-    error: str | None = None
-    cause: str | None = None
-
-
-class ScoreInvocation(WireModel):
-    """ScoreFunction's payload: the job's ScoreRequest, and for a fanned-out job the one shard to score."""
-
-    score: ScoreRequest
-    shard: Shard | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _bare_request(cls, data: Any) -> Any:
-        """Executions started before shards existed send the ScoreRequest itself."""
-        if isinstance(data, dict) and "score" not in data:
-            return {"score": data}
-        return data
-
-
-class ScoreResult(WireModel):
-    """ScoreFunction's result for an unsharded job: the output file it wrote, and its lines."""
-
-    files: list[str]
-    lines: int = Field(ge=0)
-
-
-class TrainedModel(WireModel):
-    """One model version TrainFunction trained, or found trained already (``created`` False: a redelivery)."""
-
-    name: str
-    version: str
-    model_key: str
-    created: bool
-
-
-class TrainResult(WireModel):
-    """TrainFunction's result: a model version per interactions file in the S3 event."""
-
-    models: list[TrainedModel]
-
-
-class MergeRequest(WireModel):
-    """MergeFunction's payload: the job, its plan, and the Map's results (None: the Map itself failed, and only the
-    shards' outputs are to be deleted)."""
-
-    score: ScoreRequest
-    shards: ShardPlan
-    results: list[ShardResult] | None = None
 
 
 class JobRef(WireModel):

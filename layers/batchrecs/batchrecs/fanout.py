@@ -19,10 +19,10 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from batchrecs.events import ShardTiming
-from batchrecs.execution import MergeRequest, S3Location, Shard, ShardPlan, ShardResult
 from batchrecs.kinds import JobKind
 from batchrecs.layout import shard_folder, shard_key
 from batchrecs.model import WireModel
+from batchrecs.scoring import MergeRequest, S3Location, Shard, ShardPlan, ShardResult
 from batchrecs.split import MIN_RECORD_BYTES, Piece, Splitter
 from batchrecs.stack_settings import StackSettings
 

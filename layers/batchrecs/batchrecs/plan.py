@@ -29,15 +29,13 @@ from batchrecs.execution import (
     CreateSegmentJobRequest,
     ExecutionInput,
     JobRef,
-    ModelLocation,
     Polling,
-    ScoreRequest,
-    ShardPlan,
     Submission,
 )
 from batchrecs.kinds import BackendChoice, JobKind, JobMode
 from batchrecs.layout import manifest_key, output_folder, output_key, snapshot_folder
 from batchrecs.naming import job_name
+from batchrecs.scoring import ModelLocation, ScoreRequest, ShardPlan
 from batchrecs.settings import JobSettings
 from batchrecs.split import Piece
 from batchrecs.stack_settings import StackSettings

@@ -12,14 +12,10 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
     from batchrecs.events import DropJob, JobDetail, JobFailed, JobSucceeded
-    from batchrecs.execution import (
-        CreateJobRequest,
-        CreateSegmentJobRequest,
-        ModelLocation,
-        SubmittedJob,
-    )
+    from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, SubmittedJob
     from batchrecs.kinds import JobKind
     from batchrecs.model import WireModel
+    from batchrecs.scoring import ModelLocation
     from batchrecs.split import Splitter
 
 

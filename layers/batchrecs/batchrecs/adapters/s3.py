@@ -10,11 +10,11 @@ import orjson
 from botocore.exceptions import ClientError
 
 from batchrecs.errors import ObjectGone
-from batchrecs.execution import ModelLocation
 from batchrecs.fanout import MergePart, Segment
 from batchrecs.layout import latest_key
 from batchrecs.naming import is_version_id, version_argument
 from batchrecs.ports import ObjectHead
+from batchrecs.scoring import ModelLocation
 from batchrecs.split import Splitter
 from batchrecs.validation import iter_lines, read_chunks, within_time
 

@@ -13,16 +13,7 @@ from batchrecs.errors import (
     UnusableSolutionVersion,
 )
 from batchrecs.events import JobType
-from batchrecs.execution import (
-    CreateJobRequest,
-    CreateSegmentJobRequest,
-    ExecutionInput,
-    JobRef,
-    ModelLocation,
-    S3Location,
-    ShardPlan,
-    Submission,
-)
+from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, JobRef, Submission
 from batchrecs.fanout import plan_shards
 from batchrecs.kinds import JobKind, JobMode
 from batchrecs.layout import shard_manifest_key
@@ -30,6 +21,7 @@ from batchrecs.naming import split_uri
 from batchrecs.observability import Metric, by_backend, count, logger
 from batchrecs.plan import Paths, PlannedJob, Route, route, self_hosted_reasons
 from batchrecs.ports import SubmitPorts
+from batchrecs.scoring import ModelLocation, S3Location, ShardPlan
 from batchrecs.settings import JobSettings
 from batchrecs.split import Splitter
 from batchrecs.stack_settings import StackSettings
