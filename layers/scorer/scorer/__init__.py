@@ -2,5 +2,6 @@
 
 It depends on batchrecs on purpose, and only on its pure modules: the scoring contract (``batchrecs.scoring``:
 ``ScoreRequest``, ``Shard``), validation's line reader and id check (what validation accepts, the scorer
-scores), settings' defaults and naming's S3 helpers. It never imports batchrecs's adapters or use cases: ScoreFunction and MergeFunction, which
-carry both layers, are the only places where the two meet AWS. tests/contract/test_imports.py holds it to that."""
+scores), settings' defaults and naming's S3 helpers. It never imports batchrecs's adapters or use cases:
+ScoreFunction and MergeFunction, which carry both layers, are the only places where the two meet AWS.
+tests/contract/test_imports.py holds it to that."""
