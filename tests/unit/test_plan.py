@@ -9,8 +9,9 @@ import pytest
 
 from batchrecs.errors import SettingsError
 from batchrecs.events import INLINE_ENTRIES, Backend, InputFile, Snapshot
+from batchrecs.fit import fit_problems
 from batchrecs.kinds import BackendChoice, JobKind
-from batchrecs.plan import Paths, Route, fit_problems, plan_folder_job, plan_jobs, route, self_hosted_reasons
+from batchrecs.plan import Paths, Route, plan_folder_job, plan_jobs, route, self_hosted_reasons
 from batchrecs.scoring import ModelLocation
 from batchrecs.settings import JobSettings
 from batchrecs.split import Piece

@@ -8,13 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from batchrecs import limits
 from batchrecs.errors import SettingsError
 from batchrecs.events import (
-    FAILURE_REASON_SHOWN,
     INLINE_ENTRIES,
     Backend,
-    DropJob,
     InputFile,
     JobDetail,
     JobManifest,
@@ -27,10 +24,7 @@ from batchrecs.execution import (
     CapacityRetry,
     CreateJobRequest,
     CreateSegmentJobRequest,
-    ExecutionInput,
-    JobRef,
     Polling,
-    Submission,
 )
 from batchrecs.kinds import BackendChoice, JobKind, JobMode
 from batchrecs.layout import manifest_key, output_folder, output_key, snapshot_folder
@@ -378,77 +372,3 @@ def plan_jobs(
             )
         )
     return jobs
-
-
-HEADROOM_BYTES = 32 * 1024
-"""What a running execution adds to its input (Personalize's job description, the outcome, a caught error) and what a
-terminal event adds to the job's detail: a job is started only when its input and detail fit with this to spare."""
-LONGEST_JOB_ARN = "arn:aws-us-gov:personalize:us-gov-west-1:123456789012:batch-segment-job/" + "x" * 63
-
-
-def fit_problems(jobs: list[PlannedJob]) -> list[tuple[str, str]]:
-    """The jobs whose execution input or events would pass Step Functions' or EventBridge's limits, each named:
-    checked before any job is created, since a Personalize job cannot be stopped once it runs."""
-    problems = []
-    for job in jobs:
-        detail = job.detail.model_copy(update={"job_arn": LONGEST_JOB_ARN})
-        worst = ExecutionInput(
-            event=detail,
-            submitted=Submission(status="CREATE IN_PROGRESS"),
-            job=JobRef(arn=LONGEST_JOB_ARN),
-            score=job.score,
-            shards=job.shards,
-            polling=job.polling,
-            create=job.create,
-            capacity=job.capacity.model_copy(update={"ticket": 10**12}),
-        )
-        size = len(worst.model_dump_json(by_alias=True).encode())  # UTF-8 bytes, as AWS sizes them
-        if size + HEADROOM_BYTES > limits.STATES_PAYLOAD_BYTES:
-            problems.append(
-                (
-                    "size",
-                    f"job {job.detail.job_name}: its execution input would be {size:,} bytes, and Step Functions "
-                    f"takes {limits.STATES_PAYLOAD_BYTES:,} with {HEADROOM_BYTES:,} to spare for the run; "
-                    "fewer tags or settings would fit",
-                )
-            )
-        event = len(detail.model_dump_json(by_alias=True).encode())
-        if event + HEADROOM_BYTES > limits.EVENTS_ENTRY_BYTES:
-            problems.append(
-                ("size", f"job {job.detail.job_name}: its events would be over EventBridge's 256 KB ({event:,} bytes)")
-            )
-    if len(jobs) > 1:  # the drop's ledger item holds every job's outcome: at its largest, it must fit DynamoDB's
-        ended = [_worst_outcome(job.detail) for job in jobs]
-        item = sum(
-            len(f"{DROP_JOB_ATTRIBUTE}{e.job_name}".encode()) + len(e.model_dump_json(by_alias=True).encode())
-            for e in ended
-        )
-        if item + HEADROOM_BYTES > limits.DYNAMODB_ITEM_BYTES:
-            problems.append(
-                (
-                    "size",
-                    f"the drop's {len(jobs)} jobs would make a ledger item of {item:,} bytes, and DynamoDB takes "
-                    f"{limits.DYNAMODB_ITEM_BYTES:,}: a shorter file name, or fewer parts (a larger PartMaxBytes) "
-                    "or solution versions, would fit",
-                )
-            )
-    return problems
-
-
-DROP_JOB_ATTRIBUTE = "job:"
-"""The prefix of a drop item's attribute per job (adapters.ledger.DROP_JOB)."""
-
-
-def _worst_outcome(detail: JobDetail) -> DropJob:
-    """A job's outcome in its drop's ledger item at its largest: failed, with the longest reason kept."""
-    return DropJob(
-        job_name=detail.job_name,
-        status="QUEUE_TIMEOUT",
-        job_arn=LONGEST_JOB_ARN,
-        backend=detail.backend,
-        solution_version_arn=detail.settings.solution_version_arn,
-        split=detail.split,
-        records=detail.input.records,
-        output=detail.output,
-        failure_reason="x" * FAILURE_REASON_SHOWN,  # the longest reason kept, in UTF-8 bytes
-    )

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from batchrecs.events import JOB_ENDS, DropJob, JobDetail, JobFailed, JobSubmitted, JobSucceeded, aws_time
+from batchrecs.fit import DROP_JOB_ATTRIBUTE
 from batchrecs.model import WireModel
-from batchrecs.plan import DROP_JOB_ATTRIBUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -12,10 +12,11 @@ from functools import cache
 from batchrecs.errors import DropRejected, FirstJobRefused, ObjectGone, SettingsError
 from batchrecs.events import InputFile
 from batchrecs.fanout import may_fan_out, shard_splitter
+from batchrecs.fit import fit_problems
 from batchrecs.kinds import BackendChoice, JobKind, JobMode
 from batchrecs.naming import key_problems
 from batchrecs.observability import Metric, count, logger
-from batchrecs.plan import MAX_DROP_JOBS, Paths, Route, fit_problems, plan_jobs, too_many_jobs
+from batchrecs.plan import MAX_DROP_JOBS, Paths, Route, plan_jobs, too_many_jobs
 from batchrecs.ports import ObjectHead, SubmitPorts
 from batchrecs.scoring import ModelLocation
 from batchrecs.settings import JobSettings

@@ -13,12 +13,13 @@ from batchrecs import folder_drops
 from batchrecs.errors import DropRejected, FirstJobRefused, ObjectGone, SettingsError
 from batchrecs.events import InputFile, Snapshot
 from batchrecs.execution import FolderSettle, FolderSettleRun, PartWatch, PartWatchRun
+from batchrecs.fit import fit_problems
 from batchrecs.folders import FolderPiece, group_jobs, shared_base_names
 from batchrecs.kinds import JobKind, JobMode
 from batchrecs.layout import output_folder, output_key, snapshot_folder
 from batchrecs.naming import job_name, key_problems
 from batchrecs.observability import Metric, count, logger
-from batchrecs.plan import MAX_DROP_JOBS, PlannedJob, fit_problems, part_name, plan_folder_job, route
+from batchrecs.plan import MAX_DROP_JOBS, PlannedJob, part_name, plan_folder_job, route
 from batchrecs.ports import SubmitPorts
 from batchrecs.settings import JobSettings
 from batchrecs.split import splitter_for
