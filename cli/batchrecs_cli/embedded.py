@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from batchrecs.kinds import JobKind
 from batchrecs.layout import INPUT, interactions_key, shard_folder
-from batchrecs.validation import is_blank, iter_lines, kind_of_line, read_chunks
+from batchrecs.lines import is_blank, iter_lines, read_chunks
+from batchrecs.records import kind_of_line
 
 if TYPE_CHECKING:
     from batchrecs_local.stack import EventTap, LocalStack

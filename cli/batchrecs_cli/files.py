@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from batchrecs.kinds import JobKind
+from batchrecs.lines import is_blank, iter_lines, read_chunks
 from batchrecs.settings import CAUTIOUS_MAX, DEFAULT_NUM_RESULTS
 from batchrecs.split import Piece, splitter_for
-from batchrecs.validation import Limits, ValidationReport, is_blank, iter_lines, read_chunks, validate_file
+from batchrecs.validation import Limits, ValidationReport, validate_file
 from batchrecs_ops.deployed import UserError
 
 

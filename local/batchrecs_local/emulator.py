@@ -33,9 +33,11 @@ from moto.s3.models import s3_backends
 from batchrecs.adapters.personalize import RECIPE_KINDS
 from batchrecs.kinds import JobKind
 from batchrecs.layout import latest_key, model_of, output_key
+from batchrecs.lines import is_blank, iter_lines
 from batchrecs.naming import split_uri
+from batchrecs.records import kind_of_line
 from batchrecs.settings import DEFAULT_NUM_RESULTS, THEME_REGIONS
-from batchrecs.validation import MAX_THEME_RECORDS, is_blank, iter_lines, kind_of_line
+from batchrecs.validation import MAX_THEME_RECORDS
 from batchrecs_local import iam
 from scorer.interactions import Interactions
 from scorer.model import Model

@@ -19,12 +19,12 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from batchrecs.errors import JobRefused, ObjectGone, RecipeCannotBatch, UnusableSolutionVersion
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput
 from batchrecs.kinds import JobKind
+from batchrecs.lines import iter_lines, within_time
 from batchrecs.model import WireModel
 from batchrecs.ports import CreatedJob, FolderState, ObjectHead, Started
 from batchrecs.scoring import ModelLocation
 from batchrecs.split import Splitter
 from batchrecs.stack_settings import StackSettings
-from batchrecs.validation import iter_lines, within_time
 
 
 class FakeFiles:

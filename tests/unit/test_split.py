@@ -7,8 +7,8 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from batchrecs.lines import iter_lines
 from batchrecs.split import BLANK, Splitter, splitter_for
-from batchrecs.validation import iter_lines
 
 LINES = st.lists(
     st.one_of(

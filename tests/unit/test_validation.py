@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchrecs.kinds import JobKind
+from batchrecs.lines import iter_lines
 from batchrecs.scoring import ModelLocation, ScoreRequest
-from batchrecs.validation import KEEP_ERRORS, Limits, ValidationReport, iter_lines, validate_records
+from batchrecs.validation import KEEP_ERRORS, Limits, ValidationReport, validate_records
 
 
 def check(text: str | bytes, kind: JobKind | None = None, limits: Limits | None = None) -> ValidationReport:
@@ -172,9 +173,9 @@ def test_blank_lines_after_the_first_record_are_counted_not_buffered() -> None:
 
 
 def test_look_ahead_holds_no_blank_line() -> None:
-    from batchrecs.validation import _look_ahead
+    from batchrecs.lines import look_ahead
 
-    leading, rest = _look_ahead(iter([b"", b"  ", b'{"userId": "1"}', *([b""] * 5), b'{"userId": "2"}', b"tail"]))
+    leading, rest = look_ahead(iter([b"", b"  ", b'{"userId": "1"}', *([b""] * 5), b'{"userId": "2"}', b"tail"]))
     assert leading == [b'{"userId": "1"}', b'{"userId": "2"}']
     replay = list(rest)
     assert len(replay) == 10 and replay[2] == b'{"userId": "1"}' and replay[8] == b'{"userId": "2"}'
@@ -282,7 +283,7 @@ def test_an_error_budget_stops_a_hopeless_file_with_what_was_found() -> None:
 
 
 def test_running_out_of_time_rejects_with_the_reason_instead_of_timing_out() -> None:
-    from batchrecs.validation import within_time
+    from batchrecs.lines import within_time
 
     chunks = [b'{"userId": "1"}\n'] * 10
     calls = iter([False, False, True])

@@ -19,7 +19,6 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,28 @@ import orjson
 
 from batchrecs.errors import ValidationStopped
 from batchrecs.kinds import JobKind
+from batchrecs.lines import (
+    EXCERPT_CHARS,
+    MAX_LINE_BYTES,
+    OversizedLine,
+    is_blank,
+    iter_lines,
+    look_ahead,
+    not_json_lines,
+    read_chunks,
+    sniff,
+)
 from batchrecs.model import WireModel
+from batchrecs.records import (
+    MAX_ID_LENGTH,
+    json_type,
+    kind_of_record,
+    mixed_kinds_message,
+    record_problems,
+)
 from batchrecs.settings import CAUTIOUS_MAX
 from batchrecs.split import Splitter
 
-MAX_ID_LENGTH = 256
-"""Personalize's limit for USER_ID and ITEM_ID values."""
 MAX_RECORDS = 50_000_000
 """Records per input file (Personalize's documented limit)."""
 MAX_THEME_RECORDS = 100
@@ -42,38 +57,9 @@ MAX_SEGMENT_QUERIES = {JobKind.ITEM_AFFINITY: 500, JobKind.ITEM_ATTRIBUTES: 10}
 MAX_INPUT_BYTES = 1_000_000_000
 """Personalize's 1 GB input limit, read as decimal gigabytes: the cautious reading."""
 UNBOUNDED = 1 << 62
-MAX_LINE_BYTES = 1 << 20
-"""No valid record comes near 1 MiB (500 ids of 256 characters is ~130 KB); longer lines are not read whole."""
 KEEP_ERRORS = 100
 MAX_ERRORS = 10_000
 """Validation stops counting here: a file this broken is rejected with what was found, not read to its end."""
-EXCERPT_CHARS = 80
-_READ_CHUNK = 1 << 20
-
-REQUIRED_FIELDS: dict[JobKind, tuple[str, ...]] = {
-    JobKind.USERS: ("userId",),
-    JobKind.ITEMS: ("itemId",),
-    JobKind.RANKING: ("userId", "itemList"),
-    JobKind.ITEM_AFFINITY: ("itemId",),
-    JobKind.ITEM_ATTRIBUTES: ("itemAttributes",),
-}
-_CONDITION = r'ITEMS\.[A-Za-z_][A-Za-z0-9_]*\s*=\s*"(?:[^"\\]|\\.)*"'
-ATTRIBUTE_QUERY = re.compile(rf"^\s*{_CONDITION}(?:\s+AND\s+{_CONDITION})*\s*$")
-"""An Item-Attribute-Affinity query: ITEMS.<COLUMN> = "<value>", joined with AND (the only operators it takes)."""
-_OTHER_OPERATORS = re.compile(r"!=|<>|<=|>=|<|>|\b(?:OR|IN|NOT|LIKE)\b")
-OPTIONAL_FIELDS = ("filterValues",)
-
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x1f\x8b", "gzip-compressed; Personalize reads plain JSON Lines: decompress it first (gunzip)"),
-    (b"PK\x03\x04", "a ZIP archive; upload the JSON Lines file inside it, uncompressed"),
-    (b"BZh", "bzip2-compressed; decompress it first (bunzip2)"),
-    (b"\xfd7zXZ\x00", "xz-compressed; decompress it first (unxz)"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed; decompress it first (unzstd)"),
-    (b"PAR1", "a Parquet file; batch inference reads JSON Lines"),
-    (b"\xff\xfe", "UTF-16 (little-endian) text; save it as UTF-8"),
-    (b"\xfe\xff", "UTF-16 (big-endian) text; save it as UTF-8"),
-    (b"\xef\xbb\xbf", "UTF-8 with a byte-order mark; save it without the BOM (sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)"),
-)
 
 
 class Problem(WireModel):
@@ -122,135 +108,6 @@ class Limits:
         return replace(self, max_records=UNBOUNDED, max_bytes=UNBOUNDED)
 
 
-class OversizedLine(bytes):
-    """The start of a line longer than the limit; the rest of it was skipped unread."""
-
-
-def iter_lines(
-    chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES, splitter: Splitter | None = None
-) -> Iterator[bytes]:
-    """Split a byte stream on LF, dropping a CR before it, holding at most one chunk and ``max_line_bytes``.
-
-    A line longer than ``max_line_bytes`` comes out as an OversizedLine holding its first bytes only, and the rest
-    of it is skipped unread. A ``splitter`` is shown every line as read, a chunk's lines at a time, to find where
-    to cut the file into parts that each fit one job.
-    """
-    pending = b""
-    skipping = False
-    for chunk in chunks:
-        if skipping:
-            end = chunk.find(b"\n")
-            if end < 0:
-                continue
-            chunk, skipping = chunk[end + 1 :], False
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        if splitter is not None:
-            splitter.take(complete)
-        for line in complete:
-            if len(line) > max_line_bytes:
-                yield OversizedLine(line[: EXCERPT_CHARS * 4])
-            else:
-                yield line[:-1] if line.endswith(b"\r") else line
-        if len(pending) > max_line_bytes:
-            yield OversizedLine(pending[: EXCERPT_CHARS * 4])
-            pending, skipping = b"", True
-    if splitter is not None:
-        splitter.end(pending)
-    if pending:
-        yield pending[:-1] if pending.endswith(b"\r") else pending
-
-
-def kind_of_record(record: dict[str, Any]) -> JobKind | None:
-    """The kind a record's shape says it is, or None when it names neither a user nor an item."""
-    if "itemList" in record:
-        return JobKind.RANKING
-    if "userId" in record:
-        return JobKind.USERS
-    if "itemId" in record:
-        return JobKind.ITEMS
-    if "itemAttributes" in record:
-        return JobKind.ITEM_ATTRIBUTES
-    return None
-
-
-def kind_of_line(raw: bytes) -> JobKind | None:
-    """The kind of one JSON Lines record, or None when it is not a JSON object naming a user or an item."""
-    try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return kind_of_record(record) if isinstance(record, dict) else None
-
-
-def sniff(head: bytes) -> str | None:
-    """What a file is, when its first bytes say it is not UTF-8 JSON Lines; None when it may be."""
-    for signature, description in _SIGNATURES:
-        if head.startswith(signature):
-            return f"the file is {description}"
-    if b"\x00" in head[:4096]:
-        return "the file is binary (it contains NUL bytes); batch inference reads UTF-8 JSON Lines"
-    return None
-
-
-def _look_ahead(lines: Iterator[bytes]) -> tuple[list[bytes], Iterator[bytes]]:
-    """The first two non-blank lines (for the file-level checks), and every line, unconsumed.
-
-    Blank lines before them are kept as a count, not as bytes: a record followed by millions of blank lines must
-    not fill memory (they are skipped anyway; only their number matters, for line numbers)."""
-    replay: list[Iterable[bytes]] = []
-    leading: list[bytes] = []
-    blanks = 0
-    for raw in lines:
-        if is_blank(raw):
-            blanks += 1
-            continue
-        replay += [repeat(b"", blanks), (raw,)]
-        blanks = 0
-        leading.append(raw)
-        if len(leading) == 2:
-            break
-    return leading, chain(*replay, repeat(b"", blanks), lines)
-
-
-def is_blank(raw: bytes) -> bool:
-    """A line holding only JSON's insignificant whitespace (space, tab, CR); a form feed or vertical tab is not."""
-    return not raw.strip(b" \t\r")
-
-
-def _not_json_lines(first: bytes, second: bytes | None = None) -> str | None:
-    """A file-level verdict when the first line shows a JSON document rather than JSON Lines."""
-    start = first.strip()
-    if start.startswith(b"["):
-        return (
-            "the file is a JSON array; batch inference reads JSON Lines, one object per line "
-            "(convert with: jq -c '.[]' FILE)"
-        )
-    if not start.startswith(b"{") and (b"," in start or b"\t" in start) and _unparsable(start):
-        return (
-            "the file looks like CSV or TSV; batch inference reads JSON Lines, one object per line such as "
-            '{"userId": "4638"}'
-        )
-    # Pretty-printed JSON opens with "{" alone, or with a first member that ends in "," or opens a value; a line
-    # with trailing garbage or over the length limit is a record problem, reported with its line number.
-    opens = start == b"{" or (start.startswith(b"{") and start.endswith((b",", b"{", b"[")))
-    looks_pretty = opens and not isinstance(first, OversizedLine)
-    if looks_pretty and (second is None or second.strip().startswith((b'"', b"}"))):
-        return (
-            "the file looks like pretty-printed JSON; batch inference reads JSON Lines, one whole object "
-            "per line (convert with: jq -c . FILE)"
-        )
-    return None
-
-
-def _unparsable(raw: bytes) -> bool:
-    try:
-        orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return True
-    return False
-
-
 def validate_file(
     path: Path, *, kind: JobKind | None = None, limits: Limits | None = None, splitter: Splitter | None = None
 ) -> ValidationReport:
@@ -265,18 +122,6 @@ def validate_file(
             limits=limits.splitting() if splitter else limits,
             size=path.stat().st_size,
         )
-
-
-def within_time(chunks: Iterable[bytes], out_of_time: Callable[[], bool]) -> Iterator[bytes]:
-    """``chunks``, checking ``out_of_time`` before each: a file too slow to check ends in a rejection that says so,
-    not in a Lambda timeout (retried twice, then a dead letter with no event)."""
-    for chunk in chunks:
-        if out_of_time():
-            raise ValidationStopped(
-                "validation stopped before the end of the file: the function's time ran out (files of millions of "
-                "blank or tiny lines are slow to check; remove the blank lines, or split the file)"
-            )
-        yield chunk
 
 
 class _Collector:
@@ -376,21 +221,8 @@ def validate_records(
 def _validate(
     lines: Iterable[bytes], problems: _Collector, *, file: str, kind: JobKind | None, limits: Limits, size: int | None
 ) -> ValidationReport:
-    if size is not None and size > limits.max_bytes:
-        problems.add(
-            None,
-            None,
-            f"the file is {size:,} bytes; a batch inference job reads at most "
-            f"{limits.max_bytes:,}: split it into several files",
-        )
-        return ValidationReport(file=file, kind=kind, records=0, error_count=1, errors=problems.kept)
-    leading, lines = _look_ahead(iter(lines))
-    binary = sniff(leading[0]) if leading else None
-    verdict = binary or (_not_json_lines(*leading) if leading else None)
-    if verdict:
-        # A binary file's bytes decode to noise: show its first bytes in hex, which also name the format.
-        excerpt = leading[0][:16].hex(" ") if binary else None
-        problems.add(None, None, verdict, leading[0], excerpt=excerpt)
+    lines = _whole_file_checks(lines, problems, limits, size)
+    if problems.count:  # one problem of the whole file (its size, or what it is): its lines are not read
         return ValidationReport(file=file, kind=kind, records=0, error_count=1, errors=problems.kept)
     records = 0
     first_line_of: dict[JobKind, int] = {}
@@ -423,6 +255,35 @@ def _validate(
             problems.add(number, None, _unreadable(error), raw)
         if resolved is not None and fast is None:
             fast = _fast_predicate(resolved, limits.max_item_list)
+    _count_checks(records, problems, limits)
+    return ValidationReport(file=file, kind=resolved, records=records, error_count=problems.count, errors=problems.kept)
+
+
+def _whole_file_checks(
+    lines: Iterable[bytes], problems: _Collector, limits: Limits, size: int | None
+) -> Iterator[bytes]:
+    """The file's lines, once its size and its first lines say it may be JSON Lines; else its one problem, added
+    (and no lines)."""
+    if size is not None and size > limits.max_bytes:
+        problems.add(
+            None,
+            None,
+            f"the file is {size:,} bytes; a batch inference job reads at most "
+            f"{limits.max_bytes:,}: split it into several files",
+        )
+        return iter(())
+    leading, rest = look_ahead(iter(lines))
+    binary = sniff(leading[0]) if leading else None
+    verdict = binary or (not_json_lines(*leading) if leading else None)
+    if verdict:
+        # A binary file's bytes decode to noise: show its first bytes in hex, which also name the format.
+        excerpt = leading[0][:16].hex(" ") if binary else None
+        problems.add(None, None, verdict, leading[0], excerpt=excerpt)
+        return iter(())
+    return rest
+
+
+def _count_checks(records: int, problems: _Collector, limits: Limits) -> None:
     if records > limits.max_records:
         problems.add(
             None,
@@ -431,7 +292,6 @@ def _validate(
         )
     if records == 0 and problems.count == 0:
         problems.add(None, None, "the file has no records")
-    return ValidationReport(file=file, kind=resolved, records=records, error_count=problems.count, errors=problems.kept)
 
 
 def _check_line(
@@ -472,9 +332,9 @@ def _check_line(
     if resolved is None:  # without a recipe, the first well-formed record decides
         resolved = shape
     if shape is not resolved:
-        problems.add(number, None, _mixed_kinds_message(resolved, shape, first_line_of, forced=kind), raw)
+        problems.add(number, None, mixed_kinds_message(resolved, shape, first_line_of, forced=kind), raw)
         return resolved
-    for field, message in _record_problems(record, shape, limits.max_item_list):
+    for field, message in record_problems(record, shape, limits.max_item_list):
         problems.add(number, field, message, raw)
     return resolved
 
@@ -537,110 +397,3 @@ def _object_or_problem(record: Any, raw: bytes, number: int, problems: _Collecto
 
 
 _ORJSON_POSITION = re.compile(r": line \d+ column (\d+) \(char \d+\)$")
-
-
-def json_type(value: object) -> str:
-    """The JSON name of a parsed value's type, as the person who wrote the file knows it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    return {dict: "object", list: "array", str: "string", int: "number", float: "number"}.get(type(value), "value")
-
-
-def _mixed_kinds_message(
-    expected: JobKind, shape: JobKind, first: dict[JobKind, int], *, forced: JobKind | None
-) -> str:
-    if forced is not None:
-        return (
-            f"the solution version expects {expected} records ({', '.join(REQUIRED_FIELDS[expected])}), "
-            f"this is a {shape} record"
-        )
-    return (
-        f"the file mixes kinds: {expected} records from line {first[expected]}, "
-        f"{shape} records from line {first[shape]}"
-    )
-
-
-def _record_problems(record: dict[str, Any], kind: JobKind, max_item_list: int) -> Iterator[tuple[str, str]]:
-    required = REQUIRED_FIELDS[kind]
-    for field in record:
-        if field not in required and field not in OPTIONAL_FIELDS:
-            allowed = ", ".join((*required, *OPTIONAL_FIELDS))
-            yield field, f"unknown field for {kind} records (allowed: {allowed})"
-    for field in required:
-        if field not in record:
-            yield field, f"missing; {kind} records need {', '.join(required)}"
-    for field in ("userId", "itemId"):
-        if field in record and field in required:
-            yield from _id_problems(field, record[field])
-    if "itemList" in record:
-        items = record["itemList"]
-        if not isinstance(items, list) or not items:
-            yield "itemList", "must be a non-empty list of item ids"
-        elif len(items) > max_item_list:
-            yield "itemList", f"has {len(items)} items; the maximum is {max_item_list}"
-        else:
-            for index, item in enumerate(items):
-                for _, message in _id_problems("itemList", item):
-                    yield "itemList", f"item {index}: {message}"
-                    break
-    if "itemAttributes" in record and "itemAttributes" in required:
-        yield from _query_problems(record["itemAttributes"])
-    if "filterValues" in record:
-        values = record["filterValues"]
-        if not isinstance(values, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in values.items()
-        ):
-            yield "filterValues", 'must map parameter names to strings, e.g. {"GENRES": "\\"horror\\""}'
-
-
-def _query_problems(query: object) -> Iterator[tuple[str, str]]:
-    example = 'e.g. ITEMS.GENRES = "Comedy" AND ITEMS.COLOR = "red"'
-    if not isinstance(query, str):
-        yield "itemAttributes", f"must be a string query ({example}), got {json_type(query)}"
-    elif not query.strip():
-        yield "itemAttributes", "must not be empty"
-    elif ATTRIBUTE_QUERY.match(query) is None:
-        other = _OTHER_OPERATORS.search(query)
-        if other is not None:
-            yield (
-                "itemAttributes",
-                f"uses {other.group()}: item-attribute queries take only = and AND ({example})",
-            )
-        else:
-            yield "itemAttributes", f'must be ITEMS.<COLUMN> = "<value>" conditions joined with AND ({example})'
-
-
-def id_problem(value: object) -> str | None:
-    """What makes ``value`` no id Personalize reads, or None for a good one. The one id check: validation reports
-    it, and the scorer refuses what it refuses, so that what validation accepts, the scorer scores."""
-    if not isinstance(value, str):
-        hint = " (quote numeric ids)" if json_type(value) == "number" else ""
-        return f"must be a string id, got {json_type(value)}{hint}"
-    if not value.strip():
-        return "must not be empty"
-    if len(value) > MAX_ID_LENGTH:
-        return f"is {len(value)} characters; Personalize allows {MAX_ID_LENGTH}"
-    if _SURROGATE.search(value):
-        # JSON may escape half of a UTF-16 pair alone ("\ud800"); no UTF-8 text holds one, and Personalize's ids
-        # are UTF-8.
-        lone = _SURROGATE.search(value)
-        assert lone is not None
-        return f"holds an unpaired surrogate (\\u{ord(lone.group()):04x}), which is not text: fix its escape"
-    return None
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _id_problems(field: str, value: object) -> Iterator[tuple[str, str]]:
-    problem = id_problem(value)
-    if problem is not None:
-        yield field, problem
-
-
-def read_chunks(stream: Any, size: int = _READ_CHUNK) -> Iterator[bytes]:
-    """Chunks from anything with ``read(n)``: an S3 StreamingBody or an open binary file."""
-    while chunk := stream.read(size):
-        yield chunk

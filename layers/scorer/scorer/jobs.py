@@ -15,9 +15,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from batchrecs.layout import interactions_key, latest_key, model_of, model_version_folder
+from batchrecs.lines import iter_lines, read_chunks
 from batchrecs.naming import version_argument
 from batchrecs.scoring import ScoreRequest, Shard
-from batchrecs.validation import iter_lines, read_chunks
 from scorer.interactions import Interactions
 from scorer.model import Model
 from scorer.score import score_lines

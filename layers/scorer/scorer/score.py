@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 
+from batchrecs.lines import is_blank
+from batchrecs.records import id_problem
 from batchrecs.settings import DEFAULT_NUM_RESULTS
-from batchrecs.validation import id_problem, is_blank
 from scorer.model import Model
 from scorer.personalize_format import error_line, output_line
 

@@ -12,11 +12,11 @@ from botocore.exceptions import ClientError
 from batchrecs.errors import ObjectGone
 from batchrecs.fanout import MergePart, Segment
 from batchrecs.layout import latest_key
+from batchrecs.lines import iter_lines, read_chunks, within_time
 from batchrecs.naming import is_version_id, version_argument
 from batchrecs.ports import ObjectHead
 from batchrecs.scoring import ModelLocation
 from batchrecs.split import Splitter
-from batchrecs.validation import iter_lines, read_chunks, within_time
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
