@@ -29,9 +29,10 @@ sys.path[:0] = [str(ROOT / "layers" / "scorer")]
 
 from scorer import kernel  # noqa: E402
 from scorer.interactions import Interactions  # noqa: E402
-from scorer.model import CHUNK, Model, softmax_at  # noqa: E402
+from scorer.model import Model, softmax_at  # noqa: E402
 from scorer.score import score_lines  # noqa: E402
 from scorer.topk import top_k  # noqa: E402
+from scorer.training import CHUNK  # noqa: E402
 
 FACTORS, K = 64, 25
 SEEN = 20

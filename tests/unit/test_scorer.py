@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from scorer import model as model_module
+from scorer import training
 from scorer.interactions import Interactions, InteractionsError
 from scorer.model import Model
 from scorer.score import score_lines
@@ -171,14 +172,14 @@ def test_ease_scores_equal_the_dense_product(loop_max: int, monkeypatch: pytest.
 def test_the_ials_search_samples_whole_users_of_a_large_catalogue() -> None:
     rng = np.random.default_rng(0)
     full = Interactions.from_pairs([f"u{n % 200}" for n in range(3000)], [f"i{i}" for i in rng.integers(0, 90, 3000)])
-    sample = model_module.sample_users(full, full.nnz // 4, seed=1)
+    sample = training.sample_users(full, full.nnz // 4, seed=1)
     assert sample.n_items == full.n_items and sample.n_users == 200 * (full.nnz // 4) // full.nnz
     assert full.nnz // 8 < sample.nnz < full.nnz // 2
     for n, user in enumerate(sample.user_ids.tolist()):  # every sampled user keeps all its items
         original = full.user_ids.tolist().index(user)
         mine = sample.indices[sample.indptr[n] : sample.indptr[n + 1]]
         assert mine.tolist() == full.indices[full.indptr[original] : full.indptr[original + 1]].tolist()
-    assert model_module.sample_users(full, full.nnz, seed=1) is full
+    assert training.sample_users(full, full.nnz, seed=1) is full
 
 
 def test_the_scorer_runs_as_many_threads_as_lambdas_memory_pays_for(monkeypatch: pytest.MonkeyPatch) -> None:
