@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
 from batchrecs.adapters.s3 import S3Files
-from batchrecs.fanout import merge_shards
+from batchrecs.merge import merge_shards
 from batchrecs.observability import logger, metrics, tracer
 from batchrecs.scoring import MergeRequest
 

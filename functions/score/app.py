@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
-from batchrecs.fanout import error_key, shard_error
+from batchrecs.merge import error_key, shard_error
 from batchrecs.observability import Metric, count, logger, metrics, tracer
 from batchrecs.scoring import ScoreInvocation, ScoreResult, ShardResult
 from scorer.jobs import score_job

@@ -13,7 +13,7 @@ from botocore.model import Shape, StructureShape
 
 from batchrecs.events import DETAIL_TYPES, JobSucceeded
 from batchrecs.execution import DropCompletedRun, ExecutionInput, FolderSettleRun, PartWatchRun
-from batchrecs.fanout import MergeOutcome
+from batchrecs.merge import MergeOutcome
 from batchrecs.scoring import MergeRequest, ScoreInvocation, ScoreRequest, ShardResult
 from batchrecs_local.template import ROOT, Template
 

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from batchrecs.adapters.s3 import S3Files
-from batchrecs.fanout import MIN_PART_BYTES, MergePart, failure_reason, merge_parts, merge_shards
 from batchrecs.kinds import JobKind
 from batchrecs.layout import shard_key
+from batchrecs.merge import MIN_PART_BYTES, failure_reason, merge_parts, merge_shards
+from batchrecs.ports import MergePart
 from batchrecs.scoring import MergeRequest, ModelLocation, ScoreRequest, ShardPlan, ShardResult
 
 

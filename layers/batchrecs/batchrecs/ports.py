@@ -63,6 +63,27 @@ class FolderState:
         )
 
 
+@dataclass(frozen=True)
+class Segment:
+    """Bytes ``start`` to ``end`` (exclusive) of one shard's output."""
+
+    key: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class MergePart:
+    """One part of the merged file: a server-side copy of one segment, or an upload of several joined."""
+
+    segments: tuple[Segment, ...]
+    copy: bool
+
+    @property
+    def size(self) -> int:
+        return sum(segment.end - segment.start for segment in self.segments)
+
+
 # The ports
 
 
@@ -197,3 +218,17 @@ class SubmitPorts(Protocol):
     def tickets(self) -> Tickets | None:
         """Without them, queued jobs try in any order."""
         ...
+
+
+class ShardFiles(Protocol):
+    """What the merge needs of S3 (``adapters.s3.S3Files``)."""
+
+    def exists(self, bucket: str, key: str) -> bool: ...
+
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]: ...
+
+    def join(self, bucket: str, key: str, parts: list[MergePart], kms_key_arn: str | None = None) -> None: ...
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int: ...
+
+    def read_json(self, bucket: str, key: str) -> Any: ...

@@ -10,11 +10,10 @@ import orjson
 from botocore.exceptions import ClientError
 
 from batchrecs.errors import ObjectGone
-from batchrecs.fanout import MergePart, Segment
 from batchrecs.layout import latest_key
 from batchrecs.lines import iter_lines, read_chunks, within_time
 from batchrecs.naming import is_version_id, version_argument
-from batchrecs.ports import ObjectHead
+from batchrecs.ports import MergePart, ObjectHead, Segment
 from batchrecs.scoring import ModelLocation
 from batchrecs.split import Splitter
 
