@@ -267,15 +267,25 @@ class DropManifest(WireModel):
     jobs: list[DropJob]
 
 
+class DetailType(StrEnum):
+    """The detail-type of every event the stack publishes (EventBridge's ``detail-type``)."""
+
+    INPUT_REJECTED = "Input Rejected"
+    JOB_SUBMITTED = "Job Submitted"
+    JOB_SUCCEEDED = "Job Succeeded"
+    JOB_FAILED = "Job Failed"
+    DROP_COMPLETED = "Drop Completed"
+
+
 DETAIL_TYPES: dict[str, type[WireModel]] = {
-    "Input Rejected": InputRejected,
-    "Job Submitted": JobSubmitted,
-    "Job Succeeded": JobSucceeded,
-    "Job Failed": JobFailed,
-    "Drop Completed": DropCompleted,
+    DetailType.INPUT_REJECTED: InputRejected,
+    DetailType.JOB_SUBMITTED: JobSubmitted,
+    DetailType.JOB_SUCCEEDED: JobSucceeded,
+    DetailType.JOB_FAILED: JobFailed,
+    DetailType.DROP_COMPLETED: DropCompleted,
 }
 
-JOB_ENDS = ("Job Succeeded", "Job Failed")
+JOB_ENDS = (DetailType.JOB_SUCCEEDED, DetailType.JOB_FAILED)
 """The detail types that end a job (Input Rejected ends a drop before any job)."""
 
 

@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from batchrecs.events import (
     INLINE_ENTRIES,
     JOB_ENDS,
+    DetailType,
     DropCompleted,
     DropJob,
     DropManifest,
@@ -30,7 +31,10 @@ from batchrecs.naming import split_uri
 from batchrecs.observability import Metric, by_backend, logger
 from batchrecs.ports import Executions, Ledger, Manifests, SubmittedJobs
 
-OUTCOME_METRICS = {"Job Succeeded": Metric.JOBS_SUCCEEDED, "Job Failed": Metric.JOBS_FAILED}
+OUTCOME_METRICS: dict[str, Metric] = {
+    DetailType.JOB_SUCCEEDED: Metric.JOBS_SUCCEEDED,
+    DetailType.JOB_FAILED: Metric.JOBS_FAILED,
+}
 
 
 def record_event(
