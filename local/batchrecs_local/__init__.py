@@ -1,1 +1,2 @@
-"""batchrecs_local: the embedded local stack, the Personalize emulator and the batchrecs CLI (dev-only)."""
+"""batchrecs_local: the embedded local stack and the Personalize emulator (dev-only; the batchrecs command is
+cli/batchrecs_cli)."""

@@ -1,5 +1,5 @@
 """What each function reads from its environment, declared once as a model: the variables' names (upper snake
-case), their types and defaults. SubmitFunction's is ``StackSettings`` (settings.py); the others are here. A
+case), their types and defaults. SubmitFunction's is ``StackSettings`` (stack_settings.py); the others are here. A
 contract test (tests/contract/test_template.py) holds each model to the variables template.yaml gives its function:
 none unread, none missing, the same defaults."""
 

@@ -1,5 +1,6 @@
 """The JobStateMachine's contract: the input SubmitFunction starts it with, the numbers its Wait and Choice states
-read, the CreateBatchInferenceJob request a queued job carries, and the request its ScoreFunction task takes.
+read, the CreateBatchInferenceJob request a queued job carries, and, in its ``score`` and ``shards`` fields, the
+scorer's request and shard plan (``batchrecs.scoring``).
 
 statemachine/job.asl.json reads these models' JSON Schemas (tests/contract/test_asl.py); events.py holds what the
 execution publishes. No I/O here.

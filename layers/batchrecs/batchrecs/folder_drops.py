@@ -4,7 +4,8 @@ ends once, included in a folder drop or rejected on its own.
 - A marker (``_SUCCESS``, ``manifest.json``) starts a settle execution (``settle-<drop id>``): the state machine
   waits FolderSettleSeconds, SubmitFunction looks at the folder (``settle_step``), and again, until the folder has
   not changed for one wait, or, when the marker lists its files (an S3A committer's ``_SUCCESS``, a manifest), until
-  every listed file is there. Then the folder runs (``jobs.run_folder``), with exactly the files of that last look.
+  every listed file is there. Then the folder runs (``run_folder``: ``submit.folder.submit_folder``), with
+  exactly the files of that last look.
 - A part starts a watch execution (``part-<its job name>``): after FolderMarkerWaitHours, ``watch_step`` ends it.
   A part a folder drop took in ends with that drop (its events, or its marker's Input Rejected); one no marker
   took in gets its own Input Rejected, naming the folder's job that started without it.

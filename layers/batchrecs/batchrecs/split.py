@@ -3,7 +3,7 @@
 Personalize reads at most 1 GB and 50 million records a job (100 records for themes; 500 or 10 queries a file for
 segments). A larger drop is not refused: the cuts are found during the validation pass (no second read), each
 part falls on line boundaries, and S3 copies each part's byte range from the validated version server side
-(``adapters.s3.FileStore.split``), so no byte of the file is held in memory. Each part is then its own job, all of
+(``adapters.s3.S3Files.copy_range``), so no byte of the file is held in memory. Each part is then its own job, all of
 them sharing the drop's ``dropId``.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from batchrecs.model import WireModel
 
 BLANK = b" \t\r"
-"""JSON's insignificant whitespace: a line of only these is blank (``validation.is_blank``), not a record."""
+"""JSON's insignificant whitespace: a line of only these is blank (``lines.is_blank``), not a record."""
 MIN_RECORD_BYTES = 14
 """The shortest valid record: ``{"userId":"1"}``. A file of ``size`` bytes holds at most size / 14 records."""
 

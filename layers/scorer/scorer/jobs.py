@@ -1,6 +1,7 @@
 """The scorer's two S3 use cases: train a model version from a dropped interactions CSV, and run a small job.
 
-Both take a boto3 S3 client and plain values, so the scorer layer depends on nothing of batchrecs.
+Both take a boto3 S3 client and batchrecs's contracts (``batchrecs.scoring``); their keys come from
+``batchrecs.layout``.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ PARTITION = "job"
 KEY_PREFIX = "job#"
 DROP_PREFIX = "drop#"
 DROP_JOB = DROP_JOB_ATTRIBUTE
-"""A drop item's attribute per ended job: ``job:<job name>``, holding its DropJob (plan.fit_problems sizes the item
+"""A drop item's attribute per ended job: ``job:<job name>``, holding its DropJob (fit.fit_problems sizes the item
 before any job of the drop is created)."""
 EVENT_ATTRIBUTES = {"Job Submitted": "submittedEvent", "Job Succeeded": "succeededEvent", "Job Failed": "failedEvent"}
 

@@ -1,4 +1,5 @@
-"""Reading dropped files and writing reports."""
+"""S3 for the stack: dropped files read as lines, snapshots and ranged copies of them, reports and manifests, the
+scorer's models found, and a fan-out's shards joined server side."""
 
 from __future__ import annotations
 
@@ -152,7 +153,7 @@ class S3Files:
         return True
 
     def join(self, bucket: str, key: str, parts: list[MergePart], kms_key_arn: str | None = None) -> None:
-        """Write ``key`` as the concatenation of ``parts`` (``fanout.merge_parts``) by one multipart upload: a copied
+        """Write ``key`` as the concatenation of ``parts`` (``merge.merge_parts``) by one multipart upload: a copied
         part is S3's own copy of a byte range (UploadPartCopy); a joined one, the segments' bytes read and uploaded
         (each under 5 MiB), JOIN_THREADS parts at a time. The object appears whole on completion or not at all: a
         failure aborts the upload."""
