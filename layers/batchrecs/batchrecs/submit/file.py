@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
-from batchrecs.errors import DropRejected, FirstJobRefused, ObjectGone, SettingsError
+from batchrecs.errors import DropRejected, FirstJobRefused, SettingsError
 from batchrecs.events import InputFile
 from batchrecs.fanout import may_fan_out, shard_splitter
 from batchrecs.fit import fit_problems
@@ -23,7 +23,7 @@ from batchrecs.settings import JobSettings
 from batchrecs.split import Piece, Splitter, splitter_for
 from batchrecs.stack_settings import StackSettings
 from batchrecs.submit.model import TIME_MARGIN_MS, Drop, DropVersion, SubmitResult
-from batchrecs.submit.start import drop_kind, fan_out, route_job, start_all
+from batchrecs.submit.start import drop_settings, fan_out, read_version, route_job, start_all
 from batchrecs.validation import Limits, ValidationReport, validate_records
 
 
@@ -64,19 +64,9 @@ def submit_file(
 
 
 def read_drop(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Read:
-    try:
-        head = ports.files.head(drop.bucket, drop.key, drop.version_id)
-    except ObjectGone as gone:  # deleted before we read it: nothing to run, and no retry brings it back
-        raise DropRejected([("version", f"{gone}; drop the file again")], version_id=drop.version_id) from None
-    version = DropVersion(drop.bucket, drop.key, head.version_id or drop.version_id, head.etag)
+    head, version = read_version(drop, ports, "the file")
     submitted_at = datetime.now(UTC)
-    try:
-        each = JobSettings.merge_each(
-            stack.job_defaults, head.metadata, max_num_results=stack.max_num_results, home=stack.home
-        )
-        kind = drop_kind(each, ports)
-    except SettingsError as error:
-        raise DropRejected(error.problems, version_id=version.version_id) from None
+    each, kind = drop_settings(head, version, ports, stack)
     paths = Paths.of(drop.bucket, drop.key, version.token, each, stack)
     logger.set_correlation_id(paths.drop_id)
     bad_key = key_problems(drop.key, paths.longest_output_key)

@@ -26,7 +26,7 @@ from batchrecs.split import splitter_for
 from batchrecs.stack_settings import StackSettings
 from batchrecs.submit.model import TIME_MARGIN_MS, Drop, DropVersion, Outcome, SubmitResult
 from batchrecs.submit.reject import guarded, reject
-from batchrecs.submit.start import drop_kind, start_all
+from batchrecs.submit.start import drop_settings, read_version, start_all
 from batchrecs.validation import KEEP_ERRORS, MAX_RECORDS, Limits, Problem, ValidationReport, validate_records
 
 
@@ -119,21 +119,9 @@ def submit_folder(
 
 
 def read_folder(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Folder:
-    try:
-        head = ports.files.head(drop.bucket, drop.key, drop.version_id)
-    except ObjectGone as gone:
-        raise DropRejected([("version", f"{gone}; drop the marker again")], version_id=drop.version_id) from None
-    version = DropVersion(drop.bucket, drop.key, head.version_id or drop.version_id, head.etag)
+    head, version = read_version(drop, ports, "the marker")
     submitted_at = datetime.now(UTC)
-    try:
-        each = JobSettings.merge_each(
-            stack.job_defaults, head.metadata, max_num_results=stack.max_num_results, home=stack.home
-        )
-        if len(each) > 1:
-            raise SettingsError([("solution-version-arn", "a folder drop runs one solution version; compare on files")])
-        kind = drop_kind(each, ports)
-    except SettingsError as error:
-        raise DropRejected(error.problems, version_id=version.version_id) from None
+    each, kind = drop_settings(head, version, ports, stack, one_version=True)
     drop_id = job_name(drop.bucket, posixpath.dirname(drop.key), version.token)
     logger.set_correlation_id(drop_id)
     limits = Limits.for_mode(

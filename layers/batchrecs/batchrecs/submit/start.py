@@ -7,8 +7,10 @@ from collections.abc import Callable
 
 from batchrecs.errors import (
     CapacityExceeded,
+    DropRejected,
     FirstJobRefused,
     JobRefused,
+    ObjectGone,
     SettingsError,
     UnusableSolutionVersion,
 )
@@ -20,12 +22,20 @@ from batchrecs.layout import shard_manifest_key
 from batchrecs.naming import split_uri
 from batchrecs.observability import Metric, by_backend, count, logger
 from batchrecs.plan import Paths, PlannedJob, Route, route, self_hosted_reasons
-from batchrecs.ports import SubmitPorts
+from batchrecs.ports import ObjectHead, SubmitPorts
 from batchrecs.scoring import ModelLocation, S3Location, ShardPlan
 from batchrecs.settings import JobSettings
 from batchrecs.split import Splitter
 from batchrecs.stack_settings import StackSettings
-from batchrecs.submit.model import QUEUED_STATUS, REFUSED_STATUS, SELF_HOSTED_STATUS, Outcome, SubmitResult
+from batchrecs.submit.model import (
+    QUEUED_STATUS,
+    REFUSED_STATUS,
+    SELF_HOSTED_STATUS,
+    Drop,
+    DropVersion,
+    Outcome,
+    SubmitResult,
+)
 
 
 def start_all(planned: list[PlannedJob], ports: SubmitPorts, *, compared: bool = False) -> list[SubmitResult]:
@@ -107,6 +117,32 @@ def start(job: PlannedJob, ports: SubmitPorts, refused: str | None = None) -> Su
         execution_arn=execution.arn,
         adopted=adopted,
     )
+
+
+def read_version(drop: Drop, ports: SubmitPorts, dropped: str) -> tuple[ObjectHead, DropVersion]:
+    """The dropped version's head, and the version it is (the notification may name none). Deleted before it was
+    read: nothing can run, and no retry brings it back, so the drop is rejected (``dropped``: what to drop again)."""
+    try:
+        head = ports.files.head(drop.bucket, drop.key, drop.version_id)
+    except ObjectGone as gone:
+        raise DropRejected([("version", f"{gone}; drop {dropped} again")], version_id=drop.version_id) from None
+    return head, DropVersion(drop.bucket, drop.key, head.version_id or drop.version_id, head.etag)
+
+
+def drop_settings(
+    head: ObjectHead, version: DropVersion, ports: SubmitPorts, stack: StackSettings, *, one_version: bool = False
+) -> tuple[list[JobSettings], JobKind | None]:
+    """The drop's jobs' settings (the stack's defaults under its metadata) and the kind of records they read; with
+    ``one_version``, a drop that compares versions is refused. A bad setting rejects the drop."""
+    try:
+        each = JobSettings.merge_each(
+            stack.job_defaults, head.metadata, max_num_results=stack.max_num_results, home=stack.home
+        )
+        if one_version and len(each) > 1:
+            raise SettingsError([("solution-version-arn", "a folder drop runs one solution version; compare on files")])
+        return each, drop_kind(each, ports)
+    except SettingsError as error:
+        raise DropRejected(error.problems, version_id=version.version_id) from None
 
 
 def drop_kind(each: list[JobSettings], ports: SubmitPorts) -> JobKind | None:
