@@ -59,7 +59,7 @@ WHY: dict[str, str] = {
     "UseKey": "with `KmsKeyArn`: Personalize reads and writes objects encrypted with that key",
     # JobStateMachine (SAM's generated role)
     "InvokeItsFunctions": "ScoreFunction, CreateJobFunction and MergeFunction, by their ARNs",
-    "RunDistributedMap": "a distributed Map (over 40 shards) starts child executions of this state machine",
+    "RunDistributedMap": "the fan-out's distributed Map starts child executions of this state machine",
     "WatchDistributedMapChildren": "and watches and stops them",
     "ReadShardManifests": "a distributed Map's ItemReader reads the shard manifest",
     "DecryptShardManifests": "with `KmsKeyArn`: the manifest is encrypted with that key",

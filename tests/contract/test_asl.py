@@ -14,7 +14,7 @@ from botocore.model import Shape, StructureShape
 from batchrecs.events import DETAIL_TYPES, JobSucceeded
 from batchrecs.execution import DropCompletedRun, ExecutionInput, FolderSettleRun, PartWatchRun
 from batchrecs.merge import MergeOutcome
-from batchrecs.scoring import MergeRequest, ScoreInvocation, ScoreRequest, ShardResult
+from batchrecs.scoring import MergeRequest, ScoreInvocation, ScoreRequest, Shard, ShardResult
 from batchrecs_local.template import ROOT, Template
 
 ASL_PATH = ROOT / "statemachine" / "job.asl.json"
@@ -157,41 +157,26 @@ def test_lambda_invoke_parameters_exist_in_the_botocore_invoke_shape() -> None:
     assert invoked["Create job"]["OutputPath"] == "$.Payload"  # CreateJobFunction returns the execution input
 
 
-MAPS = {"Score shards": "INLINE", "Score shards from the manifest": "DISTRIBUTED"}
-
-
-def processor_without_names(name: str) -> str:
-    """A Map's ItemProcessor with its state names and mode blanked: state names are unique across a definition."""
-    processor = ASL["States"][name]["ItemProcessor"]
-    text = json.dumps({k: v for k, v in processor.items() if k != "ProcessorConfig"}, sort_keys=True)
-    for state in processor["States"]:
-        text = text.replace(f'"{state}"', '"_"')
-    return text
-
-
-def test_both_maps_run_the_same_shard_workflow_in_their_own_mode() -> None:
-    """The inline Map (shards in the input) and the distributed one (an S3 manifest) differ only in mode and how
-    they get their items: the deployed distributed one is what moto runs locally too (test_fanout)."""
-    inline, distributed = (ASL["States"][name] for name in MAPS)
-    assert processor_without_names("Score shards") == processor_without_names("Score shards from the manifest")
-    for name, mode in MAPS.items():
-        assert ASL["States"][name]["ItemProcessor"]["ProcessorConfig"]["Mode"] == mode
-    assert inline["ItemsPath"] == "$.shards.items" and "ItemReader" not in inline
+def test_one_distributed_map_runs_every_fan_out_from_the_shard_manifest() -> None:
+    """The shard workflow is defined once: one distributed Map, whose ItemReader reads the manifest SubmitFunction
+    wrote (the deployed Map is what moto runs locally too, test_fanout); no inline copy of it."""
+    maps = [name for name, state in ASL["States"].items() if state["Type"] == "Map"]
+    assert maps == ["Score shards"]
+    (distributed,) = (ASL["States"][name] for name in maps)
+    assert distributed["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert "ItemsPath" not in distributed
     reader = distributed["ItemReader"]
     assert (reader["Resource"], reader["ReaderConfig"]) == ("arn:aws:states:::s3:getObject", {"InputType": "JSON"})
     assert reader["Parameters"] == {"Bucket.$": "$.shards.manifest.bucket", "Key.$": "$.shards.manifest.key"}
     assert distributed["ToleratedFailurePercentagePath"] == "$.shards.toleratedFailurePercentage"
-    assert (
-        inline["ItemSelector"] == distributed["ItemSelector"] == {"score.$": "$.score", "shard.$": "$$.Map.Item.Value"}
-    )
-    for state in (inline, distributed):
-        assert state["MaxConcurrencyPath"] == "$.shards.maxConcurrency"
-        assert state["ResultPath"] == "$.shardResults" and state["Next"] == "Merge shards"
+    assert distributed["ItemSelector"] == {"score.$": "$.score", "shard.$": "$$.Map.Item.Value"}
+    assert distributed["MaxConcurrencyPath"] == "$.shards.maxConcurrency"
+    assert distributed["ResultPath"] == "$.shardResults" and distributed["Next"] == "Merge shards"
 
 
 def test_the_map_input_is_the_shard_plan_and_each_iteration_what_score_function_parses() -> None:
-    """Schema test of the Map's input: every $.shards path the Maps read is a ShardPlan field; an item of the plan
-    (or of the manifest, the same list) is a Shard; the ItemSelector builds ScoreFunction's ScoreInvocation."""
+    """Schema test of the Map's input: every $.shards path the Map reads is a ShardPlan field; an item of the
+    manifest is a Shard; the ItemSelector builds ScoreFunction's ScoreInvocation."""
     schema = ExecutionInput.model_json_schema(by_alias=True)
     defs = schema["$defs"]
     assert {"$ref": "#/$defs/ShardPlan"} in schema["properties"]["shards"]["anyOf"]
@@ -199,12 +184,11 @@ def test_the_map_input_is_the_shard_plan_and_each_iteration_what_score_function_
     for leaf in set(re.findall(r"\$\.shards\.(\w+)", ASL_PATH.read_text())):
         assert leaf in plan, leaf
     assert defs["S3Location"]["properties"].keys() == {"bucket", "key"}
-    item = plan["items"]["anyOf"][0]["items"]["$ref"]
-    assert item == "#/$defs/Shard"
     invocation = ScoreInvocation.model_json_schema(by_alias=True)
     selector = ASL["States"]["Score shards"]["ItemSelector"]
     assert {key.removesuffix(".$") for key in selector} == set(invocation["properties"])
-    assert invocation["$defs"]["Shard"]["properties"] == defs["Shard"]["properties"]
+    # The manifest's items (fanout.plan_shards' Shards, written by SubmitFunction) are what the selector hands on
+    assert invocation["$defs"]["Shard"]["properties"] == Shard.model_json_schema(by_alias=True)["properties"]
 
 
 def test_each_shard_result_and_the_merge_read_and_write_their_models() -> None:
@@ -270,7 +254,7 @@ def test_every_lambda_task_waits_longer_than_its_function_can_run() -> None:
                 f"{name}: {state['TimeoutSeconds']} s for a {timeout} s function"
             )
             found += 1
-    assert found == 8
+    assert found == 7
 
 
 def _all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

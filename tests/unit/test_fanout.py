@@ -150,3 +150,15 @@ def test_shards_grow_so_that_no_job_makes_more_than_max_shards() -> None:
     stack = stack_settings(shard_max_records=1_000, self_hosted_max_records=10_000_000)
     assert shard_records(stack) == 10_000_000 // MAX_SHARDS
     assert shard_records(stack.model_copy(update={"self_hosted_max_records": 100_000})) == 1_000
+
+
+def test_a_plan_made_before_the_single_map_still_merges_and_a_plan_needs_its_shards() -> None:
+    """An execution started before the deploy that made every fan-out a distributed Map carries its shards in
+    ``items``; the merge after the deploy (new code) still reads its plan. A plan with neither is refused."""
+    shard = {"index": 1, "count": 2, "start": 0, "end": 9, "firstLine": 1, "lastLine": 1, "records": 1,
+             "outputKey": shard_key("shards/br-job/", 1)}  # fmt: skip
+    wire = plan(2).to_wire() | {"manifest": None}
+    old = MergeRequest.model_validate({"score": REQUEST.to_wire(), "shards": wire | {"items": [shard]}, "results": []})
+    assert old.shards.count == 2 and old.shards.items is not None
+    with pytest.raises(ValueError, match="either a manifest"):
+        ShardPlan.model_validate(wire)

@@ -14,7 +14,7 @@ from batchrecs.execution import CapacityRetry, CreateJobRequest, CreateSegmentJo
 from batchrecs.kinds import JobKind
 from batchrecs.plan import MAX_DROP_JOBS
 from batchrecs.ports import CreatedJob
-from batchrecs.scoring import ModelLocation
+from batchrecs.scoring import ModelLocation, Shard
 from batchrecs.submit import IDEMPOTENCY, Drop, Outcome, submit_drop
 from tests.fakes import FakePersonalize, Fakes, FakeTickets, stack_settings
 
@@ -531,14 +531,15 @@ def test_a_self_hosted_job_over_small_job_max_records_is_fanned_out_in_byte_rang
     execution = ports.executions.execution(result.job_name)
     plan = execution.shards
     assert plan is not None and execution.score is not None and ports.personalize.requests == []
-    assert plan.count == 4 and plan.manifest is None and plan.items is not None
-    assert [shard.records for shard in plan.items] == [1_000, 1_000, 1_000, 500]
+    assert plan.count == 4 and plan.manifest is not None and plan.items is None
+    shards = [Shard.model_validate(item) for item in ports.files.reports["in", plan.manifest.key]]
+    assert [shard.records for shard in shards] == [1_000, 1_000, 1_000, 500]
     # Contiguous ranges, each starting at a line's start, that together are the file byte for byte
-    assert plan.items[0].start == 0 and plan.items[-1].end == len(body)
-    assert all(a.end == b.start for a, b in zip(plan.items, plan.items[1:], strict=False))
-    assert all(body[shard.start - 1 : shard.start] == b"\n" for shard in plan.items[1:])
+    assert shards[0].start == 0 and shards[-1].end == len(body)
+    assert all(a.end == b.start for a, b in zip(shards, shards[1:], strict=False))
+    assert all(body[shard.start - 1 : shard.start] == b"\n" for shard in shards[1:])
     lines = body.split(b"\n")
-    for shard in plan.items:
+    for shard in shards:
         chunk = body[shard.start : shard.end]
         assert chunk == b"\n".join(lines[shard.first_line - 1 : shard.last_line]) + b"\n"
         assert shard.output_key.startswith(f"shards/{result.job_name}/") and not shard.output_key.startswith("output/")
@@ -546,7 +547,7 @@ def test_a_self_hosted_job_over_small_job_max_records_is_fanned_out_in_byte_rang
     assert plan.max_concurrency == FANNED.shard_concurrency and plan.tolerated_failure_percentage == 0
 
 
-def test_more_shards_than_the_input_carries_go_to_a_manifest_beside_the_snapshot(ports: Fakes) -> None:
+def test_the_shards_go_to_a_manifest_beside_the_snapshot_however_many(ports: Fakes) -> None:
     body = users_file(41_000)
     result = submit_drop(drop(with_model(ports), body), ports, FANNED)
     plan = ports.executions.execution(result.job_name).shards

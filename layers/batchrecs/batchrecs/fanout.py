@@ -11,9 +11,6 @@ from batchrecs.scoring import S3Location, Shard, ShardPlan
 from batchrecs.split import MIN_RECORD_BYTES, Piece, Splitter
 from batchrecs.stack_settings import StackSettings
 
-INLINE_SHARDS = 40
-"""Up to this many shards ride in the execution input, for an inline Map (which runs at most 40 iterations at once,
-and keeps each in the execution's 25,000-event history); more go to an S3 manifest and a distributed Map."""
 MAX_SHARDS = 500
 """A job is cut into at most this many shards (larger shards beyond): the Map's results and Job Succeeded's
 shardTimings stay far inside 256 KB."""
@@ -46,17 +43,17 @@ def shard_splitter(stack: StackSettings) -> Splitter:
 def plan_shards(
     pieces: list[Piece], *, job_name: str, manifest: S3Location, stack: StackSettings
 ) -> tuple[ShardPlan, list[Shard]]:
-    """The shard plan of one job, from its Splitter's pieces (at least two), and its shards. The shards ride in the
-    execution input when there are at most INLINE_SHARDS; otherwise in the manifest, which the caller writes."""
+    """The shard plan of one job, from its Splitter's pieces (at least two), and its shards, which the caller writes
+    to ``manifest`` for the state machine's distributed Map. A manifest however few the shards: the Map is defined
+    once, runs each shard in a child execution of its own (the job's history stays small) and is not capped at an
+    inline Map's 40 at once."""
     prefix = shard_folder(job_name)
     shards = [Shard(**piece.model_dump(), output_key=shard_key(prefix, piece.index)) for piece in pieces]
-    inline = len(shards) <= INLINE_SHARDS
     plan = ShardPlan(
         count=len(shards),
         prefix=prefix,
         max_concurrency=stack.shard_concurrency,
         tolerated_failure_percentage=stack.shard_tolerated_failure_percentage,
-        items=shards if inline else None,
-        manifest=None if inline else manifest,
+        manifest=manifest,
     )
     return plan, shards

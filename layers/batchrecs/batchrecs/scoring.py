@@ -61,22 +61,25 @@ class Shard(WireModel):
 
 
 class ShardPlan(WireModel):
-    """How a self-hosted job over SmallJobMaxRecords is fanned out: the state machine's Map runs ScoreFunction on
-    each shard, then MergeFunction joins their outputs. ``items`` holds the shards when there are few (an inline
-    Map over the execution input); ``manifest``, an S3 JSON array of them otherwise (a distributed Map reading it
-    with ItemReader). The numbers are here because ASL substitutions cannot be numbers."""
+    """How a self-hosted job over SmallJobMaxRecords is fanned out: the state machine's distributed Map reads the
+    shards from ``manifest`` (an S3 JSON array of Shard, beside the snapshot) and runs ScoreFunction on each, then
+    MergeFunction joins their outputs. The numbers are here because ASL substitutions cannot be numbers."""
 
     count: int = Field(ge=2)
     prefix: str = Field(description="the shards' outputs: a key prefix in the output bucket, outside output/")
     max_concurrency: int = Field(ge=1)
     tolerated_failure_percentage: int = Field(ge=0, le=100)
-    items: list[Shard] | None = None
-    manifest: S3Location | None = None
+    manifest: S3Location | None = Field(default=None, description="the shards, which the distributed Map reads")
+    items: list[Shard] | None = Field(
+        default=None,
+        description="read, never written: the shards of a plan made before every fan-out used a manifest (an "
+        "execution started before the deploy merges after it)",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         if (self.items is None) == (self.manifest is None):
-            raise ValueError("a shard plan has either items or a manifest")
+            raise ValueError("a shard plan has either a manifest or (made before the deploy) items")
         return self
 
 

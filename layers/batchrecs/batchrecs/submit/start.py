@@ -217,7 +217,7 @@ def fan_out(
     sharder: Splitter | None, paths: Paths, bucket: str, stack: StackSettings, ports: SubmitPorts
 ) -> ShardPlan | None:
     """The fan-out of a self-hosted job over SmallJobMaxRecords, from the cuts validation found; the shard list
-    goes to an S3 manifest beside the snapshot when it is too long for the execution input. None when the job
+    goes to an S3 manifest beside the snapshot, which the state machine's distributed Map reads. None when the job
     fits one shard: one ScoreFunction runs it."""
     if sharder is None:  # routing allows the fan-out only where validation looked for cuts
         raise AssertionError("a self-hosted job over SmallJobMaxRecords without shard cuts")
@@ -226,7 +226,6 @@ def fan_out(
     name = paths.jobs[0].name
     manifest = S3Location(bucket=bucket, key=shard_manifest_key(paths.snapshot_key, name))
     plan, shards = plan_shards(sharder.pieces, job_name=name, manifest=manifest, stack=stack)
-    if plan.manifest is not None:
-        ports.files.put_json(bucket, manifest.key, [shard.to_wire() for shard in shards])
-    logger.info("job fanned out", extra={"shards": plan.count, "manifest": plan.manifest is not None})
+    ports.files.put_json(bucket, manifest.key, [shard.to_wire() for shard in shards])
+    logger.info("job fanned out", extra={"shards": plan.count, "manifest": manifest.key})
     return plan
