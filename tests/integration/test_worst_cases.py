@@ -36,7 +36,8 @@ from batchrecs.execution import (
     polling_schedule,
 )
 from batchrecs.kinds import JobKind
-from batchrecs.plan import Paths, Route, plan_jobs
+from batchrecs.paths import Paths
+from batchrecs.plan import Route, plan_jobs
 from batchrecs.ports import CreatedJob
 from batchrecs.settings import JobSettings
 from batchrecs.split import Piece
@@ -122,7 +123,7 @@ def test_a_drop_at_the_250_job_cap_all_timed_out_ends_in_one_bounded_drop_comple
             Piece(index=i, count=125, start=(i - 1) * 100, end=i * 100, first_line=i, last_line=i, records=1)
             for i in range(1, 126)
         ]
-        paths = Paths.of(stack.name("InputBucket"), key, "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", each, settings, pieces)
+        paths = Paths.of(stack.name("InputBucket"), key, "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", each, pieces)
         source = InputFile(bucket=stack.name("InputBucket"), key=key, version_id="v" * 32, records=125)
         routes = [Route(Backend.PERSONALIZE)] * len(paths.jobs)
         planned = plan_jobs(source, JobKind.USERS, paths, routes, settings, datetime.now(UTC), {})

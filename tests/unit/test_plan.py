@@ -11,7 +11,8 @@ from batchrecs.errors import SettingsError
 from batchrecs.events import INLINE_ENTRIES, Backend, InputFile, Snapshot
 from batchrecs.fit import fit_problems
 from batchrecs.kinds import BackendChoice, JobKind
-from batchrecs.plan import Paths, Route, plan_folder_job, plan_jobs, route, self_hosted_reasons
+from batchrecs.paths import FolderPaths, Paths
+from batchrecs.plan import Route, plan_folder_job, plan_jobs, route, self_hosted_reasons
 from batchrecs.scoring import ModelLocation
 from batchrecs.settings import JobSettings
 from batchrecs.split import Piece
@@ -30,10 +31,10 @@ SOURCE = InputFile(
 
 
 def test_one_version_names_the_job_after_the_drop_and_several_side_by_side() -> None:
-    one = Paths.of("in", "input/u.jsonl", "v1", [JobSettings(solution_version_arn=SV)], STACK)
+    one = Paths.of("in", "input/u.jsonl", "v1", [JobSettings(solution_version_arn=SV)])
     assert one.names == (one.drop_id,) and one.longest_output_key == f"output/{one.drop_id}/u.jsonl.out"
     assert one.snapshot_key == f"snapshots/{one.drop_id}/u.jsonl"
-    two = Paths.of("in", "input/u.jsonl", "v1", [JobSettings(solution_version_arn=a) for a in (SV, SV2)], STACK)
+    two = Paths.of("in", "input/u.jsonl", "v1", [JobSettings(solution_version_arn=a) for a in (SV, SV2)])
     assert two.drop_id == one.drop_id and len(set(two.names)) == 2
     assert all(
         job.output_key.startswith(f"output/{two.drop_id}/{job.name}/") and job.input_key == one.snapshot_key
@@ -46,7 +47,7 @@ def test_a_split_input_makes_a_job_per_part_and_version_each_reading_its_part() 
         Piece(index=n, count=3, start=10 * (n - 1), end=10 * n, first_line=n, last_line=n, records=1) for n in (1, 2, 3)
     ]
     each = [JobSettings(solution_version_arn=a) for a in (SV, SV2)]
-    paths = Paths.of("in", "input/u.jsonl", "v1", each, STACK, pieces)
+    paths = Paths.of("in", "input/u.jsonl", "v1", each, pieces)
     assert len(set(paths.names)) == 6 and paths.drop_id not in paths.names
     assert [job.input_key for job in paths.parts] == [
         f"snapshots/{paths.drop_id}/u.part-00{n}.jsonl" for n in (1, 2, 3)
@@ -61,7 +62,7 @@ def test_a_split_input_makes_a_job_per_part_and_version_each_reading_its_part() 
     assert third.split is not None and (third.split.index, third.split.count, third.split.first_line) == (3, 3, 3)
     assert third.input.records == 1 and third.input.snapshot is not None
     assert (third.input.snapshot.key, third.input.snapshot.version_id) == (paths.parts[2].input_key, "copy-3")
-    assert Paths.of("in", "input/u.jsonl", "v1", each, STACK, pieces[:1]).jobs[0].piece is None  # one part: whole
+    assert Paths.of("in", "input/u.jsonl", "v1", each, pieces[:1]).jobs[0].piece is None  # one part: whole
 
 
 def test_the_scorer_runs_what_it_can_honour_and_nothing_else() -> None:
@@ -78,7 +79,7 @@ def test_the_scorer_runs_what_it_can_honour_and_nothing_else() -> None:
 
 def test_each_job_asks_its_backend_to_read_the_snapshot() -> None:
     each = [JobSettings(solution_version_arn=SV, num_results=7), JobSettings(solution_version_arn=SV2)]
-    paths = Paths.of("in", "input/u.jsonl", "v1", each, STACK)
+    paths = Paths.of("in", "input/u.jsonl", "v1", each)
     routes = [Route(Backend.SELF_HOSTED, MODEL), Route(Backend.PERSONALIZE)]
     copies = {paths.snapshot_key: "s1"}
     scored, created = plan_jobs(SOURCE, JobKind.USERS, paths, routes, STACK, datetime.now(UTC), copies)
@@ -105,7 +106,7 @@ def _drop_of_250(file_name: str) -> list[Any]:
         Piece(index=i, count=125, start=(i - 1) * 100, end=i * 100, first_line=i, last_line=i, records=1)
         for i in range(1, 126)
     ]
-    paths = Paths.of(stack.input_bucket, key, "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", each, stack, pieces)
+    paths = Paths.of(stack.input_bucket, key, "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", each, pieces)
     source = InputFile(bucket=stack.input_bucket, key=key, version_id="v" * 32, records=125)
     routes = [Route(Backend.PERSONALIZE)] * len(paths.jobs)
     return plan_jobs(source, JobKind.USERS, paths, routes, stack, datetime.now(UTC), {})
@@ -139,10 +140,30 @@ def test_a_folder_of_1000_files_is_bounded_in_its_execution_and_events() -> None
     settings = JobSettings.merge_each(
         {}, {"solution-version-arn": "arn:aws:personalize:us-east-1:123456789012:solution/s/1"}
     )[0]
-    job = plan_folder_job(marker, parts, JobKind.USERS, "br-export", settings, stack, datetime.now(UTC))
+    paths = FolderPaths.of(bucket, marker.key, "v1", 1)
+    job = plan_folder_job(marker, parts, JobKind.USERS, paths, paths.jobs[0], settings, stack, datetime.now(UTC))
     assert job.detail.parts is not None and len(job.detail.parts) == INLINE_ENTRIES and job.detail.part_count == 1000
     assert len(job.detail.output.files) == INLINE_ENTRIES and job.detail.output.file_count == 1000
     assert job.manifest is not None and len(job.manifest.parts) == len(job.manifest.files) == 1000
-    assert job.detail.manifest == f"s3://{stack.output_bucket}/manifests/br-export/br-export.json"
+    drop = paths.drop_id
+    assert job.detail.manifest == f"s3://{stack.output_bucket}/manifests/{drop}/{drop}.json"
     assert fit_problems([job]) == []
     assert len(job.detail.model_dump_json(by_alias=True)) < 16 * 1024
+
+
+def test_a_folder_drop_names_its_one_job_after_itself_and_several_job_nnn_each_with_its_own_keys() -> None:
+    piece = Piece(index=2, count=3, start=10, end=20, first_line=5, last_line=9, records=5)
+    one = FolderPaths.of("in", "input/export/_SUCCESS", "v1", 1)
+    (job,) = one.jobs
+    assert one.drop_id.startswith("br-") and "export" in one.drop_id and one.names == [one.drop_id]
+    assert (job.snapshots, job.folder) == (f"snapshots/{one.drop_id}/", f"output/{one.drop_id}/")
+    assert job.input_key("input/export/a/users.jsonl") == f"snapshots/{one.drop_id}/users.jsonl"
+    assert job.output_key("input/export/users.jsonl", piece) == f"output/{one.drop_id}/users.part-002.jsonl.out"
+    three = FolderPaths.of("in", "input/export/_SUCCESS", "v1", 3)
+    assert three.drop_id == one.drop_id and len(set(three.names)) == 3
+    for n, job in enumerate(three.jobs, start=1):
+        assert job.name.startswith(one.drop_id[: len("br-")]) and f"job-{n:03d}" in job.name
+        assert job.snapshots == f"snapshots/{one.drop_id}/job-{n:03d}/"
+        assert job.folder == f"output/{one.drop_id}/{job.name}/"
+    # Another version of the marker is another drop
+    assert FolderPaths.of("in", "input/export/_SUCCESS", "v2", 1).drop_id != one.drop_id

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import replace
+from itertools import pairwise
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -536,7 +537,7 @@ def test_a_self_hosted_job_over_small_job_max_records_is_fanned_out_in_byte_rang
     assert [shard.records for shard in shards] == [1_000, 1_000, 1_000, 500]
     # Contiguous ranges, each starting at a line's start, that together are the file byte for byte
     assert shards[0].start == 0 and shards[-1].end == len(body)
-    assert all(a.end == b.start for a, b in zip(shards, shards[1:], strict=False))
+    assert all(a.end == b.start for a, b in pairwise(shards))
     assert all(body[shard.start - 1 : shard.start] == b"\n" for shard in shards[1:])
     lines = body.split(b"\n")
     for shard in shards:

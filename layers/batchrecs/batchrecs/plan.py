@@ -1,9 +1,9 @@
-"""What a validated drop becomes, decided without I/O: its names and keys, each job's backend, and each job's
-request (CreateBatchInferenceJob's, or ScoreFunction's). batchrecs.submit reads the world and carries the plan out."""
+"""What a validated drop becomes, decided without I/O: each job's backend, the detail its events carry, and its
+request (CreateBatchInferenceJob's, or ScoreFunction's), over the names and keys ``batchrecs.paths`` derives.
+batchrecs.submit reads the world and carries the plan out."""
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,11 +27,10 @@ from batchrecs.execution import (
     Polling,
 )
 from batchrecs.kinds import BackendChoice, JobKind, JobMode
-from batchrecs.layout import manifest_key, output_folder, output_key, snapshot_folder
-from batchrecs.naming import job_name
+from batchrecs.layout import manifest_key, output_key
+from batchrecs.paths import FolderJobPaths, FolderPaths, Paths
 from batchrecs.scoring import ModelLocation, ScoreRequest, ShardPlan
 from batchrecs.settings import JobSettings
-from batchrecs.split import Piece
 from batchrecs.stack_settings import StackSettings
 
 MAX_DROP_JOBS = 250
@@ -42,93 +41,6 @@ Drop Completed carries the first 10 and names a manifest of all; the drop's ledg
 
 def too_many_jobs(paths: Paths) -> bool:
     return len(paths.jobs) > MAX_DROP_JOBS
-
-
-@dataclass(frozen=True)
-class JobPaths:
-    """One job's names and keys."""
-
-    name: str
-    folder: str
-    """Its output prefix (a key, ending in /)."""
-    output_key: str
-    input_key: str
-    """What it reads: the drop's snapshot, or its part of the split input (beside where the snapshot would be)."""
-    settings: JobSettings
-    piece: Piece | None = None
-
-
-@dataclass(frozen=True)
-class Paths:
-    """Every name and key a drop's jobs use, derived once from the dropped version (its ``version_token``).
-
-    One job per solution version and part: a drop that makes one job has the drop's name; one making several
-    (solution versions compared, or an input split into parts) has a name per job, and their outputs sit side by
-    side under output/<drop id>/. A split input's parts are named after it (``users.part-001.jsonl``) and written
-    beside the snapshot, under snapshots/<drop id>/, expiring with it."""
-
-    drop_id: str
-    snapshot_key: str
-    jobs: tuple[JobPaths, ...]
-
-    @classmethod
-    def of(
-        cls,
-        bucket: str,
-        key: str,
-        token: str,
-        each: list[JobSettings],
-        stack: StackSettings,
-        pieces: list[Piece] | None = None,
-    ) -> Paths:
-        drop_id = job_name(bucket, key, token)
-        file = posixpath.basename(key)
-        snapshots = snapshot_folder(drop_id)
-        split = pieces if pieces and len(pieces) > 1 else [None]
-        many = len(each) * len(split) > 1
-        jobs = []
-        for settings in each:
-            for piece in split:
-                variants = [settings.solution_version_arn if len(each) > 1 else "", part_label(piece)]
-                variant = "/".join(v for v in variants if v)
-                name = job_name(bucket, key, token, variant) if many else drop_id
-                folder = output_folder(drop_id, name, alone=not many)
-                input_file = part_name(file, piece) if piece else file
-                jobs.append(
-                    JobPaths(
-                        name=name,
-                        folder=folder,
-                        output_key=output_key(folder, input_file),
-                        input_key=f"{snapshots}{input_file}",
-                        settings=settings,
-                        piece=piece,
-                    )
-                )
-        return cls(drop_id=drop_id, snapshot_key=f"{snapshots}{file}", jobs=tuple(jobs))
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(job.name for job in self.jobs)
-
-    @property
-    def longest_output_key(self) -> str:
-        return max((job.output_key for job in self.jobs), key=len)
-
-    @property
-    def parts(self) -> list[JobPaths]:
-        """The jobs of the first solution version: one per part, each with the input key its part is copied to."""
-        first = self.jobs[0].settings
-        return [job for job in self.jobs if job.settings is first]
-
-
-def part_label(piece: Piece | None) -> str:
-    return f"part-{piece.index:0{max(3, len(str(piece.count)))}d}" if piece else ""
-
-
-def part_name(file: str, piece: Piece) -> str:
-    """A part's file name: ``users.part-001.jsonl`` (its output, ``users.part-001.jsonl.out``)."""
-    stem, extension = posixpath.splitext(file)
-    return f"{stem}.{part_label(piece)}{extension}"
 
 
 def self_hosted_reasons(
@@ -252,20 +164,17 @@ def plan_folder_job(
     marker: InputFile,
     parts: list[InputFile],
     kind: JobKind,
-    name: str,
+    paths: FolderPaths,
+    job: FolderJobPaths,
     settings: JobSettings,
     stack: StackSettings,
     submitted_at: datetime,
-    *,
-    drop_id: str | None = None,
-    drop_jobs: int = 1,
 ) -> PlannedJob:
-    """One Personalize job over files of a folder: it reads their snapshots' folder, and writes one
-    ``<base name>.out`` per file under its output prefix (Personalize drops the input's folder part). A folder
-    over one job's limits runs as ``drop_jobs`` of these, side by side under output/<drop id>/."""
-    drop_id = drop_id or name
-    folder = output_folder(drop_id, name, alone=drop_jobs == 1)
-    output = f"s3://{stack.output_bucket}/{folder}"
+    """One Personalize job (``job``, of the folder drop ``paths``) over files of a folder: it reads their
+    snapshots' folder, and writes one ``<base name>.out`` per file under its output prefix (Personalize drops the
+    input's folder part)."""
+    name, drop_id = job.name, paths.drop_id
+    output = f"s3://{stack.output_bucket}/{job.folder}"
     files = [output_key(output, p.snapshot.key if p.snapshot else p.key) for p in parts]
     manifest = JobManifest(job_name=name, parts=parts, files=files)
     detail = JobDetail(
@@ -279,7 +188,7 @@ def plan_folder_job(
         parts=parts[:INLINE_ENTRIES],
         part_count=len(parts),
         manifest=f"s3://{stack.output_bucket}/{manifest_key(drop_id, name)}",
-        drop_jobs=drop_jobs,
+        drop_jobs=len(paths.jobs),
         output=JobOutput(path=output, files=files[:INLINE_ENTRIES], file_count=len(files)),
         settings=settings,
         submitted_at=submitted_at,

@@ -16,7 +16,8 @@ from batchrecs.fit import fit_problems
 from batchrecs.kinds import BackendChoice, JobKind, JobMode
 from batchrecs.naming import key_problems
 from batchrecs.observability import Metric, count, logger
-from batchrecs.plan import MAX_DROP_JOBS, Paths, Route, plan_jobs, too_many_jobs
+from batchrecs.paths import Paths
+from batchrecs.plan import MAX_DROP_JOBS, Route, plan_jobs, too_many_jobs
 from batchrecs.ports import ObjectHead, SubmitPorts
 from batchrecs.scoring import ModelLocation
 from batchrecs.settings import JobSettings
@@ -67,7 +68,7 @@ def read_drop(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Read:
     head, version = read_version(drop, ports, "the file")
     submitted_at = datetime.now(UTC)
     each, kind = drop_settings(head, version, ports, stack)
-    paths = Paths.of(drop.bucket, drop.key, version.token, each, stack)
+    paths = Paths.of(drop.bucket, drop.key, version.token, each)
     logger.set_correlation_id(paths.drop_id)
     bad_key = key_problems(drop.key, paths.longest_output_key)
     if bad_key:
@@ -112,7 +113,7 @@ def split_paths(read: Read, checked: Checked, stack: StackSettings) -> Paths:
     if len(checked.pieces) < 2:
         return read.paths
     version = read.version
-    paths = Paths.of(version.bucket, version.key, version.token, read.each, stack, checked.pieces)
+    paths = Paths.of(version.bucket, version.key, version.token, read.each, checked.pieces)
     problems = [("key", message) for message in key_problems(version.key, paths.longest_output_key)]
     if too_many_jobs(paths):
         message = f"{len(paths.jobs):,} jobs ({len(checked.pieces):,} parts); one drop makes at most {MAX_DROP_JOBS:,}"

@@ -16,10 +16,10 @@ from batchrecs.execution import FolderSettle, FolderSettleRun, PartWatch, PartWa
 from batchrecs.fit import fit_problems
 from batchrecs.folders import FolderPiece, group_jobs, shared_base_names
 from batchrecs.kinds import JobKind, JobMode
-from batchrecs.layout import output_folder, output_key, snapshot_folder
-from batchrecs.naming import job_name, key_problems
+from batchrecs.naming import key_problems
 from batchrecs.observability import Metric, count, logger
-from batchrecs.plan import MAX_DROP_JOBS, PlannedJob, part_name, plan_folder_job, route
+from batchrecs.paths import FolderJobPaths, FolderPaths, folder_drop_id
+from batchrecs.plan import MAX_DROP_JOBS, PlannedJob, plan_folder_job, route
 from batchrecs.ports import SubmitPorts
 from batchrecs.settings import JobSettings
 from batchrecs.split import splitter_for
@@ -45,12 +45,9 @@ class Folder:
     def path(self) -> str:
         return posixpath.dirname(self.version.key) + "/"
 
-    def job_names(self, groups: int) -> list[str]:
-        """The drop's own name for one job; ``job-NNN`` variants of it for several."""
-        if groups == 1:
-            return [self.drop_id]
-        folder = self.path.rstrip("/")
-        return [job_name(self.version.bucket, folder, self.version.token, f"job-{n:03d}") for n in range(1, groups + 1)]
+    def paths(self, groups: int) -> FolderPaths:
+        """The names and keys of its jobs, one per group of its files."""
+        return FolderPaths.of(self.version.bucket, self.version.key, self.version.token, groups)
 
 
 def settle_folder(
@@ -95,8 +92,8 @@ def submit_folder(
     # A segment recipe's query limit is per file; a job's records are bounded by Personalize's 50 million.
     job_records = MAX_RECORDS if kind.is_segment else folder.limits.max_records
     groups = group_jobs(pieces, max_bytes=max_bytes(folder, stack), max_records=job_records)
-    names = folder.job_names(len(groups))
-    problems = grouped_problems(folder.drop_id, groups, names)
+    paths = folder.paths(len(groups))
+    problems = grouped_problems(groups, paths)
     try:
         route(folder.settings, ["folder drops run in Personalize"], None)  # refuses what only the scorer could honour
     except SettingsError as error:
@@ -106,7 +103,7 @@ def submit_folder(
     if len(groups) > 1:
         logger.info("folder split", extra={"jobs": len(groups), "files": len(keys), "records": records})
         count(Metric.INPUTS_SPLIT)
-    planned = plan_folder(folder, groups, names, kind, ports, stack)
+    planned = plan_folder(folder, groups, paths, kind, ports, stack)
     too_large = fit_problems(planned)
     if too_large:  # before any job is created: one that cannot be watched must never start
         raise DropRejected(too_large, version_id=folder.version.version_id, records=records, kind=kind)
@@ -115,14 +112,14 @@ def submit_folder(
     except FirstJobRefused as refused:  # no job of the folder started
         problems = [("personalize", str(refused))]
         raise DropRejected(problems, version_id=folder.version.version_id, records=records, kind=kind) from None
-    return started[0].model_copy(update={"drop_id": folder.drop_id, "jobs": names})
+    return started[0].model_copy(update={"drop_id": paths.drop_id, "jobs": paths.names})
 
 
 def read_folder(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Folder:
     head, version = read_version(drop, ports, "the marker")
     submitted_at = datetime.now(UTC)
     each, kind = drop_settings(head, version, ports, stack, one_version=True)
-    drop_id = job_name(drop.bucket, posixpath.dirname(drop.key), version.token)
+    drop_id = folder_drop_id(drop.bucket, drop.key, version.token)
     logger.set_correlation_id(drop_id)
     limits = Limits.for_mode(
         themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list, kind=kind
@@ -179,44 +176,30 @@ def validate_files(
 def plan_folder(
     folder: Folder,
     groups: list[list[FolderPiece]],
-    names: list[str],
+    paths: FolderPaths,
     kind: JobKind,
     ports: SubmitPorts,
     stack: StackSettings,
 ) -> list[PlannedJob]:
-    """Each group's files snapshotted under its own folder, and its job planned."""
+    """Each group's files snapshotted under its job's own folder, and its job planned."""
     version, planned = folder.version, []
-    for number, (group, name) in enumerate(zip(groups, names, strict=True), start=1):
-        snapshots = snapshot_folder(folder.drop_id, number if len(groups) > 1 else None)
-        inputs = [folder_snapshot(version.bucket, piece, snapshots, ports) for piece in group]
+    for group, job in zip(groups, paths.jobs, strict=True):
+        inputs = [folder_snapshot(version.bucket, piece, job, ports) for piece in group]
         marker = InputFile(
             bucket=version.bucket,
             key=version.key,
             version_id=version.version_id,
             records=sum(piece.records for piece in group),
-            snapshot=Snapshot(bucket=version.bucket, key=snapshots),
+            snapshot=Snapshot(bucket=version.bucket, key=job.snapshots),
         )
-        planned.append(
-            plan_folder_job(
-                marker,
-                inputs,
-                kind,
-                name,
-                folder.settings,
-                stack,
-                folder.submitted_at,
-                drop_id=folder.drop_id,
-                drop_jobs=len(groups),
-            )
-        )
+        planned.append(plan_folder_job(marker, inputs, kind, paths, job, folder.settings, stack, folder.submitted_at))
     return planned
 
 
-def folder_snapshot(bucket: str, piece: FolderPiece, snapshots: str, ports: SubmitPorts) -> InputFile:
+def folder_snapshot(bucket: str, piece: FolderPiece, job: FolderJobPaths, ports: SubmitPorts) -> InputFile:
     """The copy a folder job reads of one of its files, or of one part of a file over one job's limits."""
-    base = posixpath.basename(piece.key)
     cut = piece.piece
-    target = snapshots + (base if cut is None else part_name(base, cut))
+    target = job.input_key(piece.key, cut)
     copied = (
         ports.files.snapshot(bucket, piece.key, piece.version_id, target)
         if cut is None
@@ -231,16 +214,14 @@ def folder_snapshot(bucket: str, piece: FolderPiece, snapshots: str, ports: Subm
     )
 
 
-def grouped_problems(drop_id: str, groups: list[list[FolderPiece]], names: list[str]) -> list[tuple[str, str]]:
+def grouped_problems(groups: list[list[FolderPiece]], paths: FolderPaths) -> list[tuple[str, str]]:
     """What stops a folder's jobs, once grouped: more than one drop may make, or an output key S3 cannot hold."""
     if len(groups) > MAX_DROP_JOBS:
         return [("size", f"{len(groups):,} jobs; one drop makes at most {MAX_DROP_JOBS:,}: split the folder")]
     problems = []
-    for group, name in zip(groups, names, strict=True):
-        output = output_folder(drop_id, name, alone=len(groups) == 1)
+    for group, job in zip(groups, paths.jobs, strict=True):
         for piece in group:
-            base = posixpath.basename(piece.key)
-            out = output_key(output, base if piece.piece is None else part_name(base, piece.piece))
+            out = job.output_key(piece.key, piece.piece)
             problems += [("key", f"{piece.key}: {message}") for message in key_problems(piece.key, out)]
     return problems
 

@@ -21,7 +21,8 @@ from batchrecs.kinds import JobKind, JobMode
 from batchrecs.layout import shard_manifest_key
 from batchrecs.naming import split_uri
 from batchrecs.observability import Metric, by_backend, count, logger
-from batchrecs.plan import Paths, PlannedJob, Route, route, self_hosted_reasons
+from batchrecs.paths import Paths
+from batchrecs.plan import PlannedJob, Route, route, self_hosted_reasons
 from batchrecs.ports import ObjectHead, SubmitPorts
 from batchrecs.scoring import ModelLocation, S3Location, ShardPlan
 from batchrecs.settings import JobSettings
