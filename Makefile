@@ -68,14 +68,14 @@ lint: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m batchrecs_local.rehearsal template.yaml
-	$(CHECKOV)/bin/checkov --config-file .checkov.yaml --file template.yaml --framework cloudformation --compact --quiet --skip-download
+	$(CHECKOV)/bin/checkov --config-file .checkov.yaml --file template.yaml --file schemas/registry.yaml --framework cloudformation --compact --quiet --skip-download
 	$(BIN)/sam validate --lint
 	node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 
 build: $(STAMP)
 	PYTHON=$(abspath $(BIN)/python) $(BIN)/sam build --cached --parallel
 
-## docs: regenerate docs/events.md, docs/schemas/ and the template's schema block from batchrecs.events
+## docs: regenerate docs/events.md, docs/schemas/ and the schemas' nested stack (schemas/registry.yaml) from batchrecs.events
 docs: $(STAMP)
 	$(BIN)/python -m batchrecs_local.docgen
 

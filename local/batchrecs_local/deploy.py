@@ -164,6 +164,7 @@ NOT_NEEDED_LOCALLY = {
     "AWS::Lambda::Permission": "enforced by batchrecs_local.iam from the template: S3's and EventBridge's invokes",
     "AWS::EventSchemas::Registry": "schemas are checked against the models in the contract tests",
     "AWS::EventSchemas::Schema": "schemas are checked against the models in the contract tests",
+    "AWS::CloudFormation::Stack": "the event schemas' nested stack (schemas/registry.yaml): the rehearsal checks it",
     "AWS::CloudWatch::Alarm": "no metrics locally",
     "AWS::CloudWatch::Dashboard": "no metrics locally",
     "AWS::SNS::Topic": "no alarms locally",

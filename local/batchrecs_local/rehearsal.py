@@ -6,7 +6,10 @@
 3. The dependency graph (Ref, GetAtt, Sub, DependsOn) must be acyclic, and every reference must name a resource,
    a parameter or a pseudo parameter; a reference to a resource that has a Condition must be guarded by that
    condition (the referring resource has it, or the reference sits in the true branch of Fn::If on it).
-4. The names a stack name makes: each resource the template names (buckets, the state machine, the bus, log groups)
+4. Each nested stack (a local application, as ``sam package`` uploads it): its template, read from this repository,
+   passes the same transform, cfn-lint and graph checks, and the parent passes it exactly the parameters it takes
+   (every one without a default, none it does not declare).
+5. The names a stack name makes: each resource the template names (buckets, the state machine, the bus, log groups)
    must be within its service's limits for every stack name samconfig.toml deploys (or ``--stack-name``); the input
    bucket, ``<stack>-input-<account>``, holds a stack name to 44 characters.
 
@@ -28,6 +31,7 @@ from typing import Any
 from samtranslator.model.exceptions import InvalidDocumentException
 
 from batchrecs_local.template import (
+    NESTED_TEMPLATE_URL,
     PSEUDO_PARAMETERS,
     TEMPLATE,
     Template,
@@ -115,6 +119,30 @@ def name_problems(path: Path, stack_name: str, region: str) -> list[str]:
     return problems
 
 
+def nested_problems(document: dict[str, Any], root: Path, region: str) -> list[str]:
+    """Problems of each nested stack whose template is in this repository (its TemplateURL the placeholder of a
+    local application's Location): its own template's, and the parameters the parent passes it."""
+    problems = []
+    for logical, resource in document.get("Resources", {}).items():
+        url = resource.get("Properties", {}).get("TemplateURL")
+        if resource["Type"] != "AWS::CloudFormation::Stack" or not str(url).startswith(NESTED_TEMPLATE_URL):
+            continue
+        path = root / str(url).removeprefix(NESTED_TEMPLATE_URL)
+        if not path.is_file():
+            problems.append(f"{logical}: its Location {path.relative_to(root)} is no file")
+            continue
+        child = read_source(path)
+        if "Transform" in child:
+            child = transform(child, region=region)
+        declared = child.get("Parameters", {})
+        passed = set(resource["Properties"].get("Parameters", {}))
+        required = {name for name, parameter in declared.items() if "Default" not in parameter}
+        problems += [f"{logical}: passes {name}, which {path.name} does not declare" for name in passed - set(declared)]
+        problems += [f"{logical}: does not pass {name}, which {path.name} requires" for name in required - passed]
+        problems += [f"{logical} ({path.name}): {p}" for p in graph_problems(child) + lint_problems(child, region)]
+    return problems
+
+
 def rehearse(path: Path = TEMPLATE, *, region: str = "us-east-1", stacks: list[str] | None = None) -> list[str]:
     """Every problem that would stop CloudFormation deploying ``path``; empty when it would deploy."""
     try:
@@ -122,6 +150,7 @@ def rehearse(path: Path = TEMPLATE, *, region: str = "us-east-1", stacks: list[s
     except InvalidDocumentException as error:
         return [f"SAM transform: {cause.message}" for cause in error.causes]
     problems = graph_problems(document) + lint_problems(document, region)
+    problems += nested_problems(document, path.parent, region)
     if problems:  # names are resolved in deploy order, which a broken graph does not have
         return problems
     return [p for stack in (stacks or stack_names()) for p in name_problems(path, stack, region)]
@@ -137,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"{args.template}: {problem}")
     if not problems:
-        print(f"{args.template}: the SAM transform, cfn-lint and the dependency graph found nothing to refuse")
+        checks = "the SAM transform, cfn-lint, the dependency graph and the nested stacks"
+        print(f"{args.template}: {checks} found nothing to refuse")
     return 1 if problems else 0
 
 

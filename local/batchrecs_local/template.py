@@ -2,9 +2,9 @@
 
 The local stack and the deploy rehearsal both read the transformed template, never the SAM resource types: what
 samtranslator makes of a function (its role, permissions, event invoke config, bucket notifications, rules) is
-what they deploy and check. Artefact URIs (CodeUri, ContentUri, DefinitionUri) become placeholder ``s3://`` URIs
-whose keys are the paths in this repository, as ``sam package`` would upload them; the local stack reads the code
-and the ASL back from those keys.
+what they deploy and check. Artefact URIs (CodeUri, ContentUri, DefinitionUri, a nested application's Location)
+become placeholder S3 URIs whose keys are the paths in this repository, as ``sam package`` would upload them; the
+local stack reads the code and the ASL back from those keys, and the rehearsal the nested templates.
 """
 
 from __future__ import annotations
@@ -34,7 +34,11 @@ ARTIFACT_FIELDS = {
     "AWS::Serverless::Function": "CodeUri",
     "AWS::Serverless::LayerVersion": "ContentUri",
     "AWS::Serverless::StateMachine": "DefinitionUri",
+    "AWS::Serverless::Application": "Location",
 }
+NESTED_TEMPLATE_URL = f"https://{ARTIFACTS}.s3.amazonaws.com/"
+"""A nested application's placeholder: CloudFormation takes a nested stack's TemplateURL as an https URL of S3, which
+``sam package`` makes of a local ``Location``."""
 PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition", "AWS::Region"}
 PSEUDO_PARAMETERS |= {"AWS::StackId", "AWS::StackName", "AWS::URLSuffix"}
 NO_VALUE = object()
@@ -69,8 +73,10 @@ def transform(source: dict[str, Any], *, region: str = "us-east-1") -> dict[str,
     for resource in fragment.get("Resources", {}).values():
         uri_field = ARTIFACT_FIELDS.get(resource.get("Type", ""))
         props = resource.get("Properties", {})
-        if uri_field and isinstance(props.get(uri_field), str) and not props[uri_field].startswith("s3://"):
-            props[uri_field] = f"s3://{ARTIFACTS}/{props[uri_field]}"
+        uri = props.get(uri_field) if uri_field else None
+        if isinstance(uri, str) and not uri.startswith(("s3://", "https://")):
+            nested = uri_field == "Location"
+            props[uri_field] = f"{NESTED_TEMPLATE_URL}{uri}" if nested else f"s3://{ARTIFACTS}/{uri}"
     # The transform asks boto3 for the region (for the partition) even when told it: give it the one we deploy to.
     with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": region}):
         transformed: dict[str, Any] = sam_transform(

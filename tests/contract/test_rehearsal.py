@@ -71,3 +71,30 @@ def test_the_command_exits_non_zero_on_a_refused_template(capsys: pytest.Capture
     assert main([str(TEMPLATES / "s3-trigger-cycle.yaml")]) == 1
     assert "circular dependency" in capsys.readouterr().out
     assert main([str(TEMPLATE)]) == 0
+
+
+def test_the_event_schemas_nested_stack_is_rehearsed_with_the_parameters_the_parent_passes(tmp_path: Path) -> None:
+    """template.yaml nests the generated schemas (schemas/registry.yaml) as a local application: the rehearsal
+    reads it from the repository and refuses a parameter mismatch, a broken child, or a missing file."""
+    registry = (TEMPLATE.parent / "schemas" / "registry.yaml").read_text()
+    (tmp_path / "schemas").mkdir()
+    copy = tmp_path / "template.yaml"
+    copy.write_text(TEMPLATE.read_text())
+    child = tmp_path / "schemas" / "registry.yaml"
+    # As it is: nothing to refuse (names checked for one stack, to keep it quick)
+    child.write_text(registry)
+    assert rehearse(copy, stacks=["batchrecs"]) == []
+    # A parameter the parent does not pass, one it passes that the child does not declare
+    renamed = registry.replace("  EventSource:\n    Type: String", "  Source:\n    Type: String")
+    child.write_text(renamed.replace("${EventSource}@", "${Source}@"))
+    assert sorted(rehearse(copy, stacks=["batchrecs"])) == [
+        "EventSchemas: does not pass Source, which registry.yaml requires",
+        "EventSchemas: passes EventSource, which registry.yaml does not declare",
+    ]
+    # A reference to nothing inside the child
+    child.write_text(registry.replace("RegistryName: !Ref RegistryName", "RegistryName: !Ref Registry", 1))
+    problems = rehearse(copy, stacks=["batchrecs"])
+    assert any(p.startswith("EventSchemas (registry.yaml): InputRejectedSchema: refers to Registry") for p in problems)
+    # No file where the Location points
+    child.unlink()
+    assert rehearse(copy, stacks=["batchrecs"]) == ["EventSchemas: its Location schemas/registry.yaml is no file"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+
 import pytest
 
 from batchrecs.environment import ENVIRONMENTS
@@ -55,8 +58,7 @@ def test_generated_docs_and_schemas_are_fresh() -> None:
     security = docgen.SECURITY_MD.read_text()
     assert iamdoc.render_security(security) == security, "docs/security.md's role tables are stale: run make docs"
     assert docgen.EVENTS_MD.read_text() == docgen.events_markdown(), "docs/events.md is stale: run make docs"
-    current = docgen.TEMPLATE.read_text()
-    assert docgen.render_template(current) == current, "template.yaml's schema block is stale: run make docs"
+    assert docgen.REGISTRY.read_text() == docgen.registry_template(), "schemas/registry.yaml is stale: run make docs"
     readme = docgen.README.read_text()
     assert docgen.render_readme(readme) == readme, "README.md's settings tables are stale: run make docs"
 
@@ -117,3 +119,19 @@ def test_every_parameter_is_in_exactly_one_parameter_group() -> None:
     groups = TEMPLATE.source["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     grouped = [name for group in groups for name in group["Parameters"]]
     assert sorted(grouped) == sorted(TEMPLATE.source["Parameters"]), "a parameter in no group, or in two"
+
+
+def test_every_deploy_acknowledges_the_capabilities_the_template_needs() -> None:
+    """CloudFormation refuses a stack with IAM roles without CAPABILITY_IAM, and one with a nested application
+    (the event schemas' stack) without CAPABILITY_AUTO_EXPAND: samconfig.toml and README's deploy pass both."""
+    types = {resource["Type"] for resource in TEMPLATE.source["Resources"].values()}
+    needed = {"CAPABILITY_IAM"} if "AWS::IAM::Role" in types or "AWS::Serverless::Function" in types else set()
+    needed |= {"CAPABILITY_AUTO_EXPAND"} if "AWS::Serverless::Application" in types else set()
+    assert needed == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    deploys = [s["deploy"]["parameters"] for s in config.values() if isinstance(s, dict) and "deploy" in s]
+    assert len(deploys) == 2
+    for parameters in deploys:
+        assert set(parameters["capabilities"].split()) >= needed
+    (command,) = re.findall(r"^sam build && sam deploy .*$", (ROOT / "README.md").read_text(), re.M)
+    assert set(command.split("--capabilities ", 1)[1].split()) >= needed
