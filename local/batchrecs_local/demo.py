@@ -14,8 +14,12 @@ DEMO_RECIPES = {
     "ranking": "arn:aws:personalize:::recipe/aws-personalized-ranking-v2",
     "item-affinity": "arn:aws:personalize:::recipe/aws-item-affinity",
     "item-attributes": "arn:aws:personalize:::recipe/aws-item-attribute-affinity",
+    "popularity": "arn:aws:personalize:::recipe/aws-popularity-count",
+    "semantic": "arn:aws:personalize:::recipe/aws-semantic-similarity",
 }
-"""The local stack's solution versions, one per kind, registered with the emulator (the last two make segments)."""
+"""The local stack's solution versions, one per kind, registered with the emulator (item-affinity and
+item-attributes make segments), and two of recipes with their own semantics (docs/personalize.md): Popularity-Count
+(users) and Semantic-Similarity (items, Personalize only)."""
 FAST_PARAMETERS = {
     "PollFirstWaitSeconds": "1",
     "PollIntervalSeconds": "1",

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -30,18 +30,18 @@ from moto.personalize.models import PersonalizeBackend
 from moto.personalize.responses import PersonalizeResponse
 from moto.s3.models import s3_backends
 
-from batchrecs.adapters.personalize import RECIPE_KINDS
 from batchrecs.kinds import JobKind
-from batchrecs.layout import latest_key, model_of, output_key
+from batchrecs.layout import check_key, latest_key, model_of, output_key
 from batchrecs.lines import is_blank, iter_lines
 from batchrecs.naming import split_uri
+from batchrecs.recipes import RECIPES, Answer, recipe_of
 from batchrecs.records import kind_of_line
 from batchrecs.settings import DEFAULT_NUM_RESULTS, THEME_REGIONS
 from batchrecs.validation import MAX_THEME_RECORDS
 from batchrecs_local import iam
 from scorer.interactions import Interactions
 from scorer.model import Model
-from scorer.personalize_format import error_line, segment_line, theme_line
+from scorer.personalize_format import error_line, missing_fields, segment_error_line, segment_line, theme_line
 from scorer.score import score_lines
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
@@ -64,6 +64,11 @@ class LimitExceededException(PersonalizeException):
         super().__init__("LimitExceededException", message)
 
 
+class ResourceInUseException(PersonalizeException):
+    def __init__(self, message: str) -> None:
+        super().__init__("ResourceInUseException", message)
+
+
 @dataclass
 class EmulatorSettings:
     """How the emulated service behaves. Tests shorten the clock and inject failures."""
@@ -78,6 +83,13 @@ class EmulatorSettings:
     """Input-path substring → failureReason: matching jobs end in CREATE FAILED with that reason."""
     solution_versions: dict[str, str] = field(default_factory=dict)
     """Solution version ARN → recipe ARN, for DescribeSolutionVersion. Unknown versions are not found."""
+    version_states: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Solution version ARN → (status, trainingMode), for DescribeSolutionVersion and ListSolutionVersions; a version
+    not here is ACTIVE, trained FULL. Versions were created in the order ``solution_versions`` lists them."""
+
+    def version_state(self, arn: str) -> tuple[str, str]:
+        return self.version_states.get(arn, ("ACTIVE", "FULL"))
+
     interactions: Path | None = None
     """The interactions CSV the emulated solution versions were "trained" on: the scorer trains on it."""
     hold: threading.Event | None = None
@@ -174,6 +186,7 @@ class BatchInferenceJob(BaseModel):
             if self.failure is None:
                 try:
                     (write_segments if self.segment else write_output)(self)
+                    write_check(self)
                 except Exception as error:  # the real service reports any input or output problem the same way
                     self.failure = f"Failed to process input: {error}"
             self.final_status = "CREATE FAILED" if self.failure else "ACTIVE"
@@ -228,6 +241,7 @@ def check_access(job: BatchInferenceJob, keys: list[str]) -> None:
     needs += [iam.Need("s3:GetObject", f"arn:aws:s3:::{in_bucket}/{key}", tls) for key in keys]
     needs += [iam.Need("s3:ListBucket", f"arn:aws:s3:::{out_bucket}", {**tls, "s3:prefix": out_prefix})]
     needs += [iam.Need("s3:PutObject", f"arn:aws:s3:::{out_bucket}/{output_key(out_prefix, key)}", tls) for key in keys]
+    needs.append(iam.Need("s3:PutObject", f"arn:aws:s3:::{out_bucket}/{check_key(out_prefix)}", tls))
     for need in needs:
         authorizer.check(principal, need)
 
@@ -274,6 +288,8 @@ def write_segments(job: BatchInferenceJob) -> None:
     popular = model.item_index(model.popular(1)[0]) if len(model.item_ids) else None
     keys = _input_keys(s3, in_bucket, prefix)
     check_access(job, keys)
+    recipe = recipe_of(job.settings.solution_versions.get(job.request.get("solutionVersionArn", ""), ""))
+    field = "itemAttributes" if recipe.kind is JobKind.ITEM_ATTRIBUTES else "itemId"
     for key in keys:
         found = s3.get_object(in_bucket, key)
         if found is None:
@@ -283,9 +299,20 @@ def write_segments(job: BatchInferenceJob) -> None:
             if is_blank(raw):
                 continue
             record = orjson.loads(raw)
+            if not isinstance(record, dict) or not {"itemId", "itemAttributes"} & record.keys():
+                lines.append(segment_error_line(record, missing_fields(field)))
+                continue
             index = model.item_index(record["itemId"]) if "itemId" in record else popular
             lines.append(segment_line(record, model.top_users(index, users) if index is not None else []))
         s3.put_object(out_bucket, output_key(out_prefix, key), b"".join(lines))
+
+
+def write_check(job: BatchInferenceJob) -> None:
+    """The ``_CHECK`` object real jobs (inference and segment) leave beside their outputs: written here empty, a
+    placeholder, since its content is not public (docs/personalize.md). Readers of outputs skip it."""
+    s3 = s3_backends[job.account_id]["aws"]
+    out_bucket, out_prefix = split_uri(job.output_path)
+    s3.put_object(out_bucket, check_key(out_prefix), b"")
 
 
 def _input_keys(s3: Any, bucket: str, path: str) -> list[str]:
@@ -348,9 +375,13 @@ def theme_lines(model: Model, lines: list[bytes], num_results: int) -> Iterator[
 
 
 def _kind(settings: EmulatorSettings, solution_version_arn: str, lines: list[bytes]) -> str:
-    """The kind the solution version's recipe reads, as the real service knows it; else the first record's."""
-    recipe = settings.solution_versions.get(solution_version_arn, "").rsplit("/", 1)[-1]
-    kind = RECIPE_KINDS.get(recipe) or (kind_of_line(lines[0]) if lines else None)
+    """How the solution version's recipe answers, as the real service knows it (``batchrecs.recipes``): the kind it
+    reads, or Popularity-Count's one popular list; else the first record's kind. Semantic-Similarity is answered as
+    related items from interactions: the emulator has no item text (docs/personalize.md)."""
+    recipe = recipe_of(settings.solution_versions.get(solution_version_arn, ""))
+    if recipe.answer is Answer.POPULAR:
+        return "popularity"
+    kind = recipe.kind or (kind_of_line(lines[0]) if lines else None)
     return (kind or JobKind.USERS).value
 
 
@@ -366,7 +397,7 @@ def _jobs(backend: PersonalizeBackend, *, segment: bool = False) -> dict[str, Ba
     return jobs
 
 
-SEGMENT_RECIPES = ("aws-item-affinity", "aws-item-attribute-affinity")
+SEGMENT_RECIPES = tuple(name for name, recipe in RECIPES.items() if recipe.kind and recipe.kind.is_segment)
 
 
 def create_batch_segment_job(backend: PersonalizeBackend, request: dict[str, Any], settings: EmulatorSettings) -> str:
@@ -392,8 +423,12 @@ def _create(backend: PersonalizeBackend, request: dict[str, Any], settings: Emul
         raise InvalidInputException(f"jobName {name!r} must match [a-zA-Z0-9][a-zA-Z0-9-_]* and be 1-63 characters")
     if settings.solution_versions and request.get("solutionVersionArn") not in settings.solution_versions:
         raise ResourceNotFoundException(request.get("solutionVersionArn", ""))
+    status, _ = settings.version_state(request.get("solutionVersionArn", ""))
+    if status != "ACTIVE":  # inferred: the documented error for a resource that is not ready
+        raise ResourceInUseException(f"solution version {request.get('solutionVersionArn')} is {status}, not ACTIVE")
     if request.get("batchInferenceJobMode") == "THEME_GENERATION":
         _check_themes(backend, request, settings)
+    _check_ranking_influence(request)
     jobs = _jobs(backend, segment=segment)
     what, quota = ("batch segment", settings.segment_quota) if segment else ("batch inference", settings.quota)
     if any(job.name == name for job in jobs.values()):
@@ -415,6 +450,43 @@ def _check_themes(backend: PersonalizeBackend, request: dict[str, Any], settings
         raise InvalidInputException("THEME_GENERATION needs a solution version of the Similar-Items recipe")
     if not request.get("themeGenerationConfig", {}).get("fieldsForThemeGeneration", {}).get("itemName"):
         raise InvalidInputException("THEME_GENERATION needs themeGenerationConfig.fieldsForThemeGeneration.itemName")
+
+
+def _check_ranking_influence(request: dict[str, Any]) -> None:
+    """What the service documents for rankingInfluence (botocore's RankingInfluence): POPULARITY and FRESHNESS
+    only, each weight from 0.0 to 1.0 (Semantic-Similarity's popularity and freshness factors)."""
+    influence = request.get("batchInferenceJobConfig", {}).get("rankingInfluence") or {}
+    for factor, weight in influence.items():
+        if factor not in ("POPULARITY", "FRESHNESS") or not 0.0 <= float(weight) <= 1.0:
+            raise InvalidInputException(f"rankingInfluence {factor}={weight}: POPULARITY or FRESHNESS, from 0.0 to 1.0")
+
+
+VERSIONS_CREATED = datetime(2026, 11, 1, tzinfo=UTC)
+"""When the emulated solution versions were trained: an hour apart, in the order they are registered."""
+
+
+def solution_versions(settings: EmulatorSettings, solution_arn: str) -> dict[str, Any]:
+    """ListSolutionVersions of one solution: every registered version under it, oldest first (the real order is not
+    documented, so callers must not rely on it); a solution with none is not found. One page: the emulated
+    solutions have far fewer than its 100."""
+    listed = [arn for arn in settings.solution_versions if arn.rsplit("/", 1)[0] == solution_arn]
+    if not listed:
+        raise ResourceNotFoundException(solution_arn)
+    summaries = []
+    for arn in listed:
+        status, mode = settings.version_state(arn)
+        created = VERSIONS_CREATED + timedelta(hours=list(settings.solution_versions).index(arn))
+        summaries.append(
+            {
+                "solutionVersionArn": arn,
+                "status": status,
+                "trainingMode": mode,
+                "trainingType": "AUTOMATIC" if mode == "AUTOTRAIN" else "MANUAL",
+                "creationDateTime": created.timestamp(),
+                "lastUpdatedDateTime": created.timestamp(),
+            }
+        )
+    return {"solutionVersions": summaries}
 
 
 def describe_batch_inference_job(backend: PersonalizeBackend, arn: str) -> BatchInferenceJob:
@@ -451,16 +523,12 @@ def installed(settings: EmulatorSettings) -> Iterator[None]:
         recipe = settings.solution_versions.get(arn)
         if recipe is None:
             raise ResourceNotFoundException(arn)
-        return json.dumps(
-            {
-                "solutionVersion": {
-                    "solutionVersionArn": arn,
-                    "solutionArn": arn.rsplit("/", 1)[0],
-                    "recipeArn": recipe,
-                    "status": "ACTIVE",
-                }
-            }
-        )
+        status, mode = settings.version_state(arn)
+        version = {"solutionVersionArn": arn, "solutionArn": arn.rsplit("/", 1)[0], "recipeArn": recipe}
+        return json.dumps({"solutionVersion": {**version, "status": status, "trainingMode": mode}})
+
+    def list_solution_versions(self: PersonalizeResponse) -> str:
+        return json.dumps(solution_versions(settings, json.loads(self.body).get("solutionArn", "")))
 
     def create_segments(self: PersonalizeResponse) -> str:
         arn = create_batch_segment_job(self.personalize_backend, json.loads(self.body), settings)
@@ -490,6 +558,7 @@ def installed(settings: EmulatorSettings) -> Iterator[None]:
         "describe_batch_inference_job": describe,
         "list_batch_inference_jobs": list_jobs,
         "describe_solution_version": describe_solution_version,
+        "list_solution_versions": list_solution_versions,
     }
     with contextlib.ExitStack() as patches:
         for name, operation in operations.items():

@@ -30,7 +30,8 @@ WHY: dict[str, str] = {
     "FindScorerModels": "the scorer model a small drop would run on (`models/<name>/latest.json`)",
     "CreateJobs": "CreateBatchInferenceJob/CreateBatchSegmentJob on the job (`br-*`), Describe to adopt a job a "
     "redelivery finds, TagResource for `tags` (the Service Authorization Reference checks it on the new job)",
-    "ReadModels": "DescribeSolutionVersion (the recipe decides the record kind), and the solution the create names",
+    "ReadModels": "DescribeSolutionVersion (its recipe decides kind and backend), and the solution the create names",
+    "ResolveSolutions": "ListSolutionVersions: a solution named resolves to a version (List actions take no resource)",
     "PassRoleToPersonalize": "the role Personalize reads input and writes output as, to Personalize only",
     "StartJobExecution": "the job's state machine execution; a folder's settling, a part's watch",
     "PublishEvents": "the job's events on the stack's bus",

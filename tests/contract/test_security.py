@@ -27,6 +27,8 @@ NO_RESOURCE_LEVEL = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    # Personalize's List actions take no resource-level permissions (batchrecs_local.iam maps them to "*").
+    "personalize:ListSolutionVersions",
 }
 
 

@@ -18,11 +18,12 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 
 from batchrecs.errors import JobRefused, ObjectGone, RecipeCannotBatch, UnusableSolutionVersion
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput
-from batchrecs.kinds import JobKind
 from batchrecs.lines import iter_lines, within_time
 from batchrecs.model import WireModel
 from batchrecs.ports import CreatedJob, FolderState, ObjectHead, Started
+from batchrecs.recipes import Recipe, recipe_of
 from batchrecs.scoring import ModelLocation
+from batchrecs.solutions import VersionSummary
 from batchrecs.split import Splitter
 from batchrecs.stack_settings import StackSettings
 
@@ -79,14 +80,19 @@ class FakeFiles:
 
 
 class FakePersonalize:
-    def __init__(self, recipe_kind: JobKind | None = None, *, cannot_batch: bool = False) -> None:
+    def __init__(self, recipe: str | None = None, *, cannot_batch: bool = False) -> None:
         self.requests: list[dict[str, Any]] = []
-        self.kind = recipe_kind
+        self.recipe_name = recipe
+        """The solution versions' recipe (``aws-sims``); None: DescribeSolutionVersion cannot answer now."""
         self.cannot_batch = cannot_batch
         self.refusal: str | None = None
         """An error code every create is refused with (InvalidInputException, …)."""
         self.missing = False
         """True: the solution version does not exist."""
+        self.listed: list[str] = []
+        """Every ListSolutionVersions call's solution ARN."""
+        self.solutions: dict[str, list[VersionSummary]] = {}
+        """Solution ARN → its versions, for ListSolutionVersions; a solution not here does not exist."""
 
     def create(self, create: CreateJobRequest | CreateSegmentJobRequest) -> CreatedJob:
         """Records each request as boto3 would receive it."""
@@ -102,12 +108,23 @@ class FakePersonalize:
             adopted=adopted,
         )
 
-    def recipe_kind(self, solution_version_arn: str) -> JobKind | None:
+    def solution_versions(self, solution_arn: str) -> list[VersionSummary]:
+        self.listed.append(solution_arn)
+        if solution_arn not in self.solutions:
+            raise UnusableSolutionVersion(f"solution {solution_arn} does not exist")
+        return self.solutions[solution_arn]
+
+    def recipe(self, solution_version_arn: str) -> Recipe | None:
         if self.missing:
             raise UnusableSolutionVersion(f"solution version {solution_version_arn} does not exist")
         if self.cannot_batch:
             raise RecipeCannotBatch("recipe aws-trending-now cannot run batch inference jobs")
-        return self.kind
+        if self.recipe_name is None:
+            return None
+        recipe = recipe_of(self.recipe_name)
+        if recipe.known and recipe.kind is None:  # as PersonalizeJobs does
+            raise RecipeCannotBatch(f"recipe {recipe.name} cannot run batch inference jobs")
+        return recipe
 
 
 class FakeExecutions:

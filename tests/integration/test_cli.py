@@ -78,6 +78,14 @@ def test_run_sends_a_small_file_self_hosted_and_a_filtered_file_to_personalize(
         e["detail"]["input"]["key"]: e["detail"]["backend"] for e in events if e["detail-type"] == "Job Succeeded"
     }
     assert finished == {"input/users.jsonl": "self-hosted", "input/users-filtered.jsonl": "personalize"}
+    # The Personalize job's folder also holds Personalize's _CHECK (the emulator writes one); run copies only the
+    # outputs its event names, so the copy holds .out files and nothing else
+    copied = sorted(path.name for path in (tmp_path / "out").rglob("*") if path.is_file())
+    assert copied == ["users-filtered.jsonl.out", "users.jsonl.out"]
+    (personalize,) = [
+        e for e in events if e["detail"]["backend"] == "personalize" and e["detail-type"] == "Job Succeeded"
+    ]
+    assert personalize["detail"]["backendReasons"] == ["filters (filter-arn) run only in Personalize"]
 
 
 def test_theme_generation_through_run_ends_with_theme_lines(
@@ -264,3 +272,18 @@ def test_run_fans_a_large_self_hosted_job_out_and_copies_its_one_output(
     lines = copied.read_bytes().splitlines()
     assert copied.name == "many.jsonl.out" and len(lines) == 5_000
     assert [json.loads(line)["input"]["userId"] for line in lines[:3]] == ["user-0001", "user-0002", "user-0003"]
+
+
+def test_run_answers_popularity_count_with_one_popular_list_and_no_scores(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from batchrecs_local.demo import solution_version_arn
+
+    popularity = f"solution-version-arn={solution_version_arn('popularity')}"
+    code = run_cli(tmp_path, sample / "users.jsonl", "--metadata", popularity, interactions=sample / "interactions.csv")
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0 and events[-1]["detail"]["backend"] == "self-hosted"
+    out = next((tmp_path / "out").rglob("*.out"))
+    outputs = [json.loads(line)["output"] for line in out.read_text().splitlines()]
+    assert len(outputs) > 1 and all(output == outputs[0] for output in outputs)  # the same list for every user
+    assert list(outputs[0]) == ["recommendedItems"] and len(outputs[0]["recommendedItems"]) == 25

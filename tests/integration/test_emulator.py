@@ -218,3 +218,9 @@ def test_themes_are_refused_outside_their_regions_and_fail_above_100_records(sam
         described = terminal(personalize, job)
         assert described["batchInferenceJob"]["status"] == "CREATE FAILED"
         assert "at most 100 records" in described["batchInferenceJob"]["failureReason"]
+
+
+def test_ranking_influence_outside_its_documented_range_is_refused(stack: LocalStack) -> None:
+    with pytest.raises(ClientError) as error:
+        create(stack, "job-influence", batchInferenceJobConfig={"rankingInfluence": {"POPULARITY": 1.5}})
+    assert code(error) == "InvalidInputException" and "POPULARITY=1.5" in str(error.value)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
+from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_version_arn
 from batchrecs_local.template import TEMPLATE, read_source
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
@@ -90,6 +90,13 @@ def fanned_out_drop(stack: LocalStack, tap: EventTap, sample: Path) -> str:
     return ended(stack, tap, stack.drop(users(*range(1, 2501)), "input/large.jsonl"))
 
 
+def solution_drop(stack: LocalStack, tap: EventTap, sample: Path) -> str:
+    """A drop naming a solution, not a version: SubmitFunction lists its versions (ListSolutionVersions)."""
+    solution = solution_version_arn("users").rsplit("/", 1)[0]
+    metadata = {"solution-version-arn": solution, "backend": "personalize"}
+    return ended(stack, tap, stack.drop(users(1, 2), "input/solution.jsonl", metadata))
+
+
 def rejected_drop(stack: LocalStack, tap: EventTap, sample: Path) -> str:
     """A bad file: its report goes under rejected/."""
     return ended(stack, tap, stack.drop(b'{"userId": 5}\n', "input/bad.jsonl"))
@@ -116,6 +123,7 @@ CASES: list[tuple[str, str, str | None, Flow, str]] = [
     ("SubmitFunctionRole", "FindScorerModels", None, self_hosted_drop, "Job Succeeded"),
     ("SubmitFunctionRole", "ReadModels", None, first_drop, "Job Succeeded"),
     ("SubmitFunctionRole", "PassRoleToPersonalize", None, first_drop, "Job Succeeded"),
+    ("SubmitFunctionRole", "ResolveSolutions", None, solution_drop, "Job Succeeded"),
     ("SubmitFunctionRole", "StartJobExecution", None, first_drop, "Job Succeeded"),
     ("SubmitFunctionRole", "PublishEvents", None, rejected_drop, "Input Rejected"),
     ("SubmitFunctionRole", "IdempotencyRecords", None, first_drop, "Job Succeeded"),

@@ -50,6 +50,14 @@ def test_each_kind_runs_to_job_succeeded_with_personalize_format_output(
         assert ("scores" in line["output"]) == (kind != "items")
     if kind == "ranking":
         assert all(sorted(line["output"]["recommendedItems"]) == sorted(line["input"]["itemList"]) for line in lines)
+    # Beside the output, the _CHECK object real jobs leave (empty here: its content is not public); the event
+    # names only the output, so readers never meet it
+    folder = output.rsplit("/", 1)[0] + "/"
+    listed = stack.client("s3").list_objects_v2(Bucket=stack.name("OutputBucket"), Prefix=folder.split("/", 3)[3])
+    assert sorted(item["Key"].rsplit("/", 1)[-1] for item in listed["Contents"]) == ["_CHECK", f"{path.name}.out"]
+    assert read_object(stack, folder + "_CHECK") == b""
+    # A Personalize job says why the scorer did not run it
+    assert detail.backend_reasons is not None and detail.backend_reasons[0].startswith("no scorer model 'default'")
 
 
 def test_malformed_line_seven_is_rejected_with_a_report_and_the_input_kept(stack: LocalStack, tap: EventTap) -> None:
@@ -162,3 +170,54 @@ def test_a_recipe_that_cannot_batch_is_rejected_before_any_job(stack: LocalStack
     (event,) = validated(tap.collect(terminal_count(1)))
     assert event["detail-type"] == "Input Rejected"
     assert "aws-trending-now cannot run batch inference jobs" in event["detail"]["errors"][0]["message"]
+
+
+def test_semantic_similarity_runs_in_personalize_with_its_ranking_influence_and_never_self_hosted(
+    stack: LocalStack, tap: EventTap, sample: Path
+) -> None:
+    semantic = {"solution-version-arn": solution_version_arn("semantic")}
+    items = (sample / "items.jsonl").read_bytes()
+    # Asked for the scorer: refused, naming the recipe and why
+    stack.drop(items, "input/semantic-forced.jsonl", {**semantic, "backend": "self-hosted"})
+    (event,) = validated(tap.collect(terminal_count(1)))
+    assert event["detail-type"] == "Input Rejected"
+    assert (
+        "recipe aws-semantic-similarity: Semantic-Similarity answers from embeddings"
+        in (event["detail"]["errors"][0]["message"])
+    )
+    # Left to choose: Personalize, with the ranking influence the recipe takes, and the reason in its events
+    stack.drop(items, "input/semantic.jsonl", {**semantic, "ranking-influence": '{"FRESHNESS": 0.3}'})
+    events = validated(tap.collect(terminal_count(1)))
+    done = JobSucceeded.model_validate(events[-1]["detail"])
+    assert done.backend.value == "personalize" and done.settings.ranking_influence is not None
+    assert done.backend_reasons is not None and done.backend_reasons[0].startswith("recipe aws-semantic-similarity")
+    job = stack.client("personalize").describe_batch_inference_job(batchInferenceJobArn=done.job_arn)
+    assert job["batchInferenceJob"]["batchInferenceJobConfig"]["rankingInfluence"] == {"FRESHNESS": 0.3}
+    (output,) = done.output.files
+    lines = [json.loads(line) for line in read_object(stack, output).splitlines()]
+    assert lines and all(list(line["output"]) == ["recommendedItems"] for line in lines)  # no scores
+
+
+def test_a_drop_naming_a_solution_runs_the_version_its_policy_picks(stack: LocalStack, tap: EventTap) -> None:
+    """A solution with three versions: ACTIVE FULL, a newer ACTIVE UPDATE, and a newest one still training. The
+    emulated ListSolutionVersions lists them; each policy runs its version, and the events name both."""
+    solution = solution_version_arn("users").rsplit("/", 1)[0].replace("batchrecs-local-users", "movies")
+    recipe = "arn:aws:personalize:::recipe/aws-user-personalization"
+    states = {"full": ("ACTIVE", "FULL"), "update": ("ACTIVE", "UPDATE"), "training": ("CREATE PENDING", "AUTOTRAIN")}
+    for name, state in states.items():
+        stack.settings.solution_versions[f"{solution}/{name}"] = recipe
+        stack.settings.version_states[f"{solution}/{name}"] = state
+    body = b'{"userId": "user-0001"}\n'
+    for policy, runs in (("full-or-autotrain", "full"), ("any", "update")):
+        metadata = {"solution-version-arn": solution, "solution-version-policy": policy}
+        stack.drop(body, f"input/solution-{policy}.jsonl", metadata)
+        events = validated(tap.collect(terminal_count(1)))
+        done = JobSucceeded.model_validate(events[-1]["detail"])
+        assert (done.solution_arn, done.settings.solution_version_arn) == (solution, f"{solution}/{runs}")
+        job = stack.client("personalize").describe_batch_inference_job(batchInferenceJobArn=done.job_arn)
+        assert job["batchInferenceJob"]["solutionVersionArn"] == f"{solution}/{runs}"
+    # A version still training cannot run a job (the emulator refuses it as the service would)
+    training = {"solution-version-arn": f"{solution}/training"}
+    stack.drop(body, "input/solution-training.jsonl", training)
+    (event,) = validated(tap.collect(terminal_count(1)))
+    assert event["detail-type"] == "Input Rejected" and "CREATE PENDING, not ACTIVE" in str(event["detail"]["errors"])

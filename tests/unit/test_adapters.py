@@ -24,6 +24,7 @@ from batchrecs.events import InputFile, InputRejected
 from batchrecs.execution import CreateJobRequest
 from batchrecs.kinds import JobKind
 from batchrecs.naming import split_uri
+from batchrecs.recipes import RECIPES
 from batchrecs.settings import JobSettings
 from batchrecs.validation import Problem
 
@@ -137,7 +138,8 @@ def test_recipe_kind(recipe: str, kind: JobKind | None) -> None:
         stub.add_response(
             "describe_solution_version", {"solutionVersion": {"recipeArn": f"arn:aws:personalize:::recipe/{recipe}"}}
         )
-        assert PersonalizeJobs(personalize).recipe_kind(SV) is kind
+        found = PersonalizeJobs(personalize).recipe(SV)
+        assert found is not None and (found.name, found.kind, found.known) == (recipe, kind, kind is not None)
 
 
 def test_recipe_that_cannot_batch_raises() -> None:
@@ -148,14 +150,14 @@ def test_recipe_that_cannot_batch_raises() -> None:
             {"solutionVersion": {"recipeArn": "arn:aws:personalize:::recipe/aws-trending-now"}},
         )
         with pytest.raises(RecipeCannotBatch):
-            PersonalizeJobs(personalize).recipe_kind(SV)
+            PersonalizeJobs(personalize).recipe(SV)
 
 
-def test_recipe_kind_is_unknown_when_the_version_cannot_be_described_yet() -> None:
+def test_the_recipe_is_unknown_when_the_version_cannot_be_described_yet() -> None:
     personalize = boto3.client("personalize", region_name="us-east-1")
     with Stubber(personalize) as stub:
         stub.add_client_error("describe_solution_version", "AccessDeniedException")
-        assert PersonalizeJobs(personalize).recipe_kind(SV) is None
+        assert PersonalizeJobs(personalize).recipe(SV) is None
 
 
 def test_a_solution_version_that_does_not_exist_is_unusable() -> None:
@@ -163,7 +165,7 @@ def test_a_solution_version_that_does_not_exist_is_unusable() -> None:
     with Stubber(personalize) as stub:
         stub.add_client_error("describe_solution_version", "ResourceNotFoundException")
         with pytest.raises(UnusableSolutionVersion, match="does not exist"):
-            PersonalizeJobs(personalize).recipe_kind(SV)
+            PersonalizeJobs(personalize).recipe(SV)
 
 
 @pytest.mark.parametrize("code", ["InvalidInputException", "ResourceNotFoundException", "TooManyTagsException"])
@@ -183,15 +185,15 @@ def test_a_deleted_version_is_gone() -> None:
             S3Files(s3).head("b", "input/k.jsonl", "v1")
 
 
-def test_recipe_kind_is_cached_per_solution_version() -> None:
+def test_the_recipe_is_cached_per_solution_version() -> None:
     personalize = boto3.client("personalize", region_name="us-east-1")
     jobs = PersonalizeJobs(personalize)
     with Stubber(personalize) as stub:
         stub.add_response(
             "describe_solution_version", {"solutionVersion": {"recipeArn": "arn:aws:personalize:::recipe/aws-sims"}}
         )
-        assert jobs.recipe_kind(SV) is JobKind.ITEMS
-        assert jobs.recipe_kind(SV) is JobKind.ITEMS  # a second call would find no stubbed response
+        assert jobs.recipe(SV) == RECIPES["aws-sims"]
+        assert jobs.recipe(SV) == RECIPES["aws-sims"]  # a second call would find no stubbed response
         stub.assert_no_pending_responses()
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scorer.personalize_format import error_line, java_double, output_line, score_text
+from scorer.personalize_format import (
+    error_line,
+    java_double,
+    missing_fields,
+    output_line,
+    score_text,
+    segment_error_line,
+)
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "personalize" / "real-user-personalization.out"
 JAVA_DOUBLE = re.compile(r"^-?(0\.0|[1-9]\d{0,6}\.\d+|0\.(00[1-9]|0[1-9]|[1-9])\d*|[1-9]\.\d+E-?\d+)$")
@@ -66,8 +73,34 @@ def test_written_lines_reserialise_to_themselves(user: str, items: list[str], sc
 def test_non_ascii_ids_are_utf8_not_escapes_and_errors_have_their_own_line() -> None:
     line = output_line({"userId": "Zoë"}, ["café", "東京"], [0.5, 0.25])
     assert "Zoë".encode() in line and "東京".encode() in line and b"\\u" not in line
-    bad = error_line("not json", "Invalid input record: userId is required")
-    assert bad == b'{"input":"not json","output":null,"error":"Invalid input record: userId is required"}\n'
+    bad = error_line("not json", missing_fields("userId"))
+    assert bad == b'{"input":"not json",' + OBSERVED_ERROR_TAIL + b"\n"
+
+
+OBSERVED_ERROR_TAIL = (
+    b'"output":{"recommendedItems":[]},"error":"User error: Required fields for the provided recipe are userId"}'
+)
+"""The tail of a real error line, as a re:Post answer pasted it (docs/personalize.md): only the tail was visible."""
+
+
+def test_a_users_record_without_a_user_id_ends_in_the_observed_error_tail_byte_for_byte() -> None:
+    from scorer.model import Model
+    from scorer.score import score_lines
+    from tests.unit.test_scorer import interactions
+
+    model = Model.train(interactions(), algorithm="ease", lam=1.0)
+    for kind in ("users", "popularity"):
+        good, bad = score_lines(model, [b'{"userId":"u0"}', b'{"user":"u0"}'], kind=kind, num_results=3)
+        assert bad == b'{"input":{"user":"u0"}' + b"," + OBSERVED_ERROR_TAIL + b"\n"
+        assert good.endswith(b',"error":null}\n')
+
+
+def test_a_segment_error_line_is_the_segment_serializers() -> None:
+    line = segment_error_line({"itemId": 7}, "User error: Required fields for the provided recipe are itemId")
+    assert line == (
+        b'{"input": {"itemId": 7}, "output": {"usersList": []}, '
+        b'"error": "User error: Required fields for the provided recipe are itemId"}\n'
+    )
 
 
 def rewrite_any(line: bytes) -> bytes:
@@ -76,7 +109,8 @@ def rewrite_any(line: bytes) -> bytes:
 
     parsed = json.loads(line)
     output = parsed["output"]
-    if output is None:
+    if parsed["error"] is not None:
+        assert output == {"recommendedItems": []}, line
         return error_line(parsed["input"], parsed["error"])
     if "theme" in output:
         return theme_line(
@@ -96,10 +130,11 @@ def test_every_line_of_every_kind_reserialises_to_itself() -> None:
         "users": [b'{"userId":"u0"}', b'{"userId":"stranger"}', b"not json", '{"userId":"Zoë"}'.encode()],
         "items": [b'{"itemId":"x"}', b'{"itemId":"nope"}', b'{"userId":"wrong kind"}'],
         "ranking": [b'{"userId":"u0","itemList":["zz-new","x","c"]}', b'{"userId":"u1"}'],
+        "popularity": [b'{"userId":"u0"}', b'{"userId":"stranger"}', b'{"itemId":"x"}'],
     }
     written = [line for kind, lines in records.items() for line in score_lines(model, lines, kind=kind, num_results=3)]
     written += list(theme_lines(model, [b'{"itemId":"x"}', b'{"itemId":"nope"}'], 3))
-    assert len(written) == 11
+    assert len(written) == 14
     for line in written:
         assert rewrite_any(line) == line, line
 

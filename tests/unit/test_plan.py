@@ -13,6 +13,7 @@ from batchrecs.fit import fit_problems
 from batchrecs.kinds import BackendChoice, JobKind
 from batchrecs.paths import FolderPaths, Paths
 from batchrecs.plan import Route, plan_folder_job, plan_jobs, route, self_hosted_reasons
+from batchrecs.recipes import RECIPES
 from batchrecs.scoring import ModelLocation
 from batchrecs.settings import JobSettings
 from batchrecs.split import Piece
@@ -67,14 +68,21 @@ def test_a_split_input_makes_a_job_per_part_and_version_each_reading_its_part() 
 
 def test_the_scorer_runs_what_it_can_honour_and_nothing_else() -> None:
     plain = JobSettings(solution_version_arn=SV)
-    assert route(plain, self_hosted_reasons(plain, 3, STACK, compared=False), MODEL) == Route(
+    up = RECIPES["aws-user-personalization"]
+    assert route(plain, self_hosted_reasons(plain, 3, STACK, compared=False, recipe=up), MODEL) == Route(
         Backend.SELF_HOSTED, MODEL
     )
-    assert route(plain, [], None) == Route(Backend.PERSONALIZE)  # no model trained
-    assert self_hosted_reasons(plain, 3, STACK, compared=True)  # comparisons are Personalize's
+    untrained = route(plain, [], None)  # no model trained
+    assert untrained.backend is Backend.PERSONALIZE and "no scorer model 'default'" in untrained.reasons[0]
+    assert self_hosted_reasons(plain, 3, STACK, compared=True, recipe=up)  # comparisons are Personalize's
     forced = JobSettings(solution_version_arn=SV, backend=BackendChoice.SELF_HOSTED, filter_arn=SV)
     with pytest.raises(SettingsError, match="filters"):
-        route(forced, self_hosted_reasons(forced, 3, STACK, compared=False), MODEL)
+        route(forced, self_hosted_reasons(forced, 3, STACK, compared=False, recipe=up), MODEL)
+    # A recipe it does not model, or one it could not read, is Personalize's, and says so
+    (semantic,) = self_hosted_reasons(plain, 3, STACK, compared=False, recipe=RECIPES["aws-semantic-similarity"])
+    assert semantic.startswith("recipe aws-semantic-similarity: Semantic-Similarity answers from embeddings")
+    (unread,) = self_hosted_reasons(plain, 3, STACK, compared=False, recipe=None)
+    assert "recipe could not be read" in unread
 
 
 def test_each_job_asks_its_backend_to_read_the_snapshot() -> None:

@@ -118,7 +118,18 @@ def test_input_order_is_kept_and_bad_records_get_their_own_error_line(model: Mod
     out = lines(model, "users", [{"userId": "u1"}, b"not json", {"itemId": "a"}, {"userId": "u4"}])
     assert [line["error"] is None for line in out] == [True, False, False, True]
     assert [line["input"] for line in out] == [{"userId": "u1"}, "not json", {"itemId": "a"}, {"userId": "u4"}]
-    assert out[1]["output"] is None
+    assert out[1]["output"] == {"recommendedItems": []}  # the observed shape of an error line
+
+
+def test_popularity_count_gives_every_user_the_same_popular_list_without_scores(model: Model) -> None:
+    """Popularity-Count (documented: "the same popular items for all users", no scores): never the personalized
+    answer, even for a user the model knows well."""
+    out = lines(model, "popularity", [{"userId": "u0"}, {"userId": "u3"}, {"userId": "stranger"}], num_results=3)
+    assert all(list(line["output"]) == ["recommendedItems"] and line["error"] is None for line in out)
+    assert out[0]["output"] == out[1]["output"] == out[2]["output"]
+    assert out[0]["output"]["recommendedItems"][0] == "pop"
+    personalized = lines(model, "users", [{"userId": "u0"}, {"userId": "u3"}], num_results=3)
+    assert personalized[0]["output"]["recommendedItems"] != personalized[1]["output"]["recommendedItems"]
 
 
 def test_items_output_has_no_scores_and_never_the_item_itself(model: Model) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
@@ -15,7 +16,9 @@ from batchrecs.execution import CapacityRetry, CreateJobRequest, CreateSegmentJo
 from batchrecs.kinds import JobKind
 from batchrecs.plan import MAX_DROP_JOBS
 from batchrecs.ports import CreatedJob
+from batchrecs.recipes import RECIPES
 from batchrecs.scoring import ModelLocation, Shard
+from batchrecs.solutions import VersionSummary
 from batchrecs.submit import IDEMPOTENCY, Drop, Outcome, submit_drop
 from tests.fakes import FakePersonalize, Fakes, FakeTickets, stack_settings
 
@@ -109,7 +112,7 @@ def test_recipe_that_cannot_batch_is_rejected_up_front(ports: Fakes) -> None:
 
 
 def test_recipe_kind_decides_how_records_are_read(ports: Fakes) -> None:
-    ports = replace(ports, personalize=FakePersonalize(JobKind.ITEMS))
+    ports = replace(ports, personalize=FakePersonalize("aws-sims"))
     submit_drop(drop(ports, b'{"userId": "1"}\n'), ports, STACK)
     (event,) = ports.publisher.published
     assert isinstance(event, InputRejected)
@@ -161,7 +164,7 @@ def test_execution_input_is_json(ports: Fakes) -> None:
 
 
 def test_theme_generation_with_a_users_recipe_is_rejected(ports: Fakes) -> None:
-    ports = replace(ports, personalize=FakePersonalize(JobKind.USERS))
+    ports = replace(ports, personalize=FakePersonalize("aws-user-personalization"))
     metadata = {"batch-inference-job-mode": "THEME_GENERATION", "theme-item-name": "TITLE"}
     submit_drop(drop(ports, b'{"itemId": "1"}\n', **metadata), ports, STACK)
     (event,) = ports.publisher.published
@@ -219,8 +222,10 @@ def test_a_file_over_the_part_size_is_split_on_line_boundaries(ports: Fakes) -> 
 MODEL = ModelLocation(bucket="in", key="models/default/abc/model.npz", version="abc")
 
 
-def with_model(ports: Fakes) -> Fakes:
+def with_model(ports: Fakes, recipe: str = "aws-user-personalization") -> Fakes:
+    """A trained scorer model, and a solution version of a recipe the scorer answers."""
     ports.files.models["default"] = MODEL
+    ports.personalize.recipe_name = recipe
     return ports
 
 
@@ -246,12 +251,11 @@ def test_small_job_with_a_model_runs_self_hosted(ports: Fakes) -> None:
     ("metadata", "records"),
     [
         ({"filter-arn": "arn:aws:personalize:us-east-1:123456789012:filter/f"}, 1),
-        ({"ranking-influence": '{"POPULARITY": 0.5}'}, 1),
         ({"item-exploration-config": '{"explorationWeight": "0.3"}'}, 1),
         ({"backend": "personalize"}, 1),
         ({}, 1_001),
     ],
-    ids=["filter", "ranking-influence", "item-exploration", "explicit-personalize", "too-many-records"],
+    ids=["filter", "item-exploration", "explicit-personalize", "too-many-records"],
 )
 def test_what_the_scorer_cannot_honour_goes_to_personalize(
     metadata: dict[str, str], records: int, ports: Fakes
@@ -263,6 +267,60 @@ def test_what_the_scorer_cannot_honour_goes_to_personalize(
     event = announced(ports)
     assert event.backend.value == "personalize"
     assert request["jobName"] == event.job_name
+
+
+BODIES = {
+    JobKind.USERS: b'{"userId": "1"}\n',
+    JobKind.ITEMS: b'{"itemId": "1"}\n',
+    JobKind.RANKING: b'{"userId": "1", "itemList": ["1", "2"]}\n',
+    JobKind.ITEM_AFFINITY: b'{"itemId": "1"}\n',
+    JobKind.ITEM_ATTRIBUTES: b'{"itemAttributes": "ITEMS.genre = \\"comedy\\""}\n',
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES), ids=sorted(RECIPES))
+def test_every_recipe_goes_where_its_row_says_and_the_events_say_why(recipe: str, ports: Fakes) -> None:
+    """A small drop of each recipe's records, with a scorer model trained: the scorer answers exactly the recipes
+    it models (and Popularity-Count without scores); every other one runs in Personalize, with the reason in its
+    events; a recipe with no batch jobs is rejected, naming it."""
+    row = RECIPES[recipe]
+    with_model(ports, recipe)
+    submit_drop(drop(ports, BODIES[row.kind or JobKind.USERS]), ports, STACK)
+    if row.kind is None:
+        (problem,) = rejection_of(ports).errors
+        assert problem.message == f"recipe {recipe} cannot run batch inference jobs"
+        return
+    event = announced(ports)
+    if row.answer is None:
+        assert event.backend.value == "personalize" and event.backend_reasons is not None
+        assert any(recipe in reason or "segment jobs run in Personalize" in reason for reason in event.backend_reasons)
+        (request,) = ports.personalize.requests
+        assert request["jobName"] == event.job_name
+    else:
+        (started,) = ports.executions.started.values()
+        score = ExecutionInput.model_validate(started).score
+        assert event.backend.value == "self-hosted" and event.backend_reasons is None and score is not None
+        assert score.scorer_kind == ("popularity" if recipe == "aws-popularity-count" else row.kind.value)
+
+
+def test_a_setting_the_recipe_does_not_take_is_refused_naming_the_recipe(ports: Fakes) -> None:
+    with_model(ports, "aws-user-personalization-v2")
+    submit_drop(drop(ports, BODIES[JobKind.USERS], **{"ranking-influence": '{"POPULARITY": 0.5}'}), ports, STACK)
+    (problem,) = rejection_of(ports).errors
+    assert (
+        problem.field == "ranking-influence"
+        and "recipe aws-user-personalization-v2 does not take it" in problem.message
+    )
+    assert "Semantic-Similarity's" in problem.message and ports.executions.started == {}
+
+
+def test_semantic_similarity_takes_ranking_influence_and_runs_in_personalize(ports: Fakes) -> None:
+    with_model(ports, "aws-semantic-similarity")
+    body = BODIES[JobKind.ITEMS]
+    submit_drop(drop(ports, body, key="input/items.jsonl", **{"ranking-influence": '{"FRESHNESS": 0.4}'}), ports, STACK)
+    (request,) = ports.personalize.requests
+    assert request["batchInferenceJobConfig"]["rankingInfluence"] == {"FRESHNESS": 0.4}
+    assert announced(ports).backend.value == "personalize"
 
 
 def test_without_a_model_jobs_go_to_personalize(ports: Fakes) -> None:
@@ -283,6 +341,7 @@ def test_explicit_self_hosted_that_cannot_be_honoured_is_refused_with_every_reas
 
 def test_a_drop_may_name_another_scorer_model(ports: Fakes) -> None:
     ports.files.models["movies"] = MODEL
+    ports.personalize.recipe_name = "aws-user-personalization"
     submit_drop(drop(ports, b'{"userId": "1"}\n', **{"scorer-model": "movies"}), ports, STACK)
     event = announced(ports)
     assert event.backend.value == "self-hosted"
@@ -498,7 +557,7 @@ def rejection_of(ports: Fakes) -> InputRejected:
 def test_a_segment_drop_makes_a_segment_job_and_queues_as_one(ports: Fakes) -> None:
     # Given an Item-Affinity solution version, and Personalize's segment quota full for the first create
     personalize = FullPersonalize(refusals=1)
-    personalize.kind = JobKind.ITEM_AFFINITY
+    personalize.recipe_name = "aws-item-affinity"
     tickets = FakeTickets()
     queued_ports = replace(ports, personalize=personalize, tickets=tickets)
     result = submit_drop(drop(queued_ports, b'{"itemId": "105"}\n'), queued_ports, STACK)
@@ -594,7 +653,80 @@ def test_without_a_model_a_large_file_is_validated_without_shard_cuts(ports: Fak
 
 
 def test_an_explicit_self_hosted_drop_over_small_job_max_records_without_a_model_says_so(ports: Fakes) -> None:
+    ports.personalize.recipe_name = "aws-user-personalization"
     submit_drop(drop(ports, users_file(3_000), backend="self-hosted"), ports, FANNED)
     (event,) = ports.publisher.published
     assert isinstance(event, InputRejected)
     assert "no scorer model 'default'" in event.errors[0].message and "limits" not in event.errors[0].message
+
+
+def test_a_stack_default_the_recipe_does_not_take_is_left_out_not_refused(ports: Fakes) -> None:
+    """A stack-wide ItemExplorationConfig is User-Personalization's: a Similar-Items drop on that stack runs
+    without it (the drop did not ask for it), and a User-Personalization drop keeps it."""
+    defaults = {**STACK.job_defaults, "item_exploration_config": {"explorationWeight": "0.3"}}
+    stack = STACK.model_copy(update={"job_defaults": defaults})
+    ports.personalize.recipe_name = "aws-sims"
+    submit_drop(drop(ports, BODIES[JobKind.ITEMS], key="input/items.jsonl"), ports, stack)
+    (request,) = ports.personalize.requests
+    assert "itemExplorationConfig" not in (request.get("batchInferenceJobConfig") or {})
+    ports.personalize.recipe_name = "aws-user-personalization"
+    submit_drop(drop(ports, BODIES[JobKind.USERS], key="input/users.jsonl"), ports, stack)
+    assert ports.personalize.requests[-1]["batchInferenceJobConfig"]["itemExplorationConfig"] == {
+        "explorationWeight": "0.3"
+    }
+
+
+SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/movies"
+
+
+def three_versions() -> list[VersionSummary]:
+    """An ACTIVE FULL version, a newer ACTIVE UPDATE, and a newest one still training."""
+    made = datetime(2026, 12, 1, tzinfo=UTC)
+    return [
+        VersionSummary(f"{SOLUTION}/full", "ACTIVE", "FULL", made),
+        VersionSummary(f"{SOLUTION}/update", "ACTIVE", "UPDATE", made + timedelta(days=1)),
+        VersionSummary(f"{SOLUTION}/training", "CREATE PENDING", "AUTOTRAIN", made + timedelta(days=2)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "runs"), [(None, "full"), ("full-or-autotrain", "full"), ("full", "full"), ("any", "update")]
+)
+def test_a_drop_naming_a_solution_runs_the_version_its_policy_picks_and_says_both(
+    policy: str | None, runs: str, ports: Fakes
+) -> None:
+    ports.personalize.solutions[SOLUTION] = three_versions()
+    metadata = {"solution-version-arn": SOLUTION} | ({"solution-version-policy": policy} if policy else {})
+    submit_drop(drop(ports, BODIES[JobKind.USERS], **metadata), ports, STACK)
+    (request,) = ports.personalize.requests
+    assert request["solutionVersionArn"] == f"{SOLUTION}/{runs}"
+    event = announced(ports)
+    assert (event.solution_arn, event.settings.solution_version_arn) == (SOLUTION, f"{SOLUTION}/{runs}")
+    assert ports.personalize.listed == [SOLUTION]  # resolved once for the drop
+
+
+def test_a_compared_drop_resolves_its_solution_once_and_runs_one_version_throughout(ports: Fakes) -> None:
+    ports.personalize.solutions[SOLUTION] = three_versions()
+    other = "arn:aws:personalize:us-east-1:123456789012:solution/other/7"
+    submit_drop(drop(ports, BODIES[JobKind.USERS], **{"solution-version-arn": f"{SOLUTION} {other}"}), ports, STACK)
+    assert sorted(r["solutionVersionArn"] for r in ports.personalize.requests) == [f"{SOLUTION}/full", other]
+    assert ports.personalize.listed == [SOLUTION]
+
+
+def test_a_solution_with_no_version_to_run_is_rejected_naming_it_and_what_it_has(ports: Fakes) -> None:
+    ports.personalize.solutions[SOLUTION] = [
+        v for v in three_versions() if v.status != "ACTIVE" or v.training_mode != "FULL"
+    ]
+    body = BODIES[JobKind.USERS]
+    submit_drop(
+        drop(ports, body, **{"solution-version-arn": SOLUTION, "solution-version-policy": "full"}), ports, STACK
+    )
+    (problem,) = rejection_of(ports).errors
+    assert problem.field == "solution-version-arn" and f"solution {SOLUTION} has no ACTIVE version" in problem.message
+    assert "update ACTIVE UPDATE" in problem.message and "training CREATE PENDING AUTOTRAIN" in problem.message
+    assert ports.personalize.requests == []
+    # A solution that does not exist is named too
+    fresh = Fakes()
+    submit_drop(drop(fresh, body, **{"solution-version-arn": f"{SOLUTION}-gone"}), fresh, STACK)
+    (missing,) = rejection_of(fresh).errors
+    assert f"solution {SOLUTION}-gone does not exist" in missing.message

@@ -114,6 +114,16 @@ class JobDetail(WireModel):
         description="the drop the job came from: the jobs of one drop (one per solution version compared) share it",
     )
     backend: Backend
+    backend_reasons: list[str] | None = Field(
+        default=None,
+        description="why the self-hosted scorer does not run this job (its recipe, its settings, its size, no "
+        "model); null for a self-hosted job",
+    )
+    solution_arn: str | None = Field(
+        default=None,
+        description="the solution the drop named in solution-version-arn; settings.solutionVersionArn is then the "
+        "version it resolved to (solution-version-policy); null when the drop named a version",
+    )
     job_type: JobType = Field(
         default=JobType.INFERENCE,
         description="inference (CreateBatchInferenceJob) or segment (CreateBatchSegmentJob, for the item-affinity "

@@ -57,6 +57,12 @@ def output_key(folder: str, input_key: str) -> str:
     return f"{folder}{posixpath.basename(input_key)}.out"
 
 
+def check_key(folder: str) -> str:
+    """The ``_CHECK`` object Personalize leaves beside a job's outputs (its content is not public): readers of a
+    job's outputs read ``output.files``, never a listing, so they never meet it."""
+    return f"{folder}_CHECK"
+
+
 def report_key(key: str, version_id: str | None) -> str:
     """Where a rejected version's report goes: beside the file under rejected/, named by its version, so that a
     later version's report never overwrites the one an earlier event names."""

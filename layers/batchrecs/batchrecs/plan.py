@@ -29,10 +29,13 @@ from batchrecs.execution import (
 from batchrecs.kinds import BackendChoice, JobKind, JobMode
 from batchrecs.layout import manifest_key, output_key
 from batchrecs.paths import FolderJobPaths, FolderPaths, Paths
+from batchrecs.recipes import Answer, Recipe
 from batchrecs.scoring import ModelLocation, ScoreRequest, ShardPlan
 from batchrecs.settings import JobSettings
 from batchrecs.stack_settings import StackSettings
 
+FOLDERS_RUN_IN_PERSONALIZE = "folder drops run in Personalize"
+"""Why a folder's job is Personalize's: the scorer reads one file a job."""
 MAX_DROP_JOBS = 250
 """The most jobs one drop makes (parts × solution versions compared): 250 parts of 1 GB, or 25,000 theme records.
 Drop Completed carries the first 10 and names a manifest of all; the drop's ledger item holds every job's outcome
@@ -50,17 +53,26 @@ def self_hosted_reasons(
     *,
     compared: bool,
     kind: JobKind | None = None,
+    recipe: Recipe | None,
     oversize: bool = False,
 ) -> list[str]:
     """Why the self-hosted scorer cannot run this job (none: it can, given a trained model). A setting is never
     silently dropped; comparing solution versions is Personalize's, the scorer having one model, not theirs. Over
     SmallJobMaxRecords it runs fanned out across ScoreFunctions, up to SelfHostedMaxRecords (``fanout``), unless
-    the file may be over one job's limits (``oversize``: validated for Personalize's parts, not for shards)."""
+    the file may be over one job's limits (``oversize``: validated for Personalize's parts, not for shards). The
+    scorer answers only a recipe it models (``batchrecs.recipes``), so an unread ``recipe`` (None) is Personalize's."""
     if settings.backend is BackendChoice.PERSONALIZE:
         return ["backend=personalize"]
     reasons = []
     if kind is not None and kind.is_segment:
         reasons.append(f"{kind} segment jobs run in Personalize")
+    elif recipe is None:
+        reasons.append(
+            "the solution version's recipe could not be read (DescribeSolutionVersion): the scorer answers only "
+            "recipes it models"
+        )
+    elif recipe.answer is None:
+        reasons.append(f"recipe {recipe.name}: {recipe.why_personalize}")
     if compared:
         reasons.append("comparing solution versions runs in Personalize: the scorer has one model, not theirs")
     small, fanned = stack.small_job_max_records, stack.self_hosted_max_records
@@ -88,9 +100,15 @@ def self_hosted_reasons(
 class Route:
     backend: Backend
     model: ModelLocation | None = None
+    answer: Answer | None = None
+    """How the scorer answers (self-hosted only)."""
+    reasons: tuple[str, ...] = ()
+    """Why the scorer does not run the job (Personalize only; the events carry them)."""
 
 
-def route(settings: JobSettings, reasons: list[str], model: ModelLocation | None) -> Route:
+def route(
+    settings: JobSettings, reasons: list[str], model: ModelLocation | None, *, answer: Answer | None = None
+) -> Route:
     """The backend, given why the scorer cannot run the job and the model it would use (None: untrained).
 
     An explicit ``backend=self-hosted`` that the scorer cannot honour is refused with every reason; a job going to
@@ -99,7 +117,7 @@ def route(settings: JobSettings, reasons: list[str], model: ModelLocation | None
         name = settings.scorer_model
         reasons = [f"no scorer model {name!r}: drop models/{name}/interactions.csv to train one"]
     if not reasons:
-        return Route(Backend.SELF_HOSTED, model)
+        return Route(Backend.SELF_HOSTED, model, answer=answer)
     if settings.backend is BackendChoice.SELF_HOSTED:
         raise SettingsError([("backend", "self-hosted cannot honour this job: " + "; ".join(reasons))])
     if settings.exclude_seen:
@@ -112,7 +130,7 @@ def route(settings: JobSettings, reasons: list[str], model: ModelLocation | None
                 )
             ]
         )
-    return Route(Backend.PERSONALIZE)
+    return Route(Backend.PERSONALIZE, reasons=tuple(reasons))
 
 
 @dataclass(frozen=True)
@@ -169,6 +187,7 @@ def plan_folder_job(
     settings: JobSettings,
     stack: StackSettings,
     submitted_at: datetime,
+    solution_arn: str | None = None,
 ) -> PlannedJob:
     """One Personalize job (``job``, of the folder drop ``paths``) over files of a folder: it reads their
     snapshots' folder, and writes one ``<base name>.out`` per file under its output prefix (Personalize drops the
@@ -181,6 +200,8 @@ def plan_folder_job(
         job_name=name,
         drop_id=drop_id,
         backend=Backend.PERSONALIZE,
+        backend_reasons=[FOLDERS_RUN_IN_PERSONALIZE],
+        solution_arn=solution_arn,
         job_type=JobType.SEGMENT if kind.is_segment else JobType.INFERENCE,
         job_arn=None,
         kind=kind,
@@ -214,10 +235,13 @@ def plan_jobs(
     submitted_at: datetime,
     copies: Mapping[str, str | None],
     shards: ShardPlan | None = None,
+    *,
+    solutions: Mapping[str, str] | None = None,
 ) -> list[PlannedJob]:
     """Each job of a validated drop (``routes``: one per job of ``paths``): what it reads (the snapshot, or its
     part), writes, and asks its backend. ``source`` is the drop; ``copies``, the version of each input key;
-    ``shards``, the fan-out of a drop's one self-hosted job over SmallJobMaxRecords."""
+    ``shards``, the fan-out of a drop's one self-hosted job over SmallJobMaxRecords; ``solutions``, the solution
+    each version resolved from a solution was named by."""
     polling, capacity = polling_for(stack), capacity_for(stack)
     jobs = []
     for job, chosen in zip(paths.jobs, routes, strict=True):
@@ -232,6 +256,8 @@ def plan_jobs(
             job_name=job.name,
             drop_id=paths.drop_id,
             backend=chosen.backend,
+            backend_reasons=list(chosen.reasons) or None,
+            solution_arn=(solutions or {}).get(job.settings.solution_version_arn),
             job_type=JobType.SEGMENT if kind.is_segment else JobType.INFERENCE,
             job_arn=None,
             kind=kind,
@@ -268,6 +294,7 @@ def plan_jobs(
                 kind=kind,
                 num_results=job.settings.num_results,
                 kms_key_arn=job.settings.kms_key_arn,
+                answer=chosen.answer,
                 exclude_seen=job.settings.exclude_seen,
             )
         jobs.append(

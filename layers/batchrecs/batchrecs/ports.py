@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 
     from batchrecs.events import DropJob, JobDetail, JobFailed, JobSucceeded
     from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, SubmittedJob
-    from batchrecs.kinds import JobKind
     from batchrecs.model import WireModel
+    from batchrecs.recipes import Recipe
     from batchrecs.scoring import ModelLocation
+    from batchrecs.solutions import VersionSummary
     from batchrecs.split import Splitter
 
 
@@ -121,11 +122,13 @@ class Files(Protocol):
 
 
 class Jobs(Protocol):
-    """Personalize's batch inference jobs and the recipes that decide their kind (``PersonalizeJobs``)."""
+    """Personalize's batch inference jobs and the recipes that decide their kind and backend (``PersonalizeJobs``)."""
 
     def create(self, request: CreateJobRequest | CreateSegmentJobRequest) -> CreatedJob: ...
 
-    def recipe_kind(self, solution_version_arn: str) -> JobKind | None: ...
+    def recipe(self, solution_version_arn: str) -> Recipe | None: ...
+
+    def solution_versions(self, solution_arn: str) -> list[VersionSummary]: ...
 
 
 class Executions(Protocol):

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from batchrecs.kinds import JobKind
 from batchrecs.model import WireModel
+from batchrecs.recipes import Answer
 
 
 class ModelLocation(WireModel):
@@ -35,6 +36,16 @@ class ScoreRequest(WireModel):
     num_results: int = Field(ge=1)
     kms_key_arn: str | None = None
     exclude_seen: bool = False
+    answer: Answer | None = Field(
+        default=None,
+        description="how the solution version's recipe answers (batchrecs.recipes): popular is Popularity-Count's "
+        "one list for every user, without scores; null: by the kind",
+    )
+
+    @property
+    def scorer_kind(self) -> str:
+        """The scorer's kind of answer (``scorer.score``): the record kind, or ``popularity``."""
+        return "popularity" if self.answer is Answer.POPULAR else self.kind.value
 
     @property
     def output_uri(self) -> str:

@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_snake
 from batchrecs.errors import SettingsError
 from batchrecs.kinds import BackendChoice, ItemExplorationKey, JobKind, JobMode, RankingInfluenceType
 from batchrecs.model import WireModel
+from batchrecs.solutions import SolutionVersionPolicy
 
 PERSONALIZE_ARN = r"^arn:aws[a-z-]*:personalize:[a-z0-9-]+:\d{12}:[a-z-]+/.+$"
 KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/.+$"
@@ -64,10 +65,21 @@ class JobSettings(WireModel):
             "solution-version-arn",
             "SolutionVersionArn",
             "solutionVersionArn",
-            "Personalize ARN pattern; up to 10, space-separated, to compare",
+            "Personalize ARN pattern; up to 10, space-separated, to compare; a solution's ARN (…:solution/<name>) "
+            "runs its newest ACTIVE version that `solution-version-policy` allows",
             unset="(required)",
         ),
     ] = Field(pattern=PERSONALIZE_ARN, max_length=256)
+    solution_version_policy: Annotated[
+        SolutionVersionPolicy,
+        Setting(
+            "solution-version-policy",
+            "SolutionVersionPolicy",
+            checked="when `solution-version-arn` names a solution, which version runs: `full-or-autotrain` (the "
+            "newest ACTIVE one trained FULL or AUTOTRAIN), `any` (UPDATE too) or `full`; resolved once per drop",
+            unset="full-or-autotrain",
+        ),
+    ] = SolutionVersionPolicy.FULL_OR_AUTOTRAIN
     filter_arn: Annotated[str | None, Setting("filter-arn", "FilterArn", "filterArn", "Personalize ARN pattern")] = (
         Field(default=None, pattern=PERSONALIZE_ARN, max_length=256)
     )

@@ -96,7 +96,7 @@ def score_job(s3: Any, request: ScoreRequest, shard: Shard | None = None) -> int
         score_lines(
             model,
             iter_lines(read_chunks(body)),
-            kind=request.kind.value,
+            kind=request.scorer_kind,
             num_results=request.num_results,
             exclude_seen=request.exclude_seen,
         )

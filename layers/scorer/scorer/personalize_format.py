@@ -8,9 +8,10 @@ Checked against verbatim lines of real jobs (../shared/FACTS.md, held in tests/u
   from 0.001 up (``0.8449224``, ``0.001922``), capital-E notation below (``3.773E-4``), ``0.0`` for zero;
 - ids and other text as UTF-8, never ``\\u`` escapes.
 
-No public source shows a real error line. The scorer's is ``{"input":…,"output":null,"error":"<reason>"}``:
-readers in AWS's samples treat a line with a non-null ``error`` or no ``output`` as failed, and this shape is
-both.
+A real error line's tail was published (a re:Post answer, docs/personalize.md):
+``…"output":{"recommendedItems":[]},"error":"User error: Required fields for the provided recipe are userId"}``.
+The scorer writes that shape, keeping the input echoed as good lines do (the head was not visible). A batch segment
+job's error line is unobserved: it is taken to be the segment serializer's ``"output": {"usersList": []}``.
 """
 
 from __future__ import annotations
@@ -81,5 +82,24 @@ def segment_line(record: Any, users: Sequence[str]) -> bytes:
 
 
 def error_line(record: Any, message: str) -> bytes:
-    """A bad record keeps its own line, with the reason; the job goes on (shape: see the module's docstring)."""
-    return b'{"input":' + orjson.dumps(record) + b',"output":null,"error":' + orjson.dumps(message) + b"}\n"
+    """A bad record keeps its own line, with the reason and no items; the job goes on (the observed shape: see the
+    module's docstring)."""
+    return (
+        b'{"input":'
+        + orjson.dumps(record)
+        + b',"output":{"recommendedItems":[]},"error":'
+        + orjson.dumps(message)
+        + b"}\n"
+    )
+
+
+def segment_error_line(record: Any, message: str) -> bytes:
+    """A batch segment job's bad query: its own line, no users, the reason (unobserved: see the module's docstring)."""
+    echoed = json.dumps(record, separators=(", ", ": "), ensure_ascii=False)
+    reason = json.dumps(message, ensure_ascii=False)
+    return f'{{"input": {echoed}, "output": {{"usersList": []}}, "error": {reason}}}\n'.encode()
+
+
+def missing_fields(*fields: str) -> str:
+    """The error of a record without the fields its recipe reads, as Personalize words it (observed for userId)."""
+    return f"User error: Required fields for the provided recipe are {', '.join(fields)}"

@@ -1,6 +1,7 @@
 """A batch inference job done by the scorer: JSON Lines in, Personalize's output lines out, in input order.
 
-Kinds are plain strings here (``users``, ``items``, ``ranking``). The scorer depends on batchrecs's pure modules on
+Kinds are plain strings here (``users``, ``items``, ``ranking``, and ``popularity``: Popularity-Count's users, each
+answered with the same most popular items, without scores). The scorer depends on batchrecs's pure modules on
 purpose (see ``scorer/__init__``): what validation accepts, it scores, by the same id check.
 Per record, as Personalize does: an unknown user gets popular items; an unknown item (items kind) or a malformed
 record gets its own line with an ``error``, and the job goes on.
@@ -17,7 +18,7 @@ from batchrecs.lines import is_blank
 from batchrecs.records import id_problem
 from batchrecs.settings import DEFAULT_NUM_RESULTS
 from scorer.model import Model
-from scorer.personalize_format import error_line, output_line
+from scorer.personalize_format import error_line, missing_fields, output_line
 
 BATCH = 1024
 
@@ -34,8 +35,8 @@ def score_lines(
 
     ``exclude_seen`` drops a user's past items (users kind). Off by default, as in Personalize, which keeps them
     unless a filter says otherwise."""
-    if kind not in ("users", "items", "ranking"):
-        raise ValueError(f"the scorer serves users, items and ranking jobs, not {kind!r}")
+    if kind not in ("users", "items", "ranking", "popularity"):
+        raise ValueError(f"the scorer serves users, items, ranking and popularity jobs, not {kind!r}")
     batch: list[bytes] = []
     for raw in lines:
         if not is_blank(raw):
@@ -61,21 +62,29 @@ def _score_batch(model: Model, raws: list[bytes], kind: str, num_results: int, e
             yield (
                 output_line(record, items, scores)
                 if _has_id(record, "userId")
-                else error_line(record, "Invalid input record: userId is required")
+                else error_line(record, missing_fields("userId"))
+            )
+    elif kind == "popularity":  # Popularity-Count: the same list for every user, no scores
+        popular = model.popular(num_results)
+        for record in records:
+            yield (
+                output_line(record, popular)
+                if _has_id(record, "userId")
+                else error_line(record, missing_fields("userId"))
             )
     elif kind == "items":
         known = [model.item_index(record["itemId"]) if _has_id(record, "itemId") else None for record in records]
         related = iter(model.related_many([item for item in known if item is not None], num_results))
         for record, item in zip(records, known, strict=True):
             if not _has_id(record, "itemId"):
-                yield error_line(record, "Invalid input record: itemId is required")
+                yield error_line(record, missing_fields("itemId"))
             else:
                 # Personalize documents popular items for an itemId it was not trained on: so does the scorer.
                 yield output_line(record, model.popular(num_results) if item is None else next(related))
     else:
         for record in records:
             if not _has_id(record, "userId") or not _is_id_list(record.get("itemList")):
-                yield error_line(record, "Invalid input record: userId and itemList are required")
+                yield error_line(record, missing_fields("userId", "itemList"))
                 continue
             items, scores = model.rank(model.user_index(record["userId"]), record["itemList"])
             yield output_line(record, items, scores)

@@ -1,4 +1,4 @@
-"""CreateBatchInferenceJob and the recipe lookup that decides a job's kind."""
+"""CreateBatchInferenceJob and the recipe lookup that decides a job's kind and backend (``batchrecs.recipes``)."""
 
 from __future__ import annotations
 
@@ -8,30 +8,12 @@ from botocore.exceptions import ClientError
 
 from batchrecs.errors import CapacityExceeded, JobRefused, RecipeCannotBatch, UnusableSolutionVersion
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest
-from batchrecs.kinds import JobKind
 from batchrecs.ports import CreatedJob
+from batchrecs.recipes import Recipe, recipe_of
+from batchrecs.solutions import VersionSummary
 
 if TYPE_CHECKING:
     from mypy_boto3_personalize import PersonalizeClient
-
-RECIPE_KINDS: dict[str, JobKind | None] = {
-    "aws-user-personalization": JobKind.USERS,
-    "aws-user-personalization-v2": JobKind.USERS,
-    "aws-popularity-count": JobKind.USERS,
-    "aws-hrnn": JobKind.USERS,
-    "aws-hrnn-metadata": JobKind.USERS,
-    "aws-hrnn-coldstart": JobKind.USERS,
-    "aws-personalized-ranking": JobKind.RANKING,
-    "aws-personalized-ranking-v2": JobKind.RANKING,
-    "aws-sims": JobKind.ITEMS,
-    "aws-similar-items": JobKind.ITEMS,
-    "aws-item-affinity": JobKind.ITEM_AFFINITY,
-    "aws-item-attribute-affinity": JobKind.ITEM_ATTRIBUTES,
-    "aws-trending-now": None,
-    "aws-next-best-action": None,
-}
-"""Recipe name → record kind. None marks recipes that cannot run as batch inference jobs."""
-
 
 PERMANENT_CREATE_ERRORS = frozenset(
     {
@@ -50,7 +32,7 @@ class PersonalizeJobs:
         self.personalize = personalize
         self.creator = creator or personalize
         """The client for CreateBatchInferenceJob: give it one attempt, since quota and throttling are queued."""
-        self._kinds: dict[str, JobKind | None] = {}
+        self._recipes: dict[str, Recipe] = {}
 
     def create(self, request: CreateJobRequest | CreateSegmentJobRequest) -> CreatedJob:
         """Create the job (a batch inference job, or a batch segment job for a segment request), or adopt the one an
@@ -89,15 +71,16 @@ class PersonalizeJobs:
         kind = "batch-segment-job" if segment else "batch-inference-job"
         return f"arn:{partition}:{service}:{region}:{account}:{kind}/{job_name}"
 
-    def recipe_kind(self, solution_version_arn: str) -> JobKind | None:
-        """The kind the solution version's recipe reads, as Personalize itself interprets the file.
+    def recipe(self, solution_version_arn: str) -> Recipe | None:
+        """The solution version's recipe (its row in ``batchrecs.recipes``; ``Recipe.unknown`` for one with none).
 
-        Returns None where the recipe is unknown to batchrecs or cannot be described; the caller then takes the
-        kind from the data. Raises RecipeCannotBatch for recipes with no batch inference. A solution version never
-        changes its recipe, so answers are cached for the life of the container.
+        Returns None where the version cannot be described now (a throttle, a missing permission): the caller then
+        takes the kind from the data and leaves the job to Personalize. Raises RecipeCannotBatch for recipes with no
+        batch jobs. A solution version never changes its recipe, so answers are cached for the life of the
+        container.
         """
-        if solution_version_arn in self._kinds:
-            return self._kinds[solution_version_arn]
+        if solution_version_arn in self._recipes:
+            return self._recipes[solution_version_arn]
         try:
             version = self.personalize.describe_solution_version(solutionVersionArn=solution_version_arn)
         except ClientError as error:
@@ -107,8 +90,29 @@ class PersonalizeJobs:
                     "and region"
                 ) from error
             return None  # not cached: a throttle or a missing permission may pass
-        recipe = version["solutionVersion"].get("recipeArn", "").rsplit("/", 1)[-1]
-        if recipe in RECIPE_KINDS and RECIPE_KINDS[recipe] is None:
-            raise RecipeCannotBatch(f"recipe {recipe} cannot run batch inference jobs")
-        self._kinds[solution_version_arn] = RECIPE_KINDS.get(recipe)
-        return self._kinds[solution_version_arn]
+        recipe = recipe_of(version["solutionVersion"].get("recipeArn", ""))
+        if recipe.known and recipe.kind is None:
+            raise RecipeCannotBatch(f"recipe {recipe.name} cannot run batch inference jobs ({recipe.why_personalize})")
+        self._recipes[solution_version_arn] = recipe
+        return recipe
+
+    def solution_versions(self, solution_arn: str) -> list[VersionSummary]:
+        """Every version of a solution (ListSolutionVersions, all pages). A solution that does not exist is unusable."""
+        try:
+            pages = self.personalize.get_paginator("list_solution_versions").paginate(solutionArn=solution_arn)
+            return [
+                VersionSummary(
+                    arn=item["solutionVersionArn"],
+                    status=item.get("status", ""),
+                    training_mode=item.get("trainingMode"),
+                    created=item["creationDateTime"],
+                )
+                for page in pages
+                for item in page.get("solutionVersions", [])
+            ]
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ResourceNotFoundException":
+                raise UnusableSolutionVersion(
+                    f"solution {solution_arn} does not exist (or is not visible) in this account and region"
+                ) from error
+            raise

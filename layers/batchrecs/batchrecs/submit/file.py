@@ -24,7 +24,8 @@ from batchrecs.settings import JobSettings
 from batchrecs.split import Piece, Splitter, splitter_for
 from batchrecs.stack_settings import StackSettings
 from batchrecs.submit.model import TIME_MARGIN_MS, Drop, DropVersion, SubmitResult
-from batchrecs.submit.start import drop_settings, fan_out, read_version, route_job, start_all
+from batchrecs.submit.start import fan_out, read_version, route_job, start_all
+from batchrecs.submit.versions import Recipes, drop_settings
 from batchrecs.validation import Limits, ValidationReport, validate_records
 
 
@@ -36,6 +37,10 @@ class Read:
     head: ObjectHead
     each: list[JobSettings]
     kind: JobKind | None
+    recipes: Recipes
+    """Each solution version's recipe (None: unread)."""
+    solutions: dict[str, str]
+    """A version resolved from a solution → the solution the drop named."""
     paths: Paths
     limits: Limits
     latest: Callable[[str], ModelLocation | None]
@@ -67,7 +72,8 @@ def submit_file(
 def read_drop(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Read:
     head, version = read_version(drop, ports, "the file")
     submitted_at = datetime.now(UTC)
-    each, kind = drop_settings(head, version, ports, stack)
+    settled = drop_settings(head, version, ports, stack)
+    each, kind = settled.each, settled.kind
     paths = Paths.of(drop.bucket, drop.key, version.token, each)
     logger.set_correlation_id(paths.drop_id)
     bad_key = key_problems(drop.key, paths.longest_output_key)
@@ -77,7 +83,7 @@ def read_drop(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Read:
         themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list, kind=kind
     )
     latest = cache(lambda name: ports.files.latest_model(stack.input_bucket, name))
-    return Read(version, head, each, kind, paths, limits, latest, submitted_at)
+    return Read(version, head, each, kind, settled.recipes, settled.solutions, paths, limits, latest, submitted_at)
 
 
 def check(
@@ -88,7 +94,8 @@ def check(
     run it, its shards' cuts, the same way."""
     each, size = read.each, read.head.size
     splitter = splitter_for(size, min(read.limits.max_bytes, stack.part_max_bytes), read.limits.max_records)
-    personalize = each[0].backend is BackendChoice.PERSONALIZE
+    recipe = read.recipes[each[0].solution_version_arn]
+    personalize = each[0].backend is BackendChoice.PERSONALIZE or recipe is None or recipe.answer is None
     fans_out = may_fan_out(stack, size, read.kind, compared=len(each) > 1, personalize=personalize)
     sharder = None
     if splitter is None and fans_out and read.latest(each[0].scorer_model) is not None:
@@ -134,6 +141,7 @@ def decide_routes(read: Read, checked: Checked, stack: StackSettings) -> dict[st
                 stack,
                 compared=len(read.each) > 1,
                 kind=checked.kind,
+                recipe=read.recipes[settings.solution_version_arn],
                 oversize=checked.oversize,
             )
             for settings in read.each
@@ -170,7 +178,9 @@ def act(
     shards = None
     if routes[0].model is not None and records > stack.small_job_max_records:
         shards = fan_out(checked.sharder, paths, version.bucket, stack, ports)
-    planned = plan_jobs(source, checked.kind, paths, routes, stack, read.submitted_at, copies, shards)
+    planned = plan_jobs(
+        source, checked.kind, paths, routes, stack, read.submitted_at, copies, shards, solutions=read.solutions
+    )
     too_large = fit_problems(planned)
     if too_large:  # before any job is created: one that cannot be watched must never start
         raise rejected(too_large, read, checked)

@@ -19,14 +19,15 @@ from batchrecs.kinds import JobKind, JobMode
 from batchrecs.naming import key_problems
 from batchrecs.observability import Metric, count, logger
 from batchrecs.paths import FolderJobPaths, FolderPaths, folder_drop_id
-from batchrecs.plan import MAX_DROP_JOBS, PlannedJob, plan_folder_job, route
+from batchrecs.plan import FOLDERS_RUN_IN_PERSONALIZE, MAX_DROP_JOBS, PlannedJob, plan_folder_job, route
 from batchrecs.ports import SubmitPorts
 from batchrecs.settings import JobSettings
 from batchrecs.split import splitter_for
 from batchrecs.stack_settings import StackSettings
 from batchrecs.submit.model import TIME_MARGIN_MS, Drop, DropVersion, Outcome, SubmitResult
 from batchrecs.submit.reject import guarded, reject
-from batchrecs.submit.start import drop_settings, read_version, start_all
+from batchrecs.submit.start import read_version, start_all
+from batchrecs.submit.versions import drop_settings
 from batchrecs.validation import KEEP_ERRORS, MAX_RECORDS, Limits, Problem, ValidationReport, validate_records
 
 
@@ -40,6 +41,8 @@ class Folder:
     kind: JobKind | None
     limits: Limits
     submitted_at: datetime
+    solution_arn: str | None = None
+    """The solution the drop named, when its version was resolved from it."""
 
     @property
     def path(self) -> str:
@@ -95,7 +98,7 @@ def submit_folder(
     paths = folder.paths(len(groups))
     problems = grouped_problems(groups, paths)
     try:
-        route(folder.settings, ["folder drops run in Personalize"], None)  # refuses what only the scorer could honour
+        route(folder.settings, [FOLDERS_RUN_IN_PERSONALIZE], None)  # refuses what only the scorer could honour
     except SettingsError as error:
         problems += error.problems
     if problems:
@@ -118,13 +121,15 @@ def submit_folder(
 def read_folder(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Folder:
     head, version = read_version(drop, ports, "the marker")
     submitted_at = datetime.now(UTC)
-    each, kind = drop_settings(head, version, ports, stack, one_version=True)
+    settled = drop_settings(head, version, ports, stack, one_version=True)
+    each, kind = settled.each, settled.kind
     drop_id = folder_drop_id(drop.bucket, drop.key, version.token)
     logger.set_correlation_id(drop_id)
     limits = Limits.for_mode(
         themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list, kind=kind
     )
-    return Folder(version, drop_id, each[0], kind, limits, submitted_at)
+    solution = settled.solutions.get(each[0].solution_version_arn)
+    return Folder(version, drop_id, each[0], kind, limits, submitted_at, solution)
 
 
 def max_bytes(folder: Folder, stack: StackSettings) -> int:
@@ -192,7 +197,11 @@ def plan_folder(
             records=sum(piece.records for piece in group),
             snapshot=Snapshot(bucket=version.bucket, key=job.snapshots),
         )
-        planned.append(plan_folder_job(marker, inputs, kind, paths, job, folder.settings, stack, folder.submitted_at))
+        planned.append(
+            plan_folder_job(
+                marker, inputs, kind, paths, job, folder.settings, stack, folder.submitted_at, folder.solution_arn
+            )
+        )
     return planned
 
 

@@ -11,19 +11,18 @@ from batchrecs.errors import (
     FirstJobRefused,
     JobRefused,
     ObjectGone,
-    SettingsError,
-    UnusableSolutionVersion,
 )
 from batchrecs.events import JobType
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, JobRef, Submission
 from batchrecs.fanout import plan_shards
-from batchrecs.kinds import JobKind, JobMode
+from batchrecs.kinds import JobKind
 from batchrecs.layout import shard_manifest_key
 from batchrecs.naming import split_uri
 from batchrecs.observability import Metric, by_backend, count, logger
 from batchrecs.paths import Paths
 from batchrecs.plan import PlannedJob, Route, route, self_hosted_reasons
 from batchrecs.ports import ObjectHead, SubmitPorts
+from batchrecs.recipes import Recipe
 from batchrecs.scoring import ModelLocation, S3Location, ShardPlan
 from batchrecs.settings import JobSettings
 from batchrecs.split import Splitter
@@ -130,74 +129,6 @@ def read_version(drop: Drop, ports: SubmitPorts, dropped: str) -> tuple[ObjectHe
     return head, DropVersion(drop.bucket, drop.key, head.version_id or drop.version_id, head.etag)
 
 
-def drop_settings(
-    head: ObjectHead, version: DropVersion, ports: SubmitPorts, stack: StackSettings, *, one_version: bool = False
-) -> tuple[list[JobSettings], JobKind | None]:
-    """The drop's jobs' settings (the stack's defaults under its metadata) and the kind of records they read; with
-    ``one_version``, a drop that compares versions is refused. A bad setting rejects the drop."""
-    try:
-        each = JobSettings.merge_each(
-            stack.job_defaults, head.metadata, max_num_results=stack.max_num_results, home=stack.home
-        )
-        if one_version and len(each) > 1:
-            raise SettingsError([("solution-version-arn", "a folder drop runs one solution version; compare on files")])
-        return each, drop_kind(each, ports)
-    except SettingsError as error:
-        raise DropRejected(error.problems, version_id=version.version_id) from None
-
-
-def drop_kind(each: list[JobSettings], ports: SubmitPorts) -> JobKind | None:
-    """The record kind: forced by metadata, else the recipe's; theme jobs read items from a Similar-Items recipe.
-    Solution versions compared on one drop must read the same kind of records."""
-    kinds: dict[str, JobKind | None] = {}
-    problems: list[tuple[str, str]] = []
-    for settings in each:  # every version's problem, not only the first one's
-        try:
-            kinds[settings.solution_version_arn] = kind_of(settings, ports)
-        except SettingsError as error:
-            problems.extend(error.problems)
-    if problems:
-        raise SettingsError(problems)
-    if len(set(kinds.values())) > 1:
-        read = ", ".join(f"{arn} reads {kind or 'any'} records" for arn, kind in kinds.items())
-        raise SettingsError([("solution-version-arn", f"compared solution versions must read one kind: {read}")])
-    return next(iter(kinds.values()))
-
-
-def kind_of(settings: JobSettings, ports: SubmitPorts) -> JobKind | None:
-    try:
-        kind = settings.kind or ports.personalize.recipe_kind(settings.solution_version_arn)
-    except UnusableSolutionVersion as error:
-        raise SettingsError([("solution-version-arn", str(error))]) from None
-    if kind is not None and kind.is_segment:
-        inference_only = {
-            "batch-inference-job-mode": settings.job_mode is not JobMode.BATCH_INFERENCE,
-            "item-exploration-config": bool(settings.item_exploration_config),
-            "ranking-influence": bool(settings.ranking_influence),
-            "exclude-seen": settings.exclude_seen,
-        }
-        problems = [
-            (key, f"applies to batch inference jobs only; this solution version's recipe makes {kind} segments")
-            for key, given in inference_only.items()
-            if given
-        ]
-        if problems:
-            raise SettingsError(problems)
-    if settings.job_mode is JobMode.THEME_GENERATION:
-        if kind not in (None, JobKind.ITEMS):
-            raise SettingsError(
-                [
-                    (
-                        "batch-inference-job-mode",
-                        "THEME_GENERATION needs a Similar-Items solution "
-                        f"version; this one's recipe reads {kind} records",
-                    )
-                ]
-            )
-        kind = JobKind.ITEMS
-    return kind
-
-
 def route_job(
     settings: JobSettings,
     records: int,
@@ -206,12 +137,15 @@ def route_job(
     *,
     compared: bool,
     kind: JobKind,
+    recipe: Recipe | None,
     oversize: bool = False,
 ) -> Route:
     """``plan.route``, with the scorer model looked up (``latest``) only when the scorer could run the job."""
-    reasons = self_hosted_reasons(settings, records, stack, compared=compared, kind=kind, oversize=oversize)
+    reasons = self_hosted_reasons(
+        settings, records, stack, compared=compared, kind=kind, recipe=recipe, oversize=oversize
+    )
     model = None if reasons else latest(settings.scorer_model)
-    return route(settings, reasons, model)
+    return route(settings, reasons, model, answer=recipe.answer if recipe else None)
 
 
 def fan_out(

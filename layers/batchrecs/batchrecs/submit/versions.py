@@ -1,0 +1,188 @@
+"""Which solution version each of a drop's jobs runs, and what its recipe reads and takes: a solution named is
+resolved to a version (``batchrecs.solutions``), each version's recipe looked up (``batchrecs.recipes``), the kind
+of records decided, and the settings the recipe does not take refused (the drop's) or left out (the stack's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from batchrecs.errors import DropRejected, SettingsError, UnusableSolutionVersion
+from batchrecs.kinds import JobKind, JobMode
+from batchrecs.observability import logger
+from batchrecs.ports import ObjectHead, SubmitPorts
+from batchrecs.recipes import Recipe, Setting
+from batchrecs.settings import JobSettings
+from batchrecs.solutions import is_solution_arn, newest_version, no_version
+from batchrecs.stack_settings import StackSettings
+from batchrecs.submit.model import DropVersion
+
+Recipes = dict[str, Recipe | None]
+"""Solution version ARN → its recipe (None: DescribeSolutionVersion could not say)."""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a drop's jobs run on, decided once per drop."""
+
+    each: list[JobSettings]
+    """One job's settings per solution version (the stack's defaults under the drop's metadata, each naming the
+    version it runs), without the stack defaults its recipe does not take."""
+    kind: JobKind | None
+    """The records they read (None: the data decides)."""
+    recipes: Recipes
+    solutions: dict[str, str]
+    """Solution version ARN → the solution the drop named, for a version resolved from a solution."""
+
+
+def drop_settings(
+    head: ObjectHead, version: DropVersion, ports: SubmitPorts, stack: StackSettings, *, one_version: bool = False
+) -> Settled:
+    """The drop's jobs' settings, versions, kind and recipes; with ``one_version``, a drop that compares versions is
+    refused. A bad setting, a solution with no version to run, or a setting its recipe does not take rejects the
+    drop."""
+    try:
+        each = JobSettings.merge_each(
+            stack.job_defaults, head.metadata, max_num_results=stack.max_num_results, home=stack.home
+        )
+        if one_version and len(each) > 1:
+            raise SettingsError([("solution-version-arn", "a folder drop runs one solution version; compare on files")])
+        each, solutions = resolve_solutions(each, ports)
+        given = frozenset(key.lower() for key in head.metadata)
+        kind, recipes = drop_kind(each, ports, given)
+        each = [fitted(settings, recipes[settings.solution_version_arn]) for settings in each]
+        return Settled(each, kind, recipes, solutions)
+    except SettingsError as error:
+        raise DropRejected(error.problems, version_id=version.version_id) from None
+
+
+def resolve_solutions(each: list[JobSettings], ports: SubmitPorts) -> tuple[list[JobSettings], dict[str, str]]:
+    """Each job's settings naming the version it runs: a solution named is resolved to its newest ACTIVE version
+    that ``solution-version-policy`` allows (ListSolutionVersions), once for the whole drop; and version ARN → the
+    solution named. A solution with no such version, or two names of one version, is refused."""
+    resolved: list[JobSettings] = []
+    solutions: dict[str, str] = {}
+    problems: list[tuple[str, str]] = []
+    for settings in each:
+        arn, policy = settings.solution_version_arn, settings.solution_version_policy
+        if not is_solution_arn(arn):
+            resolved.append(settings)
+            continue
+        try:
+            versions = ports.personalize.solution_versions(arn)
+        except UnusableSolutionVersion as error:
+            problems.append(("solution-version-arn", str(error)))
+            continue
+        chosen = newest_version(versions, policy)
+        if chosen is None:
+            problems.append(("solution-version-arn", no_version(arn, versions, policy)))
+            continue
+        solutions[chosen.arn] = arn
+        resolved.append(settings.model_copy(update={"solution_version_arn": chosen.arn}))
+    runs = [settings.solution_version_arn for settings in resolved]
+    twice = sorted({arn for arn in runs if runs.count(arn) > 1})
+    if twice:
+        problems.append(("solution-version-arn", f"names {', '.join(twice)} twice (once through its solution)"))
+    if problems:
+        raise SettingsError(problems)
+    if solutions:
+        logger.info("solutions resolved", extra={"versions": solutions})
+    return resolved, solutions
+
+
+def drop_kind(
+    each: list[JobSettings], ports: SubmitPorts, given: frozenset[str] = frozenset()
+) -> tuple[JobKind | None, Recipes]:
+    """The record kind: forced by metadata, else the recipe's; theme jobs read items from a Similar-Items recipe.
+    Solution versions compared on one drop must read the same kind of records."""
+    kinds: dict[str, JobKind | None] = {}
+    recipes: Recipes = {}
+    problems: list[tuple[str, str]] = []
+    for settings in each:  # every version's problem, not only the first one's
+        try:
+            arn = settings.solution_version_arn
+            kinds[arn], recipes[arn] = kind_of(settings, ports, given)
+        except SettingsError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise SettingsError(problems)
+    if len(set(kinds.values())) > 1:
+        read = ", ".join(f"{arn} reads {kind or 'any'} records" for arn, kind in kinds.items())
+        raise SettingsError([("solution-version-arn", f"compared solution versions must read one kind: {read}")])
+    return next(iter(kinds.values())), recipes
+
+
+def kind_of(
+    settings: JobSettings, ports: SubmitPorts, given: frozenset[str] = frozenset()
+) -> tuple[JobKind | None, Recipe | None]:
+    """The kind of records one solution version's job reads, and its recipe. A setting the drop gives (``given``:
+    its metadata keys) that the recipe does not take is refused, naming the recipe; so is one a segment recipe's job
+    type does not take, whoever gave it."""
+    try:
+        recipe = ports.personalize.recipe(settings.solution_version_arn)
+    except UnusableSolutionVersion as error:
+        raise SettingsError([("solution-version-arn", str(error))]) from None
+    kind = settings.kind or (recipe.kind if recipe else None)
+    problems = recipe_problems(settings, recipe, given) if recipe else []
+    if kind is not None and kind.is_segment:
+        inference_only = {
+            "batch-inference-job-mode": settings.job_mode is not JobMode.BATCH_INFERENCE,
+            "item-exploration-config": bool(settings.item_exploration_config),
+            "ranking-influence": bool(settings.ranking_influence),
+            "exclude-seen": settings.exclude_seen,
+        }
+        problems = [
+            (key, f"applies to batch inference jobs only; this solution version's recipe makes {kind} segments")
+            for key, given in inference_only.items()
+            if given
+        ]
+    themes = settings.job_mode is JobMode.THEME_GENERATION and not (recipe and recipe.refused(Setting.THEMES))
+    if themes and not problems:
+        if kind not in (None, JobKind.ITEMS):
+            problems.append(
+                (
+                    "batch-inference-job-mode",
+                    f"THEME_GENERATION needs a Similar-Items solution version; this one's recipe reads {kind} records",
+                )
+            )
+        kind = JobKind.ITEMS
+    if problems:
+        raise SettingsError(problems)
+    return kind, recipe
+
+
+def recipe_problems(settings: JobSettings, recipe: Recipe, given: frozenset[str]) -> list[tuple[str, str]]:
+    """The recipe-specific settings the drop gives that ``recipe`` does not take, each with whose they are."""
+    return [
+        (setting.value, f"recipe {recipe.name} does not take it: {setting.owner}")
+        for setting, on in _recipe_settings(settings).items()
+        if on and setting.value in given and recipe.refused(setting)
+    ]
+
+
+def fitted(settings: JobSettings, recipe: Recipe | None) -> JobSettings:
+    """``settings`` without the stack's defaults its recipe does not take (a stack-wide ItemExplorationConfig is
+    User-Personalization's, not a Similar-Items job's); the drop's own were refused before (``recipe_problems``)."""
+    if recipe is None:
+        return settings
+    unset: dict[Setting, dict[str, object]] = {
+        Setting.ITEM_EXPLORATION: {"item_exploration_config": None},
+        Setting.RANKING_INFLUENCE: {"ranking_influence": None},
+        Setting.THEMES: {"job_mode": JobMode.BATCH_INFERENCE},
+    }
+    update: dict[str, object] = {}
+    for setting, on in _recipe_settings(settings).items():
+        if on and recipe.refused(setting):
+            update |= unset[setting]
+    if update:
+        logger.info(
+            "stack defaults its recipe does not take left out", extra={"recipe": recipe.name, "unset": list(update)}
+        )
+    return settings.model_copy(update=update) if update else settings
+
+
+def _recipe_settings(settings: JobSettings) -> dict[Setting, bool]:
+    return {
+        Setting.ITEM_EXPLORATION: bool(settings.item_exploration_config),
+        Setting.RANKING_INFLUENCE: bool(settings.ranking_influence),
+        Setting.THEMES: settings.job_mode is JobMode.THEME_GENERATION,
+    }
