@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.kinds import JobKind
-from batchrecs.layout import shard_key
+from batchrecs.layout import check_key, shard_key
 from batchrecs.merge import MIN_PART_BYTES, failure_reason, merge_parts, merge_shards
 from batchrecs.ports import MergePart
 from batchrecs.scoring import MergeRequest, ModelLocation, ScoreRequest, ShardPlan, ShardResult
@@ -162,3 +162,22 @@ def test_a_plan_made_before_the_single_map_still_merges_and_a_plan_needs_its_sha
     assert old.shards.count == 2 and old.shards.items is not None
     with pytest.raises(ValueError, match="either a manifest"):
         ShardPlan.model_validate(wire)
+
+
+def test_a_check_object_beside_the_output_or_among_the_shards_changes_nothing_the_merge_writes() -> None:
+    """Personalize leaves a _CHECK beside a job's outputs (docs/personalize.md): the merge joins the shards the Map
+    reported, by their keys, and decides "already merged" by the output's own key, so a _CHECK anywhere near is
+    never joined, and never taken for the output."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="out-bucket")
+        folder = REQUEST.output_key.rsplit("/", 1)[0] + "/"
+        s3.put_object(Bucket="out-bucket", Key=check_key(folder), Body=b"")
+        s3.put_object(Bucket="out-bucket", Key=check_key("shards/br-job/"), Body=b"")
+        for index in (1, 2):
+            s3.put_object(Bucket="out-bucket", Key=shard_key("shards/br-job/", index), Body=b'{"n": %d}\n' % index)
+        results = [ShardResult(index=n, lines=1, seconds=0.1, first_line=n, last_line=n) for n in (1, 2)]
+        outcome = merge_shards(S3Files(s3), MergeRequest(score=REQUEST, shards=plan(2), results=results))
+        assert outcome.status == "ACTIVE"
+        assert s3.get_object(Bucket="out-bucket", Key=REQUEST.output_key)["Body"].read() == b'{"n": 1}\n{"n": 2}\n'
+        assert s3.get_object(Bucket="out-bucket", Key=check_key(folder))["Body"].read() == b""
