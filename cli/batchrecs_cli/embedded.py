@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from batchrecs.kinds import JobKind
 from batchrecs.layout import INPUT, interactions_key, shard_folder
 from batchrecs.lines import is_blank, iter_lines, read_chunks
 from batchrecs.records import kind_of_line
+from batchrecs_ops.deployed import UserError
 
 if TYPE_CHECKING:
     from batchrecs_local.stack import EventTap, LocalStack
@@ -88,9 +90,9 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         )
     try:
         overrides = pairs(args.metadata, "--metadata")
-        parameters = pairs(args.parameter, "--parameter")
     except argparse.ArgumentTypeError as error:
         parser.error(str(error))
+    parameters = checked_parameters(args.parameter)
     return run(
         args.files,
         out=args.out,
@@ -103,7 +105,7 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
 
 def serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    parameters = pairs(args.parameter, "--parameter")
+    parameters = checked_parameters(args.parameter)
     return serve(args.host, args.port, args.env_vars, args.interactions, args.stack_name, parameters)
 
 
@@ -225,8 +227,9 @@ def run(
     def progress(message: str) -> None:
         board.log(f"[{time.monotonic() - started:6.1f}s] {message}")
 
+    out = run_folder(out)
     with board:
-        _clear_earlier_outputs(out, progress)
+        progress(f"outputs go to {out}")
         interactions = _interactions_or_sample(interactions, progress)
         from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 
@@ -382,23 +385,29 @@ def _interactions_or_sample(interactions: Path | None, progress: Callable[[str],
     return sample / "interactions.csv"
 
 
-def _clear_earlier_outputs(out: Path, progress: Callable[[str], None]) -> None:
-    """Remove the job folders earlier runs copied into ``out`` (``br-*`` folders holding only ``.out`` files, or
-    only such folders, for drops that compared solution versions); anything else there is the user's and stays."""
+def run_folder(out: Path) -> Path:
+    """This run's own folder under ``out`` (``run-20261206T231500Z``, with ``-2`` … if that exists): earlier runs'
+    outputs, and anything else in ``out``, are never touched."""
+    stamp = datetime.now(UTC).strftime("run-%Y%m%dT%H%M%SZ")
+    folder, n = out / stamp, 1
+    while folder.exists():
+        n += 1
+        folder = out / f"{stamp}-{n}"
+    return folder
 
-    def outputs_only(folder: Path, depth: int = 1) -> bool:
-        return folder.is_dir() and all(
-            (f.is_file() and f.suffix == ".out") or (depth > 0 and f.name.startswith("br-") and outputs_only(f, 0))
-            for f in folder.iterdir()
-        )
 
-    stale = [folder for folder in (out.glob("br-*") if out.is_dir() else []) if outputs_only(folder)]
-    for folder in stale:
-        for file in sorted(folder.rglob("*"), reverse=True):
-            file.rmdir() if file.is_dir() else file.unlink()
-        folder.rmdir()
-    if stale:
-        progress(f"removed {len(stale)} job folder(s) of earlier runs from {out}")
+def checked_parameters(values: list[str]) -> dict[str, str]:
+    """``--parameter`` values, held to template.yaml's own constraints as a deploy would hold them: a UserError (exit
+    2) in one line naming the constraint, before anything starts."""
+    from batchrecs_local.parameters import ParameterError, check
+    from batchrecs_local.template import TEMPLATE, read_source
+
+    try:
+        given = pairs(values, "--parameter")
+        check(read_source(TEMPLATE).get("Parameters", {}), given)
+    except (argparse.ArgumentTypeError, ParameterError) as error:
+        raise UserError(str(error), code=2) from None
+    return given
 
 
 def serve(

@@ -24,6 +24,8 @@ import samtranslator
 from cfnlint.decode import decode
 from samtranslator.translator.transform import transform as sam_transform
 
+from batchrecs_local import parameters
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 ACCOUNT = "123456789012"
@@ -184,11 +186,8 @@ class Template:
             self.physical[logical] = self._physical(logical, self.resources[logical])
 
     def _bind_parameters(self, given: dict[str, str]) -> dict[str, str]:
-        declared = self.document.get("Parameters", {})
-        unknown = set(given) - set(declared)
-        if unknown:
-            raise ValueError(f"unknown template parameters: {sorted(unknown)}")
-        return {name: str(given.get(name, spec.get("Default", ""))) for name, spec in declared.items()}
+        """The parameters' values, refused as CloudFormation refuses them (``parameters.check``)."""
+        return parameters.check(self.document.get("Parameters", {}), given)
 
     @property
     def pseudo(self) -> dict[str, str]:

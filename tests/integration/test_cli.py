@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ def test_run_prints_submitted_and_succeeded_and_copies_outputs(
     assert code == 0
     assert [e["detail-type"] for e in events] == ["Job Submitted", "Job Succeeded"]
     (uri,) = events[1]["detail"]["output"]["files"]
-    copied = tmp_path / "out" / events[1]["detail"]["jobName"] / uri.rsplit("/", 1)[-1]
+    (run,) = (tmp_path / "out").iterdir()  # the run's own folder: run-<UTC time>
+    assert run.name.startswith("run-") and f"outputs go to {run}" in captured.err
+    copied = run / events[1]["detail"]["jobName"] / uri.rsplit("/", 1)[-1]
     lines = [json.loads(line) for line in copied.read_text().splitlines()]
     assert len(lines) == len((sample / "users.jsonl").read_text().splitlines())
     assert all(line["error"] is None and len(line["output"]["recommendedItems"]) == 25 for line in lines)
@@ -98,7 +101,8 @@ def test_theme_generation_through_run_ends_with_theme_lines(
     succeeded = events[1]["detail"]
     assert succeeded["backend"] == "personalize" and succeeded["settings"]["jobMode"] == "THEME_GENERATION"
     (uri,) = succeeded["output"]["files"]
-    lines = [json.loads(line) for line in (tmp_path / "out" / succeeded["jobName"] / uri.rsplit("/", 1)[-1]).open()]
+    (run,) = (tmp_path / "out").iterdir()
+    lines = [json.loads(line) for line in (run / succeeded["jobName"] / uri.rsplit("/", 1)[-1]).open()]
     assert len(lines) == len((sample / "items.jsonl").read_text().splitlines())
     assert all(list(line["output"]) == ["recommendedItems", "theme", "itemsThemeRelevanceScores"] for line in lines)
 
@@ -193,29 +197,70 @@ def test_function_logs_stay_out_of_the_way_unless_verbose(
     assert '"level"' in capsys.readouterr().err
 
 
-def test_runs_leave_nothing_behind(sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_leave_nothing_behind_and_delete_nothing(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import tempfile
 
     out = tmp_path / "out"
-    (out / "br-old-0123456789abcdef").mkdir(parents=True)
+    (out / "br-old-0123456789abcdef").mkdir(parents=True)  # an earlier run's job folder (older layout)
     (out / "br-old-0123456789abcdef" / "users.jsonl.out").write_text("{}\n")
-    compared = out / "br-cmp-0123456789abcdef" / "br-cmp-1-0123456789abcdef"  # an earlier comparison's job
-    compared.mkdir(parents=True)
-    (compared / "users.jsonl.out").write_text("{}\n")
-    (out / "br-mine").mkdir()
-    (out / "br-mine" / "keep.txt").write_text("mine")  # not only outputs: the user's, kept
     (out / "notes.txt").write_text("mine")
     before = sorted(Path(tempfile.gettempdir()).glob("batchrecs-sample*"))
+    mine = sorted((p.relative_to(out), p.read_bytes() if p.is_file() else None) for p in out.rglob("*"))
     # Two runs without --interactions (sample data), into the same --out
     for _ in range(2):
         assert main(["run", str(sample / "users.jsonl"), "--out", str(out), "--timeout", "60"]) == 0
     capsys.readouterr()
-    # Then the sample data was written once and reused, and out holds this run's job folder and the user's file
+    # Then the sample data was written once and reused; everything that was in out is there as it was, and each
+    # run has its own folder with its job's output
     after = sorted(Path(tempfile.gettempdir()).glob("batchrecs-sample*"))
     assert set(after) - set(before) <= {Path(tempfile.gettempdir()) / "batchrecs-sample"}
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("br-")) == ["notes.txt"]
-    assert (out / "br-mine" / "keep.txt").is_file()
-    assert len([p for p in out.iterdir() if p.name.startswith("br-") and p.name != "br-mine"]) == 1
+    kept = sorted((p.relative_to(out), p.read_bytes() if p.is_file() else None) for p in out.rglob("*"))
+    assert set(mine) <= set(kept)
+    runs = sorted(p for p in out.iterdir() if p.name.startswith("run-"))
+    assert len(runs) == 2 and all(len(list(run.rglob("users.jsonl.out"))) == 1 for run in runs)
+
+
+@pytest.mark.parametrize(
+    ("parameter", "said"),
+    [
+        ("ShardMaxRecords=100", "Parameter 'ShardMaxRecords' must be a number not less than 1000"),
+        ("MaxJobSeconds=999999", "Parameter 'MaxJobSeconds' must be a number not greater than 604800"),
+        ("NumResults=many", "Parameter 'NumResults' must be a number"),
+        ("JobMode=FAST", "Parameter 'JobMode' must be one of AllowedValues"),
+        ("ScorerModelName=no/slash", "Parameter 'ScorerModelName' must match pattern"),
+        ("NoSuchParameter=1", "Parameter 'NoSuchParameter' is not declared in template.yaml"),
+        ("ShardMaxRecords", "--parameter takes KEY=VALUE"),
+    ],
+)
+def test_a_parameter_a_deploy_would_refuse_is_refused_in_one_line_before_anything_is_touched(
+    parameter: str, said: str, sample: Path, tmp_path: Path
+) -> None:
+    """Through the real CLI: a value CloudFormation would refuse stops `run` (and `serve`) before the stack starts,
+    in one line naming the constraint, exit 2, and --out untouched."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]  # this checkout's code, whichever one the venv was installed from
+    paths = ["layers/batchrecs", "layers/scorer", "local", "ops", "cli"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(root / path) for path in paths)}
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    for command in (["run", str(sample / "users.jsonl"), "--out", str(out)], ["serve", "--port", "0"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "batchrecs_cli", *command, "--parameter", parameter],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and done.stdout == ""
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
 
 def test_run_compares_two_solution_versions_with_outputs_side_by_side(

@@ -175,3 +175,11 @@ def test_a_folder_drop_names_its_one_job_after_itself_and_several_job_nnn_each_w
         assert job.folder == f"output/{one.drop_id}/{job.name}/"
     # Another version of the marker is another drop
     assert FolderPaths.of("in", "input/export/_SUCCESS", "v2", 1).drop_id != one.drop_id
+
+
+def test_exclude_seen_without_a_model_names_the_missing_model_as_the_cause() -> None:
+    settings = JobSettings(solution_version_arn=SV, exclude_seen=True)
+    with pytest.raises(SettingsError) as refused:
+        route(settings, [], None)
+    ((field, message),) = refused.value.problems
+    assert field == "exclude-seen" and "no scorer model 'default': drop models/default/interactions.csv" in message

@@ -124,14 +124,17 @@ def is_blank(raw: bytes) -> bool:
 
 
 def not_json_lines(first: bytes, second: bytes | None = None) -> str | None:
-    """A file-level verdict when the first line shows a JSON document rather than JSON Lines."""
+    """A file-level verdict when the first lines show a JSON document, or a table (CSV or TSV of any width, one
+    column included: an id column's header such as ``userId`` or ``USER_ID`` over more lines), rather than JSON
+    Lines."""
     start = first.strip()
     if start.startswith(b"["):
         return (
             "the file is a JSON array; batch inference reads JSON Lines, one object per line "
             "(convert with: jq -c '.[]' FILE)"
         )
-    if not start.startswith(b"{") and (b"," in start or b"\t" in start) and unparsable(start):
+    tabular = b"," in start or b"\t" in start or (second is not None and _id_header(start))
+    if not start.startswith((b"{", b"[")) and tabular and unparsable(start):
         return (
             "the file looks like CSV or TSV; batch inference reads JSON Lines, one object per line such as "
             '{"userId": "4638"}'
@@ -146,6 +149,14 @@ def not_json_lines(first: bytes, second: bytes | None = None) -> str | None:
             "per line (convert with: jq -c . FILE)"
         )
     return None
+
+
+ID_HEADERS = frozenset({b"userid", b"itemid", b"user", b"item", b"id"})
+"""A one-column CSV's header, however spelled (``userId``, ``USER_ID``, ``"item_id"``): the column is an id."""
+
+
+def _id_header(start: bytes) -> bool:
+    return start.strip(b"\"' ").lower().replace(b"_", b"").replace(b"-", b"") in ID_HEADERS
 
 
 def unparsable(raw: bytes) -> bool:

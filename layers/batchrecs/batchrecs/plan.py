@@ -125,8 +125,9 @@ def route(
             [
                 (
                     "exclude-seen",
-                    "this job goes to Personalize, which keeps users' past items: give it an EXCLUDE filter on "
-                    "interactions (filter-arn) instead, or let the self-hosted scorer run it",
+                    f"this job goes to Personalize ({'; '.join(reasons)}), which keeps users' past items: fix that "
+                    "so the self-hosted scorer runs it, or give Personalize an EXCLUDE filter on interactions "
+                    "(filter-arn) instead",
                 )
             ]
         )
