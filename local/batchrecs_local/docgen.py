@@ -30,10 +30,13 @@ def slug(detail_type: str) -> str:
 
 def event_schema(detail_type: str, model: type[WireModel], source: str = "batchrecs") -> dict[str, Any]:
     """The whole EventBridge event as a JSON Schema (draft 4, as the schema registry's JSONSchemaDraft4 takes it),
-    its detail being the model's schema."""
+    its detail being the model's schema, open to fields added later (the models themselves forbid unknown ones:
+    what batchrecs emits is exactly what they list)."""
     detail = model.model_json_schema(by_alias=True, ref_template="#/definitions/{model}")
     definitions = detail.pop("$defs", {})
     definitions[model.__name__] = detail
+    for definition in definitions.values():  # open to fields added later (see "Compatibility" in docs/events.md)
+        definition.pop("additionalProperties", None)
     return {
         "$schema": "http://json-schema.org/draft-04/schema#",
         "title": slug(detail_type),
@@ -98,6 +101,12 @@ def events_markdown() -> str:
         "",
         "JSON Schemas (draft 4): [docs/schemas/](schemas/); the same schemas are in the stack's schema registry",
         "(`<stack>-events`), from which `aws schemas get-code-binding-source` makes typed bindings.",
+        "",
+        "**Compatibility.** Events change only by adding optional fields; a field is never removed, renamed or",
+        "retyped without a new detail-type. The published schemas allow fields they do not list, so a subscriber",
+        "that validates against them (or a binding made from the registry) keeps working when one is added, as",
+        "these were: `backendReasons`, `solutionArn`, `settingsLeftOut` and `settings.solutionVersionPolicy` on job",
+        "events, `jobs[].solutionArn` on Drop Completed.",
         "",
         "Example rule pattern, for every finished job:",
         "",

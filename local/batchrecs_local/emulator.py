@@ -34,7 +34,7 @@ from batchrecs.kinds import JobKind
 from batchrecs.layout import check_key, latest_key, model_of, output_key
 from batchrecs.lines import is_blank, iter_lines
 from batchrecs.naming import split_uri
-from batchrecs.recipes import RECIPES, Answer, recipe_of
+from batchrecs.recipes import RECIPES, Answer, Setting, recipe_of
 from batchrecs.records import kind_of_line
 from batchrecs.settings import DEFAULT_NUM_RESULTS, THEME_REGIONS
 from batchrecs.validation import MAX_THEME_RECORDS
@@ -429,6 +429,7 @@ def _create(backend: PersonalizeBackend, request: dict[str, Any], settings: Emul
     if request.get("batchInferenceJobMode") == "THEME_GENERATION":
         _check_themes(backend, request, settings)
     _check_ranking_influence(request)
+    _check_recipe_settings(request, settings)
     jobs = _jobs(backend, segment=segment)
     what, quota = ("batch segment", settings.segment_quota) if segment else ("batch inference", settings.quota)
     if any(job.name == name for job in jobs.values()):
@@ -450,6 +451,18 @@ def _check_themes(backend: PersonalizeBackend, request: dict[str, Any], settings
         raise InvalidInputException("THEME_GENERATION needs a solution version of the Similar-Items recipe")
     if not request.get("themeGenerationConfig", {}).get("fieldsForThemeGeneration", {}).get("itemName"):
         raise InvalidInputException("THEME_GENERATION needs themeGenerationConfig.fieldsForThemeGeneration.itemName")
+
+
+def _check_recipe_settings(request: dict[str, Any], settings: EmulatorSettings) -> None:
+    """A batch inference setting the solution version's recipe does not take (``batchrecs.recipes``: item
+    exploration is User-Personalization's, ranking influence Semantic-Similarity's) is refused, as batchrecs takes
+    the service to (inferred, docs/personalize.md)."""
+    recipe = recipe_of(settings.solution_versions.get(request.get("solutionVersionArn", ""), ""))
+    config = request.get("batchInferenceJobConfig") or {}
+    given = {"itemExplorationConfig": Setting.ITEM_EXPLORATION, "rankingInfluence": Setting.RANKING_INFLUENCE}
+    for member, setting in given.items():
+        if config.get(member) and recipe.refused(setting):
+            raise InvalidInputException(f"{member} is not supported by recipe {recipe.name}")
 
 
 def _check_ranking_influence(request: dict[str, Any]) -> None:

@@ -224,3 +224,10 @@ def test_ranking_influence_outside_its_documented_range_is_refused(stack: LocalS
     with pytest.raises(ClientError) as error:
         create(stack, "job-influence", batchInferenceJobConfig={"rankingInfluence": {"POPULARITY": 1.5}})
     assert code(error) == "InvalidInputException" and "POPULARITY=1.5" in str(error.value)
+
+
+def test_a_setting_its_recipe_does_not_take_is_refused(stack: LocalStack) -> None:
+    with pytest.raises(ClientError) as error:
+        create(stack, "job-semantic-only", batchInferenceJobConfig={"rankingInfluence": {"POPULARITY": 0.5}})
+    assert code(error) == "InvalidInputException"
+    assert "rankingInfluence is not supported by recipe aws-user-personalization" in str(error.value)

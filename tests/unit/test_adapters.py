@@ -6,6 +6,7 @@ from unittest import mock
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
@@ -158,6 +159,54 @@ def test_the_recipe_is_unknown_when_the_version_cannot_be_described_yet() -> Non
     with Stubber(personalize) as stub:
         stub.add_client_error("describe_solution_version", "AccessDeniedException")
         assert PersonalizeJobs(personalize).recipe(SV) is None
+
+
+def test_a_throttled_describe_is_raised_for_a_retry_and_a_version_in_training_is_unusable() -> None:
+    """A throttle (after botocore's own retries) is not a verdict: the drop is retried, never routed on a guess.
+    A version that is not ACTIVE cannot run a batch job, whichever backend would run it."""
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    jobs = PersonalizeJobs(personalize)
+    with Stubber(personalize) as stub:
+        stub.add_client_error("describe_solution_version", "ThrottlingException")
+        with pytest.raises(ClientError, match="ThrottlingException"):
+            jobs.recipe(SV)
+        training = {"recipeArn": "arn:aws:personalize:::recipe/aws-sims", "status": "CREATE PENDING"}
+        stub.add_response("describe_solution_version", {"solutionVersion": training})
+        with pytest.raises(UnusableSolutionVersion, match="is CREATE PENDING, not ACTIVE"):
+            jobs.recipe(SV)
+        stub.add_response("describe_solution_version", {"solutionVersion": training | {"status": "ACTIVE"}})
+        assert jobs.recipe(SV) == RECIPES["aws-sims"]  # not cached while it was training
+
+
+def test_list_solution_versions_reads_every_page_and_keeps_each_versions_time() -> None:
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    solution = SV.rsplit("/", 1)[0]
+    made = datetime(2026, 12, 1, tzinfo=UTC)
+    first = {
+        "solutionVersionArn": f"{solution}/b",
+        "status": "ACTIVE",
+        "trainingMode": "FULL",
+        "creationDateTime": made,
+    }
+    second = {"solutionVersionArn": f"{solution}/a", "status": "CREATE FAILED"}  # creationDateTime is optional
+    with Stubber(personalize) as stub:
+        stub.add_response(
+            "list_solution_versions", {"solutionVersions": [first], "nextToken": "t"}, {"solutionArn": solution}
+        )
+        stub.add_response(
+            "list_solution_versions", {"solutionVersions": [second]}, {"solutionArn": solution, "nextToken": "t"}
+        )
+        versions = PersonalizeJobs(personalize).solution_versions(solution)
+        stub.assert_no_pending_responses()
+    assert [(v.arn.rsplit("/", 1)[-1], v.status, v.training_mode) for v in versions] == [
+        ("b", "ACTIVE", "FULL"),
+        ("a", "CREATE FAILED", None),
+    ]
+    assert versions[0].created == made and versions[1].created < made
+    with Stubber(personalize) as stub:
+        stub.add_client_error("list_solution_versions", "ResourceNotFoundException")
+        with pytest.raises(UnusableSolutionVersion, match=f"solution {solution} does not exist"):
+            PersonalizeJobs(personalize).solution_versions(solution)
 
 
 def test_a_solution_version_that_does_not_exist_is_unusable() -> None:

@@ -204,3 +204,19 @@ def test_the_scorer_runs_as_many_threads_as_lambdas_memory_pays_for(monkeypatch:
     assert model_module.threads() == 3
     monkeypatch.setenv("SCORER_THREADS", "4")
     assert model_module.threads() == 4
+
+
+ANSWERED_AS = {"personalized": "users", "related": "items", "ranked": "ranking", "popular": "popularity"}
+
+
+def test_the_scorers_output_has_scores_exactly_where_the_recipe_table_says(model: Model) -> None:
+    from batchrecs.recipes import RECIPES
+
+    records = {"users": {"userId": "u0"}, "items": {"itemId": "x"}, "ranking": {"userId": "u0", "itemList": ["x"]}}
+    answered = [row for row in RECIPES.values() if row.answer is not None]
+    assert {row.answer.value for row in answered if row.answer} == set(ANSWERED_AS)
+    for row in answered:
+        assert row.answer is not None and row.kind is not None
+        kind = ANSWERED_AS[row.answer.value]
+        (line,) = lines(model, kind, [records[row.kind.value]], num_results=2)
+        assert ("scores" in line["output"]) == row.scores, row.name

@@ -14,12 +14,15 @@ from batchrecs.errors import CapacityExceeded
 from batchrecs.events import InputRejected, JobSubmitted
 from batchrecs.execution import CapacityRetry, CreateJobRequest, CreateSegmentJobRequest, ExecutionInput
 from batchrecs.kinds import JobKind
+from batchrecs.paths import Paths
 from batchrecs.plan import MAX_DROP_JOBS
 from batchrecs.ports import CreatedJob
 from batchrecs.recipes import RECIPES
 from batchrecs.scoring import ModelLocation, Shard
+from batchrecs.settings import JobSettings
 from batchrecs.solutions import VersionSummary
 from batchrecs.submit import IDEMPOTENCY, Drop, Outcome, submit_drop
+from batchrecs.submit.versions import resolve_solutions
 from tests.fakes import FakePersonalize, Fakes, FakeTickets, stack_settings
 
 SV = "arn:aws:personalize:us-east-1:123456789012:solution/movies/abc"
@@ -293,7 +296,8 @@ def test_every_recipe_goes_where_its_row_says_and_the_events_say_why(recipe: str
     event = announced(ports)
     if row.answer is None:
         assert event.backend.value == "personalize" and event.backend_reasons is not None
-        assert any(recipe in reason or "segment jobs run in Personalize" in reason for reason in event.backend_reasons)
+        said = f"{row.kind} segment jobs run in Personalize" if row.kind.is_segment else f"recipe {recipe}: "
+        assert event.backend_reasons[0] == (said if row.kind.is_segment else said + row.why_personalize)
         (request,) = ports.personalize.requests
         assert request["jobName"] == event.job_name
     else:
@@ -680,17 +684,19 @@ SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/movies"
 
 
 def three_versions() -> list[VersionSummary]:
-    """An ACTIVE FULL version, a newer ACTIVE UPDATE, and a newest one still training."""
+    """An ACTIVE FULL version, a newer ACTIVE AUTOTRAIN, a newer ACTIVE UPDATE, and a newest one still training,
+    listed out of order (ListSolutionVersions' order is not documented)."""
     made = datetime(2026, 12, 1, tzinfo=UTC)
     return [
+        VersionSummary(f"{SOLUTION}/update", "ACTIVE", "UPDATE", made + timedelta(days=2)),
         VersionSummary(f"{SOLUTION}/full", "ACTIVE", "FULL", made),
-        VersionSummary(f"{SOLUTION}/update", "ACTIVE", "UPDATE", made + timedelta(days=1)),
-        VersionSummary(f"{SOLUTION}/training", "CREATE PENDING", "AUTOTRAIN", made + timedelta(days=2)),
+        VersionSummary(f"{SOLUTION}/training", "CREATE PENDING", "AUTOTRAIN", made + timedelta(days=3)),
+        VersionSummary(f"{SOLUTION}/auto", "ACTIVE", "AUTOTRAIN", made + timedelta(days=1)),
     ]
 
 
 @pytest.mark.parametrize(
-    ("policy", "runs"), [(None, "full"), ("full-or-autotrain", "full"), ("full", "full"), ("any", "update")]
+    ("policy", "runs"), [(None, "auto"), ("full-or-autotrain", "auto"), ("full", "full"), ("any", "update")]
 )
 def test_a_drop_naming_a_solution_runs_the_version_its_policy_picks_and_says_both(
     policy: str | None, runs: str, ports: Fakes
@@ -709,7 +715,7 @@ def test_a_compared_drop_resolves_its_solution_once_and_runs_one_version_through
     ports.personalize.solutions[SOLUTION] = three_versions()
     other = "arn:aws:personalize:us-east-1:123456789012:solution/other/7"
     submit_drop(drop(ports, BODIES[JobKind.USERS], **{"solution-version-arn": f"{SOLUTION} {other}"}), ports, STACK)
-    assert sorted(r["solutionVersionArn"] for r in ports.personalize.requests) == [f"{SOLUTION}/full", other]
+    assert sorted(r["solutionVersionArn"] for r in ports.personalize.requests) == [f"{SOLUTION}/auto", other]
     assert ports.personalize.listed == [SOLUTION]
 
 
@@ -730,3 +736,51 @@ def test_a_solution_with_no_version_to_run_is_rejected_naming_it_and_what_it_has
     submit_drop(drop(fresh, body, **{"solution-version-arn": f"{SOLUTION}-gone"}), fresh, STACK)
     (missing,) = rejection_of(fresh).errors
     assert f"solution {SOLUTION}-gone does not exist" in missing.message
+
+
+def test_a_redelivery_that_resolves_to_a_newer_version_finds_the_jobs_already_made(ports: Fakes) -> None:
+    """A compared drop's jobs are named after the solution the drop named, not the version it resolved to: a
+    redelivery after a newer version appeared makes the same job names (and so adopts the jobs made)."""
+    ports.personalize.solutions[SOLUTION] = three_versions()
+    other = "arn:aws:personalize:us-east-1:123456789012:solution/other/7"
+    each = JobSettings.merge_each(STACK.job_defaults, {"solution-version-arn": f"{SOLUTION} {other}"})
+    first, named = resolve_solutions(each, ports)
+    newer = VersionSummary(f"{SOLUTION}/newer", "ACTIVE", "FULL", datetime(2026, 12, 9, tzinfo=UTC))
+    ports.personalize.solutions[SOLUTION] = [*three_versions(), newer]
+    again, named_again = resolve_solutions(each, ports)
+    assert {s.solution_version_arn for s in first} == {f"{SOLUTION}/auto", other}
+    assert {s.solution_version_arn for s in again} == {f"{SOLUTION}/newer", other}
+    names = Paths.of("in", "input/users.jsonl", "token", first, named=named).names
+    assert Paths.of("in", "input/users.jsonl", "token", again, named=named_again).names == names
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field", "said"),
+    [
+        ({"solution-version-arn": f"{SOLUTION}/latest"}, "solution-version-arn", "Personalize has no 'latest' alias"),
+        ({"solution-version-policy": "any"}, "solution-version-policy", "applies to a solution"),
+        ({"kind": "items"}, "kind", "recipe aws-user-personalization reads users records, not items"),
+        ({"exclude-seen": "true", "backend": "self-hosted"}, "backend", "Popularity-Count gives every user the same"),
+    ],
+    ids=["latest", "policy-on-a-version", "kind-against-the-recipe", "popularity-exclude-seen"],
+)
+def test_what_the_recipe_or_the_solution_cannot_mean_is_refused_naming_why(
+    metadata: dict[str, str], field: str, said: str, ports: Fakes
+) -> None:
+    with_model(ports, "aws-popularity-count" if "exclude-seen" in metadata else "aws-user-personalization")
+    submit_drop(drop(ports, BODIES[JobKind.USERS], **metadata), ports, STACK)
+    (problem,) = rejection_of(ports).errors
+    assert problem.field == field and said in problem.message, problem
+    assert ports.personalize.requests == [] and ports.executions.started == {}
+
+
+def test_a_stack_wide_theme_mode_is_left_out_of_another_recipes_job_and_the_events_say_so(ports: Fakes) -> None:
+    defaults = {**STACK.job_defaults, "job_mode": "THEME_GENERATION", "theme_item_name": "TITLE"}
+    stack = STACK.model_copy(update={"job_defaults": defaults})
+    ports.personalize.recipe_name = "aws-user-personalization"
+    submit_drop(drop(ports, BODIES[JobKind.USERS]), ports, stack)
+    (request,) = ports.personalize.requests
+    assert request.get("batchInferenceJobMode", "BATCH_INFERENCE") == "BATCH_INFERENCE"
+    assert "themeGenerationConfig" not in request
+    event = announced(ports)
+    assert event.settings_left_out == ["batch-inference-job-mode"] and event.settings.theme_item_name is None

@@ -124,6 +124,11 @@ class JobDetail(WireModel):
         description="the solution the drop named in solution-version-arn; settings.solutionVersionArn is then the "
         "version it resolved to (solution-version-policy); null when the drop named a version",
     )
+    settings_left_out: list[str] | None = Field(
+        default=None,
+        description="the stack's default settings (metadata keys) this job's recipe does not take, left out of its "
+        "request (e.g. item-exploration-config on a Similar-Items job); null when none were",
+    )
     job_type: JobType = Field(
         default=JobType.INFERENCE,
         description="inference (CreateBatchInferenceJob) or segment (CreateBatchSegmentJob, for the item-affinity "
@@ -222,6 +227,9 @@ class DropJob(WireModel):
     job_arn: str | None
     backend: Backend
     solution_version_arn: str
+    solution_arn: str | None = Field(
+        default=None, description="the solution the drop named, when the version was resolved from it"
+    )
     split: SplitPart | None = None
     records: int = Field(ge=0, description="the records the job read")
     output: JobOutput
@@ -235,6 +243,7 @@ class DropJob(WireModel):
             job_arn=ended.job_arn,
             backend=ended.backend,
             solution_version_arn=ended.settings.solution_version_arn,
+            solution_arn=ended.solution_arn,
             split=ended.split,
             records=ended.input.records,
             output=ended.output,

@@ -6,6 +6,7 @@ request from these."""
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from batchrecs.layout import output_folder, output_key, snapshot_folder
@@ -49,7 +50,10 @@ class Paths:
         token: str,
         each: list[JobSettings],
         pieces: list[Piece] | None = None,
+        named: Mapping[str, str] | None = None,
     ) -> Paths:
+        """``named``: a version resolved from a solution → the solution the drop named, which its job is named
+        after, so that a redelivery resolving to a newer version finds the jobs already made by their names."""
         drop_id = job_name(bucket, key, token)
         file = posixpath.basename(key)
         snapshots = snapshot_folder(drop_id)
@@ -58,7 +62,8 @@ class Paths:
         jobs = []
         for settings in each:
             for piece in split:
-                variants = [settings.solution_version_arn if len(each) > 1 else "", part_label(piece)]
+                arn = (named or {}).get(settings.solution_version_arn, settings.solution_version_arn)
+                variants = [arn if len(each) > 1 else "", part_label(piece)]
                 variant = "/".join(v for v in variants if v)
                 name = job_name(bucket, key, token, variant) if many else drop_id
                 folder = output_folder(drop_id, name, alone=not many)

@@ -63,16 +63,7 @@ def self_hosted_reasons(
     scorer answers only a recipe it models (``batchrecs.recipes``), so an unread ``recipe`` (None) is Personalize's."""
     if settings.backend is BackendChoice.PERSONALIZE:
         return ["backend=personalize"]
-    reasons = []
-    if kind is not None and kind.is_segment:
-        reasons.append(f"{kind} segment jobs run in Personalize")
-    elif recipe is None:
-        reasons.append(
-            "the solution version's recipe could not be read (DescribeSolutionVersion): the scorer answers only "
-            "recipes it models"
-        )
-    elif recipe.answer is None:
-        reasons.append(f"recipe {recipe.name}: {recipe.why_personalize}")
+    reasons = _recipe_reasons(settings, kind, recipe)
     if compared:
         reasons.append("comparing solution versions runs in Personalize: the scorer has one model, not theirs")
     small, fanned = stack.small_job_max_records, stack.self_hosted_max_records
@@ -94,6 +85,22 @@ def self_hosted_reasons(
     if settings.ranking_influence:
         reasons.append("ranking-influence is Personalize's")
     return reasons
+
+
+def _recipe_reasons(settings: JobSettings, kind: JobKind | None, recipe: Recipe | None) -> list[str]:
+    """Why the scorer does not answer this recipe (or this kind of job, or this recipe with these settings)."""
+    if kind is not None and kind.is_segment:
+        return [f"{kind} segment jobs run in Personalize"]
+    if recipe is None:
+        return [
+            "the solution version's recipe could not be read (DescribeSolutionVersion): the scorer answers only "
+            "recipes it models"
+        ]
+    if recipe.answer is None:
+        return [f"recipe {recipe.name}: {recipe.why_personalize}"]
+    if recipe.answer is Answer.POPULAR and settings.exclude_seen:
+        return ["exclude-seen: Popularity-Count gives every user the same list, past items included"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,7 @@ def plan_folder_job(
     stack: StackSettings,
     submitted_at: datetime,
     solution_arn: str | None = None,
+    left_out: list[str] | None = None,
 ) -> PlannedJob:
     """One Personalize job (``job``, of the folder drop ``paths``) over files of a folder: it reads their
     snapshots' folder, and writes one ``<base name>.out`` per file under its output prefix (Personalize drops the
@@ -203,6 +211,7 @@ def plan_folder_job(
         backend=Backend.PERSONALIZE,
         backend_reasons=[FOLDERS_RUN_IN_PERSONALIZE],
         solution_arn=solution_arn,
+        settings_left_out=left_out or None,
         job_type=JobType.SEGMENT if kind.is_segment else JobType.INFERENCE,
         job_arn=None,
         kind=kind,
@@ -238,11 +247,13 @@ def plan_jobs(
     shards: ShardPlan | None = None,
     *,
     solutions: Mapping[str, str] | None = None,
+    left_out: Mapping[str, list[str]] | None = None,
 ) -> list[PlannedJob]:
     """Each job of a validated drop (``routes``: one per job of ``paths``): what it reads (the snapshot, or its
     part), writes, and asks its backend. ``source`` is the drop; ``copies``, the version of each input key;
     ``shards``, the fan-out of a drop's one self-hosted job over SmallJobMaxRecords; ``solutions``, the solution
-    each version resolved from a solution was named by."""
+    each version resolved from a solution was named by; ``left_out``, each version's stack defaults its recipe
+    does not take."""
     polling, capacity = polling_for(stack), capacity_for(stack)
     jobs = []
     for job, chosen in zip(paths.jobs, routes, strict=True):
@@ -259,6 +270,7 @@ def plan_jobs(
             backend=chosen.backend,
             backend_reasons=list(chosen.reasons) or None,
             solution_arn=(solutions or {}).get(job.settings.solution_version_arn),
+            settings_left_out=(left_out or {}).get(job.settings.solution_version_arn),
             job_type=JobType.SEGMENT if kind.is_segment else JobType.INFERENCE,
             job_arn=None,
             kind=kind,

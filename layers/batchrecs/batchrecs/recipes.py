@@ -119,8 +119,10 @@ RECIPES: dict[str, Recipe] = {
         Recipe("aws-hrnn-coldstart", JobKind.USERS, scores=True, answer=None, why_personalize=LEGACY),
     )
 }
-"""Recipe name → its row. Scores: only User-Personalization and Personalized-Ranking (v1 and v2) give them; the
-scores of Semantic-Similarity's batch output are undocumented, taken as absent like its type's (RELATED_ITEMS)."""
+"""Recipe name → its row. Scores: User-Personalization and Personalized-Ranking (v1 and v2) give them, and
+the legacy HRNN rows are taken to as their type (USER_PERSONALIZATION) does; Semantic-Similarity's are
+undocumented, taken as absent like its type's (RELATED_ITEMS). The scorer's output for each answered row has
+scores exactly when the row says (tests/unit/test_scorer.py)."""
 
 
 def recipe_of(recipe_arn: str) -> Recipe:

@@ -22,6 +22,16 @@ def is_solution_arn(arn: str) -> bool:
     return SOLUTION_ARN.fullmatch(arn) is not None
 
 
+def latest_alias(arn: str) -> str | None:
+    """Why ``…/solution/<name>/latest`` is refused (Personalize has no such ARN), with the form that works."""
+    if arn.endswith("/latest") and is_solution_arn(arn.removesuffix("/latest")):
+        return (
+            f"{arn} names no version: Personalize has no 'latest' alias; name the solution "
+            f"({arn.removesuffix('/latest')}) to run its newest ACTIVE version"
+        )
+    return None
+
+
 class SolutionVersionPolicy(StrEnum):
     """Which of a named solution's ACTIVE versions a drop runs: the newest whose training mode the policy allows."""
 
@@ -55,9 +65,16 @@ def newest_version(versions: list[VersionSummary], policy: SolutionVersionPolicy
     return max(allowed, key=lambda v: v.created, default=None)
 
 
+LISTED = 10
+"""How many of a solution's versions a refusal lists (weekly retraining piles them up): the newest."""
+
+
 def no_version(solution_arn: str, versions: list[VersionSummary], policy: SolutionVersionPolicy) -> str:
-    """Why a named solution has no version to run, listing what it has."""
-    seen = ", ".join(f"{v.arn.rsplit('/', 1)[-1]} {v.status} {v.training_mode or 'FULL'}" for v in versions)
+    """Why a named solution has no version to run, listing its newest versions."""
+    newest = sorted(versions, key=lambda v: v.created, reverse=True)
+    seen = ", ".join(f"{v.arn.rsplit('/', 1)[-1]} {v.status} {v.training_mode or 'FULL'}" for v in newest[:LISTED])
+    if len(versions) > LISTED:
+        seen += f" and {len(versions) - LISTED} older"
     return (
         f"solution {solution_arn} has no ACTIVE version that solution-version-policy {policy.value} allows "
         f"({seen or 'no versions at all'}): train one, or name a version"

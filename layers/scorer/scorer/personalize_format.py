@@ -94,7 +94,8 @@ def error_line(record: Any, message: str) -> bytes:
 
 
 def segment_error_line(record: Any, message: str) -> bytes:
-    """A batch segment job's bad query: its own line, no users, the reason (unobserved: see the module's docstring)."""
+    """A batch segment job's bad query: its own line, no users, the reason (unobserved: see the module's docstring).
+    Apart from ``error_line`` because segment jobs' lines come from another serializer (``segment_line``)."""
     echoed = json.dumps(record, separators=(", ", ": "), ensure_ascii=False)
     reason = json.dumps(message, ensure_ascii=False)
     return f'{{"input": {echoed}, "output": {{"usersList": []}}, "error": {reason}}}\n'.encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -14,6 +15,9 @@ from batchrecs.solutions import VersionSummary
 
 if TYPE_CHECKING:
     from mypy_boto3_personalize import PersonalizeClient
+
+NEVER = datetime.min.replace(tzinfo=UTC)
+"""A version's creation time when ListSolutionVersions leaves it out (the field is optional)."""
 
 PERMANENT_CREATE_ERRORS = frozenset(
     {
@@ -74,22 +78,32 @@ class PersonalizeJobs:
     def recipe(self, solution_version_arn: str) -> Recipe | None:
         """The solution version's recipe (its row in ``batchrecs.recipes``; ``Recipe.unknown`` for one with none).
 
-        Returns None where the version cannot be described now (a throttle, a missing permission): the caller then
-        takes the kind from the data and leaves the job to Personalize. Raises RecipeCannotBatch for recipes with no
-        batch jobs. A solution version never changes its recipe, so answers are cached for the life of the
-        container.
+        Returns None where SubmitFunction may not describe the version (AccessDenied): the caller then takes the kind
+        from the data and leaves the job to Personalize. A throttle or a service error is raised (the drop is
+        retried). Raises UnusableSolutionVersion for a version that does not exist or is not ACTIVE, and
+        RecipeCannotBatch for recipes with no batch jobs. A solution version never changes its recipe, so answers
+        are cached for the life of the container.
         """
         if solution_version_arn in self._recipes:
             return self._recipes[solution_version_arn]
         try:
             version = self.personalize.describe_solution_version(solutionVersionArn=solution_version_arn)
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            code = error.response["Error"]["Code"]
+            if code == "ResourceNotFoundException":
                 raise UnusableSolutionVersion(
                     f"solution version {solution_version_arn} does not exist (or is not visible) in this account "
                     "and region"
                 ) from error
-            return None  # not cached: a throttle or a missing permission may pass
+            if code == "AccessDeniedException":
+                return None  # not cached: the permission may be granted; meanwhile the job is Personalize's
+            raise  # a throttle or a service error, after botocore's retries: the drop is retried, not misrouted
+        status = version["solutionVersion"].get("status", "ACTIVE")
+        if status != "ACTIVE":  # not cached: a version in training becomes ACTIVE
+            raise UnusableSolutionVersion(
+                f"solution version {solution_version_arn} is {status}, not ACTIVE: a batch job needs an ACTIVE "
+                "version (or name the solution, to run its newest ACTIVE one)"
+            )
         recipe = recipe_of(version["solutionVersion"].get("recipeArn", ""))
         if recipe.known and recipe.kind is None:
             raise RecipeCannotBatch(f"recipe {recipe.name} cannot run batch inference jobs ({recipe.why_personalize})")
@@ -105,7 +119,7 @@ class PersonalizeJobs:
                     arn=item["solutionVersionArn"],
                     status=item.get("status", ""),
                     training_mode=item.get("trainingMode"),
-                    created=item["creationDateTime"],
+                    created=item.get("creationDateTime", NEVER),  # optional in the API: then the oldest
                 )
                 for page in pages
                 for item in page.get("solutionVersions", [])

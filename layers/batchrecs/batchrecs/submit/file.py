@@ -41,6 +41,8 @@ class Read:
     """Each solution version's recipe (None: unread)."""
     solutions: dict[str, str]
     """A version resolved from a solution → the solution the drop named."""
+    left_out: dict[str, list[str]]
+    """A version → the stack defaults its recipe does not take."""
     paths: Paths
     limits: Limits
     latest: Callable[[str], ModelLocation | None]
@@ -74,7 +76,7 @@ def read_drop(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Read:
     submitted_at = datetime.now(UTC)
     settled = drop_settings(head, version, ports, stack)
     each, kind = settled.each, settled.kind
-    paths = Paths.of(drop.bucket, drop.key, version.token, each)
+    paths = Paths.of(drop.bucket, drop.key, version.token, each, named=settled.solutions)
     logger.set_correlation_id(paths.drop_id)
     bad_key = key_problems(drop.key, paths.longest_output_key)
     if bad_key:
@@ -83,7 +85,19 @@ def read_drop(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Read:
         themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list, kind=kind
     )
     latest = cache(lambda name: ports.files.latest_model(stack.input_bucket, name))
-    return Read(version, head, each, kind, settled.recipes, settled.solutions, paths, limits, latest, submitted_at)
+    return Read(
+        version,
+        head,
+        each,
+        kind,
+        settled.recipes,
+        settled.solutions,
+        settled.left_out,
+        paths,
+        limits,
+        latest,
+        submitted_at,
+    )
 
 
 def check(
@@ -120,7 +134,7 @@ def split_paths(read: Read, checked: Checked, stack: StackSettings) -> Paths:
     if len(checked.pieces) < 2:
         return read.paths
     version = read.version
-    paths = Paths.of(version.bucket, version.key, version.token, read.each, checked.pieces)
+    paths = Paths.of(version.bucket, version.key, version.token, read.each, checked.pieces, named=read.solutions)
     problems = [("key", message) for message in key_problems(version.key, paths.longest_output_key)]
     if too_many_jobs(paths):
         message = f"{len(paths.jobs):,} jobs ({len(checked.pieces):,} parts); one drop makes at most {MAX_DROP_JOBS:,}"
@@ -179,7 +193,16 @@ def act(
     if routes[0].model is not None and records > stack.small_job_max_records:
         shards = fan_out(checked.sharder, paths, version.bucket, stack, ports)
     planned = plan_jobs(
-        source, checked.kind, paths, routes, stack, read.submitted_at, copies, shards, solutions=read.solutions
+        source,
+        checked.kind,
+        paths,
+        routes,
+        stack,
+        read.submitted_at,
+        copies,
+        shards,
+        solutions=read.solutions,
+        left_out=read.left_out,
     )
     too_large = fit_problems(planned)
     if too_large:  # before any job is created: one that cannot be watched must never start

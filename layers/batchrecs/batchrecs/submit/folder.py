@@ -43,6 +43,8 @@ class Folder:
     submitted_at: datetime
     solution_arn: str | None = None
     """The solution the drop named, when its version was resolved from it."""
+    left_out: list[str] | None = None
+    """The stack defaults its recipe does not take."""
 
     @property
     def path(self) -> str:
@@ -129,7 +131,8 @@ def read_folder(drop: Drop, ports: SubmitPorts, stack: StackSettings) -> Folder:
         themes=each[0].job_mode is JobMode.THEME_GENERATION, max_item_list=stack.max_item_list, kind=kind
     )
     solution = settled.solutions.get(each[0].solution_version_arn)
-    return Folder(version, drop_id, each[0], kind, limits, submitted_at, solution)
+    left_out = settled.left_out.get(each[0].solution_version_arn)
+    return Folder(version, drop_id, each[0], kind, limits, submitted_at, solution, left_out)
 
 
 def max_bytes(folder: Folder, stack: StackSettings) -> int:
@@ -199,7 +202,16 @@ def plan_folder(
         )
         planned.append(
             plan_folder_job(
-                marker, inputs, kind, paths, job, folder.settings, stack, folder.submitted_at, folder.solution_arn
+                marker,
+                inputs,
+                kind,
+                paths,
+                job,
+                folder.settings,
+                stack,
+                folder.submitted_at,
+                folder.solution_arn,
+                folder.left_out,
             )
         )
     return planned

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from batchrecs.errors import DropRejected, SettingsError, UnusableSolutionVersion
 from batchrecs.kinds import JobKind, JobMode
 from batchrecs.observability import logger
 from batchrecs.ports import ObjectHead, SubmitPorts
 from batchrecs.recipes import Recipe, Setting
 from batchrecs.settings import JobSettings
-from batchrecs.solutions import is_solution_arn, newest_version, no_version
+from batchrecs.solutions import is_solution_arn, latest_alias, newest_version, no_version
 from batchrecs.stack_settings import StackSettings
 from batchrecs.submit.model import DropVersion
 
@@ -32,6 +34,8 @@ class Settled:
     recipes: Recipes
     solutions: dict[str, str]
     """Solution version ARN → the solution the drop named, for a version resolved from a solution."""
+    left_out: dict[str, list[str]]
+    """Solution version ARN → the stack defaults its recipe does not take, left out of its job."""
 
 
 def drop_settings(
@@ -46,16 +50,19 @@ def drop_settings(
         )
         if one_version and len(each) > 1:
             raise SettingsError([("solution-version-arn", "a folder drop runs one solution version; compare on files")])
-        each, solutions = resolve_solutions(each, ports)
         given = frozenset(key.lower() for key in head.metadata)
+        each, solutions = resolve_solutions(each, ports, given)
         kind, recipes = drop_kind(each, ports, given)
-        each = [fitted(settings, recipes[settings.solution_version_arn]) for settings in each]
-        return Settled(each, kind, recipes, solutions)
+        fits = [fitted(settings, recipes[settings.solution_version_arn]) for settings in each]
+        left_out = {settings.solution_version_arn: out for settings, out in fits if out}
+        return Settled([settings for settings, _ in fits], kind, recipes, solutions, left_out)
     except SettingsError as error:
         raise DropRejected(error.problems, version_id=version.version_id) from None
 
 
-def resolve_solutions(each: list[JobSettings], ports: SubmitPorts) -> tuple[list[JobSettings], dict[str, str]]:
+def resolve_solutions(
+    each: list[JobSettings], ports: SubmitPorts, given: frozenset[str] = frozenset()
+) -> tuple[list[JobSettings], dict[str, str]]:
     """Each job's settings naming the version it runs: a solution named is resolved to its newest ACTIVE version
     that ``solution-version-policy`` allows (ListSolutionVersions), once for the whole drop; and version ARN → the
     solution named. A solution with no such version, or two names of one version, is refused."""
@@ -64,7 +71,12 @@ def resolve_solutions(each: list[JobSettings], ports: SubmitPorts) -> tuple[list
     problems: list[tuple[str, str]] = []
     for settings in each:
         arn, policy = settings.solution_version_arn, settings.solution_version_policy
+        if latest_alias(arn):
+            problems.append(("solution-version-arn", str(latest_alias(arn))))
+            continue
         if not is_solution_arn(arn):
+            if "solution-version-policy" in given:  # the drop asked for a choice that names no solution to choose in
+                problems.append(("solution-version-policy", f"applies to a solution; {arn} is a version"))
             resolved.append(settings)
             continue
         try:
@@ -123,6 +135,8 @@ def kind_of(
         raise SettingsError([("solution-version-arn", str(error))]) from None
     kind = settings.kind or (recipe.kind if recipe else None)
     problems = recipe_problems(settings, recipe, given) if recipe else []
+    if recipe is not None and recipe.known and settings.kind and recipe.kind and settings.kind is not recipe.kind:
+        problems.append(("kind", f"recipe {recipe.name} reads {recipe.kind} records, not {settings.kind}"))
     if kind is not None and kind.is_segment:
         inference_only = {
             "batch-inference-job-mode": settings.job_mode is not JobMode.BATCH_INFERENCE,
@@ -130,10 +144,10 @@ def kind_of(
             "ranking-influence": bool(settings.ranking_influence),
             "exclude-seen": settings.exclude_seen,
         }
-        problems = [
+        segments_refuse = {key for key, on in inference_only.items() if on}
+        problems = [problem for problem in problems if problem[0] not in segments_refuse] + [
             (key, f"applies to batch inference jobs only; this solution version's recipe makes {kind} segments")
-            for key, given in inference_only.items()
-            if given
+            for key in sorted(segments_refuse)
         ]
     themes = settings.job_mode is JobMode.THEME_GENERATION and not (recipe and recipe.refused(Setting.THEMES))
     if themes and not problems:
@@ -159,25 +173,30 @@ def recipe_problems(settings: JobSettings, recipe: Recipe, given: frozenset[str]
     ]
 
 
-def fitted(settings: JobSettings, recipe: Recipe | None) -> JobSettings:
+def fitted(settings: JobSettings, recipe: Recipe | None) -> tuple[JobSettings, list[str]]:
     """``settings`` without the stack's defaults its recipe does not take (a stack-wide ItemExplorationConfig is
-    User-Personalization's, not a Similar-Items job's); the drop's own were refused before (``recipe_problems``)."""
+    User-Personalization's, not a Similar-Items job's), and the metadata keys of those left out, which the job's
+    events name (``settingsLeftOut``); the drop's own were refused before (``recipe_problems``)."""
     if recipe is None:
-        return settings
+        return settings, []
     unset: dict[Setting, dict[str, object]] = {
         Setting.ITEM_EXPLORATION: {"item_exploration_config": None},
         Setting.RANKING_INFLUENCE: {"ranking_influence": None},
-        Setting.THEMES: {"job_mode": JobMode.BATCH_INFERENCE},
+        Setting.THEMES: {"job_mode": JobMode.BATCH_INFERENCE, "theme_item_name": None},
     }
     update: dict[str, object] = {}
+    left_out = []
     for setting, on in _recipe_settings(settings).items():
         if on and recipe.refused(setting):
             update |= unset[setting]
-    if update:
-        logger.info(
-            "stack defaults its recipe does not take left out", extra={"recipe": recipe.name, "unset": list(update)}
-        )
-    return settings.model_copy(update=update) if update else settings
+            left_out.append(setting.value)
+    if not update:
+        return settings, []
+    logger.info("stack defaults its recipe does not take left out", extra={"recipe": recipe.name, "unset": left_out})
+    try:  # validated again, as a whole: a field left out may have made another one meaningless
+        return JobSettings.model_validate(settings.model_dump() | update), left_out
+    except ValidationError as error:
+        raise SettingsError([("settings", f"without {', '.join(left_out)}: {error.errors()[0]['msg']}")]) from None
 
 
 def _recipe_settings(settings: JobSettings) -> dict[Setting, bool]:
