@@ -478,10 +478,12 @@ VERSIONS_CREATED = datetime(2026, 11, 1, tzinfo=UTC)
 """When the emulated solution versions were trained: an hour apart, in the order they are registered."""
 
 
-def solution_versions(settings: EmulatorSettings, solution_arn: str) -> dict[str, Any]:
-    """ListSolutionVersions of one solution: every registered version under it, oldest first (the real order is not
-    documented, so callers must not rely on it); a solution with none is not found. One page: the emulated
-    solutions have far fewer than its 100."""
+def solution_versions(
+    settings: EmulatorSettings, solution_arn: str, max_results: int = 100, next_token: str | None = None
+) -> dict[str, Any]:
+    """ListSolutionVersions of one solution: its registered versions, oldest first (the real order is not documented,
+    so callers must not rely on it), ``max_results`` a page (at most 100) from ``next_token``; a solution with none
+    is not found."""
     listed = [arn for arn in settings.solution_versions if arn.rsplit("/", 1)[0] == solution_arn]
     if not listed:
         raise ResourceNotFoundException(solution_arn)
@@ -499,7 +501,12 @@ def solution_versions(settings: EmulatorSettings, solution_arn: str) -> dict[str
                 "lastUpdatedDateTime": created.timestamp(),
             }
         )
-    return {"solutionVersions": summaries}
+    start = int(next_token or 0)
+    end = start + min(max(max_results, 1), 100)
+    page: dict[str, Any] = {"solutionVersions": summaries[start:end]}
+    if end < len(summaries):
+        page["nextToken"] = str(end)
+    return page
 
 
 def describe_batch_inference_job(backend: PersonalizeBackend, arn: str) -> BatchInferenceJob:
@@ -541,7 +548,11 @@ def installed(settings: EmulatorSettings) -> Iterator[None]:
         return json.dumps({"solutionVersion": {**version, "status": status, "trainingMode": mode}})
 
     def list_solution_versions(self: PersonalizeResponse) -> str:
-        return json.dumps(solution_versions(settings, json.loads(self.body).get("solutionArn", "")))
+        body = json.loads(self.body)
+        page = solution_versions(
+            settings, body.get("solutionArn", ""), int(body.get("maxResults", 100)), body.get("nextToken")
+        )
+        return json.dumps(page)
 
     def create_segments(self: PersonalizeResponse) -> str:
         arn = create_batch_segment_job(self.personalize_backend, json.loads(self.body), settings)

@@ -231,3 +231,18 @@ def test_a_setting_its_recipe_does_not_take_is_refused(stack: LocalStack) -> Non
         create(stack, "job-semantic-only", batchInferenceJobConfig={"rankingInfluence": {"POPULARITY": 0.5}})
     assert code(error) == "InvalidInputException"
     assert "rankingInfluence is not supported by recipe aws-user-personalization" in str(error.value)
+
+
+def test_list_solution_versions_pages_and_the_adapter_reads_every_page(stack: LocalStack) -> None:
+    from batchrecs.adapters.personalize import PersonalizeJobs
+
+    solution = SV.rsplit("/", 1)[0]
+    for name in ("b", "c"):
+        stack.settings.solution_versions[f"{solution}/{name}"] = "arn:aws:personalize:::recipe/aws-user-personalization"
+    personalize = stack.client("personalize")
+    first = personalize.list_solution_versions(solutionArn=solution, maxResults=2)
+    assert len(first["solutionVersions"]) == 2 and "nextToken" in first
+    rest = personalize.list_solution_versions(solutionArn=solution, maxResults=2, nextToken=first["nextToken"])
+    assert len(rest["solutionVersions"]) == 1 and "nextToken" not in rest
+    listed = PersonalizeJobs(personalize).solution_versions(solution)
+    assert sorted(v.arn for v in listed) == sorted([SV, f"{solution}/b", f"{solution}/c"])
