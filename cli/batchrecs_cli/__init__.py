@@ -27,7 +27,13 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+LOCAL_EXTRA = frozenset({"moto", "samtranslator", "samcli", "cfnlint", "werkzeug", "flask"})
+"""Top-level modules only the ``local`` extra installs (moto[server], aws-sam-cli, cfn-lint)."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Runs the chosen command. Whatever a user can cause ends in one line on stderr: a UserError (its code), a
+    module of the ``local`` extra missing (2), Ctrl-C (130); never a traceback."""
     chosen = parser()
     args = chosen.parse_args(argv)
     try:
@@ -36,6 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"batchrecs {args.command}: {error}", file=sys.stderr)
         return error.code
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in LOCAL_EXTRA:
+            raise
+        print(
+            f"batchrecs {args.command}: needs the local extra (no module {error.name!r}): "
+            "pip install 'batchrecs[local]' (from a checkout: pip install '.[local]')",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        print(f"batchrecs {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

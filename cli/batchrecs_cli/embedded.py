@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -92,6 +93,7 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         overrides = pairs(args.metadata, "--metadata")
     except argparse.ArgumentTypeError as error:
         parser.error(str(error))
+    needs_local_extra()
     parameters = checked_parameters(args.parameter)
     return run(
         args.files,
@@ -105,6 +107,7 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
 
 def serve_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    needs_local_extra()
     parameters = checked_parameters(args.parameter)
     return serve(args.host, args.port, args.env_vars, args.interactions, args.stack_name, parameters)
 
@@ -228,6 +231,7 @@ def run(
         board.log(f"[{time.monotonic() - started:6.1f}s] {message}")
 
     out = run_folder(out)
+    quiet_moto(verbose)
     with board:
         progress(f"outputs go to {out}")
         interactions = _interactions_or_sample(interactions, progress)
@@ -385,6 +389,22 @@ def _interactions_or_sample(interactions: Path | None, progress: Callable[[str],
     return sample / "interactions.csv"
 
 
+def needs_local_extra() -> None:
+    """The embedded stack's packages, imported before anything is touched: without the ``local`` extra, the
+    ModuleNotFoundError names the module, and ``batchrecs_cli.main`` says which extra to install."""
+    import cfnlint  # noqa: F401
+    import moto  # noqa: F401
+    import samtranslator  # noqa: F401
+
+
+def quiet_moto(verbose: bool) -> None:
+    """moto's Step Functions interpreter logs each Choice over an absent path as an error, with the state
+    machine's whole repr, and warns of every ToleratedFailurePercentagePath it parses: noise to a user of the stack
+    (the events say how every job ended). ``--verbose`` keeps them."""
+    if not verbose:
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+
+
 def run_folder(out: Path) -> Path:
     """This run's own folder under ``out`` (``run-20261206T231500Z``, with ``-2`` … if that exists): earlier runs'
     outputs, and anything else in ``out``, are never touched."""
@@ -432,6 +452,7 @@ def serve(
         host = sam_local.bridge_gateway() if sam_local.docker_answers() else "127.0.0.1"
     from batchrecs_local.stack import EventTap, LocalStack, demo_emulator
 
+    quiet_moto(verbose=False)
     settings = demo_emulator(interactions=_interactions_or_sample(interactions, progress))
     with (
         LocalStack(settings=settings, stack_name=stack_name, parameters=parameters) as stack,

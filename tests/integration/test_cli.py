@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from batchrecs_cli import main
+
+
+def cli_env() -> dict[str, str]:
+    """The environment of a CLI process that runs this checkout's code, whichever one the venv was installed from."""
+    root = Path(__file__).resolve().parents[2]
+    paths = ["layers/batchrecs", "layers/scorer", "local", "ops", "cli"]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(str(root / path) for path in paths)}
 
 
 def run_cli(tmp_path: Path, *files: Path | str, interactions: Path | None = None) -> int:
@@ -239,12 +250,7 @@ def test_a_parameter_a_deploy_would_refuse_is_refused_in_one_line_before_anythin
 ) -> None:
     """Through the real CLI: a value CloudFormation would refuse stops `run` (and `serve`) before the stack starts,
     in one line naming the constraint, exit 2, and --out untouched."""
-    import os
-    import subprocess
-
-    root = Path(__file__).resolve().parents[2]  # this checkout's code, whichever one the venv was installed from
-    paths = ["layers/batchrecs", "layers/scorer", "local", "ops", "cli"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(root / path) for path in paths)}
+    env = cli_env()
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
@@ -332,3 +338,59 @@ def test_run_answers_popularity_count_with_one_popular_list_and_no_scores(
     outputs = [json.loads(line)["output"] for line in out.read_text().splitlines()]
     assert len(outputs) > 1 and all(output == outputs[0] for output in outputs)  # the same list for every user
     assert list(outputs[0]) == ["recommendedItems"] and len(outputs[0]["recommendedItems"]) == 25
+
+
+def cli_process(*args: str, **popen: Any) -> subprocess.Popen[str]:
+    """The real CLI in a process of its own, on this checkout's code."""
+    command = [sys.executable, "-m", "batchrecs_cli", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), **popen)
+
+
+def test_a_run_says_only_its_progress_on_stderr_and_ctrl_c_ends_it_in_one_line(sample: Path, tmp_path: Path) -> None:
+    """Through the real CLI: no moto warning or state-machine dump between the progress lines, and Ctrl-C (at any
+    point after the run has begun) prints one line and exits 130, with no traceback."""
+    files = [str(sample / "users.jsonl"), "--interactions", str(sample / "interactions.csv"), "--timeout", "120"]
+    done = cli_process("run", *files, "--out", str(tmp_path / "a"))
+    _, err = done.communicate(timeout=300)
+    assert done.returncode == 0, err
+    assert err and all(line.startswith("[") for line in err.splitlines()), err[:2000]
+    interrupted = cli_process("run", *files, "--out", str(tmp_path / "b"))
+    assert interrupted.stderr is not None
+    first = interrupted.stderr.readline()  # the run has begun: its folder is named
+    assert "outputs go to" in first
+    interrupted.send_signal(signal.SIGINT)
+    _, rest = interrupted.communicate(timeout=120)
+    assert interrupted.returncode == 130, rest
+    assert rest.splitlines()[-1] == "batchrecs run: interrupted" and "Traceback" not in rest, rest[-3000:]
+    assert all(line.startswith("[") for line in rest.splitlines()[:-1]), rest[-3000:]
+
+
+def test_without_the_local_extra_the_local_commands_say_which_extra_to_install(sample: Path, tmp_path: Path) -> None:
+    """A plain `pip install .` has no moto: `run` and `serve` say so in one line, exit 2 (moto is hidden here by a
+    package that fails to import as a missing one does)."""
+    hidden = tmp_path / "hidden" / "moto"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'moto'\", name='moto')\n")
+    env = cli_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "hidden"), env["PYTHONPATH"]])
+    for command in (["run", str(sample / "users.jsonl"), "--out", str(tmp_path / "out")], ["serve", "--port", "0"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "batchrecs_cli", *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "needs the local extra (no module 'moto')" in done.stderr and "pip install" in done.stderr
+    # validate needs none of it
+    done = subprocess.run(
+        [sys.executable, "-m", "batchrecs_cli", "validate", str(sample / "users.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
