@@ -59,13 +59,15 @@ def block(start: str) -> Block:
     return found
 
 
-def workspace(directory: Path, sample: Path) -> Path:
+def workspace(directory: Path, sample: Path, *, with_samples: bool = True) -> Path:
     """A directory that looks like the repository to a command (every top-level entry linked, so `make` and
     `.venv/bin/…` work), with the files the docs name (users.jsonl, interactions.csv, …) from the sample data, and
     nothing a command writes landing in the repository."""
     for entry in ROOT.iterdir():
         if entry.name not in LEFT_OUT and not (directory / entry.name).exists():
             (directory / entry.name).symlink_to(entry)
+    if not with_samples:  # for a block that must make its own files
+        return directory
     for name in ("users.jsonl", "items.jsonl", "ranking.jsonl", "interactions.csv", "segments-attributes.jsonl"):
         shutil.copy(sample / name, directory / name)
     shutil.copy(sample / "users.jsonl", directory / "my-users.jsonl")

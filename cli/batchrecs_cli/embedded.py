@@ -462,13 +462,7 @@ def serve(
         env_file.write_text(json.dumps(sam_local.env_vars(stack, endpoint), indent=2) + "\n")
         bucket = stack.name("InputBucket")
         progress(f"local stack served at {endpoint}")
-        progress(
-            "drop a file with:\n"
-            f"  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={stack.region} "
-            f"aws --endpoint-url {endpoint} s3 cp users.jsonl s3://{bucket}/input/\n"
-            f"train a scorer model with the same command on an interactions CSV, to "
-            f"s3://{bucket}/models/{stack.template.parameters['ScorerModelName']}/interactions.csv"
-        )
+        progress(banner(stack.region, endpoint, bucket, stack.template.parameters["ScorerModelName"]))
         if (sam_local.BUILD / "template.yaml").exists():
             progress(
                 f"or invoke a built function with: AWS_ENDPOINT_URL={endpoint} sam local invoke FUNCTION -e events/… "
@@ -482,6 +476,28 @@ def serve(
                 time.sleep(0.2)
         except KeyboardInterrupt:
             return 0
+
+
+def banner(region: str, endpoint: str, bucket: str, model: str) -> str:
+    """How to use the served stack: the AWS CLI's settings, then a ready upload per kind, each naming the local
+    solution version of its recipe (users run on the stack's default, SolutionVersionArn), and the model drop."""
+    from batchrecs_local.demo import DEMO_RECIPES, solution_version_arn
+
+    aws = f"aws --endpoint-url {endpoint} s3 cp"
+    lines = [
+        f"with AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={region} set, drop files:",
+        f"  {aws} users.jsonl s3://{bucket}/input/",
+    ]
+    for kind, recipe in DEMO_RECIPES.items():
+        if kind != "users":
+            arn = solution_version_arn(kind, region)
+            lines.append(
+                f"  {aws} {kind}.jsonl s3://{bucket}/input/ --metadata solution-version-arn={arn}"
+                f"   # {recipe.rsplit('/', 1)[-1]}"
+            )
+    lines.append(f"and train a scorer model: {aws} interactions.csv s3://{bucket}/models/{model}/interactions.csv")
+    lines.append("only keys under input/ and models/ act; a file anywhere else is stored, and nothing more")
+    return "\n".join(lines)
 
 
 def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:

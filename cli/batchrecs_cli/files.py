@@ -12,6 +12,7 @@ from typing import Any
 
 from batchrecs.kinds import JobKind
 from batchrecs.lines import is_blank, iter_lines, read_chunks
+from batchrecs.records import kind_of_line
 from batchrecs.settings import CAUTIOUS_MAX, DEFAULT_NUM_RESULTS
 from batchrecs.split import Piece, splitter_for
 from batchrecs.validation import Limits, ValidationReport, validate_file
@@ -162,9 +163,12 @@ def validate(files: list[Path], *, kind: str | None, max_item_list: int, as_json
     would split); 1 if any file is invalid."""
     themes = kind == "themes"
     job_kind = JobKind.ITEMS if themes else JobKind(kind) if kind else None
-    limits = Limits.for_mode(themes=themes, max_item_list=max_item_list, kind=job_kind)  # as SubmitFunction's
     invalid = 0
     for path in files:
+        # A job's limits depend on its kind (a segment recipe's queries per file): without --kind, the first
+        # record's, as the recipe would give SubmitFunction (the whole file is still checked for one kind).
+        limited = job_kind or first_kind(path)
+        limits = Limits.for_mode(themes=themes, max_item_list=max_item_list, kind=limited)  # as SubmitFunction's
         splitter = splitter_for(path.stat().st_size, limits.max_bytes, limits.max_records)
         report = validate_file(path, kind=job_kind, limits=limits, splitter=splitter)
         parts = splitter.pieces if splitter is not None and report.valid and len(splitter.pieces) > 1 else []
@@ -172,6 +176,15 @@ def validate(files: list[Path], *, kind: str | None, max_item_list: int, as_json
         wire = {**report.to_wire(), **({"parts": [part.to_wire() for part in parts]} if parts else {})}
         print(json.dumps(wire) if as_json else describe(report, parts))
     return 1 if invalid else 0
+
+
+def first_kind(path: Path) -> JobKind | None:
+    """The kind of a file's first non-blank line (None: it names no user or item, or there is none)."""
+    with path.open("rb") as handle:
+        for raw in iter_lines(read_chunks(handle)):
+            if not is_blank(raw):
+                return kind_of_line(raw)
+    return None
 
 
 def describe(report: ValidationReport, parts: list[Piece] | None = None) -> str:

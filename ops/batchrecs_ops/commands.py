@@ -48,7 +48,9 @@ def models(stack: str | None, bucket: str | None, region: str | None, endpoint_u
     return 0
 
 
-JOB_COLUMNS = ("jobName", "status", "backend", "kind", "input", "inputVersion", "submittedAt", "finishedAt", "output")
+JOB_COLUMNS = ("jobName", "status", "backend", "kind", "finished", "input")
+"""The table's columns; `jobs show` and `--json` give the rest (versions, times, output, events)."""
+TABLE_WIDTH = 100
 
 
 def jobs(
@@ -79,8 +81,23 @@ def jobs(
     if not entries:
         print(f"no jobs in stack {stack!r}'s ledger yet (drop a file under input/)", file=sys.stderr)
         return 0
-    rows = [[str(entry.get(column) or "-") for column in JOB_COLUMNS] for entry in entries]
-    widths = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(JOB_COLUMNS)]
-    for row in [list(JOB_COLUMNS), *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    for line in job_table(entries):
+        print(line)
     return 0
+
+
+def job_table(entries: list[dict[str, Any]], width: int = TABLE_WIDTH) -> list[str]:
+    """The jobs as a table at most ``width`` columns wide: the input's key (not its bucket) cut from the left with
+    … where it would not fit, the finishing time to the minute (UTC)."""
+    rows = []
+    for entry in entries:
+        finished = str(entry.get("finishedAt") or "")[:16].replace("T", " ") or "-"
+        key = str(entry.get("input") or "-").removeprefix("s3://").split("/", 1)[-1]
+        rows.append([str(entry.get(c) or "-") for c in JOB_COLUMNS[:4]] + [finished, key])
+    widths = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(JOB_COLUMNS)]
+    room = max(width - sum(widths[:-1]) - 2 * (len(widths) - 1), len("input"))
+    lines = []
+    for row in [list(JOB_COLUMNS), *rows]:
+        key = row[-1] if len(row[-1]) <= room else "…" + row[-1][-(room - 1) :]
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=False)) + "  " + key)
+    return [line.rstrip() for line in lines]

@@ -394,3 +394,13 @@ def test_without_the_local_extra_the_local_commands_say_which_extra_to_install(s
         env=env,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_validate_shows_a_files_parts_without_being_told_its_kind(
+    sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Twelve item-attribute queries (a segment job reads ten a file): the parts are shown whether or not --kind
+    says what the first record already does."""
+    for kind in ([], ["--kind", "item-attributes"]):
+        assert main(["validate", *kind, str(sample / "segments-attributes.jsonl")]) == 0
+        assert "over one job's limits, it runs as 2 jobs, of lines 1-10, 11-12" in capsys.readouterr().out

@@ -32,7 +32,7 @@ BIN = Path(sys.executable).parent
 DEADLINE = 180.0
 """Generous: a loaded 2-core machine; the tests wait for events, never for a fixed time."""
 
-VALIDATE = ".venv/bin/batchrecs validate users.jsonl"
+VALIDATE = ".venv/bin/batchrecs sample-data ."
 SPLIT = ".venv/bin/batchrecs validate --kind item-attributes"
 DEMO = "make demo"
 SERVE = ".venv/bin/batchrecs serve --host 127.0.0.1 --port 4566"
@@ -73,7 +73,10 @@ def place(tmp_path_factory: pytest.TempPathFactory, sample: Path) -> Path:
     return workspace(tmp_path_factory.mktemp("docs"), sample)
 
 
-def test_validate_train_and_score(place: Path) -> None:
+def test_validate_train_and_score(tmp_path: Path, sample: Path) -> None:
+    """In a workspace without the sample files (as a new machine has none): the block makes its own."""
+    place = workspace(tmp_path, sample, with_samples=False)
+    assert not (place / "users.jsonl").exists()
     run_block(block(VALIDATE), place)
     lines = (place / "users.jsonl.out").read_text().splitlines()
     assert len(lines) == len((place / "users.jsonl").read_text().splitlines())

@@ -231,3 +231,19 @@ def test_aws_cli_upload_of_a_large_self_hosted_job_fans_out_into_one_output_in_i
     assert "Contents" not in (json.loads(shards) if shards.strip() else {})
     listed = served.aws("s3", "ls", "--recursive", detail["output"]["path"]).stdout.splitlines()
     assert [line.rsplit(" ", 1)[-1] for line in listed] == [output.split("/", 3)[3]]
+
+
+@pytest.mark.parametrize("kind", ["items", "ranking", "item-affinity"])
+def test_the_banners_ready_line_for_a_kind_runs_as_printed(served: Served, sample: Path, kind: str) -> None:
+    """serve's banner names each kind's local solution version in a ready `aws s3 cp` line: run as printed (the
+    file named after its kind, from the sample data), the drop ends in Job Succeeded on that version."""
+    (line,) = [line.strip() for line in served.stderr if f" s3 cp {kind}.jsonl " in line]
+    words = line.split("#")[0].split()
+    assert words[:4] == ["aws", "--endpoint-url", served.endpoint, "s3"]
+    source = {"item-affinity": "segments-items.jsonl"}.get(kind, f"{kind}.jsonl")
+    args = [str(sample / source) if word == f"{kind}.jsonl" else word for word in words[3:]]
+    served.aws(*args)
+    key = f"input/{source}"
+    succeeded = of(served.wait_for(ended(key)), key, "Job Succeeded")
+    version = words[words.index("--metadata") + 1].removeprefix("solution-version-arn=")
+    assert succeeded["detail"]["settings"]["solutionVersionArn"] == version

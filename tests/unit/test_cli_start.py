@@ -51,3 +51,18 @@ def test_pyproject_declares_what_the_cli_needs() -> None:
     assert layers <= names
     local = {r.split("[")[0].split(">")[0] for r in project["optional-dependencies"]["local"]}
     assert {"moto", "aws-sam-cli", "cfn-lint"} <= local
+
+
+def test_the_jobs_table_fits_a_hundred_columns_cutting_the_input_key_from_the_left() -> None:
+    from batchrecs_ops.commands import job_table
+
+    deep = "s3://batchrecs-input-123456789012/input/" + "a-very-long-folder/" * 6 + "users.jsonl"
+    entries = [
+        {"jobName": "br-users-0dd7bb001833332a", "status": "CREATE FAILED", "backend": "personalize",
+         "kind": "users", "finishedAt": "2026-12-06T23:40:12.345+00:00", "input": deep},
+        {"jobName": "br-x-1", "status": "ACTIVE", "backend": "self-hosted", "kind": "items", "input": "s3://b/input/x.jsonl"},
+    ]  # fmt: skip
+    table = job_table(entries)
+    assert all(len(line) <= 100 for line in table) and len(table) == 3
+    assert table[1].endswith("users.jsonl") and "…" in table[1] and "2026-12-06 23:40" in table[1]
+    assert table[2].endswith("input/x.jsonl") and " - " in table[2]  # not finished yet
