@@ -282,7 +282,8 @@ def test_run_compares_two_solution_versions_with_outputs_side_by_side(
     assert code == 0 and len(done) == 2, captured.err
     assert "2 of 2 jobs succeeded" in captured.err
     (drop_id,) = {d["dropId"] for d in done}
-    copied = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*.out"))
+    (run,) = (tmp_path / "out").iterdir()
+    copied = sorted(p.relative_to(run) for p in run.rglob("*.out"))
     assert copied == sorted(Path(drop_id) / d["jobName"] / "users.jsonl.out" for d in done)
 
 
