@@ -11,10 +11,13 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
+from batchrecs.adapters.eventbridge import EventPublisher
+from batchrecs.environment import TrainEnvironment
+from batchrecs.events import ModelRejected
 from batchrecs.naming import version_token
 from batchrecs.observability import Metric, count, logger, metrics, tracer
 from batchrecs.scoring import TrainedModel, TrainResult
-from scorer.jobs import train_version
+from scorer.jobs import model_drop, trained_event
 
 
 def reset() -> None:
@@ -27,13 +30,25 @@ def reset() -> None:
 @metrics.log_metrics
 @event_parser(model=S3Model)
 def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
+    """Every key under models/: an interactions CSV trains a model version (Model Trained), anything else there is
+    refused (Model Rejected, with the line and what a drop must be); what this function wrote itself is passed."""
+    environment = TrainEnvironment.from_environment()
+    publisher = EventPublisher(client("events"), environment.event_bus_name, environment.event_source)
     trained = []
     for record in event.Records:
         obj = record.s3.object
         if obj is None:
             continue
-        key = unquote_plus(obj.key)
-        version = train_version(client("s3"), record.s3.bucket.name, key, version_token(obj.versionId, obj.eTag or ""))
+        key, bucket = unquote_plus(obj.key), record.s3.bucket.name
+        outcome = model_drop(client("s3"), bucket, key, obj.versionId, version_token(obj.versionId, obj.eTag or ""))
+        if outcome is None:
+            continue
+        if isinstance(outcome, ModelRejected):
+            logger.warning("model rejected", extra={"key": key, "line": outcome.line, "reason": outcome.reason})
+            count(Metric.MODELS_REJECTED)
+            publisher.publish(outcome)
+            continue
+        version = outcome
         # One count per model drop (0 for a redelivery that found its version), so every run has its metric.
         count(Metric.MODELS_TRAINED, 1 if version.created else 0)
         if version.created:
@@ -42,6 +57,7 @@ def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
             "model trained" if version.created else "model version exists",
             extra={"model": version.name, "version": version.version, "metadata": version.metadata},
         )
+        publisher.publish(trained_event(version, bucket, key, obj.versionId))
         trained.append(
             TrainedModel(
                 name=version.name, version=version.version, model_key=version.model_key, created=version.created

@@ -40,6 +40,7 @@ WHY: dict[str, str] = {
     # TrainFunction
     "ReadAndWriteModels": "the interactions it trains on and the model versions it writes",
     "ListModels": "a model's versions; and with it S3 answers 404, not 403, for a missing key",
+    "PublishModelEvents": "Model Trained and Model Rejected, and no other detail-type, on the stack's bus",
     # ScoreFunction
     "ReadSnapshotsAndModels": "the snapshot (or shard's byte range) it scores, and the model version",
     "WriteOutputAndShards": "the job's output (`output/`) and, fanned out, each shard's output and error file",

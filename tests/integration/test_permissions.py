@@ -128,6 +128,7 @@ CASES: list[tuple[str, str, str | None, Flow, str]] = [
     ("SubmitFunctionRole", "PublishEvents", None, rejected_drop, "Input Rejected"),
     ("SubmitFunctionRole", "IdempotencyRecords", None, first_drop, "Job Succeeded"),
     ("TrainFunctionRole", "ReadAndWriteModels", None, training, "trained"),
+    ("TrainFunctionRole", "PublishModelEvents", None, training, "trained"),
     ("ScoreFunctionRole", "ReadSnapshotsAndModels", None, self_hosted_drop, "Job Succeeded"),
     ("ScoreFunctionRole", "WriteOutputAndShards", None, self_hosted_drop, "Job Succeeded"),
     ("MergeFunctionRole", "ReadAndDeleteShards", None, fanned_out_drop, "Job Succeeded"),

@@ -48,7 +48,10 @@ class ScoreEnvironment(FunctionEnvironment):
 
 
 class TrainEnvironment(FunctionEnvironment):
-    """TrainFunction reads nothing but Lambda's and Powertools' own variables."""
+    """TrainFunction publishes Model Trained and Model Rejected on the stack's bus."""
+
+    event_bus_name: str
+    event_source: str = "batchrecs"
 
 
 class MergeEnvironment(FunctionEnvironment):

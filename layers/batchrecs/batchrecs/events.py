@@ -286,6 +286,44 @@ class DropManifest(WireModel):
     jobs: list[DropJob]
 
 
+class ModelFile(WireModel):
+    """The file under models/ an event is about: one version of it."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
+class ModelTrained(WireModel):
+    """A scorer model version was trained from models/<name>/interactions.csv: from now on, small jobs naming this
+    model (scorer-model, default `default`) run self-hosted on it."""
+
+    model: str = Field(description="the model's name (models/<name>/)")
+    version: str = Field(description="the version trained, derived from the dropped file's version")
+    input: ModelFile
+    model_key: str = Field(description="the model version's file in the input bucket (models/<name>/<version>/)")
+    algorithm: str = Field(description="ease (up to 12,000 items) or ials")
+    users: int = Field(ge=0)
+    items: int = Field(ge=0)
+    interactions: int = Field(ge=0, description="distinct user-item pairs")
+    validation_ndcg10: float | None = Field(
+        default=None, description="nDCG@10 of the chosen setting on a held-out split; null when none was measured"
+    )
+    training_seconds: float = Field(ge=0)
+    created: bool = Field(description="false when a redelivery found the version already trained")
+
+
+class ModelRejected(WireModel):
+    """A file under models/ that trains no model: not named interactions.csv, or not a readable interactions
+    CSV. The model it would have trained is unchanged."""
+
+    model: str | None = Field(description="the model's name, when the key names one (models/<name>/…)")
+    input: ModelFile
+    line: int | None = Field(description="the line of the problem, 1-based; null for the file as a whole")
+    reason: str
+    expected: str = Field(description="what a model drop must be")
+
+
 class DetailType(StrEnum):
     """The detail-type of every event the stack publishes (EventBridge's ``detail-type``)."""
 
@@ -294,6 +332,8 @@ class DetailType(StrEnum):
     JOB_SUCCEEDED = "Job Succeeded"
     JOB_FAILED = "Job Failed"
     DROP_COMPLETED = "Drop Completed"
+    MODEL_TRAINED = "Model Trained"
+    MODEL_REJECTED = "Model Rejected"
 
 
 DETAIL_TYPES: dict[str, type[WireModel]] = {
@@ -302,6 +342,8 @@ DETAIL_TYPES: dict[str, type[WireModel]] = {
     DetailType.JOB_SUCCEEDED: JobSucceeded,
     DetailType.JOB_FAILED: JobFailed,
     DetailType.DROP_COMPLETED: DropCompleted,
+    DetailType.MODEL_TRAINED: ModelTrained,
+    DetailType.MODEL_REJECTED: ModelRejected,
 }
 
 JOB_ENDS = (DetailType.JOB_SUCCEEDED, DetailType.JOB_FAILED)

@@ -22,6 +22,7 @@ template.yaml names the same prefixes (notification filters, lifecycle rules, IA
 from __future__ import annotations
 
 import posixpath
+import re
 
 from batchrecs.naming import bounded_key
 
@@ -104,6 +105,22 @@ def latest_key(name: str) -> str:
 def interactions_key(name: str) -> str:
     """The training drop of model ``name``."""
     return f"{MODELS}{name}/{INTERACTIONS}"
+
+
+MODEL_ARTEFACT = re.compile(r"models/[^/]+/(?:[0-9a-f]{16}/(?:model\.npz|metadata\.json)|latest\.json)")
+"""What TrainFunction writes under models/ itself: a version's files, and the latest pointer."""
+
+
+def model_artefact(key: str) -> bool:
+    """Is ``key`` one TrainFunction wrote (``models/<name>/<version>/model.npz``, ``metadata.json``, or
+    ``models/<name>/latest.json``), not a drop?"""
+    return MODEL_ARTEFACT.fullmatch(key) is not None
+
+
+def model_folder_of(key: str) -> str | None:
+    """The model a key under ``models/`` belongs to (``models/<name>/…`` → ``<name>``), or None."""
+    parts = key.split("/")
+    return parts[1] if len(parts) >= 3 and f"{parts[0]}/" == MODELS and parts[1] else None
 
 
 def model_of(key: str) -> str | None:

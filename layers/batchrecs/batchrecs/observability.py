@@ -29,6 +29,7 @@ class Metric(StrEnum):
     SCORING_DURATION = "ScoringDuration"
     RECORDS_SCORED = "RecordsScored"
     MODELS_TRAINED = "ModelsTrained"
+    MODELS_REJECTED = "ModelsRejected"
     DROPS_RECEIVED = "DropsReceived"
     TRAINING_DURATION = "TrainingDuration"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -12,10 +13,32 @@ import numpy as np
 from numpy.typing import NDArray
 
 REQUIRED_COLUMNS = ("USER_ID", "ITEM_ID")
+DELIMITERS = ",\t;|"
+"""What separates an interactions file's columns: comma as Personalize's CSV, or a tab (MovieLens' own u.data
+format), a semicolon or a bar, as the header line shows."""
+EXPECTED = (
+    "a CSV whose first line names its columns, USER_ID and ITEM_ID among them (e.g. USER_ID,ITEM_ID,TIMESTAMP), "
+    "comma- or tab-separated, at models/<name>/interactions.csv"
+)
+"""What a model drop must be, as a Model Rejected says it."""
+
+
+def _looks_like_a_value(cell: str) -> bool:
+    """A header names columns; a cell that is a number (a user or item id, a rating, a time) is data."""
+    try:
+        float(cell.strip())
+    except ValueError:
+        return False
+    return True
 
 
 class InteractionsError(ValueError):
-    """The interactions file cannot train a model; the message names the line."""
+    """The interactions file cannot train a model; the message names the line, which ``line`` holds too (None: the
+    file as a whole)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 @dataclass(frozen=True)
@@ -55,15 +78,25 @@ class Interactions:
 
     @classmethod
     def read_csv(cls, source: io.TextIOBase | Iterable[str], name: str = "interactions.csv") -> Interactions:
-        """Read a Personalize interactions CSV; extra columns (TIMESTAMP, EVENT_TYPE, …) are allowed."""
-        reader = csv.reader(source)
-        header = next(reader, None)
-        if header is None:
-            raise InteractionsError(f"{name}: empty file")
+        """Read a Personalize interactions CSV; extra columns (TIMESTAMP, EVENT_TYPE, …) are allowed, and the columns
+        may be separated by tabs (``DELIMITERS``), as the header line shows."""
+        lines = iter(source)
+        first = next(lines, None)
+        if first is None or not first.strip():
+            raise InteractionsError(f"{name} line 1: empty file; expected {EXPECTED}", 1)
+        delimiter = max(DELIMITERS, key=first.count) if any(d in first for d in DELIMITERS) else ","
+        reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter)
+        header = next(reader)
         columns = [c.strip().upper() for c in header]
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing and all(_looks_like_a_value(c) for c in header):
+            raise InteractionsError(
+                f"{name} line 1: no header ({first.strip()[:40]!r} is data): put a first line naming the columns, "
+                f"e.g. {delimiter.join(['USER_ID', 'ITEM_ID', 'RATING', 'TIMESTAMP'][: max(len(header), 2)])}",
+                1,
+            )
         if missing:
-            raise InteractionsError(f"{name} line 1: missing column(s) {', '.join(missing)}; header is {header}")
+            raise InteractionsError(f"{name} line 1: missing column(s) {', '.join(missing)}; header is {header}", 1)
         user_at, item_at = columns.index("USER_ID"), columns.index("ITEM_ID")
         users: list[str] = []
         items: list[str] = []
@@ -73,9 +106,9 @@ class Interactions:
             try:
                 user, item = row[user_at], row[item_at]
             except IndexError:
-                raise InteractionsError(f"{name} line {number}: expected {len(columns)} columns") from None
+                raise InteractionsError(f"{name} line {number}: expected {len(columns)} columns", number) from None
             if not user or not item:
-                raise InteractionsError(f"{name} line {number}: empty USER_ID or ITEM_ID")
+                raise InteractionsError(f"{name} line {number}: empty USER_ID or ITEM_ID", number)
             users.append(user)
             items.append(item)
         return cls.from_pairs(users, items)

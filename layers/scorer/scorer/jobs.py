@@ -15,11 +15,19 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from batchrecs.layout import interactions_key, latest_key, model_of, model_version_folder
+from batchrecs.events import ModelFile, ModelRejected, ModelTrained
+from batchrecs.layout import (
+    interactions_key,
+    latest_key,
+    model_artefact,
+    model_folder_of,
+    model_of,
+    model_version_folder,
+)
 from batchrecs.lines import iter_lines, read_chunks
 from batchrecs.naming import version_argument
 from batchrecs.scoring import ScoreRequest, Shard
-from scorer.interactions import Interactions
+from scorer.interactions import EXPECTED, Interactions, InteractionsError
 from scorer.model import Model
 from scorer.score import score_lines
 
@@ -32,6 +40,43 @@ class TrainedVersion:
     created: bool
     """False when this version already existed (a redelivered drop): models are immutable once written."""
     metadata: dict[str, Any]
+
+
+def model_drop(
+    s3: Any, bucket: str, key: str, version_id: str | None, source_version: str
+) -> TrainedVersion | ModelRejected | None:
+    """A file under models/: trained into a version (``train_version``), or rejected saying why and what a model
+    drop must be; None for what TrainFunction wrote there itself (a version's files, the latest pointer)."""
+    if model_artefact(key):
+        return None
+    dropped = ModelFile(bucket=bucket, key=key, version_id=version_id)
+    name = model_of(key)
+    if name is None:
+        reason = f"{key} trains nothing: a model drop is {interactions_key(model_folder_of(key) or '<name>')}"
+        return ModelRejected(model=model_folder_of(key), input=dropped, line=None, reason=reason, expected=EXPECTED)
+    try:
+        return train_version(s3, bucket, key, source_version)
+    except InteractionsError as error:
+        return ModelRejected(model=name, input=dropped, line=error.line, reason=str(error), expected=EXPECTED)
+
+
+def trained_event(trained: TrainedVersion, bucket: str, key: str, version_id: str | None) -> ModelTrained:
+    """Model Trained, from a version's metadata (the chosen setting's validation nDCG@10, where one was measured)."""
+    meta = trained.metadata
+    tried = meta.get("lambdaValidationNdcg10") or meta.get("validationNdcg10") or {}
+    return ModelTrained(
+        model=trained.name,
+        version=trained.version,
+        input=ModelFile(bucket=bucket, key=key, version_id=version_id),
+        model_key=trained.model_key,
+        algorithm=str(meta.get("algorithm", "")),
+        users=int(meta.get("users", 0)),
+        items=int(meta.get("items", 0)),
+        interactions=int(meta.get("interactions", 0)),
+        validation_ndcg10=round(max(tried.values()), 4) if isinstance(tried, dict) and tried else None,
+        training_seconds=float(meta.get("trainingSeconds", 0.0)),
+        created=trained.created,
+    )
 
 
 def model_name(key: str) -> str:
