@@ -133,5 +133,5 @@ def test_every_deploy_acknowledges_the_capabilities_the_template_needs() -> None
     assert len(deploys) == 2
     for parameters in deploys:
         assert set(parameters["capabilities"].split()) >= needed
-    (command,) = re.findall(r"^sam build && sam deploy .*$", (ROOT / "README.md").read_text(), re.M)
+    (command,) = re.findall(r"^make build && \.venv/bin/sam deploy .*$", (ROOT / "README.md").read_text(), re.M)
     assert set(command.split("--capabilities ", 1)[1].split()) >= needed

@@ -45,7 +45,11 @@ REDRIVE = ".venv/bin/batchrecs redrive --stack batchrecs"
 REPLAY = "STACK=batchrecs   # your stack's name; RULE"
 TEARDOWN = "STACK=batchrecs   # your stack's name"
 SAM_LOCAL = ".venv/bin/batchrecs serve --port 4566"
-NEEDS_AN_ACCOUNT = {"make lint": "sam deploy", "sam delete": "sam delete", "sam build && sam deploy": "sam deploy"}
+NEEDS_AN_ACCOUNT = {
+    "make lint": "sam deploy",
+    "sam delete": "sam delete",
+    "make build && .venv/bin/sam deploy": "sam deploy",
+}
 RUN_HERE = {VALIDATE, SPLIT, DEMO, SERVE, UPLOAD, OVERRIDE, COMPARE, JOBS, MODEL, REDRIVE, REPLAY, TEARDOWN}
 RUN_IN_SAM_LOCAL_TIER = {SAM_LOCAL}
 """tests/sam_local/test_sam_local.py runs it: it needs Docker and the built functions."""
