@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from batchrecs.layout import MODELS, latest_key
+from batchrecs.layout import MODELS, latest_key, report_key
 from batchrecs_ops.deployed import Deployed, UserError, aws_errors
 from batchrecs_ops.redrive import Redriven, deployed
 
@@ -67,6 +67,9 @@ def jobs(
             # A job's name, or an input key (job names have no "/"): the latest job of a drop of that key.
             job = next(ledger.jobs(1, input_key=name), None) if "/" in name else ledger.job(name)
             if job is None:
+                rejected = latest_report(deployed, name) if "/" in name else None
+                if rejected is not None:
+                    raise UserError(f"no job for {name!r}: it was rejected; its report is {rejected}")
                 raise UserError(
                     f"no job {name!r} in stack {stack!r}'s ledger: `batchrecs jobs --stack {stack}` lists them"
                 )
@@ -84,6 +87,18 @@ def jobs(
     for line in job_table(entries):
         print(line)
     return 0
+
+
+def latest_report(deployed: Deployed, key: str) -> str | None:
+    """The newest rejection report of a dropped key (``rejected/<key>.<version>.report.json``), as an S3 URI."""
+    bucket = deployed.name("InputBucket")
+    prefix = report_key(key, "").removesuffix("unversioned.report.json")
+    listed = deployed.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    reports = [item for item in listed if item["Key"].endswith(".report.json")]
+    if not reports:
+        return None
+    newest = max(reports, key=lambda item: item["LastModified"])
+    return f"s3://{bucket}/{newest['Key']}"
 
 
 def job_table(entries: list[dict[str, Any]], width: int = TABLE_WIDTH) -> list[str]:

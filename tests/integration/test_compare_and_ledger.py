@@ -123,3 +123,15 @@ def test_jobs_names_what_is_missing_in_one_line(stack: LocalStack, capsys: pytes
     with pytest.raises(SystemExit) as usage:
         main(["jobs", "show", "--stack", "batchrecs-local"])
     assert usage.value.code == 2
+
+
+def test_jobs_show_of_a_rejected_drop_points_to_its_report(
+    stack: LocalStack, tap: EventTap, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack.drop(b'{"userId": 7}\n', "input/bad.jsonl")
+    (event,) = tap.collect(lambda es: any(e["detail-type"] == "Input Rejected" for e in es), timeout=DEADLINE)
+    capsys.readouterr()
+    assert main(["jobs", "show", "input/bad.jsonl", "--stack", "batchrecs-local"]) == 1
+    said = capsys.readouterr().err
+    report = f"s3://{event['detail']['input']['bucket']}/{event['detail']['reportKey']}"
+    assert said.count("\n") == 1 and f"no job for 'input/bad.jsonl': it was rejected; its report is {report}" in said
