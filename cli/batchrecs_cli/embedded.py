@@ -271,6 +271,11 @@ class Watch:
         if training.error:
             self.progress(f"training the scorer model failed: {training.error}")
             return False
+        if not training.result["models"]:  # Model Rejected: the reason is in its event
+            rejected = [e for e in self.tap.drain() if e["detail-type"] == "Model Rejected"]
+            reason = rejected[0]["detail"]["reason"] if rejected else "see the Model Rejected event"
+            self.progress(f"training the scorer model failed: {reason}")
+            return False
         (trained,) = training.result["models"]
         self.progress(
             f"scorer model {model!r} trained from {interactions.name} (version {trained['version']}): "
@@ -332,6 +337,8 @@ class Watch:
     def report(self, events: list[dict[str, Any]]) -> None:
         """Print each event as one JSON line, note what it says of its file, and copy a finished job's outputs."""
         for event in events:
+            if event["detail-type"] in MODEL_EVENTS:  # the run's own training, which its progress reports
+                continue
             print(json.dumps(event, sort_keys=True), file=self.events_out, flush=True)
             item = self.tracked.get(event["detail"]["input"]["key"])
             if item is not None:
@@ -387,6 +394,10 @@ def _interactions_or_sample(interactions: Path | None, progress: Callable[[str],
         write_sample_data(sample)
     progress(f"no --interactions: the emulated Personalize is trained on sample data ({sample / 'interactions.csv'})")
     return sample / "interactions.csv"
+
+
+MODEL_EVENTS = frozenset({"Model Trained", "Model Rejected"})
+"""Events of model drops: `run` reports its own training in its progress; stdout carries the files' events."""
 
 
 def needs_local_extra() -> None:

@@ -87,7 +87,7 @@ def test_the_ledger_lists_jobs_of_both_backends_and_jobs_shows_one_with_its_even
     stack.drop(users, "input/small.jsonl")
     stack.drop(users, "input/doomed.jsonl", {"backend": "personalize"})
     events = tap.collect(lambda es: finished(es, 2), timeout=DEADLINE)
-    names = {e["detail"]["input"]["key"]: e["detail"]["jobName"] for e in events}
+    names = {e["detail"]["input"]["key"]: e["detail"]["jobName"] for e in events if "jobName" in e["detail"]}
     ledger_says(stack, names["input/small.jsonl"], "ACTIVE")
     ledger_says(stack, names["input/doomed.jsonl"], "CREATE FAILED")
     capsys.readouterr()

@@ -56,7 +56,7 @@ def finish(tap: EventTap, timeout: float = 600) -> list[dict[str, Any]]:
     events = tap.collect(lambda es: any(e["detail-type"] in TERMINAL for e in es), timeout=timeout)
     for event in events:
         DETAIL_TYPES[event["detail-type"]].model_validate(event["detail"])
-    return events
+    return [e for e in events if not e["detail-type"].startswith("Model ")]  # the training's own event
 
 
 def unsharded(stack: LocalStack, model: ModelLocation, key: str, body: bytes) -> bytes:

@@ -314,8 +314,8 @@ class ModelTrained(WireModel):
 
 
 class ModelRejected(WireModel):
-    """A file under models/ that trains no model: not named interactions.csv, or not a readable interactions
-    CSV. The model it would have trained is unchanged."""
+    """A models/<name>/interactions.csv that trains no model (not a readable interactions CSV). The model it would
+    have trained is unchanged."""
 
     model: str | None = Field(description="the model's name, when the key names one (models/<name>/…)")
     input: ModelFile
