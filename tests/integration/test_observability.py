@@ -84,7 +84,8 @@ def ran_every_outcome(stack: LocalStack, tap: EventTap, sample: Path, capfd: pyt
     for key, metadata in drops.items():
         stack.drop(users, key, metadata)
     stack.drop(b"not json\n", "input/broken.jsonl")  # rejected
-    events = tap.collect(lambda es: sum(e["detail-type"] != "Job Submitted" for e in es) >= 5, timeout=60)
+    ends = {"Job Succeeded", "Job Failed", "Input Rejected"}  # not Job Submitted, nor the training's Model Trained
+    events = tap.collect(lambda es: sum(e["detail-type"] in ends for e in es) >= 5, timeout=60)
     outcomes = sorted((e["detail"]["backend"], e["detail-type"]) for e in events if "backend" in e["detail"])
     assert [o for o in outcomes if o[1] != "Job Submitted"] == [
         ("personalize", "Job Failed"),
