@@ -255,14 +255,7 @@ def test_a_parameter_a_deploy_would_refuse_is_refused_in_one_line_before_anythin
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     for command in (["run", str(sample / "users.jsonl"), "--out", str(out)], ["serve", "--port", "0"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "batchrecs_cli", *command, "--parameter", parameter],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env=env,
-        )
+        done = cli_done(*command, "--parameter", parameter, env=env)
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
         assert "Traceback" not in done.stderr and done.stdout == ""
@@ -341,6 +334,12 @@ def test_run_answers_popularity_count_with_one_popular_list_and_no_scores(
     assert list(outputs[0]) == ["recommendedItems"] and len(outputs[0]["recommendedItems"]) == 25
 
 
+def cli_done(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI run to its end in a process of its own, on this checkout's code."""
+    command = [sys.executable, "-m", "batchrecs_cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env or cli_env())
+
+
 def cli_process(*args: str, **popen: Any) -> subprocess.Popen[str]:
     """The real CLI in a process of its own, on this checkout's code."""
     command = [sys.executable, "-m", "batchrecs_cli", *args]
@@ -375,25 +374,11 @@ def test_without_the_local_extra_the_local_commands_say_which_extra_to_install(s
     env = cli_env()
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "hidden"), env["PYTHONPATH"]])
     for command in (["run", str(sample / "users.jsonl"), "--out", str(tmp_path / "out")], ["serve", "--port", "0"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "batchrecs_cli", *command],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env=env,
-        )
+        done = cli_done(*command, env=env)
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert "needs the local extra (no module 'moto')" in done.stderr and "pip install" in done.stderr
     # validate needs none of it
-    done = subprocess.run(
-        [sys.executable, "-m", "batchrecs_cli", "validate", str(sample / "users.jsonl")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
+    done = cli_done("validate", str(sample / "users.jsonl"), env=env)
     assert done.returncode == 0, done.stderr
 
 

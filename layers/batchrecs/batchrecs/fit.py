@@ -77,6 +77,7 @@ def _worst_outcome(detail: JobDetail) -> DropJob:
         job_arn=LONGEST_JOB_ARN,
         backend=detail.backend,
         solution_version_arn=detail.settings.solution_version_arn,
+        solution_arn=detail.solution_arn,
         split=detail.split,
         records=detail.input.records,
         output=detail.output,

@@ -21,6 +21,7 @@ from scorer.model import Model
 from scorer.personalize_format import error_line, missing_fields, output_line
 
 BATCH = 1024
+NO_USER = missing_fields("userId")
 
 
 def score_lines(
@@ -56,38 +57,47 @@ def _score_batch(model: Model, raws: list[bytes], kind: str, num_results: int, e
         except orjson.JSONDecodeError:  # not JSON to orjson (lone surrogates included): an error line echoing it
             records.append(raw.decode("utf-8", "replace"))
     if kind == "users":
-        users = [model.user_index(r["userId"]) if _has_id(r, "userId") else None for r in records]
-        recommended = model.recommend(users, num_results, exclude_seen=exclude_seen)
-        for record, (items, scores) in zip(records, recommended, strict=True):
-            yield (
-                output_line(record, items, scores)
-                if _has_id(record, "userId")
-                else error_line(record, missing_fields("userId"))
-            )
-    elif kind == "popularity":  # Popularity-Count: the same list for every user, no scores
-        popular = model.popular(num_results)
-        for record in records:
-            yield (
-                output_line(record, popular)
-                if _has_id(record, "userId")
-                else error_line(record, missing_fields("userId"))
-            )
+        yield from _personalized(model, records, num_results, exclude_seen)
+    elif kind == "popularity":
+        yield from _popular(model, records, num_results)
     elif kind == "items":
-        known = [model.item_index(record["itemId"]) if _has_id(record, "itemId") else None for record in records]
-        related = iter(model.related_many([item for item in known if item is not None], num_results))
-        for record, item in zip(records, known, strict=True):
-            if not _has_id(record, "itemId"):
-                yield error_line(record, missing_fields("itemId"))
-            else:
-                # Personalize documents popular items for an itemId it was not trained on: so does the scorer.
-                yield output_line(record, model.popular(num_results) if item is None else next(related))
+        yield from _related(model, records, num_results)
     else:
-        for record in records:
-            if not _has_id(record, "userId") or not _is_id_list(record.get("itemList")):
-                yield error_line(record, missing_fields("userId", "itemList"))
-                continue
-            items, scores = model.rank(model.user_index(record["userId"]), record["itemList"])
-            yield output_line(record, items, scores)
+        yield from _ranked(model, records)
+
+
+def _personalized(model: Model, records: list[Any], num_results: int, exclude_seen: bool) -> Iterator[bytes]:
+    users = [model.user_index(r["userId"]) if _has_id(r, "userId") else None for r in records]
+    recommended = model.recommend(users, num_results, exclude_seen=exclude_seen)
+    for record, (items, scores) in zip(records, recommended, strict=True):
+        yield output_line(record, items, scores) if _has_id(record, "userId") else error_line(record, NO_USER)
+
+
+def _popular(model: Model, records: list[Any], num_results: int) -> Iterator[bytes]:
+    """Popularity-Count: the same list for every user, no scores."""
+    popular = model.popular(num_results)
+    for record in records:
+        yield output_line(record, popular) if _has_id(record, "userId") else error_line(record, NO_USER)
+
+
+def _related(model: Model, records: list[Any], num_results: int) -> Iterator[bytes]:
+    known = [model.item_index(record["itemId"]) if _has_id(record, "itemId") else None for record in records]
+    related = iter(model.related_many([item for item in known if item is not None], num_results))
+    for record, item in zip(records, known, strict=True):
+        if not _has_id(record, "itemId"):
+            yield error_line(record, missing_fields("itemId"))
+        else:
+            # Personalize documents popular items for an itemId it was not trained on: so does the scorer.
+            yield output_line(record, model.popular(num_results) if item is None else next(related))
+
+
+def _ranked(model: Model, records: list[Any]) -> Iterator[bytes]:
+    for record in records:
+        if not _has_id(record, "userId") or not _is_id_list(record.get("itemList")):
+            yield error_line(record, missing_fields("userId", "itemList"))
+            continue
+        items, scores = model.rank(model.user_index(record["userId"]), record["itemList"])
+        yield output_line(record, items, scores)
 
 
 def _has_id(record: Any, field: str) -> bool:

@@ -138,17 +138,7 @@ def kind_of(
     if recipe is not None and recipe.known and settings.kind and recipe.kind and settings.kind is not recipe.kind:
         problems.append(("kind", f"recipe {recipe.name} reads {recipe.kind} records, not {settings.kind}"))
     if kind is not None and kind.is_segment:
-        inference_only = {
-            "batch-inference-job-mode": settings.job_mode is not JobMode.BATCH_INFERENCE,
-            "item-exploration-config": bool(settings.item_exploration_config),
-            "ranking-influence": bool(settings.ranking_influence),
-            "exclude-seen": settings.exclude_seen,
-        }
-        segments_refuse = {key for key, on in inference_only.items() if on}
-        problems = [problem for problem in problems if problem[0] not in segments_refuse] + [
-            (key, f"applies to batch inference jobs only; this solution version's recipe makes {kind} segments")
-            for key in sorted(segments_refuse)
-        ]
+        problems = segment_problems(settings, kind, problems)
     themes = settings.job_mode is JobMode.THEME_GENERATION and not (recipe and recipe.refused(Setting.THEMES))
     if themes and not problems:
         if kind not in (None, JobKind.ITEMS):
@@ -162,6 +152,21 @@ def kind_of(
     if problems:
         raise SettingsError(problems)
     return kind, recipe
+
+
+def segment_problems(settings: JobSettings, kind: JobKind, problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``problems``, with the inference-only settings a segment job takes none of said as such, whoever gave them."""
+    inference_only = {
+        "batch-inference-job-mode": settings.job_mode is not JobMode.BATCH_INFERENCE,
+        "item-exploration-config": bool(settings.item_exploration_config),
+        "ranking-influence": bool(settings.ranking_influence),
+        "exclude-seen": settings.exclude_seen,
+    }
+    refused = {key for key, on in inference_only.items() if on}
+    return [problem for problem in problems if problem[0] not in refused] + [
+        (key, f"applies to batch inference jobs only; this solution version's recipe makes {kind} segments")
+        for key in sorted(refused)
+    ]
 
 
 def recipe_problems(settings: JobSettings, recipe: Recipe, given: frozenset[str]) -> list[tuple[str, str]]:
