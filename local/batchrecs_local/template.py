@@ -26,7 +26,9 @@ from samtranslator.translator.transform import transform as sam_transform
 
 from batchrecs_local import parameters
 
-ROOT = Path(__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[2]
+ROOT = CHECKOUT if (CHECKOUT / "template.yaml").is_file() else Path(__file__).resolve().parent / "app"
+"""Where the application's files are: the checkout, or the copy an installed wheel carries (setup.py)."""
 TEMPLATE = ROOT / "template.yaml"
 ACCOUNT = "123456789012"
 """moto's default account."""
