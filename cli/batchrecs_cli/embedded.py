@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from batchrecs_local.stack import EventTap, LocalStack
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
+SERVE_FOLDER = Path("build/serve")
+"""Where `serve` writes its env.json by default (relative to where it runs), out of the user's own files."""
 
 
 def add_commands(commands: Any) -> None:
@@ -61,7 +63,12 @@ def add_commands(commands: Any) -> None:
     )
     serve_parser.add_argument("--host", help="address to listen on (default: Docker's bridge gateway, else loopback)")
     serve_parser.add_argument("--port", type=int, default=0, help="default: any free port")
-    serve_parser.add_argument("--env-vars", type=Path, default=Path("env.json"), help="where to write --env-vars")
+    serve_parser.add_argument(
+        "--env-vars",
+        type=Path,
+        default=SERVE_FOLDER / "env.json",
+        help=f"where to write sam local invoke's --env-vars (default {SERVE_FOLDER}/env.json)",
+    )
     serve_parser.add_argument("--interactions", type=Path, help="CSV the emulated Personalize is trained on")
     serve_parser.add_argument(
         "--stack-name",
@@ -470,6 +477,7 @@ def serve(
         stack.serve(host, port) as endpoint,
     ):
         tap = EventTap(stack)
+        env_file.parent.mkdir(parents=True, exist_ok=True)
         env_file.write_text(json.dumps(sam_local.env_vars(stack, endpoint), indent=2) + "\n")
         bucket = stack.name("InputBucket")
         progress(f"local stack served at {endpoint}")

@@ -35,7 +35,7 @@ DEADLINE = 180.0
 VALIDATE = ".venv/bin/batchrecs sample-data ."
 SPLIT = ".venv/bin/batchrecs validate --kind item-attributes"
 DEMO = "make demo"
-SERVE = ".venv/bin/batchrecs serve --host 127.0.0.1 --port 4566"
+SERVE = "mkdir -p build/serve   # serve's files"
 UPLOAD = "aws s3 cp users.jsonl s3://batchrecs-input-123456789012/input/"
 OVERRIDE = "aws s3 cp ranking.jsonl"
 COMPARE = "aws s3 cp users.jsonl s3://batchrecs-input-123456789012/input/users-compared.jsonl"
@@ -44,7 +44,7 @@ MODEL = "aws s3 cp interactions.csv"
 REDRIVE = ".venv/bin/batchrecs redrive --stack batchrecs"
 REPLAY = "STACK=batchrecs   # your stack's name; RULE"
 TEARDOWN = "STACK=batchrecs   # your stack's name"
-SAM_LOCAL = ".venv/bin/batchrecs serve --port 4566"
+SAM_LOCAL = "mkdir -p build/serve   # serve listens on 172.17.0.1"
 NEEDS_AN_ACCOUNT = {
     "make lint": "sam deploy",
     "sam delete": "sam delete",
@@ -119,7 +119,9 @@ def test_make_demo_and_run(place: Path) -> None:
 def test_serve_and_the_aws_cli(place: Path) -> None:
     with port_lock(4566):
         run_block(block(SERVE), place, timeout=300)
-    events = [json.loads(line) for line in (place / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in (place / "build/serve/events.jsonl").read_text().splitlines()]
+    assert (place / "build/serve/env.json").is_file() and (place / "build/serve/serve.log").is_file()
+    assert not {"env.json", "events.jsonl", "serve.log"} & {p.name for p in place.iterdir()}  # none left at the root
     assert [e["detail-type"] for e in events][:1] == ["Job Submitted"]
     assert any(e["detail-type"] == "Job Succeeded" and e["detail"]["settings"]["numResults"] == 7 for e in events)
 

@@ -21,7 +21,7 @@ def test_the_readme_sam_local_invoke_block(gateway: str, invoke_template: Path, 
     place = workspace(tmp_path, sample)
     with port_lock(4566):
         output = run_block(block(SAM_LOCAL), place, timeout=600)
-    events = [json.loads(line) for line in (place / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in (place / "build/serve/events.jsonl").read_text().splitlines()]
     # The upload fired SubmitFunction in the served stack (the block waits for its Job Submitted); the invoke in
     # the container, the same drop again, was
     # recognised as a redelivery: one job, not two.
