@@ -28,14 +28,15 @@ def add_commands(commands: Any) -> None:
     models_parser.add_argument("--endpoint-url", help="e.g. the endpoint `batchrecs serve` prints")
     models_parser.set_defaults(handler=models_command)
     jobs_parser = commands.add_parser(
-        "jobs", help="list a stack's jobs from its ledger (newest first); `jobs show NAME` shows one with its events"
+        "jobs",
+        help="list a stack's jobs and rejected drops from its ledger (newest first); `jobs show NAME` shows one",
     )
     jobs_parser.add_argument("action", nargs="?", choices=["show"], help="show one job (with NAME)")
     jobs_parser.add_argument(
         "name",
         nargs="?",
         metavar="NAME",
-        help="a job's name (jobName in its events), or an input key for its latest job",
+        help="a job's name (jobName in its events), an input key for its latest drop, or a dropId for its jobs",
     )
     jobs_parser.add_argument("--stack", required=True, help="the stack's name (batchrecs-local for `batchrecs serve`)")
     jobs_parser.add_argument("--region", help="default: the AWS CLI's")
@@ -64,7 +65,7 @@ def models_command(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 def jobs_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if (args.action == "show") != (args.name is not None):
-        parser.error("jobs show takes a job's NAME: batchrecs jobs show NAME --stack STACK")
+        parser.error("jobs show takes a job's name, an input key or a dropId: batchrecs jobs show NAME --stack STACK")
     if args.limit < 1:
         parser.error("--limit must be at least 1")
     return jobs(args.stack, args.region, args.endpoint_url, name=args.name, limit=args.limit, as_json=args.json)

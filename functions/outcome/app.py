@@ -1,6 +1,6 @@
-"""JobOutcomeFunction: subscribed to the stack's job events on its bus; keeps the job ledger (JobsTable), counts
-finished jobs by backend, and has JobStateMachine publish Drop Completed after the last job of a drop that made
-several."""
+"""JobOutcomeFunction: subscribed to the stack's job events (and Input Rejected) on its bus; keeps the job ledger
+(JobsTable, where a rejected drop is listed too), counts finished jobs by backend, and has JobStateMachine publish
+Drop Completed after the last job of a drop that made several."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from batchrecs.adapters.ledger import JobLedger
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.adapters.stepfunctions import JobExecutions
 from batchrecs.environment import JobOutcomeEnvironment
-from batchrecs.events import aws_time
+from batchrecs.events import DetailType, InputRejected, aws_time
 from batchrecs.observability import logger, tracer
 from batchrecs.outcomes import record_event
 
@@ -59,6 +59,10 @@ def executions() -> JobExecutions:
 @tracer.capture_lambda_handler
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
+    if event.detail_type == DetailType.INPUT_REJECTED:  # no job: listed among them, with its report
+        rejected = InputRejected.model_validate(event.detail)
+        ports().reject(rejected, aws_time(event.time))
+        return {"rejected": rejected.input.key, "status": "REJECTED"}
     job = record_event(
         event.detail_type, event.detail, ports(), executions(), aws_time(event.time), executions(), manifests()
     )

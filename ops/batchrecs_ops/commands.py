@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from batchrecs.layout import MODELS, latest_key, report_key
+from batchrecs.layout import MODELS, latest_key
 from batchrecs_ops.deployed import Deployed, UserError, aws_errors
 from batchrecs_ops.redrive import Redriven, deployed
+
+if TYPE_CHECKING:
+    from batchrecs.adapters.ledger import JobLedger
 
 
 def redrive(stack: str, region: str | None) -> Redriven:
@@ -48,32 +51,24 @@ def models(stack: str | None, bucket: str | None, region: str | None, endpoint_u
     return 0
 
 
-JOB_COLUMNS = ("jobName", "status", "backend", "kind", "finished", "input")
-"""The table's columns; `jobs show` and `--json` give the rest (versions, times, output, events)."""
+JOB_COLUMNS = ("job or drop", "status", "backend", "kind", "finished", "input")
+"""The table's columns: a job, a rejected drop (no job: "-"), or a drop of several jobs (a folder, a split or a
+comparison) as one row by its dropId. `jobs show` and `--json` give the rest (versions, times, output, events)."""
 TABLE_WIDTH = 100
 
 
 def jobs(
     stack: str, region: str | None, endpoint_url: str | None, *, name: str | None, limit: int, as_json: bool
 ) -> int:
-    """``batchrecs jobs``: the stack's job ledger (JobsTable), newest first; ``jobs show NAME``: one job with its
-    events."""
+    """``batchrecs jobs``: the stack's job ledger (JobsTable), newest first, rejected drops included; ``jobs show
+    NAME``: one job with its events, the latest drop of an input key, or every job of a drop by its dropId."""
     from batchrecs.adapters.ledger import JobLedger
 
     deployed = Deployed(stack, region=region, endpoint_url=endpoint_url)
     with aws_errors(stack):
         ledger = JobLedger(deployed.client("dynamodb"), deployed.name("JobsTable"))
         if name is not None:
-            # A job's name, or an input key (job names have no "/"): the latest job of a drop of that key.
-            job = next(ledger.jobs(1, input_key=name), None) if "/" in name else ledger.job(name)
-            if job is None:
-                rejected = latest_report(deployed, name) if "/" in name else None
-                if rejected is not None:
-                    raise UserError(f"no job for {name!r}: it was rejected; its report is {rejected}")
-                raise UserError(
-                    f"no job {name!r} in stack {stack!r}'s ledger: `batchrecs jobs --stack {stack}` lists them"
-                )
-            print(json.dumps(job.to_wire(), indent=2))
+            print(json.dumps(shown(ledger, stack, name), indent=2))
             return 0
         entries = [entry.to_wire() for entry in ledger.jobs(limit)]
     if as_json:
@@ -89,26 +84,24 @@ def jobs(
     return 0
 
 
-def latest_report(deployed: Deployed, key: str) -> str | None:
-    """The newest rejection report of a dropped key (``rejected/<key>.<version>.report.json``), as an S3 URI."""
-    bucket = deployed.name("InputBucket")
-    prefix = report_key(key, "").removesuffix("unversioned.report.json")
-    listed = deployed.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
-    reports = [item for item in listed if item["Key"].endswith(".report.json")]
-    if not reports:
-        return None
-    newest = max(reports, key=lambda item: item["LastModified"])
-    return f"s3://{bucket}/{newest['Key']}"
+def shown(ledger: JobLedger, stack: str, name: str) -> dict[str, Any]:
+    """What `jobs show NAME` prints: the job of that name; else, for an input key (job names have no "/"), the
+    latest job or rejection of a drop of that key; else every job of the drop of that id."""
+    job = next(ledger.jobs(1, input_key=name), None) if "/" in name else ledger.job(name)
+    if job is not None:
+        return job.to_wire()
+    if "/" not in name:
+        drop = sorted(ledger.jobs(drop_id=name), key=lambda entry: str(entry.job_name))
+        if drop:
+            return {"dropId": name, "jobs": [entry.to_wire() for entry in drop]}
+    raise UserError(f"no job or drop {name!r} in stack {stack!r}'s ledger: `batchrecs jobs --stack {stack}` lists them")
 
 
 def job_table(entries: list[dict[str, Any]], width: int = TABLE_WIDTH) -> list[str]:
-    """The jobs as a table at most ``width`` columns wide: the input's key (not its bucket) cut from the left with
-    … where it would not fit, the finishing time to the minute (UTC)."""
-    rows = []
-    for entry in entries:
-        finished = str(entry.get("finishedAt") or "")[:16].replace("T", " ") or "-"
-        key = str(entry.get("input") or "-").removeprefix("s3://").split("/", 1)[-1]
-        rows.append([str(entry.get(c) or "-") for c in JOB_COLUMNS[:4]] + [finished, key])
+    """The jobs as a table at most ``width`` columns wide: a drop of several jobs as one row by its dropId, the
+    input's key (not its bucket) cut from the left with … where it would not fit, the finishing time to the minute
+    (UTC)."""
+    rows = [_row(group) for group in _by_drop(entries)]
     widths = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(JOB_COLUMNS)]
     room = max(width - sum(widths[:-1]) - 2 * (len(widths) - 1), len("input"))
     lines = []
@@ -116,3 +109,36 @@ def job_table(entries: list[dict[str, Any]], width: int = TABLE_WIDTH) -> list[s
         key = row[-1] if len(row[-1]) <= room else "…" + row[-1][-(room - 1) :]
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=False)) + "  " + key)
     return [line.rstrip() for line in lines]
+
+
+def _by_drop(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The entries grouped into drops, in the order of each drop's newest entry: a job of a drop that made several
+    joins its drop's group; any other entry is a group of its own."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for n, entry in enumerate(entries):
+        several = (entry.get("dropJobs") or 1) > 1 and entry.get("dropId")
+        groups.setdefault(str(entry["dropId"]) if several else f"#{n}", []).append(entry)
+    return list(groups.values())
+
+
+def _row(group: list[dict[str, Any]]) -> list[str]:
+    first = group[0]
+    finished = [str(entry.get("finishedAt") or "") for entry in group]
+    if len(group) == 1 and (first.get("dropJobs") or 1) == 1:
+        name, status = str(first.get("jobName") or "-"), str(first["status"])
+    else:
+        name, status = str(first["dropId"]), _drop_status(group, int(first["dropJobs"]))
+    backends = sorted({str(entry.get("backend") or "-") for entry in group})
+    ended = all(finished) and len(group) >= (first.get("dropJobs") or 1)
+    when = max(finished)[:16].replace("T", " ") if ended else "-"
+    key = str(first.get("input") or "-").removeprefix("s3://").split("/", 1)[-1]
+    return [name, status, "/".join(backends), str(first.get("kind") or "-"), when, key]
+
+
+def _drop_status(group: list[dict[str, Any]], expected: int) -> str:
+    """A drop's jobs in one word per status (``ACTIVE×2``), and how many of its jobs are listed if not all."""
+    counts: dict[str, int] = {}
+    for entry in group:
+        counts[str(entry["status"])] = counts.get(str(entry["status"]), 0) + 1
+    said = ",".join(f"{status}×{count}" for status, count in sorted(counts.items()))
+    return said if len(group) >= expected else f"{said} ({len(group)} of {expected})"

@@ -34,7 +34,7 @@ def ledger_says(stack: LocalStack, name: str, status: str) -> Any:
 
 
 def test_one_drop_through_two_solution_versions_gives_two_jobs_side_by_side(
-    stack: LocalStack, tap: EventTap, sample: Path
+    stack: LocalStack, tap: EventTap, sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # When one users file names two solution versions
     stack.drop((sample / "users.jsonl").read_bytes(), "input/compare.jsonl", {"solution-version-arn": f"{V1} {V2}"})
@@ -55,6 +55,19 @@ def test_one_drop_through_two_solution_versions_gives_two_jobs_side_by_side(
     # And the jobs read one snapshot of the version validated once
     assert len({d["input"]["snapshot"]["key"] for d in done}) == 1
     assert sorted(e["detail"]["jobName"] for e in events if e["detail-type"] == "Job Submitted") == sorted(
+        d["jobName"] for d in done
+    )
+    # And `batchrecs jobs` lists the drop as one row by its dropId, `jobs show DROPID` gives each of its jobs
+    for d in done:
+        ledger_says(stack, d["jobName"], "ACTIVE")
+    capsys.readouterr()
+    assert main(["jobs", "--stack", "batchrecs-local"]) == 0
+    table = capsys.readouterr().out
+    (row,) = [row.split() for row in table.splitlines() if row.endswith("input/compare.jsonl")] or [[table]]
+    assert row[:2] == [drop_id, "ACTIVE×2"], row
+    assert main(["jobs", "show", drop_id, "--stack", "batchrecs-local"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["dropId"] == drop_id and sorted(j["jobName"] for j in shown["jobs"]) == sorted(
         d["jobName"] for d in done
     )
 
@@ -104,7 +117,7 @@ def test_the_ledger_lists_jobs_of_both_backends_and_jobs_shows_one_with_its_even
     # And the table form has a header and one row per job
     assert main(["jobs", "--stack", "batchrecs-local"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["jobName", "status", "backend", "kind", "finished", "input"]
+    assert table[0].split() == ["job", "or", "drop", "status", "backend", "kind", "finished", "input"]
     assert len(table) == 1 + len(listed) and all(len(row) <= 100 for row in table)  # details in `jobs show`
     row = next(row for row in table if row.startswith(small["jobName"]))
     assert row.endswith("input/small.jsonl") and small["finishedAt"][:16].replace("T", " ") in row
@@ -117,7 +130,7 @@ def test_the_ledger_lists_jobs_of_both_backends_and_jobs_shows_one_with_its_even
 
 def test_jobs_names_what_is_missing_in_one_line(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["jobs", "show", "br-nothing", "--stack", "batchrecs-local"]) == 1
-    assert "no job 'br-nothing'" in capsys.readouterr().err
+    assert "no job or drop 'br-nothing'" in capsys.readouterr().err
     assert main(["jobs", "--stack", "no-such-stack"]) == 2
     assert "no stack 'no-such-stack'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
@@ -125,13 +138,22 @@ def test_jobs_names_what_is_missing_in_one_line(stack: LocalStack, capsys: pytes
     assert usage.value.code == 2
 
 
-def test_jobs_show_of_a_rejected_drop_points_to_its_report(
+def test_a_rejected_drop_is_listed_and_jobs_show_of_its_key_gives_its_report(
     stack: LocalStack, tap: EventTap, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack.drop(b'{"userId": 7}\n', "input/bad.jsonl")
     (event,) = tap.collect(lambda es: any(e["detail-type"] == "Input Rejected" for e in es), timeout=DEADLINE)
-    capsys.readouterr()
-    assert main(["jobs", "show", "input/bad.jsonl", "--stack", "batchrecs-local"]) == 1
-    said = capsys.readouterr().err
     report = f"s3://{event['detail']['input']['bucket']}/{event['detail']['reportKey']}"
-    assert said.count("\n") == 1 and f"no job for 'input/bad.jsonl': it was rejected; its report is {report}" in said
+    # The ledger is kept from the bus's events: JobOutcomeFunction records the rejection after the event is out.
+    deadline = time.monotonic() + DEADLINE
+    capsys.readouterr()
+    while main(["jobs", "show", "input/bad.jsonl", "--stack", "batchrecs-local"]) != 0:
+        assert time.monotonic() < deadline, capsys.readouterr().err
+        time.sleep(0.2)
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["status"], shown["report"], shown["jobName"]) == ("REJECTED", report, None)
+    assert shown["failureReason"].startswith("line 1: ") and "1 problem(s) in all" in shown["failureReason"]
+    assert [e["detailType"] for e in shown["events"]] == ["Input Rejected"]
+    assert main(["jobs", "--stack", "batchrecs-local"]) == 0
+    (row,) = [row for row in capsys.readouterr().out.splitlines() if row.endswith("input/bad.jsonl")]
+    assert row.split()[:2] == ["-", "REJECTED"]

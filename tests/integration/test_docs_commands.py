@@ -218,9 +218,11 @@ def test_drop_list_redrive_replay_and_tear_down(deployed: Deployed) -> None:
         "solution/movies/2",
     ]
 
-    # the ledger lists the jobs, and shows the users file's
+    # the ledger lists the jobs and the rejected drops, and shows the users file's
     listing = deployed.run(JOBS)
     assert users["detail"]["jobName"] in listing
+    rejected = [row.split() for row in listing.splitlines() if "REJECTED" in row]
+    assert sorted(row[-1] for row in rejected) == ["input/ranking.jsonl", "input/users-compared.jsonl"], listing
 
     # a model drop trains a version
     deployed.run(MODEL)

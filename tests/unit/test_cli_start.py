@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = {"moto", "numpy", "cfnlint", "samtranslator", "scorer", "samcli"}
@@ -66,3 +67,23 @@ def test_the_jobs_table_fits_a_hundred_columns_cutting_the_input_key_from_the_le
     assert all(len(line) <= 100 for line in table) and len(table) == 3
     assert table[1].endswith("users.jsonl") and "…" in table[1] and "2026-12-06 23:40" in table[1]
     assert table[2].endswith("input/x.jsonl") and " - " in table[2]  # not finished yet
+
+
+def test_the_jobs_table_shows_a_drop_of_several_jobs_as_one_row_by_its_drop_id() -> None:
+    from batchrecs_ops.commands import job_table
+
+    def job(name: str, status: str, finished: str | None, drop: str = "br-export-7f", jobs: int = 3) -> dict[str, Any]:
+        return {"jobName": name, "status": status, "backend": "personalize", "kind": "users", "finishedAt": finished,
+                "input": "s3://b/input/export/_SUCCESS", "dropId": drop, "dropJobs": jobs}  # fmt: skip
+
+    entries = [
+        job("br-export-job-001-aa", "ACTIVE", "2026-12-06T23:40:00Z"),
+        {"jobName": None, "status": "REJECTED", "kind": None, "input": "s3://b/in/bad.jsonl", "finishedAt": "2026"},
+        job("br-export-job-002-bb", "CREATE FAILED", "2026-12-06T23:41:00Z"),
+        job("br-users-cc", "ACTIVE", "2026-12-06T23:38:00Z", drop="br-users-cc", jobs=1),
+    ]
+    _, export, rejected, users = job_table(entries)
+    assert export.split()[:4] == ["br-export-7f", "ACTIVE×1,CREATE", "FAILED×1", "(2"]  # 2 of its 3 jobs listed
+    assert " - " in export and export.endswith("_SUCCESS")  # not every job has ended: no end time
+    assert rejected.split()[:3] == ["-", "REJECTED", "-"] and rejected.endswith("in/bad.jsonl")
+    assert users.split()[:2] == ["br-users-cc", "ACTIVE"]

@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from batchrecs.events import JOB_ENDS, DropJob, JobDetail, JobFailed, JobSubmitted, JobSucceeded, aws_time
+from batchrecs.events import (
+    JOB_ENDS,
+    DropJob,
+    InputRejected,
+    JobDetail,
+    JobFailed,
+    JobSubmitted,
+    JobSucceeded,
+    aws_time,
+)
 from batchrecs.fit import DROP_JOB_ATTRIBUTE
 from batchrecs.model import WireModel
 
@@ -32,6 +41,9 @@ PARTITION = "job"
 """The one value of the index's hash key: every ledger item, sorted by submittedAt."""
 KEY_PREFIX = "job#"
 DROP_PREFIX = "drop#"
+REJECTED_PREFIX = "rejected#"
+"""A rejected drop's item (``rejected#<bucket>/<key>#<version>``): no job, but listed among them, with its report."""
+REJECTED = "REJECTED"
 DROP_JOB = DROP_JOB_ATTRIBUTE
 """A drop item's attribute per ended job: ``job:<job name>``, holding its DropJob (fit.fit_problems sizes the item
 before any job of the drop is created)."""
@@ -45,20 +57,23 @@ class LedgerEvent(WireModel):
 
 
 class LedgerEntry(WireModel):
-    """One job as the ledger knows it: its latest detail, its status, and the events recorded for it."""
+    """One job as the ledger knows it: its latest detail, its status, and the events recorded for it; or a drop
+    that was rejected (status REJECTED, no job: its report, and its first problem as the reason)."""
 
-    job_name: str
+    job_name: str | None = Field(description="null for a rejected drop")
     status: str
-    backend: str
-    kind: str
+    backend: str | None
+    kind: str | None
     input: str = Field(description="s3://bucket/key of the dropped file")
     input_version: str | None = None
-    submitted_at: str
+    submitted_at: str = Field(description="when the job was submitted, or the drop rejected")
     finished_at: str | None = None
-    output: str
+    output: str | None
     failure_reason: str | None = None
     drop_id: str | None = None
+    drop_jobs: int = Field(default=1, description="how many jobs the job's drop made (a folder, split or compare)")
     job_arn: str | None = None
+    report: str | None = Field(default=None, description="a rejected drop's report, s3://bucket/key")
     events: list[LedgerEvent] = Field(default_factory=list)
 
 
@@ -79,9 +94,11 @@ class JobLedger:
             ":event": {"S": event},
             ":expires": {"N": str(int(time.time()) + self.history_days * 86_400)},
             ":key": {"S": detail.input.key},
+            ":drop": {"S": detail.drop_id or detail.job_name},
         }
         names = {"#event": EVENT_ATTRIBUTES[detail_type], "#status": "status"}
         common = "ledger = :ledger, submittedAt = :submitted, inputKey = :key, #event = :event, expiration = :expires"
+        common += ", dropId = :drop"
         condition = None
         if detail_type in JOB_ENDS:
             assert isinstance(detail, JobSucceeded | JobFailed)
@@ -108,6 +125,27 @@ class JobLedger:
             return False
         return True
 
+    def reject(self, rejected: InputRejected, time_: str | None = None) -> None:
+        """Record a rejected drop among the jobs (safe to repeat: a redelivery writes the same item)."""
+        source = rejected.input
+        version = source.version_id or "unversioned"
+        event = {"time": time_, "detail": json.loads(rejected.model_dump_json(by_alias=True))}
+        self.dynamodb.update_item(
+            TableName=self.table,
+            Key={"id": {"S": f"{REJECTED_PREFIX}{source.bucket}/{source.key}#{version}"}},
+            UpdateExpression="SET ledger = :ledger, submittedAt = :at, inputKey = :key, #status = :status, "
+            "rejected = :rejected, expiration = :expires",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":ledger": {"S": PARTITION},
+                ":at": {"S": aws_time(rejected.rejected_at)},
+                ":key": {"S": source.key},
+                ":status": {"S": REJECTED},
+                ":rejected": {"S": json.dumps(event, separators=(",", ":"))},
+                ":expires": {"N": str(int(time.time()) + self.history_days * 86_400)},
+            },
+        )
+
     def end_drop_job(self, ended: JobSucceeded | JobFailed) -> list[DropJob] | None:
         """Record the end of one job of a drop that made several, in the drop's item; once every one of them has
         ended, return each job's outcome (to whichever delivery sees that, and to its retries); else None.
@@ -132,8 +170,11 @@ class JobLedger:
         jobs = [DropJob.model_validate_json(value["S"]) for name, value in item.items() if name.startswith(DROP_JOB)]
         return jobs if len(jobs) >= ended.drop_jobs else None
 
-    def jobs(self, limit: int | None = None, *, input_key: str | None = None) -> Iterator[LedgerEntry]:
-        """Jobs, newest first, a page at a time; with ``input_key``, only the jobs of drops of that key."""
+    def jobs(
+        self, limit: int | None = None, *, input_key: str | None = None, drop_id: str | None = None
+    ) -> Iterator[LedgerEntry]:
+        """Jobs and rejected drops, newest first, a page at a time; with ``input_key``, only those of drops of that
+        key; with ``drop_id``, only the jobs of that drop."""
         query: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": INDEX,
@@ -142,9 +183,10 @@ class JobLedger:
             "ScanIndexForward": False,
             "PaginationConfig": {"MaxItems": limit} if limit else {},
         }
-        if input_key is not None:
-            query["FilterExpression"] = "inputKey = :key"
-            query["ExpressionAttributeValues"][":key"] = {"S": input_key}
+        for attribute, value in (("inputKey", input_key), ("dropId", drop_id)):
+            if value is not None:
+                query["FilterExpression"] = f"{attribute} = :value"
+                query["ExpressionAttributeValues"][":value"] = {"S": value}
         for page in self.dynamodb.get_paginator("query").paginate(**query):
             for item in page.get("Items", []):
                 yield entry(item)
@@ -156,6 +198,8 @@ class JobLedger:
 
 def entry(item: dict[str, Any]) -> LedgerEntry:
     """A ledger item as a LedgerEntry: the job's latest detail, with its recorded events in order."""
+    if "rejected" in item:
+        return rejected_entry(json.loads(item["rejected"]["S"]))
     job = json.loads(item["job"]["S"])
     events = []
     for detail_type, attribute in EVENT_ATTRIBUTES.items():
@@ -175,6 +219,29 @@ def entry(item: dict[str, Any]) -> LedgerEntry:
         output=job["output"]["path"],
         failure_reason=job.get("failureReason"),
         drop_id=job.get("dropId"),
+        drop_jobs=job.get("dropJobs") or 1,
         job_arn=job.get("jobArn"),
         events=events,
+    )
+
+
+def rejected_entry(event: dict[str, Any]) -> LedgerEntry:
+    """A rejected drop as a LedgerEntry: no job; its first problem, and where its report is."""
+    rejected = InputRejected.model_validate(event["detail"])
+    source = rejected.input
+    first = rejected.errors[0]
+    where = f"line {first.line}: " if first.line else ""
+    return LedgerEntry(
+        job_name=None,
+        status=REJECTED,
+        backend=None,
+        kind=rejected.kind,
+        input=f"s3://{source.bucket}/{source.key}",
+        input_version=source.version_id,
+        submitted_at=aws_time(rejected.rejected_at),
+        finished_at=aws_time(rejected.rejected_at),
+        output=None,
+        failure_reason=f"{where}{first.message} ({rejected.error_count} problem(s) in all)",
+        report=f"s3://{source.bucket}/{rejected.report_key}",
+        events=[LedgerEvent(detail_type="Input Rejected", time=event["time"], detail=event["detail"])],
     )
