@@ -93,11 +93,12 @@ def ran_every_outcome(stack: LocalStack, tap: EventTap, sample: Path, capfd: pyt
         ("self-hosted", "Job Failed"),
         ("self-hosted", "Job Succeeded"),
     ]
-    # JobOutcomeFunction gets the four jobs' events from its rule: Job Submitted and the terminal one of each
+    # JobOutcomeFunction gets the four jobs' events from its rule (Job Submitted and the terminal one of each), and
+    # the rejected drop's Input Rejected
     deadline = time.monotonic() + 30
-    while sum(i.function == "JobOutcomeFunction" for i in stack.invocations) < 8 and time.monotonic() < deadline:
+    while sum(i.function == "JobOutcomeFunction" for i in stack.invocations) < 9 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert [i.error for i in stack.invocations if i.function == "JobOutcomeFunction"] == [None] * 8
+    assert [i.error for i in stack.invocations if i.function == "JobOutcomeFunction"] == [None] * 9
     captured = capfd.readouterr()
     return emitted_metrics(captured.out + captured.err)
 
