@@ -25,13 +25,22 @@ def reset() -> None:
     invocation, as for every function)."""
 
 
+# No @metrics.log_metrics: the bucket notifies this function of what it wrote itself too (a version's files,
+# latest.json), which counts nothing, and the wrapper would warn of an empty flush on each; flushed when there is some.
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 @event_parser(model=S3Model)
 def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
     """Every key under models/: an interactions CSV trains a model version (Model Trained), anything else there is
     refused (Model Rejected, with the line and what a drop must be); what this function wrote itself is passed."""
+    try:
+        return _model_drops(event)
+    finally:
+        if metrics.metric_set:
+            metrics.flush_metrics()
+
+
+def _model_drops(event: S3Model) -> dict[str, Any]:
     environment = TrainEnvironment.from_environment()
     publisher = EventPublisher(client("events"), environment.event_bus_name, environment.event_source)
     trained = []

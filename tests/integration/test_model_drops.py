@@ -51,6 +51,23 @@ def test_a_tab_separated_file_trains_and_a_headerless_one_is_rejected_with_the_f
     assert "USER_ID and ITEM_ID" in rejected.expected
 
 
+def test_a_file_of_another_name_under_models_is_rejected_naming_the_expected_one(
+    stack: LocalStack, tap: EventTap, sample: Path
+) -> None:
+    """MovieLens' u.data dropped as it comes, and an interactions file dropped beside the model folders: each gets
+    its Model Rejected, naming the key that trains."""
+    body = (sample / "interactions.csv").read_bytes()
+    stack.drop(body, "models/movies/u.data")
+    (event,) = ended(tap)
+    rejected = ModelRejected.model_validate(event["detail"])
+    assert (event["detail-type"], rejected.model, rejected.line) == ("Model Rejected", "movies", None)
+    assert "models/movies/interactions.csv" in rejected.reason and rejected.input.key == "models/movies/u.data"
+    stack.drop(body, "models/interactions.csv")
+    (event,) = ended(tap)
+    assert event["detail-type"] == "Model Rejected" and event["detail"]["model"] is None
+    assert "models/<name>/interactions.csv" in event["detail"]["reason"]
+
+
 def test_train_functions_role_publishes_model_events_and_no_others(stack: LocalStack) -> None:
     """TrainFunction's role passes the bus's policy (it publishes the stack's source), so its own policy holds it
     to the model events: a Job Failed from it is refused by IAM."""

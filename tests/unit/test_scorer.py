@@ -166,6 +166,19 @@ def test_interactions_csv_errors_name_the_line() -> None:
     assert (parsed.n_users, parsed.n_items, parsed.nnz) == (1, 1, 1)
 
 
+def test_interactions_errors_stay_short_whatever_the_file() -> None:
+    """Model Rejected carries the message on the bus (256 KB an event): a 1 MB header is quoted in part, and a
+    field over csv's limit is a problem on its line, not a crash retried into the failure queue."""
+    wide = "USER," + ",".join(f"COLUMN_{n}" for n in range(100_000)) + "\n1,2\n"
+    with pytest.raises(InteractionsError, match="line 1: missing column") as header:
+        Interactions.read_csv(io.StringIO(wide))
+    assert len(str(header.value)) < 400 and f"({len(wide.splitlines()[0]) + 1} characters)" in str(header.value)
+    huge = "USER_ID,ITEM_ID\n1,2\n3," + "x" * 200_000 + "\n"
+    with pytest.raises(InteractionsError, match="line 3: field larger than field limit") as field:
+        Interactions.read_csv(io.StringIO(huge))
+    assert field.value.line == 3 and len(str(field.value)) < 400
+
+
 @pytest.mark.parametrize("loop_max", [64, 0], ids=["row-additions", "active-columns-matmul"])
 def test_ease_scores_equal_the_dense_product(loop_max: int, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(3)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,17 +86,15 @@ class Interactions:
             raise InteractionsError(f"{name} line 1: empty file; expected {EXPECTED}", 1)
         delimiter = max(DELIMITERS, key=first.count) if any(d in first for d in DELIMITERS) else ","
         reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter)
-        header = next(reader)
-        columns = [c.strip().upper() for c in header]
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-        if missing and all(_looks_like_a_value(c) for c in header):
-            raise InteractionsError(
-                f"{name} line 1: no header ({first.strip()[:40]!r} is data): put a first line naming the columns, "
-                f"e.g. {delimiter.join(['USER_ID', 'ITEM_ID', 'RATING', 'TIMESTAMP'][: max(len(header), 2)])}",
-                1,
-            )
-        if missing:
-            raise InteractionsError(f"{name} line 1: missing column(s) {', '.join(missing)}; header is {header}", 1)
+        try:
+            columns = _columns(next(reader), first, delimiter, name)
+            return cls._read_rows(reader, name, columns)
+        except csv.Error as error:  # e.g. a field over csv's limit: not an interactions CSV
+            line = reader.line_num
+            raise InteractionsError(f"{name} line {line}: {error}; expected {EXPECTED}", line) from None
+
+    @classmethod
+    def _read_rows(cls, reader: Iterator[list[str]], name: str, columns: list[str]) -> Interactions:
         user_at, item_at = columns.index("USER_ID"), columns.index("ITEM_ID")
         users: list[str] = []
         items: list[str] = []
@@ -130,3 +128,24 @@ class Interactions:
 
     def popularity(self) -> NDArray[np.int64]:
         return np.bincount(self.indices, minlength=self.n_items).astype(np.int64)
+
+
+SHOWN = 200
+"""How much of a header line a message quotes: events carry it (EventBridge's 256 KB), and people read it."""
+
+
+def _columns(header: list[str], first: str, delimiter: str, name: str) -> list[str]:
+    """The header's column names, upper-cased; refused, with the fix, when there is no header or it lacks one."""
+    columns = [c.strip().upper() for c in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing and all(_looks_like_a_value(c) for c in header):
+        raise InteractionsError(
+            f"{name} line 1: no header ({first.strip()[:40]!r} is data): put a first line naming the columns, "
+            f"e.g. {delimiter.join(['USER_ID', 'ITEM_ID', 'RATING', 'TIMESTAMP'][: max(len(header), 2)])}",
+            1,
+        )
+    if missing:
+        said = repr(delimiter.join(header))
+        said = said if len(said) <= SHOWN else f"{said[:SHOWN]}… ({len(first)} characters)"
+        raise InteractionsError(f"{name} line 1: missing column(s) {', '.join(missing)}; header is {said}", 1)
+    return columns
