@@ -9,6 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 .PHONY: demo test unit contract integration sam-local sam-local-ready lint build docs bench clean kernel
 
 $(STAMP): requirements-dev.txt layers/batchrecs/requirements.txt layers/scorer/requirements.txt pyproject.toml
+	@echo "installing $(VENV) from requirements-dev.txt (once, and again when a requirement changes: about a minute)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt

@@ -366,14 +366,15 @@ def test_a_run_says_only_its_progress_on_stderr_and_ctrl_c_ends_it_in_one_line(s
 
 
 def test_without_the_local_extra_the_local_commands_say_which_extra_to_install(sample: Path, tmp_path: Path) -> None:
-    """A plain `pip install .` has no moto: `run` and `serve` say so in one line, exit 2 (moto is hidden here by a
-    package that fails to import as a missing one does)."""
+    """A plain `pip install .` has no moto: `run`, `serve` and `sample-data` say so in one line, exit 2 (moto is
+    hidden here by a package that fails to import as a missing one does)."""
     hidden = tmp_path / "hidden" / "moto"
     hidden.mkdir(parents=True)
     (hidden / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'moto'\", name='moto')\n")
     env = cli_env()
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "hidden"), env["PYTHONPATH"]])
-    for command in (["run", str(sample / "users.jsonl"), "--out", str(tmp_path / "out")], ["serve", "--port", "0"]):
+    run = ["run", str(sample / "users.jsonl"), "--out", str(tmp_path / "out")]
+    for command in (run, ["serve", "--port", "0"], ["sample-data", str(tmp_path / "data")]):
         done = cli_done(*command, env=env)
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert "needs the local extra (no module 'moto')" in done.stderr and "pip install" in done.stderr

@@ -247,3 +247,96 @@ def test_the_banners_ready_line_for_a_kind_runs_as_printed(served: Served, sampl
     succeeded = of(served.wait_for(ended(key)), key, "Job Succeeded")
     version = words[words.index("--metadata") + 1].removeprefix("solution-version-arn=")
     assert succeeded["detail"]["settings"]["solutionVersionArn"] == version
+
+
+# A newcomer's second hour (issue 30), through the real AWS CLI and the real `batchrecs` against the served stack.
+
+
+def batchrecs(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `batchrecs` command on the served stack (found by its name, batchrecs-local, at its endpoint)."""
+    environment = {**os.environ, **LOCAL_ENVIRONMENT, "AWS_DEFAULT_REGION": "us-east-1"}
+    command = [str(BIN / "batchrecs"), *args, "--stack", "batchrecs-local", "--endpoint-url", served.endpoint]
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
+
+
+def model_event(served: Served, key: str) -> dict[str, Any]:
+    def said(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e for e in events if e["detail-type"].startswith("Model ") and e["detail"]["input"]["key"] == key]
+
+    (event,) = said(served.wait_for(lambda events: bool(said(events))))
+    return event
+
+
+def test_every_model_drop_ends_in_an_event_on_stdout(served: Served, sample: Path, tmp_path: Path) -> None:
+    """A file of another name under models/, MovieLens' tab-separated file with its header, and u.data as it comes
+    (no header): Model Rejected naming the key that trains, Model Trained, and Model Rejected with the header to add;
+    never silence."""
+    rows = (sample / "interactions.csv").read_text().splitlines()
+    (tmp_path / "tabs.csv").write_text("\n".join(row.replace(",", "\t") for row in rows) + "\n")
+    (tmp_path / "u.data").write_text("\n".join(row.replace(",", "\t") for row in rows[1:]) + "\n")
+    served.aws("s3", "cp", str(tmp_path / "u.data"), f"s3://{served.bucket}/models/lens/u.data")
+    wrong = model_event(served, "models/lens/u.data")
+    assert wrong["detail-type"] == "Model Rejected" and "models/lens/interactions.csv" in wrong["detail"]["reason"]
+    served.aws("s3", "cp", str(tmp_path / "tabs.csv"), f"s3://{served.bucket}/models/tabs/interactions.csv")
+    trained = model_event(served, "models/tabs/interactions.csv")
+    assert trained["detail-type"] == "Model Trained" and trained["detail"]["interactions"] > 0
+    served.aws("s3", "cp", str(tmp_path / "u.data"), f"s3://{served.bucket}/models/raw/interactions.csv")
+    headerless = model_event(served, "models/raw/interactions.csv")
+    assert (headerless["detail-type"], headerless["detail"]["line"]) == ("Model Rejected", 1)
+    assert "no header" in headerless["detail"]["reason"] and "USER_ID\tITEM_ID" in headerless["detail"]["reason"]
+
+
+def test_jobs_lists_rejected_and_compared_drops_and_shows_each(served: Served, sample: Path, tmp_path: Path) -> None:
+    # A one-column CSV dropped as JSON Lines: rejected with one "looks like CSV" problem, whatever its length
+    (tmp_path / "ids.jsonl").write_text("USER_ID\n" + "".join(f"{n}\n" for n in range(5_000)))
+    served.aws("s3", "cp", str(tmp_path / "ids.jsonl"), f"s3://{served.bucket}/input/ids.jsonl")
+    # exclude-seen on a job with no scorer model to run it: rejected, naming the missing model as the cause
+    no_model = "exclude-seen=true,scorer-model=absent"
+    served.aws(
+        "s3", "cp", str(sample / "users.jsonl"), f"s3://{served.bucket}/input/seen.jsonl", "--metadata", no_model
+    )
+    # a comparison of the two local users versions: one drop, two jobs
+    versions = [f"arn:aws:personalize:us-east-1:123456789012:solution/batchrecs-local-users/{n}" for n in (1, 2)]
+    compare = ["--metadata", f"solution-version-arn={' '.join(versions)}"]
+    served.aws("s3", "cp", str(sample / "users.jsonl"), f"s3://{served.bucket}/input/both.jsonl", *compare)
+
+    events = served.wait_for(lambda es: bool(ended_by(es, "input/ids.jsonl")))
+    (csv,) = ended_by(events, "input/ids.jsonl")
+    assert [p["message"] for p in csv["detail"]["errors"]] == [
+        'the file looks like CSV or TSV; batch inference reads JSON Lines, one object per line such as {"userId": '
+        '"4638"}'
+    ]
+    (seen,) = ended_by(served.wait_for(lambda es: bool(ended_by(es, "input/seen.jsonl"))), "input/seen.jsonl")
+    assert "no scorer model 'absent'" in json.dumps(seen["detail"]["errors"])
+    both = served.wait_for(lambda es: len(ended_by(es, "input/both.jsonl", ("Job Succeeded", "Job Failed"))) == 2)
+    (drop_id,) = {e["detail"]["dropId"] for e in ended_by(both, "input/both.jsonl", ("Job Succeeded",))}
+
+    # `batchrecs jobs` lists the rejected drops and the comparison as one row by its dropId (the ledger is kept from
+    # the events, so poll with a deadline)
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        listing = batchrecs(served, "jobs")
+        assert listing.returncode == 0, listing.stderr
+        rows = {row.split()[-1].rsplit("/", 1)[-1]: row.split() for row in listing.stdout.splitlines()[1:]}
+        if {"ids.jsonl", "seen.jsonl", "both.jsonl"} <= set(rows) and rows["both.jsonl"][1] == "ACTIVE×2":
+            break
+        assert time.monotonic() < deadline, listing.stdout
+        time.sleep(0.5)
+    assert rows["ids.jsonl"][:2] == rows["seen.jsonl"][:2] == ["-", "REJECTED"]
+    assert rows["both.jsonl"][0] == drop_id and all(len(line) <= 100 for line in listing.stdout.splitlines())
+    # `jobs show` of a rejected key gives its report; of the dropId, both jobs
+    shown = batchrecs(served, "jobs", "show", "input/ids.jsonl")
+    assert json.loads(shown.stdout)["report"] == f"s3://{served.bucket}/{csv['detail']['reportKey']}", shown.stderr
+    jobs = json.loads(batchrecs(served, "jobs", "show", drop_id).stdout)["jobs"]
+    assert sorted(job["events"][0]["detail"]["settings"]["solutionVersionArn"] for job in jobs) == versions
+
+
+def ended_by(
+    events: list[dict[str, Any]], key: str, detail_types: tuple[str, ...] = ("Input Rejected",)
+) -> list[dict[str, Any]]:
+    return [e for e in events if e["detail-type"] in detail_types and e["detail"]["input"]["key"] == key]
+
+
+def test_the_banner_says_which_keys_act(served: Served) -> None:
+    """A file at the bucket's root does nothing, as on AWS: the banner says so, and which prefixes act."""
+    assert any("only keys under input/ and models/ act" in line for line in served.stderr), served.stderr

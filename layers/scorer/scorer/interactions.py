@@ -138,7 +138,7 @@ def _columns(header: list[str], first: str, delimiter: str, name: str) -> list[s
     """The header's column names, upper-cased; refused, with the fix, when there is no header or it lacks one."""
     columns = [c.strip().upper() for c in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing and all(_looks_like_a_value(c) for c in header):
+    if missing and any(_looks_like_a_value(c) for c in header):  # a header names columns: none is a number
         raise InteractionsError(
             f"{name} line 1: no header ({first.strip()[:40]!r} is data): put a first line naming the columns, "
             f"e.g. {delimiter.join(['USER_ID', 'ITEM_ID', 'RATING', 'TIMESTAMP'][: max(len(header), 2)])}",
