@@ -485,7 +485,7 @@ def serve(
         if (sam_local.BUILD / "template.yaml").exists():
             progress(
                 f"or invoke a built function with: AWS_ENDPOINT_URL={endpoint} sam local invoke FUNCTION -e events/… "
-                f"--env-vars {env_file} --template {sam_local.invoke_template()} --skip-pull-image"
+                f"--env-vars {env_file.resolve()} --template {sam_local.invoke_template()} --skip-pull-image"
             )
         progress("events follow on stdout, one JSON line each; Ctrl-C stops")
         try:

@@ -95,12 +95,13 @@ def sample_data_command(parser: argparse.ArgumentParser, args: argparse.Namespac
 def train(csv_path: Path, directory: Path, *, algorithm: str | None) -> int:
     """Train as TrainFunction does and write MODEL_DIR/model.npz and metadata.json."""
     from batchrecs_local.progress import stage
-    from scorer.interactions import Interactions, InteractionsError
+    from scorer.interactions import Interactions, InteractionsError, utf8_lines
     from scorer.model import Model
 
     try:
-        with csv_path.open(newline="") as handle, stage(f"reading {csv_path.name} and training"):
-            model = Model.train(Interactions.read_csv(handle, name=str(csv_path)), algorithm=algorithm)
+        with csv_path.open("rb") as handle, stage(f"reading {csv_path.name} and training"):
+            lines = utf8_lines(handle, str(csv_path))
+            model = Model.train(Interactions.read_csv(lines, name=str(csv_path)), algorithm=algorithm)
     except InteractionsError as error:
         raise UserError(
             f"{error}; an interactions CSV has a header USER_ID,ITEM_ID,TIMESTAMP and one interaction a line"

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from batchrecs.layout import MODELS, latest_key
+from batchrecs.layout import MODELS, latest_key, report_key
 from batchrecs_ops.deployed import Deployed, UserError, aws_errors
 from batchrecs_ops.redrive import Redriven, deployed
 
@@ -68,7 +68,7 @@ def jobs(
     with aws_errors(stack):
         ledger = JobLedger(deployed.client("dynamodb"), deployed.name("JobsTable"))
         if name is not None:
-            print(json.dumps(shown(ledger, stack, name), indent=2))
+            print(json.dumps(shown(ledger, deployed, name), indent=2))
             return 0
         entries = [entry.to_wire() for entry in ledger.jobs(limit)]
     if as_json:
@@ -84,17 +84,49 @@ def jobs(
     return 0
 
 
-def shown(ledger: JobLedger, stack: str, name: str) -> dict[str, Any]:
-    """What `jobs show NAME` prints: the job of that name; else, for an input key (job names have no "/"), the
-    latest job or rejection of a drop of that key; else every job of the drop of that id."""
-    job = next(ledger.jobs(1, input_key=name), None) if "/" in name else ledger.job(name)
-    if job is not None:
-        return job.to_wire()
-    if "/" not in name:
-        drop = sorted(ledger.jobs(drop_id=name), key=lambda entry: str(entry.job_name))
-        if drop:
-            return {"dropId": name, "jobs": [entry.to_wire() for entry in drop]}
+def shown(ledger: JobLedger, deployed: Deployed, name: str) -> dict[str, Any]:
+    """What `jobs show NAME` prints: for an input key (job names have no "/"), the key's latest drop (its job, each
+    job of a drop of several, or its rejection); else the job of that name, or each job of the drop of that id."""
+    if "/" in name:
+        latest = next(ledger.jobs(1, input_key=name), None)
+        if latest is not None and latest.drop_jobs > 1 and latest.drop_id:
+            return drop_shown(ledger, latest.drop_id)
+        if latest is not None:
+            return latest.to_wire()
+        report = latest_report(deployed, name)  # rejected before the ledger kept rejections, or its event was lost
+        if report is not None:
+            raise UserError(f"no job for {name!r}: it was rejected; its report is {report}")
+    else:
+        job = ledger.job(name)
+        if job is not None:
+            return job.to_wire()
+        drop = drop_shown(ledger, name)
+        if drop["jobs"]:
+            return drop
+    stack = deployed.stack
     raise UserError(f"no job or drop {name!r} in stack {stack!r}'s ledger: `batchrecs jobs --stack {stack}` lists them")
+
+
+def drop_shown(ledger: JobLedger, drop_id: str) -> dict[str, Any]:
+    """Each job of a drop: those whose items name the drop, and those its own item lists (a drop recorded before
+    job items named their drop)."""
+    jobs = {str(entry.job_name): entry for entry in ledger.jobs(drop_id=drop_id)}
+    for name in ledger.drop_job_names(drop_id):
+        if name not in jobs and (job := ledger.job(name)) is not None:
+            jobs[name] = job
+    return {"dropId": drop_id, "jobs": [jobs[name].to_wire() for name in sorted(jobs)]}
+
+
+def latest_report(deployed: Deployed, key: str) -> str | None:
+    """The newest rejection report of a dropped key (``rejected/<key>.<version>.report.json``), as an S3 URI."""
+    bucket = deployed.name("InputBucket")
+    prefix = report_key(key, "").removesuffix("unversioned.report.json")
+    listed = deployed.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    reports = [item for item in listed if item["Key"].endswith(".report.json")]
+    if not reports:
+        return None
+    newest = max(reports, key=lambda item: item["LastModified"])
+    return f"s3://{bucket}/{newest['Key']}"
 
 
 def job_table(entries: list[dict[str, Any]], width: int = TABLE_WIDTH) -> list[str]:
@@ -127,7 +159,7 @@ def _row(group: list[dict[str, Any]]) -> list[str]:
     if len(group) == 1 and (first.get("dropJobs") or 1) == 1:
         name, status = str(first.get("jobName") or "-"), str(first["status"])
     else:
-        name, status = str(first["dropId"]), _drop_status(group, int(first["dropJobs"]))
+        name, status = str(first.get("dropId") or first["jobName"]), _drop_status(group, int(first["dropJobs"]))
     backends = sorted({str(entry.get("backend") or "-") for entry in group})
     ended = all(finished) and len(group) >= (first.get("dropJobs") or 1)
     when = max(finished)[:16].replace("T", " ") if ended else "-"
@@ -136,9 +168,10 @@ def _row(group: list[dict[str, Any]]) -> list[str]:
 
 
 def _drop_status(group: list[dict[str, Any]], expected: int) -> str:
-    """A drop's jobs in one word per status (``ACTIVE×2``), and how many of its jobs are listed if not all."""
+    """A drop's jobs in one word per status (``ACTIVE×2``), and how many of its jobs are listed if not all (the
+    others are past --limit, or not submitted yet: `jobs show DROPID` shows every one)."""
     counts: dict[str, int] = {}
     for entry in group:
         counts[str(entry["status"])] = counts.get(str(entry["status"]), 0) + 1
     said = ",".join(f"{status}×{count}" for status, count in sorted(counts.items()))
-    return said if len(group) >= expected else f"{said} ({len(group)} of {expected})"
+    return said if len(group) >= expected else f"{said} +{expected - len(group)} more"

@@ -70,6 +70,9 @@ def test_one_drop_through_two_solution_versions_gives_two_jobs_side_by_side(
     assert shown["dropId"] == drop_id and sorted(j["jobName"] for j in shown["jobs"]) == sorted(
         d["jobName"] for d in done
     )
+    # and `jobs show KEY` of the drop's input key, the whole drop (not only its newest job)
+    assert main(["jobs", "show", "input/compare.jsonl", "--stack", "batchrecs-local"]) == 0
+    assert json.loads(capsys.readouterr().out) == shown
 
 
 @pytest.mark.parametrize(
@@ -157,3 +160,11 @@ def test_a_rejected_drop_is_listed_and_jobs_show_of_its_key_gives_its_report(
     assert main(["jobs", "--stack", "batchrecs-local"]) == 0
     (row,) = [row for row in capsys.readouterr().out.splitlines() if row.endswith("input/bad.jsonl")]
     assert row.split()[:2] == ["-", "REJECTED"]
+    # A rejection the ledger never recorded (before it kept them, or its event dead-lettered): the report is found
+    # in the bucket, in one line
+    version = event["detail"]["input"]["versionId"]
+    item = {"id": {"S": f"rejected#{event['detail']['input']['bucket']}/input/bad.jsonl#{version}"}}
+    stack.client("dynamodb").delete_item(TableName=stack.name("JobsTable"), Key=item)
+    assert main(["jobs", "show", "input/bad.jsonl", "--stack", "batchrecs-local"]) == 1
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and f"no job for 'input/bad.jsonl': it was rejected; its report is {report}" in said

@@ -1,9 +1,10 @@
 """`pip install ".[local]"` anywhere: the wheel carries what `run` and `serve` deploy (template.yaml, the state
 machine, the functions' code, the schemas' nested stack), so a venv outside any checkout runs a job to its end.
 
-The wheel is built from this checkout's files (tracked, or new and not ignored) copied to a folder of their own, as a
-clean clone would build it. Its dependencies are the test venv's, seen through a .pth file: what is tested is what
-the wheel itself carries, not what an index would resolve (no network here).
+The wheel is built as `python -m build` and `pip install batchrecs-*.tar.gz` build it: from the sdist, itself made
+from this checkout's files (tracked, or new and not ignored) copied to a folder of their own, as a clean clone. Its
+dependencies are the test venv's, seen through a .pth file: what is tested is what the wheel itself carries, not
+what an index would resolve (no network here).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def _source_copy(target: Path) -> Path:
 def test_the_wheel_runs_a_job_from_a_venv_outside_the_checkout(tmp_path: Path) -> None:
     source = _source_copy(tmp_path / "source")
     pip = [sys.executable, "-m", "pip"]
-    _run(*pip, "wheel", "--quiet", "--no-deps", "--no-build-isolation", f"{source}/", "-w", tmp_path / "wheels")
+    make_sdist = f"from setuptools import build_meta; print(build_meta.build_sdist({str(tmp_path / 'sdist')!r}))"
+    sdist = tmp_path / "sdist" / _run(sys.executable, "-c", make_sdist, cwd=source).strip().splitlines()[-1]
+    _run(*pip, "wheel", "--quiet", "--no-deps", "--no-build-isolation", sdist, "-w", tmp_path / "wheels")
     (wheel,) = (tmp_path / "wheels").glob("batchrecs-*.whl")
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", "--without-pip", venv)

@@ -273,7 +273,7 @@ def test_every_model_drop_ends_in_an_event_on_stdout(served: Served, sample: Pat
     never silence."""
     rows = (sample / "interactions.csv").read_text().splitlines()
     (tmp_path / "tabs.csv").write_text("\n".join(row.replace(",", "\t") for row in rows) + "\n")
-    (tmp_path / "u.data").write_text("\n".join(row.replace(",", "\t") for row in rows[1:]) + "\n")
+    (tmp_path / "u.data").write_text("196\t242\t3\t881250949\n186\t302\t3\t891717742\n")  # MovieLens-100K's
     served.aws("s3", "cp", str(tmp_path / "u.data"), f"s3://{served.bucket}/models/lens/u.data")
     wrong = model_event(served, "models/lens/u.data")
     assert wrong["detail-type"] == "Model Rejected" and "models/lens/interactions.csv" in wrong["detail"]["reason"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -166,13 +167,27 @@ def test_interactions_csv_errors_name_the_line() -> None:
     assert (parsed.n_users, parsed.n_items, parsed.nnz) == (1, 1, 1)
 
 
+def test_interactions_are_read_as_utf8_with_excels_byte_order_mark_and_other_bytes_refused_by_line() -> None:
+    from scorer.interactions import utf8_lines
+    from scorer.jobs import model_drop
+
+    excel = [b"\xef\xbb\xbfUSER_ID,ITEM_ID\r\n", "caf\u00e9,1\r\n".encode(), b"2,1\r\n"]
+    parsed = Interactions.read_csv(utf8_lines(excel, "excel.csv"))
+    assert (parsed.n_users, parsed.n_items) == (2, 1)
+    latin1 = [b"USER_ID,ITEM_ID\n", b"1,2\n", "caf\u00e9,1\n".encode("latin-1")]
+    with pytest.raises(InteractionsError, match=re.escape("latin.csv line 3: not UTF-8 (byte 0xe9 at column 4)")):
+        Interactions.read_csv(utf8_lines(latin1, "latin.csv"))
+    # A folder's marker under models/ (the S3 console's "Create folder") is no drop: nothing is read, no event
+    assert model_drop(None, "bucket", "models/movies/", None, "v1") is None
+
+
 def test_interactions_errors_stay_short_whatever_the_file() -> None:
     """Model Rejected carries the message on the bus (256 KB an event): a 1 MB header is quoted in part, and a
     field over csv's limit is a problem on its line, not a crash retried into the failure queue."""
     wide = "USER," + ",".join(f"COLUMN_{n}" for n in range(100_000)) + "\n1,2\n"
     with pytest.raises(InteractionsError, match="line 1: missing column") as header:
         Interactions.read_csv(io.StringIO(wide))
-    assert len(str(header.value)) < 400 and f"({len(wide.splitlines()[0]) + 1} characters)" in str(header.value)
+    assert len(str(header.value)) < 600 and f"({len(wide.splitlines()[0]) + 1} characters)" in str(header.value)
     huge = "USER_ID,ITEM_ID\n1,2\n3," + "x" * 200_000 + "\n"
     with pytest.raises(InteractionsError, match="line 3: field larger than field limit") as field:
         Interactions.read_csv(io.StringIO(huge))

@@ -138,7 +138,7 @@ def _columns(header: list[str], first: str, delimiter: str, name: str) -> list[s
     """The header's column names, upper-cased; refused, with the fix, when there is no header or it lacks one."""
     columns = [c.strip().upper() for c in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing and any(_looks_like_a_value(c) for c in header):  # a header names columns: none is a number
+    if missing and all(_looks_like_a_value(c) for c in header):
         raise InteractionsError(
             f"{name} line 1: no header ({first.strip()[:40]!r} is data): put a first line naming the columns, "
             f"e.g. {delimiter.join(['USER_ID', 'ITEM_ID', 'RATING', 'TIMESTAMP'][: max(len(header), 2)])}",
@@ -147,5 +147,24 @@ def _columns(header: list[str], first: str, delimiter: str, name: str) -> list[s
     if missing:
         said = repr(delimiter.join(header))
         said = said if len(said) <= SHOWN else f"{said[:SHOWN]}… ({len(first)} characters)"
-        raise InteractionsError(f"{name} line 1: missing column(s) {', '.join(missing)}; header is {said}", 1)
+        example = delimiter.join(["USER_ID", "ITEM_ID", "RATING", "TIMESTAMP"][: max(len(header), 2)])
+        raise InteractionsError(
+            f"{name} line 1: missing column(s) {', '.join(missing)}; the first line is {said}: it must name the "
+            f"columns, e.g. {example} (if that line is data, put such a line above it)",
+            1,
+        )
     return columns
+
+
+def utf8_lines(lines: Iterable[bytes], name: str) -> Iterator[str]:
+    """Each line of a file decoded as UTF-8, a byte order mark on the first dropped (Excel's "CSV UTF-8" writes
+    one); a line that is not UTF-8 is refused, naming it."""
+    for number, raw in enumerate(lines, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise InteractionsError(
+                f"{name} line {number}: not UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1}): "
+                "save the file as UTF-8",
+                number,
+            ) from None

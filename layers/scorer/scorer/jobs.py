@@ -27,7 +27,7 @@ from batchrecs.layout import (
 from batchrecs.lines import iter_lines, read_chunks
 from batchrecs.naming import version_argument
 from batchrecs.scoring import ScoreRequest, Shard
-from scorer.interactions import EXPECTED, Interactions, InteractionsError
+from scorer.interactions import EXPECTED, Interactions, InteractionsError, utf8_lines
 from scorer.model import Model
 from scorer.score import score_lines
 
@@ -46,8 +46,9 @@ def model_drop(
     s3: Any, bucket: str, key: str, version_id: str | None, source_version: str
 ) -> TrainedVersion | ModelRejected | None:
     """A file under models/: trained into a version (``train_version``), or rejected saying why and what a model
-    drop must be; None for what TrainFunction wrote there itself (a version's files, the latest pointer)."""
-    if model_artefact(key):
+    drop must be; None for what TrainFunction wrote there itself (a version's files, the latest pointer), and for a
+    folder's marker (a key ending in /)."""
+    if model_artefact(key) or key.endswith("/"):  # or a folder marker, as the S3 console's "Create folder" writes
         return None
     dropped = ModelFile(bucket=bucket, key=key, version_id=version_id)
     name = model_of(key)
@@ -93,14 +94,14 @@ def train_version(s3: Any, bucket: str, key: str, source_version: str) -> Traine
     name = model_name(key)
     version = hashlib.sha256(f"{bucket}\0{key}\0{source_version}".encode()).hexdigest()[:16]
     prefix = model_version_folder(name, version)
-    try:
-        existing = s3.get_object(Bucket=bucket, Key=f"{prefix}metadata.json")["Body"].read()
-        return TrainedVersion(name, version, f"{prefix}model.npz", False, json.loads(existing))
-    except ClientError as error:
-        if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
-            raise
+    existing = _json_object(s3, bucket, f"{prefix}metadata.json")
+    if existing is not None:  # a redelivery, or a retry after a crash: latest.json may not point at it yet
+        latest = _json_object(s3, bucket, latest_key(name))
+        if latest is None or str(latest.get("trainedAt", "")) < str(existing["trainedAt"]):
+            _point_latest(s3, bucket, name, version, str(existing["trainedAt"]))
+        return TrainedVersion(name, version, f"{prefix}model.npz", False, existing)
     body = s3.get_object(Bucket=bucket, Key=key, **version_argument(source_version))["Body"]
-    interactions = Interactions.read_csv(io.TextIOWrapper(body, encoding="utf-8", newline=""), name=key)
+    interactions = Interactions.read_csv(utf8_lines(body.iter_lines(keepends=True), key), name=key)
     model = Model.train(interactions)
     model.metadata.update(name=name, version=version, source={"bucket": bucket, "key": key, "version": source_version})
     buffer = io.BytesIO()
@@ -112,15 +113,27 @@ def train_version(s3: Any, bucket: str, key: str, source_version: str) -> Traine
         Body=json.dumps(model.metadata, indent=2).encode(),
         ContentType="application/json",
     )
-    s3.put_object(
-        Bucket=bucket,
-        Key=latest_key(name),
-        ContentType="application/json",
-        Body=json.dumps(
-            {"version": version, "modelKey": f"{prefix}model.npz", "trainedAt": model.metadata["trainedAt"]}
-        ).encode(),
-    )
+    _point_latest(s3, bucket, name, version, model.metadata["trainedAt"])
     return TrainedVersion(name, version, f"{prefix}model.npz", True, model.metadata)
+
+
+def _point_latest(s3: Any, bucket: str, name: str, version: str, trained_at: str) -> None:
+    """``models/<name>/latest.json``: the version new jobs use (written last, after the version's own files)."""
+    model_key = f"{model_version_folder(name, version)}model.npz"
+    pointer = {"version": version, "modelKey": model_key, "trainedAt": trained_at}
+    s3.put_object(
+        Bucket=bucket, Key=latest_key(name), ContentType="application/json", Body=json.dumps(pointer).encode()
+    )
+
+
+def _json_object(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        document: dict[str, Any] = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+            raise
+        return None
+    return document
 
 
 @lru_cache(maxsize=2)

@@ -191,6 +191,11 @@ class JobLedger:
             for item in page.get("Items", []):
                 yield entry(item)
 
+    def drop_job_names(self, drop_id: str) -> list[str]:
+        """The names of a drop's jobs that have ended, from the drop's own item (kept for drops of several jobs)."""
+        item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": DROP_PREFIX + drop_id}}).get("Item", {})
+        return sorted(name.removeprefix(DROP_JOB) for name in item if name.startswith(DROP_JOB))
+
     def job(self, name: str) -> LedgerEntry | None:
         item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": KEY_PREFIX + name}}, ConsistentRead=True)
         return entry(item["Item"]) if "Item" in item else None
@@ -226,22 +231,23 @@ def entry(item: dict[str, Any]) -> LedgerEntry:
 
 
 def rejected_entry(event: dict[str, Any]) -> LedgerEntry:
-    """A rejected drop as a LedgerEntry: no job; its first problem, and where its report is."""
-    rejected = InputRejected.model_validate(event["detail"])
-    source = rejected.input
-    first = rejected.errors[0]
-    where = f"line {first.line}: " if first.line else ""
+    """A rejected drop as a LedgerEntry: no job; its first problem, and where its report is. Read field by field, as
+    a job's item is, so that an item written by another version of the stack still lists."""
+    detail = event["detail"]
+    source = detail["input"]
+    first = (detail.get("errors") or [{}])[0]
+    where = f"line {first['line']}: " if first.get("line") else ""
     return LedgerEntry(
         job_name=None,
         status=REJECTED,
         backend=None,
-        kind=rejected.kind,
-        input=f"s3://{source.bucket}/{source.key}",
-        input_version=source.version_id,
-        submitted_at=aws_time(rejected.rejected_at),
-        finished_at=aws_time(rejected.rejected_at),
+        kind=detail.get("kind"),
+        input=f"s3://{source['bucket']}/{source['key']}",
+        input_version=source.get("versionId"),
+        submitted_at=detail["rejectedAt"],
+        finished_at=detail["rejectedAt"],
         output=None,
-        failure_reason=f"{where}{first.message} ({rejected.error_count} problem(s) in all)",
-        report=f"s3://{source.bucket}/{rejected.report_key}",
-        events=[LedgerEvent(detail_type="Input Rejected", time=event["time"], detail=event["detail"])],
+        failure_reason=f"{where}{first.get('message', '')} ({detail.get('errorCount', 1)} problem(s) in all)",
+        report=f"s3://{source['bucket']}/{detail['reportKey']}",
+        events=[LedgerEvent(detail_type="Input Rejected", time=event["time"], detail=detail)],
     )
