@@ -6,7 +6,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from batchrecs.layout import MODELS, latest_key, report_key
+from batchrecs.layout import INPUT, MODELS, latest_key, report_key
 from batchrecs_ops.deployed import Deployed, UserError, aws_errors
 from batchrecs_ops.redrive import Redriven, deployed
 
@@ -51,7 +51,7 @@ def models(stack: str | None, bucket: str | None, region: str | None, endpoint_u
     return 0
 
 
-JOB_COLUMNS = ("job or drop", "status", "backend", "kind", "finished", "input")
+JOB_COLUMNS = ("drop or job", "status", "backend", "kind", "finished", "input/")
 """The table's columns: a job, a rejected drop (no job: "-"), or a drop of several jobs (a folder, a split or a
 comparison) as one row by its dropId. `jobs show` and `--json` give the rest (versions, times, output, events)."""
 TABLE_WIDTH = 100
@@ -131,16 +131,32 @@ def latest_report(deployed: Deployed, key: str) -> str | None:
 
 def job_table(entries: list[dict[str, Any]], width: int = TABLE_WIDTH) -> list[str]:
     """The jobs as a table at most ``width`` columns wide: a drop of several jobs as one row by its dropId, the
-    input's key (not its bucket) cut from the left with … where it would not fit, the finishing time to the minute
-    (UTC)."""
+    finishing time to the minute (UTC, month-day), and the input's key under input/ (where every drop is). The key
+    keeps at least KEY_ROOM columns: past that, the name column gives way first (cut in its middle, its hash kept),
+    then the key (cut from the left, its file name kept); `jobs show` and --json have both whole."""
     rows = [_row(group) for group in _by_drop(entries)]
     widths = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(JOB_COLUMNS)]
-    room = max(width - sum(widths[:-1]) - 2 * (len(widths) - 1), len("input"))
+    gaps = 2 * (len(widths) - 1)
+    widths[0] = max(len("drop or job") + 2, min(widths[0], width - sum(widths[1:-1]) - gaps - KEY_ROOM))
+    room = max(width - sum(widths[:-1]) - gaps, len("input"))
     lines = []
     for row in [list(JOB_COLUMNS), *rows]:
+        row[0] = _middle_cut(row[0], widths[0])
         key = row[-1] if len(row[-1]) <= room else "…" + row[-1][-(room - 1) :]
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=False)) + "  " + key)
     return [line.rstrip() for line in lines]
+
+
+KEY_ROOM = 16
+"""The input key's least room in the table (a file name under input/), when names are long."""
+
+
+def _middle_cut(text: str, room: int) -> str:
+    """``text`` in ``room`` characters, cut in its middle with … (a job name keeps its start and its hash)."""
+    if len(text) <= room:
+        return text
+    tail = (room - 1) // 2
+    return text[: room - 1 - tail] + "…" + text[-tail:]
 
 
 def _by_drop(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -162,8 +178,8 @@ def _row(group: list[dict[str, Any]]) -> list[str]:
         name, status = str(first.get("dropId") or first["jobName"]), _drop_status(group, int(first["dropJobs"]))
     backends = sorted({str(entry.get("backend") or "-") for entry in group})
     ended = all(finished) and len(group) >= (first.get("dropJobs") or 1)
-    when = max(finished)[:16].replace("T", " ") if ended else "-"
-    key = str(first.get("input") or "-").removeprefix("s3://").split("/", 1)[-1]
+    when = max(finished)[5:16].replace("T", " ") if ended else "-"
+    key = str(first.get("input") or "-").removeprefix("s3://").split("/", 1)[-1].removeprefix(INPUT)
     return [name, status, "/".join(backends), str(first.get("kind") or "-"), when, key]
 
 

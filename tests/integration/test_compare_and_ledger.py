@@ -63,7 +63,7 @@ def test_one_drop_through_two_solution_versions_gives_two_jobs_side_by_side(
     capsys.readouterr()
     assert main(["jobs", "--stack", "batchrecs-local"]) == 0
     table = capsys.readouterr().out
-    (row,) = [row.split() for row in table.splitlines() if row.endswith("input/compare.jsonl")] or [[table]]
+    (row,) = [row.split() for row in table.splitlines() if row.endswith("  compare.jsonl")] or [[table]]
     assert row[:2] == [drop_id, "ACTIVE×2"], row
     assert main(["jobs", "show", drop_id, "--stack", "batchrecs-local"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -120,10 +120,10 @@ def test_the_ledger_lists_jobs_of_both_backends_and_jobs_shows_one_with_its_even
     # And the table form has a header and one row per job
     assert main(["jobs", "--stack", "batchrecs-local"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["job", "or", "drop", "status", "backend", "kind", "finished", "input"]
+    assert table[0].split() == ["drop", "or", "job", "status", "backend", "kind", "finished", "input/"]
     assert len(table) == 1 + len(listed) and all(len(row) <= 100 for row in table)  # details in `jobs show`
     row = next(row for row in table if row.startswith(small["jobName"]))
-    assert row.endswith("input/small.jsonl") and small["finishedAt"][:16].replace("T", " ") in row
+    assert row.endswith("  small.jsonl") and small["finishedAt"][5:16].replace("T", " ") in row
     # And `jobs show NAME` gives the job with its events, in order
     assert main(["jobs", "show", names["input/doomed.jsonl"], "--stack", "batchrecs-local"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -158,7 +158,7 @@ def test_a_rejected_drop_is_listed_and_jobs_show_of_its_key_gives_its_report(
     assert shown["failureReason"].startswith("line 1: ") and "1 problem(s) in all" in shown["failureReason"]
     assert [e["detailType"] for e in shown["events"]] == ["Input Rejected"]
     assert main(["jobs", "--stack", "batchrecs-local"]) == 0
-    (row,) = [row for row in capsys.readouterr().out.splitlines() if row.endswith("input/bad.jsonl")]
+    (row,) = [row for row in capsys.readouterr().out.splitlines() if row.endswith("  bad.jsonl")]
     assert row.split()[:2] == ["-", "REJECTED"]
     # A rejection the ledger never recorded (before it kept them, or its event dead-lettered): the report is found
     # in the bucket, in one line

@@ -65,8 +65,8 @@ def test_the_jobs_table_fits_a_hundred_columns_cutting_the_input_key_from_the_le
     ]  # fmt: skip
     table = job_table(entries)
     assert all(len(line) <= 100 for line in table) and len(table) == 3
-    assert table[1].endswith("users.jsonl") and "…" in table[1] and "2026-12-06 23:40" in table[1]
-    assert table[2].endswith("input/x.jsonl") and " - " in table[2]  # not finished yet
+    assert table[1].endswith("users.jsonl") and "…" in table[1] and " 12-06 23:40 " in table[1]
+    assert table[2].endswith("  x.jsonl") and " - " in table[2]  # under input/; not finished yet
 
 
 def test_the_jobs_table_shows_a_drop_of_several_jobs_as_one_row_by_its_drop_id() -> None:
@@ -87,3 +87,17 @@ def test_the_jobs_table_shows_a_drop_of_several_jobs_as_one_row_by_its_drop_id()
     assert " - " in export and export.endswith("CCESS")  # not every job has ended: no end time
     assert rejected.split()[:3] == ["-", "REJECTED", "-"] and rejected.endswith("in/bad.jsonl")
     assert users.split()[:2] == ["br-users-cc", "ACTIVE"]
+
+
+def test_long_names_give_way_to_the_input_key_in_the_jobs_table() -> None:
+    from batchrecs_ops.commands import KEY_ROOM, job_table
+
+    name = "br-cli-after-model-1bae685a4feb9498-and-a-very-long-stem"
+    entries = [
+        {"jobName": name, "status": "ACTIVE", "backend": "self-hosted", "kind": "item-attributes",
+         "finishedAt": "2026-12-07T02:21:00Z", "input": "s3://b/input/segments-attributes.jsonl"},
+    ]  # fmt: skip
+    _, row = job_table(entries)
+    assert len(row) <= 100 and row.endswith("segments-attributes.jsonl"[-KEY_ROOM + 1 :])
+    first = row.split()[0]
+    assert "…" in first and first.startswith("br-cli-") and first.endswith(name[-8:])
