@@ -83,6 +83,7 @@ docs: $(STAMP)
 ## bench: the benchmarks in bench/ (minutes; figures go to docs/benchmarks.md by hand, with machine and date)
 bench: $(STAMP) build kernel
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/count_output.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/train_large.py --per-user 52

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
-from batchrecs.merge import error_key, shard_error
+from batchrecs.merge import error_key, errors_key, shard_error
 from batchrecs.observability import Metric, count, logger, metrics, tracer
 from batchrecs.scoring import ScoreInvocation, ScoreResult, ShardResult
 from scorer.jobs import score_job
@@ -34,7 +34,7 @@ def lambda_handler(invocation: ScoreInvocation, context: LambdaContext) -> dict[
         logger.append_keys(shard=shard.index, shards=shard.count)
     started = time.perf_counter()
     try:
-        lines = score_job(client("s3"), request, shard)
+        counts = score_job(client("s3"), request, shard)
     except Exception as error:
         if shard is not None:  # the Map's result keeps only the error's name: the message waits for the merge here
             body = json.dumps(shard_error(error)).encode()
@@ -42,14 +42,18 @@ def lambda_handler(invocation: ScoreInvocation, context: LambdaContext) -> dict[
         raise
     seconds = time.perf_counter() - started
     count(Metric.SCORING_DURATION, seconds, MetricUnit.Seconds)
+    lines = counts.lines
     count(Metric.RECORDS_SCORED, lines)
     logger.info(
         "job scored" if shard is None else "shard scored",
-        extra={"lines": lines, "seconds": round(seconds, 3), "model": request.model.version},
+        extra={"lines": lines, "error_lines": counts.error_lines, "seconds": round(seconds, 3)},
     )
     if shard is None:
-        return ScoreResult(files=[request.output_uri], lines=lines).to_wire()
+        return ScoreResult(files=[request.output_uri], lines=lines, counts=counts).to_wire()
+    if counts.errors:  # the first error lines wait for the merge beside the shard's output (the Map keeps numbers)
+        body = counts.model_dump_json(by_alias=True, include={"errors"}).encode()
+        client("s3").put_object(Bucket=request.output_bucket, Key=errors_key(shard), Body=body)
     # The shard's own numbers, as the job's failure or its timings name them
     named = shard.model_dump(include={"index", "count", "first_line", "last_line"})
-    result = ShardResult(**named, lines=lines, seconds=round(seconds, 3))
+    result = ShardResult(**named, lines=lines, error_lines=counts.error_lines, seconds=round(seconds, 3))
     return result.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -254,7 +254,7 @@ def test_every_lambda_task_waits_longer_than_its_function_can_run() -> None:
                 f"{name}: {state['TimeoutSeconds']} s for a {timeout} s function"
             )
             found += 1
-    assert found == 7
+    assert found == 8
 
 
 def _all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -89,7 +89,7 @@ def test_the_template_job_defaults_are_the_job_settings_defaults() -> None:
     deployed = JobSettings(solution_version_arn=PROBE_ARN, **job_defaults(environment))
     assumed = JobSettings(solution_version_arn=PROBE_ARN)
     checked = [name for name, setting in SETTINGS.items() if setting.parameter and name != "solution_version_arn"]
-    assert len(checked) == 11
+    assert len(checked) == 12
     drifted = {name: (getattr(deployed, name), getattr(assumed, name)) for name in checked}
     assert {name: pair for name, pair in drifted.items() if pair[0] != pair[1]} == {}
 

@@ -129,6 +129,11 @@ def test_a_fanned_out_job_writes_exactly_what_one_unsharded_scorer_call_writes(
     # One output file, byte for byte the unsharded scorer's, and nothing else under the job's prefix
     (output,) = done.output.files
     assert read_object(stack, output) == unsharded(stack, model, "many-users.jsonl", body)
+    # and its end counts what the shards wrote, summed by the merge
+    assert done.counts is not None and (done.counts.lines, done.counts.error_lines) == (
+        len(read_object(stack, output).splitlines()),
+        0,
+    )
     out_bucket = stack.name("OutputBucket")
     assert keys(stack, out_bucket, done.output.path.split("/", 3)[3]) == [output.split("/", 3)[3]]
     assert keys(stack, out_bucket, "shards/") == []

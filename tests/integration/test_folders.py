@@ -61,6 +61,8 @@ def test_three_parts_then_success_make_one_job_with_three_outputs(stack: LocalSt
     for uri, body in zip(detail.output.files, parts.values(), strict=True):
         lines = [json.loads(line) for line in read_object(stack, uri).splitlines()]
         assert [line["input"] for line in lines] == [json.loads(x) for x in body.splitlines()]
+    # and its end counts the lines of its three output files together
+    assert detail.counts is not None and (detail.counts.lines, detail.counts.error_lines) == (6, 0)
     # And a second delivery of the marker makes no second job
     again = stack.invoke("SubmitFunction", marked.event)
     assert (again["results"][0]["outcome"], again["results"][0]["dropId"]) == ("settling", detail.drop_id)

@@ -99,6 +99,11 @@ def test_an_input_over_the_part_size_runs_as_three_jobs_and_one_drop_completed(s
         sum(j.input.records for j in succeeded),
     )
     assert (completed.input.key, completed.input.version_id) == ("input/big users.jsonl", succeeded[0].input.version_id)
+    # And each end counts its output exactly (Personalize's, counted after ACTIVE), the drop's end their sum
+    written = [len(read_object(stack, job.output.files[0]).splitlines()) for job in succeeded]
+    assert [job.counts.lines if job.counts else None for job in succeeded] == written
+    assert [job.lines for job in completed.jobs] == written and completed.lines == sum(written)
+    assert completed.error_lines == 0
 
 
 def test_a_split_drop_delivered_twice_makes_its_jobs_once_and_one_drop_completed(stack: LocalStack) -> None:

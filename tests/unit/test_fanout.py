@@ -181,3 +181,34 @@ def test_a_check_object_beside_the_output_or_among_the_shards_changes_nothing_th
         assert outcome.status == "ACTIVE"
         assert s3.get_object(Bucket="out-bucket", Key=REQUEST.output_key)["Body"].read() == b'{"n": 1}\n{"n": 2}\n'
         assert s3.get_object(Bucket="out-bucket", Key=check_key(folder))["Body"].read() == b""
+
+
+def test_the_merge_counts_the_shards_lines_and_numbers_their_first_error_lines_as_the_files() -> None:
+    """A shard's error lines are numbered within the shard; the merged file's numbers add the shards before it."""
+    from batchrecs.counts import OutputCounter
+    from batchrecs.merge import errors_key
+    from batchrecs.scoring import Shard
+
+    good = b'{"input":{"userId":"u"},"output":{"recommendedItems":["i"]},"error":null}\n'
+    bad = b'{"input":{"userId":"v"},"output":{"recommendedItems":[]},"error":"User error: no"}\n'
+    shards = [[good, good, bad], [good], [bad, good]]
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="out-bucket")
+        results = []
+        for index, lines in enumerate(shards, start=1):
+            key = shard_key("shards/br-job/", index)
+            s3.put_object(Bucket="out-bucket", Key=key, Body=b"".join(lines))
+            counts = OutputCounter(REQUEST.output_uri).add_all(lines)
+            shard = Shard(index=index, count=3, start=0, end=1, output_key=key, first_line=1, last_line=1, records=1)
+            if counts.errors:  # as ScoreFunction leaves them
+                body = counts.model_dump_json(by_alias=True, include={"errors"}).encode()
+                s3.put_object(Bucket="out-bucket", Key=errors_key(shard), Body=body)
+            results.append(ShardResult(index=index, lines=counts.lines, error_lines=counts.error_lines))
+        outcome = merge_shards(S3Files(s3), MergeRequest(score=REQUEST, shards=plan(3), results=results))
+    assert outcome.counts is not None
+    assert (outcome.counts.lines, outcome.counts.error_lines, outcome.counts.error_percent) == (6, 2, 33.3333)
+    assert [(e.file, e.line, e.input, e.error) for e in outcome.counts.errors] == [
+        (REQUEST.output_uri, 3, '{"userId":"v"}', "User error: no"),
+        (REQUEST.output_uri, 5, '{"userId":"v"}', "User error: no"),
+    ]

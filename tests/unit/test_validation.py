@@ -261,7 +261,7 @@ def test_a_bare_cr_is_data_everywhere_lines_are_framed() -> None:
         )  # fmt: skip
     finally:
         scorer.jobs._cached_model = original
-    assert lines == 1 and written["body"].count(b"\n") == 1
+    assert lines.lines == 1 and written["body"].count(b"\n") == 1
 
 
 def _tiny_model() -> object:

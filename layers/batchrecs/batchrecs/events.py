@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PlainSerializer
 
+from batchrecs.counts import OutputCounts
 from batchrecs.kinds import JobKind
 from batchrecs.model import WireModel
 from batchrecs.settings import JobSettings
@@ -200,15 +201,23 @@ class JobSucceeded(JobDetail):
     merge_seconds: float | None = Field(
         default=None, description="a fanned-out job's merge of its shards' outputs into one file (null otherwise)"
     )
+    counts: OutputCounts | None = Field(
+        default=None, description="what the output holds (null if it could not be counted: the job still succeeded)"
+    )
 
 
 class JobFailed(JobDetail):
     """The job ended without output: Personalize's CREATE FAILED, an error, TIMED_OUT, QUEUE_TIMEOUT, or
-    CREATE_REFUSED (a job of a drop whose other jobs had started, whose create Personalize refused)."""
+    CREATE_REFUSED (a job of a drop whose other jobs had started, whose create Personalize refused); or with an
+    output whose error lines passed max-error-percent (ERROR_THRESHOLD: the output is kept)."""
 
-    status: str = Field(description="CREATE FAILED, TIMED_OUT, QUEUE_TIMEOUT, CREATE_REFUSED or ERROR")
+    status: str = Field(description="CREATE FAILED, TIMED_OUT, QUEUE_TIMEOUT, CREATE_REFUSED, ERROR or ERROR_THRESHOLD")
     failure_reason: str
     finished_at: Timestamp
+    counts: OutputCounts | None = Field(
+        default=None,
+        description="ERROR_THRESHOLD: what the output holds, which stays where output says (null otherwise)",
+    )
 
 
 class JobManifest(WireModel):
@@ -234,6 +243,8 @@ class DropJob(WireModel):
     records: int = Field(ge=0, description="the records the job read")
     output: JobOutput
     failure_reason: str | None = None
+    lines: int | None = Field(default=None, ge=0, description="the output's lines, when counted")
+    error_lines: int | None = Field(default=None, ge=0, description="its error lines, when counted")
 
     @classmethod
     def of(cls, ended: JobSucceeded | JobFailed) -> DropJob:
@@ -248,6 +259,8 @@ class DropJob(WireModel):
             records=ended.input.records,
             output=ended.output,
             failure_reason=_shortened(getattr(ended, "failure_reason", None)),
+            lines=ended.counts.lines if ended.counts else None,
+            error_lines=ended.counts.error_lines if ended.counts else None,
         )
 
 
@@ -273,6 +286,10 @@ class DropCompleted(WireModel):
     job_count: int = Field(ge=1, description="how many jobs the drop made")
     succeeded: int = Field(ge=0)
     failed: int = Field(ge=0)
+    lines: int | None = Field(
+        default=None, ge=0, description="the jobs' output lines, summed (null if one is uncounted)"
+    )
+    error_lines: int | None = Field(default=None, ge=0, description="their error lines, summed (null likewise)")
     manifest: str | None = Field(
         default=None, description="S3 URI of the drop's manifest, a JSON object listing every job's outcome (jobs)"
     )

@@ -12,11 +12,13 @@ from typing import Literal
 
 import orjson
 
+from batchrecs.counts import ERRORS_SHOWN, ErrorLine, OutputCounter, OutputCounts, combined
 from batchrecs.events import ShardTiming
 from batchrecs.layout import shard_key
 from batchrecs.model import WireModel
+from batchrecs.naming import split_uri
 from batchrecs.ports import MergePart, Segment, ShardFiles
-from batchrecs.scoring import MergeRequest, Shard, ShardResult
+from batchrecs.scoring import CountRequest, MergeRequest, Shard, ShardResult
 
 MIN_PART_BYTES = 5 * 1024 * 1024
 """S3's smallest multipart part, but for the last."""
@@ -45,6 +47,12 @@ def error_key(shard: Shard) -> str:
     error's name, since Lambda's error payload (2-3 KB with its stack trace) times hundreds of shards would pass
     Step Functions' 256 KiB. Beside the shard's output, deleted with it."""
     return f"{shard.output_key}.error.json"
+
+
+def errors_key(shard: Shard) -> str:
+    """Where a ScoreFunction whose shard wrote error lines leaves the first of them (ErrorLine, line numbers the
+    shard's own), for the merge to put in the job's counts: beside the shard's output, deleted with it."""
+    return f"{shard.output_key}.errors.json"
 
 
 def shard_error(error: BaseException) -> dict[str, str]:
@@ -110,6 +118,7 @@ class MergeOutcome(WireModel):
     status: Literal["ACTIVE", "CREATE FAILED", "DISCARDED"]
     failure_reason: str | None = None
     lines: int = 0
+    counts: OutputCounts | None = None
     shard_timings: list[ShardTiming] | None = None
     merge_seconds: float | None = None
 
@@ -140,10 +149,12 @@ def merge_shards(files: ShardFiles, request: MergeRequest) -> MergeOutcome:
             reason = f"the outputs of shards {missing[:10]} are missing, so no output was written"
             return MergeOutcome(status="CREATE FAILED", failure_reason=reason)
         files.join(bucket, score.output_key, merge_parts([(key, written[key]) for key in keys]), score.kms_key_arn)
+    counts = _counts(files, bucket, plan.prefix, results)
     files.delete_prefix(bucket, plan.prefix)
     return MergeOutcome(
         status="ACTIVE",
-        lines=sum(result.lines or 0 for result in results),
+        lines=counts.lines,
+        counts=counts,
         shard_timings=[
             ShardTiming(
                 index=result.index,
@@ -156,6 +167,31 @@ def merge_shards(files: ShardFiles, request: MergeRequest) -> MergeOutcome:
         ],
         merge_seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def count_output(files: ShardFiles, request: CountRequest) -> OutputCounts:
+    """A Personalize job's output, counted as its ``.out`` files stream by (in key order): lines, error lines and
+    the first of them. Memory stays flat; the time is the bytes' (docs/benchmarks.md)."""
+    bucket, prefix = split_uri(request.count.path)
+    keys = sorted(key for key in files.sizes(bucket, prefix) if key.endswith(".out"))
+    return combined([OutputCounter(f"s3://{bucket}/{key}").add_all(files.lines(bucket, key, None)) for key in keys])
+
+
+def _counts(files: ShardFiles, bucket: str, prefix: str, results: list[ShardResult]) -> OutputCounts:
+    """The job's counts from its shards' (in input order): their lines and error lines summed, and the first error
+    lines, read from the error files of the first shards that wrote any, their line numbers made the file's."""
+    parts: list[OutputCounts] = []
+    offsets: list[int] = []
+    before = 0
+    for result in results:
+        errors: list[ErrorLine] = []
+        if result.error_lines and sum(len(part.errors) for part in parts) < ERRORS_SHOWN:
+            written = files.read_json(bucket, f"{shard_key(prefix, result.index)}.errors.json") or {}
+            errors = [ErrorLine.model_validate(error) for error in written.get("errors", [])]
+        parts.append(OutputCounts(lines=result.lines or 0, error_lines=result.error_lines or 0, errors=errors))
+        offsets.append(before)
+        before += result.lines or 0
+    return combined(parts, offsets)
 
 
 def _messages(files: ShardFiles, bucket: str, prefix: str, indices: list[int]) -> dict[int, str]:

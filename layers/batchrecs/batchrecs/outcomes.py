@@ -143,10 +143,18 @@ def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> tuple
         job_count=len(jobs),
         succeeded=succeeded,
         failed=len(jobs) - succeeded,
+        lines=_summed([job.lines for job in jobs if job.status == "ACTIVE" or job.lines is not None]),
+        error_lines=_summed([job.error_lines for job in jobs if job.status == "ACTIVE" or job.lines is not None]),
         manifest=manifest,
         completed_at=datetime.now(UTC),
     )
     return completed, DropManifest(drop_id=drop_id, jobs=jobs) if manifest else None
+
+
+def _summed(values: list[int | None]) -> int | None:
+    """The sum of the jobs' counts (a job that failed without output has none), or None when one that has an output
+    was not counted."""
+    return None if any(value is None for value in values) else sum(value or 0 for value in values)
 
 
 def _count(detail_type: str, finished: JobSucceeded | JobFailed) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
+from batchrecs.counts import OutputCounts
 from batchrecs.kinds import JobKind
 from batchrecs.model import WireModel
 from batchrecs.recipes import Answer
@@ -100,6 +101,9 @@ class ShardResult(WireModel):
 
     index: int = Field(ge=1)
     lines: int | None = None
+    error_lines: int | None = Field(
+        default=None, description="its output's error lines; the first of them are in its errors file (merge.py)"
+    )
     seconds: float | None = None
     first_line: int | None = None
     last_line: int | None = None
@@ -128,6 +132,7 @@ class ScoreResult(WireModel):
 
     files: list[str]
     lines: int = Field(ge=0)
+    counts: OutputCounts | None = None
 
 
 class TrainedModel(WireModel):
@@ -143,6 +148,19 @@ class TrainResult(WireModel):
     """TrainFunction's result: a model version per interactions file in the S3 event."""
 
     models: list[TrainedModel]
+
+
+class OutputToCount(WireModel):
+    """A job's output to count: every ``.out`` file under its output path (a Personalize job's)."""
+
+    job_name: str
+    path: str = Field(description="S3 URI of the job's output prefix, ending in /")
+
+
+class CountRequest(WireModel):
+    """MergeFunction's other payload: count a Personalize job's output once it is ACTIVE (its answer: OutputCounts)."""
+
+    count: OutputToCount
 
 
 class MergeRequest(WireModel):

@@ -166,6 +166,16 @@ class JobSettings(WireModel):
     ] = False
     """Self-hosted only: drop each user's past items. Personalize keeps them unless a filter (filter-arn) says
     otherwise, so the default matches it."""
+    max_error_percent: Annotated[
+        float,
+        Setting(
+            "max-error-percent",
+            "MaxErrorPercent",
+            checked="0 … 100: a job whose output's error lines pass this percent of its lines ends in Job Failed "
+            "(ERROR_THRESHOLD), its output kept; 100 is off",
+            unset="100 (off)",
+        ),
+    ] = Field(default=100.0, ge=0, le=100)
     scorer_model: Annotated[
         str,
         Setting(

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from batchrecs.counts import OutputCounter, OutputCounts
 from batchrecs.events import ModelFile, ModelRejected, ModelTrained
 from batchrecs.layout import (
     interactions_key,
@@ -142,10 +143,11 @@ def _cached_model(s3: Any, bucket: str, key: str) -> Model:
     return Model.load(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 
-def score_job(s3: Any, request: ScoreRequest, shard: Shard | None = None) -> int:
+def score_job(s3: Any, request: ScoreRequest, shard: Shard | None = None) -> OutputCounts:
     """Score exactly one version of an input file (or one shard's byte range of it) into one output file in
     Personalize's format. Lines are framed as the validator frames them (LF, a CR before it dropped; a bare CR is
-    data). A shard's output goes to its own key, for MergeFunction to join. Returns the lines written."""
+    data). A shard's output goes to its own key, for MergeFunction to join. Returns what it wrote, counted as it
+    wrote it (a shard's line numbers are its own: the merge offsets them)."""
     model = _cached_model(s3, request.model.bucket, request.model.key)
     version = version_argument(request.input_version_id)
     ranged = {"Range": f"bytes={shard.start}-{shard.end - 1}"} if shard else {}
@@ -163,4 +165,4 @@ def score_job(s3: Any, request: ScoreRequest, shard: Shard | None = None) -> int
     encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
     key = shard.output_key if shard else request.output_key
     s3.put_object(Bucket=request.output_bucket, Key=key, Body=b"".join(lines), **encryption)
-    return len(lines)
+    return OutputCounter(request.output_uri).add_all(lines)

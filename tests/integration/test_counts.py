@@ -1,0 +1,84 @@
+"""Every job's end says what its output holds: its lines, its error lines and the first of them, counted exactly
+(for Personalize's output by MergeFunction as it streams the files, for the scorer's as it writes them); and
+max-error-percent turns a job whose error lines pass it into Job Failed (ERROR_THRESHOLD), its output kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from batchrecs.events import DETAIL_TYPES
+from batchrecs_local.stack import EventTap, LocalStack, solution_version_arn
+from tests.integration.conftest import read_object
+
+TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
+THEMES = {"batch-inference-job-mode": "THEME_GENERATION", "theme-item-name": "TITLE"}
+
+
+def ended(tap: EventTap) -> dict[str, Any]:
+    events = tap.collect(lambda es: any(e["detail-type"] in TERMINAL for e in es))
+    for event in events:
+        DETAIL_TYPES[event["detail-type"]].model_validate(event["detail"])
+    (end,) = [e for e in events if e["detail-type"] in TERMINAL]
+    return end
+
+
+def counted(stack: LocalStack, files: list[str]) -> tuple[int, list[tuple[str, int, dict[str, Any], str]]]:
+    """An independent count of output files: their lines, and each error line (file, line, input, error)."""
+    lines, errors = 0, []
+    for uri in files:
+        for number, text in enumerate(read_object(stack, uri).decode().splitlines(), start=1):
+            lines += 1
+            line = json.loads(text)
+            if line["error"] is not None:
+                errors.append((uri, number, line["input"], line["error"]))
+    return lines, errors
+
+
+def themes_with_unknown_items(sample: Path, unknown: int) -> bytes:
+    known = (sample / "items.jsonl").read_text().splitlines()[:9]
+    strangers = [json.dumps({"itemId": f"never-seen-{n}"}) for n in range(unknown)]
+    return ("\n".join(known[:4] + strangers + known[4:]) + "\n").encode()
+
+
+def test_a_personalize_jobs_end_counts_its_output_and_its_error_lines_exactly(
+    stack: LocalStack, tap: EventTap, sample: Path
+) -> None:
+    # Themes for 9 catalogue items and 3 items Personalize never saw (each an error line), in emulated Personalize
+    body = themes_with_unknown_items(sample, 3)
+    stack.drop(body, "input/themes.jsonl", {"solution-version-arn": solution_version_arn("items"), **THEMES})
+    end = ended(tap)
+    assert end["detail-type"] == "Job Succeeded" and end["detail"]["backend"] == "personalize"
+    counts = end["detail"]["counts"]
+    lines, errors = counted(stack, end["detail"]["output"]["files"])
+    assert (counts["lines"], counts["errorLines"]) == (lines, len(errors)) == (12, 3)
+    assert [(e["file"], e["line"], json.loads(e["input"]), e["error"]) for e in counts["errors"]] == errors
+    assert counts["errorPercent"] == 25.0
+
+
+def test_max_error_percent_fails_the_job_and_keeps_its_output(stack: LocalStack, tap: EventTap, sample: Path) -> None:
+    body = themes_with_unknown_items(sample, 3)
+    metadata = {"solution-version-arn": solution_version_arn("items"), **THEMES, "max-error-percent": "20"}
+    stack.drop(body, "input/themes.jsonl", metadata)
+    end = ended(tap)
+    detail = end["detail"]
+    assert (end["detail-type"], detail["status"]) == ("Job Failed", "ERROR_THRESHOLD")
+    assert detail["failureReason"].startswith("ERROR_THRESHOLD: 3 of 12 output lines are error lines (25")
+    assert detail["output"]["path"] in detail["failureReason"] and detail["counts"]["errorLines"] == 3
+    lines, _ = counted(stack, detail["output"]["files"])  # the output is kept
+    assert lines == 12
+    # 25% is not over 25: the same file at max-error-percent=25 succeeds
+    stack.drop(body, "input/themes-25.jsonl", {**metadata, "max-error-percent": "25"})
+    assert ended(tap)["detail-type"] == "Job Succeeded"
+
+
+def test_a_self_hosted_jobs_end_counts_what_the_scorer_wrote(stack: LocalStack, tap: EventTap, sample: Path) -> None:
+    (training,) = stack.drop((sample / "interactions.csv").read_bytes(), "models/default/interactions.csv")
+    assert training.error is None
+    stack.drop((sample / "users.jsonl").read_bytes(), "input/users.jsonl")
+    end = ended(tap)
+    assert end["detail-type"] == "Job Succeeded" and end["detail"]["backend"] == "self-hosted"
+    lines, errors = counted(stack, end["detail"]["output"]["files"])
+    assert lines == end["detail"]["input"]["records"] > 0 and errors == []
+    assert end["detail"]["counts"] == {"lines": lines, "errorLines": 0, "errors": [], "errorPercent": 0.0}
