@@ -373,7 +373,7 @@ class Watch:
         if detail_type in TERMINAL:
             job.outcome = detail_type
             _copy_outputs(self.stack, event, self.out)
-        self.progress(f"{item.label(name)}: {detail_type}")
+        self.progress(f"{item.label(name)}: {detail_type}{_counted(detail)}")
         self.board.update(item.label(name), detail_type)
 
     def shard_progress(self, label: str, name: str, job: JobState) -> None:
@@ -495,6 +495,16 @@ def serve(
                 time.sleep(0.2)
         except KeyboardInterrupt:
             return 0
+
+
+def _counted(detail: dict[str, Any]) -> str:
+    """What a job's end says its output holds, for its progress line (nothing when it was not counted)."""
+    counts = detail.get("counts")
+    if not counts:
+        return ""
+    first = counts["errors"][0] if counts["errors"] else None
+    example = f"; line {first['line']}: {first['error'][:80]}" if first else ""
+    return f", {counts['lines']:,} lines, {counts['errorLines']:,} error lines ({counts['errorPercent']}%){example}"
 
 
 def banner(region: str, endpoint: str, bucket: str, model: str) -> str:

@@ -47,6 +47,8 @@ def test_run_prints_submitted_and_succeeded_and_copies_outputs(
     assert all(line["error"] is None and len(line["output"]["recommendedItems"]) == 25 for line in lines)
     assert "scorer model 'default' trained" in captured.err  # progress on stderr
     assert [e["detail"]["backend"] for e in events] == ["self-hosted", "self-hosted"]
+    # with what the output holds, as its end counted it
+    assert f"users.jsonl: Job Succeeded, {len(lines)} lines, 0 error lines (0.0%)" in captured.err
 
 
 def test_run_on_a_bad_file_prints_input_rejected_and_exits_1(
