@@ -11,6 +11,7 @@ from typing import Any
 from batchrecs.events import DETAIL_TYPES
 from batchrecs_local.stack import EventTap, LocalStack, solution_version_arn
 from tests.integration.conftest import read_object
+from tests.integration.test_fanout import invocations
 
 TERMINAL = {"Job Succeeded", "Job Failed", "Input Rejected"}
 THEMES = {"batch-inference-job-mode": "THEME_GENERATION", "theme-item-name": "TITLE"}
@@ -82,3 +83,51 @@ def test_a_self_hosted_jobs_end_counts_what_the_scorer_wrote(stack: LocalStack, 
     lines, errors = counted(stack, end["detail"]["output"]["files"])
     assert lines == end["detail"]["input"]["records"] > 0 and errors == []
     assert end["detail"]["counts"] == {"lines": lines, "errorLines": 0, "errors": [], "errorPercent": 0.0}
+
+
+def test_a_job_held_to_max_error_percent_whose_output_cannot_be_counted_fails_and_keeps_it(
+    stack: LocalStack, tap: EventTap, sample: Path
+) -> None:
+    """MergeFunction cannot count (it crashes on every count, as a timeout would end it): a job held to
+    max-error-percent is never let through unchecked, and one that is not succeeds, uncounted."""
+
+    def cannot_count(logical: str, event: dict[str, Any]) -> None:
+        if logical == "MergeFunction" and "count" in event:
+            raise TimeoutError("injected: the count ran out of time")
+
+    body = themes_with_unknown_items(sample, 3)
+    metadata = {"solution-version-arn": solution_version_arn("items"), **THEMES}
+    with invocations(stack, cannot_count) as counted:
+        stack.drop(body, "input/held.jsonl", {**metadata, "max-error-percent": "50"})
+        held = ended(tap)
+        stack.drop(body, "input/free.jsonl", metadata)
+        free = ended(tap)
+    assert counted["MergeFunction"] == 6  # each count tried, then retried twice, then given up
+    assert (held["detail-type"], held["detail"]["status"]) == ("Job Failed", "COUNT_FAILED")
+    assert "could not be counted to hold it to max-error-percent 50" in held["detail"]["failureReason"]
+    assert counted_lines(stack, held["detail"]["output"]["files"]) == 12  # the output is kept
+    assert (free["detail-type"], free["detail"].get("counts")) == ("Job Succeeded", None)
+
+
+def counted_lines(stack: LocalStack, files: list[str]) -> int:
+    return counted(stack, files)[0]
+
+
+def test_the_uncounted_path_is_wired_for_held_and_unheld_jobs() -> None:
+    """The state machine's failure path of "Count the output", as the file that deploys: a job held below 100%
+    ends in Job Failed (COUNT_FAILED) with its output kept; any other succeeds uncounted."""
+    asl = json.loads((Path(__file__).resolve().parents[2] / "statemachine/job.asl.json").read_text())["States"]
+    (catch,) = asl["Count the output"]["Catch"]
+    assert catch["Next"] == "Held to a count?"
+    assert asl["Held to a count?"]["Choices"][0]["Next"] == "Held below 100 percent?"
+    assert asl["Held below 100 percent?"]["Choices"][0] == {
+        "Variable": "$.event.settings.maxErrorPercent",
+        "NumericLessThan": 100,
+        "Next": "Could not count",
+    }
+    assert asl["Could not count"]["Parameters"]["status"] == "COUNT_FAILED"
+    assert asl["Could not count"]["Next"] == "Publish Job Failed" and asl["Job succeeded"]["Next"] == (
+        "Publish Job Succeeded"
+    )
+    retries = asl["Count the output"]["Retry"]
+    assert retries[0] == {"ErrorEquals": ["States.Timeout", "Sandbox.Timedout"], "MaxAttempts": 0}

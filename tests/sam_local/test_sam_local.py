@@ -139,7 +139,8 @@ def test_score_a_job_writes_personalize_format_output(tier: Tier, sample: Path) 
     invocation = tier.invoke("ScoreFunction", "score-job.json")
     assert invocation.error is None, invocation.logs[-3000:]
     output = f"s3://{job['outputBucket']}/{job['outputKey']}"
-    assert invocation.result == {"files": [output], "lines": 25}
+    counts = {"lines": 25, "errorLines": 0, "errors": [], "errorPercent": 0.0}  # what it wrote, counted as written
+    assert invocation.result == {"files": [output], "lines": 25, "counts": counts}
     lines = [json.loads(line) for line in read(tier, output).splitlines()]
     assert [line["input"] for line in lines] == [
         json.loads(x) for x in (sample / "users.jsonl").read_text().splitlines()

@@ -207,7 +207,7 @@ def test_the_merge_counts_the_shards_lines_and_numbers_their_first_error_lines_a
             results.append(ShardResult(index=index, lines=counts.lines, error_lines=counts.error_lines))
         outcome = merge_shards(S3Files(s3), MergeRequest(score=REQUEST, shards=plan(3), results=results))
     assert outcome.counts is not None
-    assert (outcome.counts.lines, outcome.counts.error_lines, outcome.counts.error_percent) == (6, 2, 33.3333)
+    assert (outcome.counts.lines, outcome.counts.error_lines, outcome.counts.error_percent) == (6, 2, 100 * 2 / 6)
     assert [(e.file, e.line, e.input, e.error) for e in outcome.counts.errors] == [
         (REQUEST.output_uri, 3, '{"userId":"v"}', "User error: no"),
         (REQUEST.output_uri, 5, '{"userId":"v"}', "User error: no"),

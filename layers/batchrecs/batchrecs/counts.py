@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import orjson
 from pydantic import Field
 
+from batchrecs.lines import OversizedLine
 from batchrecs.model import WireModel
 
 ERRORS_SHOWN = 10
@@ -22,8 +23,8 @@ class ErrorLine(WireModel):
 
     file: str = Field(description="S3 URI of the output file")
     line: int = Field(ge=1, description="the line in that file, 1-based")
-    input: str = Field(description="the input the line echoes, as JSON, cut to 300 characters")
-    error: str = Field(description="the line's error, cut to 500 characters")
+    input: str = Field(description="the input the line echoes, as JSON, cut (with …) to 400 bytes as a JSON string")
+    error: str = Field(description="the line's error, cut likewise")
 
 
 class OutputCounts(WireModel):
@@ -40,14 +41,15 @@ class OutputCounts(WireModel):
 
 
 GOOD_ENDINGS = (b'"error":null}', b'"error": null}')
-INPUT_SHOWN = 300
-"""The characters of an error line's input an event quotes."""
-ERROR_SHOWN = 500
-"""The characters of an error line's error an event quotes."""
+INPUT_SHOWN = 400
+"""The bytes an error line's input takes in an event, as JSON (escapes included): what fit.py reserves for it."""
+ERROR_SHOWN = 400
+"""The same for the line's error."""
 
 
 class OutputCounter:
-    """Counts one output file's lines (or one shard's part of it, its line numbers then relative to the shard)."""
+    """Counts one output file's lines (or one shard's part of it, its line numbers then relative to the shard).
+    Blank lines are neither counted nor numbered (Personalize and the scorer write none)."""
 
     def __init__(self, file: str) -> None:
         self.file = file
@@ -56,11 +58,11 @@ class OutputCounter:
         self.errors: list[ErrorLine] = []
 
     def add(self, line: bytes) -> None:
-        text = line.rstrip(b"\r\n")
+        text = line.strip()
         if not text:
             return
         self.lines += 1
-        if text.endswith(GOOD_ENDINGS):
+        if text.endswith(GOOD_ENDINGS) or isinstance(line, OversizedLine):  # one over 1 MiB: its end is unread
             return
         error = _error_of(text)
         if error is None:
@@ -85,16 +87,28 @@ def _error_of(text: bytes) -> str | None:
     except orjson.JSONDecodeError:
         return "not JSON"
     error = parsed.get("error") if isinstance(parsed, dict) else "not a JSON object"
-    return None if error is None else str(error)[:ERROR_SHOWN]
+    if error is None:
+        return None
+    return shown(error if isinstance(error, str) else orjson.dumps(error).decode(), ERROR_SHOWN)
 
 
 def _input_of(text: bytes) -> str:
     try:
         parsed = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return text[:INPUT_SHOWN].decode(errors="replace")
+        return shown(text.decode(errors="replace"), INPUT_SHOWN)
     echoed = parsed.get("input") if isinstance(parsed, dict) else parsed
-    return orjson.dumps(echoed).decode()[:INPUT_SHOWN]
+    return shown(orjson.dumps(echoed).decode(), INPUT_SHOWN)
+
+
+def shown(text: str, limit: int) -> str:
+    """``text`` cut so that, as a JSON string (quotes and escapes included, UTF-8), it takes at most ``limit``
+    bytes, ending in … when cut."""
+    if len(orjson.dumps(text)) <= limit:
+        return text
+    while len(orjson.dumps(text + "…")) > limit:
+        text = text[: len(text) * 3 // 4]
+    return text + "…"
 
 
 def combined(parts: list[OutputCounts], offsets: list[int] | None = None) -> OutputCounts:
@@ -110,5 +124,5 @@ def combined(parts: list[OutputCounts], offsets: list[int] | None = None) -> Out
 
 def counted(lines: int, error_lines: int, errors: list[ErrorLine]) -> OutputCounts:
     """OutputCounts with its error percent: the share of lines that are error lines (0 for an empty output)."""
-    percent = round(100.0 * error_lines / lines, 4) if lines else 0.0
+    percent = 100.0 * error_lines / lines if lines else 0.0  # unrounded: 1 in 3 million is still over 0
     return OutputCounts(lines=lines, error_lines=error_lines, errors=errors, error_percent=percent)

@@ -209,9 +209,12 @@ class JobSucceeded(JobDetail):
 class JobFailed(JobDetail):
     """The job ended without output: Personalize's CREATE FAILED, an error, TIMED_OUT, QUEUE_TIMEOUT, or
     CREATE_REFUSED (a job of a drop whose other jobs had started, whose create Personalize refused); or with an
-    output whose error lines passed max-error-percent (ERROR_THRESHOLD: the output is kept)."""
+    output whose error lines passed max-error-percent (ERROR_THRESHOLD), or that could not be counted to hold it to
+    max-error-percent (COUNT_FAILED); either way the output is kept."""
 
-    status: str = Field(description="CREATE FAILED, TIMED_OUT, QUEUE_TIMEOUT, CREATE_REFUSED, ERROR or ERROR_THRESHOLD")
+    status: str = Field(
+        description="CREATE FAILED, TIMED_OUT, QUEUE_TIMEOUT, CREATE_REFUSED, ERROR, ERROR_THRESHOLD or COUNT_FAILED"
+    )
     failure_reason: str
     finished_at: Timestamp
     counts: OutputCounts | None = Field(

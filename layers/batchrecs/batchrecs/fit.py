@@ -6,6 +6,7 @@ stopped once it runs."""
 from __future__ import annotations
 
 from batchrecs import limits
+from batchrecs.counts import ERROR_SHOWN, ERRORS_SHOWN, INPUT_SHOWN, ErrorLine, OutputCounts, shown
 from batchrecs.events import FAILURE_REASON_SHOWN, DropJob, JobDetail
 from batchrecs.execution import ExecutionInput, JobRef, Submission
 from batchrecs.plan import PlannedJob
@@ -33,6 +34,8 @@ def fit_problems(jobs: list[PlannedJob]) -> list[tuple[str, str]]:
             capacity=job.capacity.model_copy(update={"ticket": 10**12}),
         )
         size = len(worst.model_dump_json(by_alias=True).encode())  # UTF-8 bytes, as AWS sizes them
+        counts = len(worst_counts(detail).model_dump_json(by_alias=True).encode())
+        size += 2 * counts  # the state holds a job's counts twice: as its step gave them, and in its outcome
         if size + HEADROOM_BYTES > limits.STATES_PAYLOAD_BYTES:
             problems.append(
                 (
@@ -42,7 +45,7 @@ def fit_problems(jobs: list[PlannedJob]) -> list[tuple[str, str]]:
                     "fewer tags or settings would fit",
                 )
             )
-        event = len(detail.model_dump_json(by_alias=True).encode())
+        event = len(detail.model_dump_json(by_alias=True).encode()) + counts
         if event + HEADROOM_BYTES > limits.EVENTS_ENTRY_BYTES:
             problems.append(
                 ("size", f"job {job.detail.job_name}: its events would be over EventBridge's 256 KB ({event:,} bytes)")
@@ -70,10 +73,11 @@ DROP_JOB_ATTRIBUTE = "job:"
 
 
 def _worst_outcome(detail: JobDetail) -> DropJob:
-    """A job's outcome in its drop's ledger item at its largest: failed, with the longest reason kept."""
+    """A job's outcome in its drop's ledger item at its largest: failed past max-error-percent, with the longest
+    reason kept and its counts."""
     return DropJob(
         job_name=detail.job_name,
-        status="QUEUE_TIMEOUT",
+        status="ERROR_THRESHOLD",
         job_arn=LONGEST_JOB_ARN,
         backend=detail.backend,
         solution_version_arn=detail.settings.solution_version_arn,
@@ -82,4 +86,15 @@ def _worst_outcome(detail: JobDetail) -> DropJob:
         records=detail.input.records,
         output=detail.output,
         failure_reason="x" * FAILURE_REASON_SHOWN,  # the longest reason kept, in UTF-8 bytes
+        lines=10**12,
+        error_lines=10**12,
     )
+
+
+def worst_counts(detail: JobDetail) -> OutputCounts:
+    """A job's counts at their largest: every error line shown, each in its longest output file's name, its input
+    and error at the bytes an event gives them (counts.shown)."""
+    longest = max(detail.output.files, key=len, default=detail.output.path + "x" * 255)
+    bound = "\x01" * max(INPUT_SHOWN, ERROR_SHOWN)  # escaped six bytes a character: cut at the bound
+    error = ErrorLine(file=longest, line=10**12, input=shown(bound, INPUT_SHOWN), error=shown(bound, ERROR_SHOWN))
+    return OutputCounts(lines=10**12, error_lines=10**12, errors=[error] * ERRORS_SHOWN, error_percent=100 / 3)
