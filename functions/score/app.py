@@ -52,8 +52,7 @@ def lambda_handler(invocation: ScoreInvocation, context: LambdaContext) -> dict[
         return ScoreResult(files=[request.output_uri], lines=lines, counts=counts).to_wire()
     if counts.errors:  # the first error lines wait for the merge beside the shard's output (the Map keeps numbers)
         body = counts.model_dump_json(by_alias=True, include={"errors"}).encode()
-        kms = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": request.kms_key_arn} if request.kms_key_arn else {}
-        client("s3").put_object(Bucket=request.output_bucket, Key=errors_key(shard), Body=body, **kms)
+        client("s3").put_object(Bucket=request.output_bucket, Key=errors_key(shard), Body=body, **request.encryption)
     # The shard's own numbers, as the job's failure or its timings name them
     named = shard.model_dump(include={"index", "count", "first_line", "last_line"})
     result = ShardResult(**named, lines=lines, error_lines=counts.error_lines, seconds=round(seconds, 3))

@@ -6,6 +6,7 @@ job's output files as it streams them. Both read lines in Personalize's output f
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 from pydantic import Field
@@ -64,12 +65,16 @@ class OutputCounter:
         self.lines += 1
         if text.endswith(GOOD_ENDINGS) or isinstance(line, OversizedLine):  # one over 1 MiB: its end is unread
             return
-        error = _error_of(text)
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            parsed = None
+        error = _error_of(parsed)
         if error is None:
             return
         self.error_lines += 1
         if len(self.errors) < ERRORS_SHOWN:
-            self.errors.append(ErrorLine(file=self.file, line=self.lines, input=_input_of(text), error=error))
+            self.errors.append(ErrorLine(file=self.file, line=self.lines, input=_input_of(parsed, text), error=error))
 
     def add_all(self, lines: Iterable[bytes]) -> OutputCounts:
         for line in lines:
@@ -80,11 +85,10 @@ class OutputCounter:
         return counted(self.lines, self.error_lines, list(self.errors))
 
 
-def _error_of(text: bytes) -> str | None:
-    """A line's error (None for a good line whose error is not last, as no writer here puts it)."""
-    try:
-        parsed = orjson.loads(text)
-    except orjson.JSONDecodeError:
+def _error_of(parsed: Any) -> str | None:
+    """A parsed line's error (None for a good line whose error is not last, as no writer here puts it); ``parsed``
+    None: the line was not JSON."""
+    if parsed is None:
         return "not JSON"
     error = parsed.get("error") if isinstance(parsed, dict) else "not a JSON object"
     if error is None:
@@ -92,10 +96,8 @@ def _error_of(text: bytes) -> str | None:
     return shown(error if isinstance(error, str) else orjson.dumps(error).decode(), ERROR_SHOWN)
 
 
-def _input_of(text: bytes) -> str:
-    try:
-        parsed = orjson.loads(text)
-    except orjson.JSONDecodeError:
+def _input_of(parsed: Any, text: bytes) -> str:
+    if parsed is None:
         return shown(text.decode(errors="replace"), INPUT_SHOWN)
     echoed = parsed.get("input") if isinstance(parsed, dict) else parsed
     return shown(orjson.dumps(echoed).decode(), INPUT_SHOWN)

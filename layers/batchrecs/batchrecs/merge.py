@@ -49,10 +49,13 @@ def error_key(shard: Shard) -> str:
     return f"{shard.output_key}.error.json"
 
 
+ERRORS_SUFFIX = ".errors.json"
+
+
 def errors_key(shard: Shard) -> str:
     """Where a ScoreFunction whose shard wrote error lines leaves the first of them (ErrorLine, line numbers the
     shard's own), for the merge to put in the job's counts: beside the shard's output, deleted with it."""
-    return f"{shard.output_key}.errors.json"
+    return f"{shard.output_key}{ERRORS_SUFFIX}"
 
 
 def shard_error(error: BaseException) -> dict[str, str]:
@@ -186,7 +189,7 @@ def _counts(files: ShardFiles, bucket: str, prefix: str, results: list[ShardResu
     for result in results:
         errors: list[ErrorLine] = []
         if result.error_lines and sum(len(part.errors) for part in parts) < ERRORS_SHOWN:
-            written = files.read_json(bucket, f"{shard_key(prefix, result.index)}.errors.json") or {}
+            written = files.read_json(bucket, shard_key(prefix, result.index) + ERRORS_SUFFIX) or {}
             errors = [ErrorLine.model_validate(error) for error in written.get("errors", [])]
         parts.append(OutputCounts(lines=result.lines or 0, error_lines=result.error_lines or 0, errors=errors))
         offsets.append(before)

@@ -52,6 +52,11 @@ class ScoreRequest(WireModel):
     def output_uri(self) -> str:
         return f"s3://{self.output_bucket}/{self.output_key}"
 
+    @property
+    def encryption(self) -> dict[str, str]:
+        """PutObject's arguments for what the job writes: SSE-KMS with the job's key, if it has one."""
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_arn} if self.kms_key_arn else {}
+
 
 class S3Location(WireModel):
     bucket: str

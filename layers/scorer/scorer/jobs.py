@@ -161,8 +161,6 @@ def score_job(s3: Any, request: ScoreRequest, shard: Shard | None = None) -> Out
             exclude_seen=request.exclude_seen,
         )
     )
-    kms = request.kms_key_arn
-    encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
     key = shard.output_key if shard else request.output_key
-    s3.put_object(Bucket=request.output_bucket, Key=key, Body=b"".join(lines), **encryption)
+    s3.put_object(Bucket=request.output_bucket, Key=key, Body=b"".join(lines), **request.encryption)
     return OutputCounter(request.output_uri).add_all(lines)

@@ -83,6 +83,10 @@ class JobLedger:
         self.table = table
         self.history_days = history_days
 
+    def _expires(self) -> str:
+        """When an item written now expires (the table's TTL attribute): JobHistoryDays from now, in epoch seconds."""
+        return str(int(time.time()) + self.history_days * 86_400)
+
     def record(self, detail_type: str, detail: JobDetail, time_: str | None = None) -> bool:
         """Record one event of a job. Returns False when a later outcome was recorded already (nothing changed)."""
         wire = detail.model_dump_json(by_alias=True)
@@ -92,7 +96,7 @@ class JobLedger:
             ":submitted": {"S": aws_time(detail.submitted_at)},
             ":job": {"S": wire},
             ":event": {"S": event},
-            ":expires": {"N": str(int(time.time()) + self.history_days * 86_400)},
+            ":expires": {"N": self._expires()},
             ":key": {"S": detail.input.key},
             ":drop": {"S": detail.drop_id or detail.job_name},
         }
@@ -142,7 +146,7 @@ class JobLedger:
                 ":key": {"S": source.key},
                 ":status": {"S": REJECTED},
                 ":rejected": {"S": json.dumps(event, separators=(",", ":"))},
-                ":expires": {"N": str(int(time.time()) + self.history_days * 86_400)},
+                ":expires": {"N": self._expires()},
             },
         )
 
@@ -163,7 +167,7 @@ class JobLedger:
             ExpressionAttributeValues={
                 ":job": {"S": DropJob.of(ended).model_dump_json(by_alias=True)},
                 ":expected": {"N": str(ended.drop_jobs)},
-                ":expires": {"N": str(int(time.time()) + self.history_days * 86_400)},
+                ":expires": {"N": self._expires()},
             },
             ReturnValues="ALL_NEW",
         )["Attributes"]
