@@ -1,20 +1,25 @@
 """MergeFunction: the last step of a fanned-out self-hosted job. Joins the shards' outputs into the job's one
 ``<input name>.out`` by S3 multipart copy, in input order, and deletes them; or, when a shard failed, deletes them
-and names it. Invoked by JobStateMachine with a MergeRequest; or with a CountRequest, once a Personalize job is
-ACTIVE, to count its output."""
+and names it. Invoked by JobStateMachine with a MergeRequest; with a CountRequest, once a Personalize job is
+ACTIVE, to count its output; or with a CompareRequest, once every job of a drop comparing versions has ended, to
+write its comparison report (``scorer.report``)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.adapters import client
+from batchrecs.adapters.personalize import offline_metrics
 from batchrecs.adapters.s3 import S3Files
+from batchrecs.comparison import CompareRequest
 from batchrecs.merge import count_output, merge_shards
 from batchrecs.observability import logger, metrics, tracer
 from batchrecs.scoring import CountRequest, MergeRequest
+from scorer.report import compare_drop
 
 
 def reset() -> None:
@@ -22,12 +27,25 @@ def reset() -> None:
     invocation, as for every function)."""
 
 
+# No @metrics.log_metrics: counting and comparing record no metric, and the wrapper would warn of an empty flush on
+# each; flushed when there is some.
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=MergeRequest | CountRequest)
-def lambda_handler(request: MergeRequest | CountRequest, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=MergeRequest | CountRequest | CompareRequest)
+def lambda_handler(request: MergeRequest | CountRequest | CompareRequest, context: LambdaContext) -> dict[str, Any]:
+    try:
+        return _handle(request)
+    finally:
+        if metrics.metric_set:
+            metrics.flush_metrics()
+
+
+def _handle(request: MergeRequest | CountRequest | CompareRequest) -> dict[str, Any]:
     files = S3Files(client("s3"))
+    if isinstance(request, CompareRequest):
+        ready = compare_drop(files, request, partial(offline_metrics, client("personalize")))
+        logger.info("comparison written", extra={"report": ready.report, "versions": len(ready.versions)})
+        return ready.to_wire()
     if isinstance(request, CountRequest):
         logger.set_correlation_id(request.count.job_name)
         counts = count_output(files, request)

@@ -509,6 +509,27 @@ def solution_versions(
     return page
 
 
+OFFLINE_METRICS = {
+    "coverage": (0.05, 0.45),
+    "mean_reciprocal_rank_at_25": (0.05, 0.25),
+    "normalized_discounted_cumulative_gain_at_5": (0.05, 0.3),
+    "normalized_discounted_cumulative_gain_at_10": (0.08, 0.35),
+    "normalized_discounted_cumulative_gain_at_25": (0.1, 0.4),
+    "precision_at_5": (0.02, 0.15),
+    "precision_at_10": (0.02, 0.12),
+    "precision_at_25": (0.01, 0.08),
+}
+"""GetSolutionMetrics' names, each with the range its emulated value lies in (what small public datasets give)."""
+
+
+def offline_metrics(arn: str) -> dict[str, float]:
+    """Plausible offline metrics for a version, the same every time for one ARN (no real training to measure): each
+    in its range, nDCG growing with k as it must, precision falling."""
+    seed = int.from_bytes(hashlib.sha256(arn.encode()).digest()[:8])
+    fraction = (seed % 10_000) / 10_000
+    return {name: round(low + (high - low) * fraction, 4) for name, (low, high) in OFFLINE_METRICS.items()}
+
+
 def describe_batch_inference_job(backend: PersonalizeBackend, arn: str) -> BatchInferenceJob:
     job = _jobs(backend).get(arn)
     if job is None:
@@ -554,6 +575,12 @@ def installed(settings: EmulatorSettings) -> Iterator[None]:
         )
         return json.dumps(page)
 
+    def get_solution_metrics(self: PersonalizeResponse) -> str:
+        arn = json.loads(self.body)["solutionVersionArn"]
+        if arn not in settings.solution_versions:
+            raise ResourceNotFoundException(arn)
+        return json.dumps({"solutionVersionArn": arn, "metrics": offline_metrics(arn)})
+
     def create_segments(self: PersonalizeResponse) -> str:
         arn = create_batch_segment_job(self.personalize_backend, json.loads(self.body), settings)
         return json.dumps({"batchSegmentJobArn": arn})
@@ -583,6 +610,7 @@ def installed(settings: EmulatorSettings) -> Iterator[None]:
         "list_batch_inference_jobs": list_jobs,
         "describe_solution_version": describe_solution_version,
         "list_solution_versions": list_solution_versions,
+        "get_solution_metrics": get_solution_metrics,
     }
     with contextlib.ExitStack() as patches:
         for name, operation in operations.items():

@@ -47,6 +47,11 @@ WHY: dict[str, str] = {
     # MergeFunction
     "ReadAndDeleteShards": "the shards' outputs and error files it joins or discards",
     "ListShards": "the shards' outputs it joins; and with it S3 answers 404, not 403, for a missing key",
+    "ReadDropManifests": "a compare drop's manifest, when Drop Completed lists only its first 10 jobs",
+    "ReadHoldoutAndModelInteractions": "the interactions a comparison report measures on: the drop's holdout=, else "
+    "the scorer model's",
+    "ListInputBucket": "with it S3 answers 404, not 403, for a holdout key that does not exist (the report says so)",
+    "ReadOfflineMetrics": "GetSolutionMetrics: each compared solution version's own offline metrics, in its report",
     "WriteMergedOutput": "the merged output, by multipart copy of the shards (GetObject: it checks it exists)",
     # JobOutcomeFunction
     "LedgerItems": "the job ledger's items and drop items",

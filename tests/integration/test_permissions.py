@@ -97,6 +97,44 @@ def solution_drop(stack: LocalStack, tap: EventTap, sample: Path) -> str:
     return ended(stack, tap, stack.drop(users(1, 2), "input/solution.jsonl", metadata))
 
 
+V1, V2 = solution_version_arn("users", version=1), solution_version_arn("users", version=2)
+
+
+def compared(stack: LocalStack, tap: EventTap, invocations: list[Any], timeout: float = 120) -> str:
+    """How a compare drop's report ended: Comparison Ready, else the first refusal, else that none came."""
+    errors = [i.error for i in invocations if i.error]
+    if errors:
+        return f"error: {errors[0]}"
+    sfn, machine = stack.client("stepfunctions"), stack.name("JobStateMachine")
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        seen += [e["detail-type"] for e in tap.drain()]
+        if "Comparison Ready" in seen:
+            return "Comparison Ready"
+        failed = sfn.list_executions(stateMachineArn=machine, statusFilter="FAILED")["executions"]
+        running = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
+        if failed or ("Drop Completed" in seen and not running):
+            stack.wait_for_deliveries()
+            return f"denied: {stack.denials[0]}" if stack.denials else f"no report ({len(failed)} failed)"
+        time.sleep(0.1)
+    raise TimeoutError(f"no report within {timeout}s")
+
+
+def compare_drop(stack: LocalStack, tap: EventTap, sample: Path) -> str:
+    """Two solution versions on one file, with a holdout: MergeFunction reads the outputs and the holdout, asks
+    Personalize for each version's offline metrics, and writes the report."""
+    stack.drop(b"USER_ID,ITEM_ID\nuser-0001,1\nuser-0002,2\n", "holdout/h.csv")
+    metadata = {"solution-version-arn": f"{V1} {V2}", "holdout": "holdout/h.csv"}
+    return compared(stack, tap, stack.drop(users(1, 2, 3), "input/compared.jsonl", metadata))
+
+
+def compare_without_holdout_file(stack: LocalStack, tap: EventTap, sample: Path) -> str:
+    """A holdout key with no object: the report says so (S3 answers 404 only to a role that may list the bucket)."""
+    metadata = {"solution-version-arn": f"{V1} {V2}", "holdout": "holdout/missing.csv"}
+    return compared(stack, tap, stack.drop(users(1, 2, 3), "input/compared.jsonl", metadata))
+
+
 def rejected_drop(stack: LocalStack, tap: EventTap, sample: Path) -> str:
     """A bad file: its report goes under rejected/."""
     return ended(stack, tap, stack.drop(b'{"userId": 5}\n', "input/bad.jsonl"))
@@ -133,6 +171,11 @@ CASES: list[tuple[str, str, str | None, Flow, str]] = [
     ("ScoreFunctionRole", "WriteOutputAndShards", None, self_hosted_drop, "Job Succeeded"),
     ("MergeFunctionRole", "ReadAndDeleteShards", None, fanned_out_drop, "Job Succeeded"),
     ("MergeFunctionRole", "WriteMergedOutput", None, fanned_out_drop, "Job Succeeded"),
+    ("MergeFunctionRole", "WriteMergedOutput", None, compare_drop, "Comparison Ready"),
+    ("MergeFunctionRole", "ReadHoldoutAndModelInteractions", None, compare_drop, "Comparison Ready"),
+    ("MergeFunctionRole", "ListInputBucket", None, compare_without_holdout_file, "Comparison Ready"),
+    ("MergeFunctionRole", "ReadOfflineMetrics", None, compare_drop, "Comparison Ready"),
+    ("JobStateMachine", "InvokeItsFunctions", None, compare_drop, "Comparison Ready"),
     ("JobStateMachine", "ReadShardManifests", None, fanned_out_drop, "Job Succeeded"),
     ("JobOutcomeFunctionRole", "LedgerItems", None, first_drop, "Job Succeeded"),
     ("JobOutcomeFunctionRole", "CheckEndsAgainstTheirJobs", None, first_drop, "Job Succeeded"),
@@ -152,6 +195,7 @@ NOT_EXERCISED = {
     ("*", "DecryptShardManifests"): "only with KmsKeyArn; moto's S3 does not call KMS",
     ("*", "WriteEncryptedManifests"): "only with KmsKeyArn; moto's S3 does not call KMS",
     ("JobOutcomeFunctionRole", "WriteDropManifests"): "a drop of over 10 jobs: test_worst_cases (250 jobs)",
+    ("MergeFunctionRole", "ReadDropManifests"): "a compare drop of over 10 jobs: test_comparison's split drop",
     ("JobStateMachine", "DeliverLogs"): "Step Functions' log delivery: no CloudWatch Logs locally",
     ("JobStateMachine", "RunDistributedMap"): "moto runs a distributed Map's children without StartExecution",
     ("JobStateMachine", "WatchDistributedMapChildren"): "moto runs a distributed Map's children in process",

@@ -7,26 +7,18 @@ machine's putEvents payloads against them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, PlainSerializer
+from pydantic import Field
 
+from batchrecs.comparison import ComparisonReady
 from batchrecs.counts import OutputCounts
 from batchrecs.kinds import JobKind
-from batchrecs.model import WireModel
+from batchrecs.model import Timestamp, WireModel
+from batchrecs.model import aws_time as aws_time  # the stack's one time format, where the events are
 from batchrecs.settings import JobSettings
 from batchrecs.validation import Problem
-
-
-def aws_time(moment: datetime) -> str:
-    """ISO 8601 in UTC to the millisecond, ending in Z: how Step Functions writes ``$$.State.EnteredTime``, which
-    becomes finishedAt. Every timestamp in every event is written this one way."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-Timestamp = Annotated[datetime, PlainSerializer(aws_time, return_type=str, when_used="json")]
 
 EVENTS_SHOWN = 10
 """How many problems an Input Rejected event carries; the report in S3 has up to 100."""
@@ -248,6 +240,7 @@ class DropJob(WireModel):
     failure_reason: str | None = None
     lines: int | None = Field(default=None, ge=0, description="the output's lines, when counted")
     error_lines: int | None = Field(default=None, ge=0, description="its error lines, when counted")
+    scorer_model: str | None = Field(default=None, description="a self-hosted job's scorer model (scorer-model)")
 
     @classmethod
     def of(cls, ended: JobSucceeded | JobFailed) -> DropJob:
@@ -264,6 +257,7 @@ class DropJob(WireModel):
             failure_reason=_shortened(getattr(ended, "failure_reason", None)),
             lines=ended.counts.lines if ended.counts else None,
             error_lines=ended.counts.error_lines if ended.counts else None,
+            scorer_model=ended.settings.scorer_model if ended.backend == Backend.SELF_HOSTED else None,
         )
 
 
@@ -354,6 +348,7 @@ class DetailType(StrEnum):
     DROP_COMPLETED = "Drop Completed"
     MODEL_TRAINED = "Model Trained"
     MODEL_REJECTED = "Model Rejected"
+    COMPARISON_READY = "Comparison Ready"
 
 
 DETAIL_TYPES: dict[str, type[WireModel]] = {
@@ -364,6 +359,7 @@ DETAIL_TYPES: dict[str, type[WireModel]] = {
     DetailType.DROP_COMPLETED: DropCompleted,
     DetailType.MODEL_TRAINED: ModelTrained,
     DetailType.MODEL_REJECTED: ModelRejected,
+    DetailType.COMPARISON_READY: ComparisonReady,
 }
 
 JOB_ENDS = (DetailType.JOB_SUCCEEDED, DetailType.JOB_FAILED)

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, Self
 
 from pydantic import Field, model_validator
 
+from batchrecs.comparison import CompareSpec
 from batchrecs.events import DropCompleted, JobDetail
 from batchrecs.model import WireModel
 from batchrecs.scoring import ScoreRequest, ShardPlan
@@ -289,6 +290,9 @@ class DropCompletedRun(WireModel):
     announced exactly once, with no claim to give back."""
 
     drop_completed: DropCompleted
+    compare: CompareSpec | None = Field(
+        default=None, description="a drop that compared versions: what its comparison report is asked (None: no report)"
+    )
 
 
 DROP_EXECUTION_PREFIX = "drop-completed-"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 
@@ -21,3 +22,12 @@ class WireModel(BaseModel):
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict that crosses a process boundary (events, execution input, reports)."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+def aws_time(moment: datetime) -> str:
+    """ISO 8601 in UTC to the millisecond, ending in Z: how Step Functions writes ``$$.State.EnteredTime``, which
+    becomes finishedAt. Every timestamp in every event is written this one way."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(aws_time, return_type=str, when_used="json")]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from batchrecs.comparison import CompareSpec
 from batchrecs.events import (
     INLINE_ENTRIES,
     JOB_ENDS,
@@ -22,6 +23,7 @@ from batchrecs.events import (
     JobDetail,
     JobFailed,
     JobSucceeded,
+    JobType,
     aws_time,
     job_detail,
 )
@@ -81,9 +83,8 @@ def record_event(
                         raise ValueError("a drop of more jobs than Drop Completed carries needs its manifest")
                     bucket, key = split_uri(completed.manifest)
                     manifests.put_json(bucket, key, manifest.model_dump(mode="json", by_alias=True))
-                started = executions.start(
-                    drop_execution_name(completed.drop_id), DropCompletedRun(drop_completed=completed)
-                )
+                run = DropCompletedRun(drop_completed=completed, compare=compare_spec(job, jobs))
+                started = executions.start(drop_execution_name(completed.drop_id), run)
                 logger.info("drop completed", extra={"drop_id": completed.drop_id, "announced_now": started.new})
     return job
 
@@ -149,6 +150,22 @@ def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> tuple
         completed_at=datetime.now(UTC),
     )
     return completed, DropManifest(drop_id=drop_id, jobs=jobs) if manifest else None
+
+
+def compare_spec(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> CompareSpec | None:
+    """What the comparison report of a drop that ran several versions (solution versions or scorer models) of
+    inference on one input is asked, from its jobs' settings (every job of a drop has the same, but its version);
+    None for any other drop."""
+    versions = {(job.solution_version_arn, job.scorer_model) for job in jobs}
+    if last.job_type != JobType.INFERENCE or len(versions) < 2:
+        return None
+    settings = last.settings
+    return CompareSpec(
+        holdout=settings.holdout,
+        exclude_seen=settings.exclude_seen,
+        input_bucket=last.input.bucket,
+        kms_key_arn=settings.kms_key_arn,
+    )
 
 
 def _summed(values: list[int | None]) -> int | None:

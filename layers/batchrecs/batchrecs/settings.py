@@ -176,6 +176,15 @@ class JobSettings(WireModel):
             unset="100 (off)",
         ),
     ] = Field(default=100.0, ge=0, le=100)
+    holdout: Annotated[
+        str | None,
+        Setting(
+            "holdout",
+            checked="a key under holdout/ in the input bucket: an interactions CSV (USER_ID, ITEM_ID) that a drop "
+            "comparing versions is measured on (nDCG, precision and recall at 10 in its comparison report)",
+        ),
+    ] = Field(default=None, pattern=r"^holdout/[^\x00-\x1f]{1,1000}$")
+    """A compare drop's held-out interactions: its comparison report measures each version on them."""
     scorer_model: Annotated[
         str,
         Setting(

@@ -130,3 +130,16 @@ class PersonalizeJobs:
                     f"solution {solution_arn} does not exist (or is not visible) in this account and region"
                 ) from error
             raise
+
+
+def offline_metrics(personalize: PersonalizeClient, solution_version_arn: str) -> dict[str, float] | None:
+    """Personalize's offline metrics of a solution version (GetSolutionMetrics: coverage, MRR@25, nDCG and precision
+    at 5, 10 and 25), or None where it has none to give (a version gone, or not visible): a report says so, and
+    measures the rest. A throttle or service error is raised, after botocore's retries."""
+    try:
+        metrics = personalize.get_solution_metrics(solutionVersionArn=solution_version_arn).get("metrics", {})
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("ResourceNotFoundException", "InvalidInputException"):
+            return None
+        raise
+    return {name: float(value) for name, value in metrics.items()}

@@ -128,12 +128,14 @@ class S3Files:
         return {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", [])}
 
     def put_json(self, bucket: str, key: str, document: dict[str, Any] | list[Any]) -> None:
-        self.s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=orjson.dumps(document, option=orjson.OPT_INDENT_2),
-            ContentType="application/json",
+        self.put_bytes(bucket, key, orjson.dumps(document, option=orjson.OPT_INDENT_2), "application/json")
+
+    def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str, kms_key_arn: str | None = None) -> None:
+        """One object, with SSE-KMS under ``kms_key_arn`` when given (else the bucket's default encryption)."""
+        encryption: dict[str, Any] = (
+            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn} if kms_key_arn else {}
         )
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **encryption)
 
     def read_json(self, bucket: str, key: str) -> Any:
         """A JSON object's content, or None when there is no such object."""

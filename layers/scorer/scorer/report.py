@@ -1,0 +1,169 @@
+"""A compare drop's report, written once its jobs have all ended (MergeFunction's CompareRequest): every version's
+output streamed once (``scorer.compare``), the popularity source and the holdout read, Personalize's own offline
+metrics asked for, then ``output/<drop id>/report.json`` and ``report.html`` written beside the outputs, and the
+Comparison Ready detail returned for the state machine to publish."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+from batchrecs.comparison import (
+    ComparedVersion,
+    CompareRequest,
+    CompareSpec,
+    ComparisonReady,
+    ComparisonReport,
+    VersionSummary,
+)
+from batchrecs.events import DropCompleted, DropJob, DropManifest
+from batchrecs.layout import interactions_key
+from batchrecs.naming import split_uri
+from batchrecs.ports import ShardFiles
+from batchrecs.report_html import render
+from scorer.compare import Catalogue, Comparison, relevant_items
+from scorer.interactions import Interactions, InteractionsError, utf8_lines
+
+OfflineMetrics = Callable[[str], dict[str, float] | None]
+"""Solution version ARN → Personalize's offline metrics for it (GetSolutionMetrics), None when it has none."""
+
+
+def report_key(drop_id: str, suffix: str) -> str:
+    return f"output/{drop_id}/report.{suffix}"
+
+
+def compare_drop(files: ShardFiles, request: CompareRequest, offline: OfflineMetrics) -> ComparisonReady:
+    """Measure every version of the drop, write the report's two files, and say where they are."""
+    started = time.perf_counter()
+    completed = DropCompleted.model_validate(request.drop_completed)
+    spec = request.compare
+    jobs = _all_jobs(files, completed)
+    bucket, _ = split_uri(jobs[0].output.path)
+    versions = _versions(jobs)
+    notes: list[str] = []
+    holdout = _interactions(files, spec.input_bucket, spec.holdout, notes) if spec.holdout else None
+    source, popular = (spec.holdout, holdout) if holdout else _model_interactions(files, spec, versions, notes)
+    comparison = Comparison(Catalogue.of(popular) if popular else None, relevant_items(holdout) if holdout else None)
+    compared: list[ComparedVersion] = []
+    for key, version_jobs in versions.items():
+        measured = comparison.measure(_output_lines(files, version_jobs))
+        arn, model = key
+        compared.append(
+            comparison.version(
+                measured,
+                label=_label(arn, model, versions),
+                solution_version_arn=arn,
+                scorer_model=model,
+                backend=version_jobs[0].backend,
+                jobs=[job.job_name for job in version_jobs],
+                status="ACTIVE" if all(job.status == "ACTIVE" for job in version_jobs) else version_jobs[0].status,
+                offline_metrics=offline(arn) if version_jobs[0].backend == "personalize" else None,
+            )
+        )
+    if popular is None:
+        notes.append("no popularity source (holdout=, or a scorer model's interactions): no coverage or novelty")
+    report = ComparisonReport(
+        drop_id=completed.drop_id,
+        input=f"s3://{completed.input.bucket}/{completed.input.key}",
+        kind=completed.kind,
+        generated_at=datetime.now(UTC),
+        popularity_source=f"s3://{spec.input_bucket}/{source}" if popular is not None and source else None,
+        catalogue_items=popular.n_items if popular is not None else None,
+        holdout=f"s3://{spec.input_bucket}/{spec.holdout}" if holdout is not None else None,
+        exclude_seen=spec.exclude_seen,
+        versions=compared,
+        pairs=comparison.pairs([version.label for version in compared]),
+        notes=notes,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    files.put_bytes(
+        bucket,
+        report_key(report.drop_id, "json"),
+        report.model_dump_json(by_alias=True, indent=2).encode(),
+        "application/json",
+        spec.kms_key_arn,
+    )
+    files.put_bytes(
+        bucket,
+        report_key(report.drop_id, "html"),
+        render(report).encode(),
+        "text/html; charset=utf-8",
+        spec.kms_key_arn,
+    )
+    return ComparisonReady(
+        drop_id=report.drop_id,
+        input=report.input,
+        report=f"s3://{bucket}/{report_key(report.drop_id, 'json')}",
+        html=f"s3://{bucket}/{report_key(report.drop_id, 'html')}",
+        versions=[
+            VersionSummary(
+                label=v.label,
+                solution_version_arn=v.solution_version_arn,
+                status=v.status,
+                lines=v.lines,
+                ndcg_at_10=v.holdout.ndcg_at_10 if v.holdout else None,
+            )
+            for v in compared[:10]
+        ],
+        holdout=report.holdout,
+        generated_at=report.generated_at,
+    )
+
+
+def _all_jobs(files: ShardFiles, completed: DropCompleted) -> list[DropJob]:
+    """The drop's jobs: inline, or from its manifest when Drop Completed lists only the first ones."""
+    if completed.manifest is None or len(completed.jobs) == completed.job_count:
+        return list(completed.jobs)
+    bucket, key = split_uri(completed.manifest)
+    return list(DropManifest.model_validate(files.read_json(bucket, key)).jobs)
+
+
+VersionKey = tuple[str, str | None]
+"""(solution version ARN, scorer model): what one version of a compare drop is."""
+
+
+def _versions(jobs: list[DropJob]) -> dict[VersionKey, list[DropJob]]:
+    """The jobs of each version, in part order (Drop Completed's order)."""
+    versions: dict[VersionKey, list[DropJob]] = {}
+    for job in jobs:
+        versions.setdefault((job.solution_version_arn, job.scorer_model), []).append(job)
+    return versions
+
+
+def _label(arn: str, model: str | None, versions: dict[VersionKey, list[DropJob]]) -> str:
+    """A short name: the scorer model when the versions differ by model, else the ARN's solution and version."""
+    if model is not None and len({m for _, m in versions}) == len(versions):
+        return model
+    return "/".join(arn.split(":")[-1].split("/")[-2:])
+
+
+def _output_lines(files: ShardFiles, jobs: list[DropJob]) -> Iterator[bytes]:
+    """Every output line of a version's jobs, file after file (a job without output adds none)."""
+    for job in jobs:
+        bucket, prefix = split_uri(job.output.path)
+        for key in sorted(key for key in files.sizes(bucket, prefix) if key.endswith(".out")):
+            yield from files.lines(bucket, key, None)
+
+
+def _interactions(files: ShardFiles, bucket: str, key: str, notes: list[str]) -> Interactions | None:
+    """An interactions CSV from the input bucket; None, with a note saying why, when it is missing or unreadable."""
+    if not files.exists(bucket, key):
+        notes.append(f"s3://{bucket}/{key} does not exist: nothing measured on it")
+        return None
+    try:
+        return Interactions.read_csv(utf8_lines(files.lines(bucket, key, None), key), key)
+    except InteractionsError as error:
+        notes.append(f"s3://{bucket}/{key} is not an interactions CSV: {error}")
+        return None
+
+
+def _model_interactions(
+    files: ShardFiles, spec: CompareSpec, versions: dict[VersionKey, list[DropJob]], notes: list[str]
+) -> tuple[str | None, Interactions | None]:
+    """Without a holdout, the first scorer model's interactions give popularity (Personalize's are not readable)."""
+    models = [model for _, model in versions if model]
+    if not models:
+        return None, None
+    key = interactions_key(models[0])
+    return key, _interactions(files, spec.input_bucket, key, notes)
