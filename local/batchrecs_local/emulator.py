@@ -522,6 +522,13 @@ OFFLINE_METRICS = {
 """GetSolutionMetrics' names, each with the range its emulated value lies in (what small public datasets give)."""
 
 
+def solution_metrics(settings: EmulatorSettings, arn: str) -> dict[str, Any]:
+    """GetSolutionMetrics' answer for a version the emulator knows."""
+    if arn not in settings.solution_versions:
+        raise ResourceNotFoundException(arn)
+    return {"solutionVersionArn": arn, "metrics": offline_metrics(arn)}
+
+
 def offline_metrics(arn: str) -> dict[str, float]:
     """Plausible offline metrics for a version, the same every time for one ARN (no real training to measure): each
     in its range, nDCG growing with k as it must, precision falling."""
@@ -576,10 +583,7 @@ def installed(settings: EmulatorSettings) -> Iterator[None]:
         return json.dumps(page)
 
     def get_solution_metrics(self: PersonalizeResponse) -> str:
-        arn = json.loads(self.body)["solutionVersionArn"]
-        if arn not in settings.solution_versions:
-            raise ResourceNotFoundException(arn)
-        return json.dumps({"solutionVersionArn": arn, "metrics": offline_metrics(arn)})
+        return json.dumps(solution_metrics(settings, json.loads(self.body)["solutionVersionArn"]))
 
     def create_segments(self: PersonalizeResponse) -> str:
         arn = create_batch_segment_job(self.personalize_backend, json.loads(self.body), settings)
