@@ -46,4 +46,7 @@ def solution_version_arn(kind: str, region: str = "us-east-1", version: int = 1)
 def demo_emulator(region: str = "us-east-1", **settings: Any) -> emulator.EmulatorSettings:
     """The emulator's settings with the local stack's solution versions (two per kind) registered."""
     versions = {solution_version_arn(k, region, v): r for k, r in DEMO_RECIPES.items() for v in LOCAL_VERSIONS}
+    # users' version 2 is emulated by iALS (version 1 by EASE, as the demo's catalogue calls for): a drop comparing
+    # them has two versions that recommend differently, as two real ones do.
+    settings.setdefault("algorithms", {solution_version_arn("users", region, 2): "ials"})
     return emulator.EmulatorSettings(solution_versions=versions, **settings)

@@ -92,6 +92,10 @@ class EmulatorSettings:
 
     interactions: Path | None = None
     """The interactions CSV the emulated solution versions were "trained" on: the scorer trains on it."""
+    algorithms: dict[str, str] = field(default_factory=dict)
+    """Solution version ARN → the scorer algorithm that emulates it (``ease`` or ``ials``); a version not here gets
+    the one the catalogue calls for. Two versions emulated by two algorithms recommend differently, as two real
+    versions do (a compare drop's report then has something to compare)."""
     hold: threading.Event | None = None
     """A gate: while it is given and not set, every job stays CREATE PENDING and its clock does not run. Tests
     hold jobs with it instead of racing the emulator's clock."""
@@ -99,22 +103,26 @@ class EmulatorSettings:
     """The same for CREATE IN_PROGRESS: a job that has started stays in progress until it is set."""
 
 
-_models: dict[Path, Model] = {}
-"""A cache, once per interactions file and process: training is the slow part of the emulator."""
+_models: dict[tuple[Path, str | None], Model] = {}
+"""A cache, once per interactions file, algorithm and process: training is the slow part of the emulator."""
 
 
-def trained_model(settings: EmulatorSettings) -> Model:
-    """The scorer's model of ``settings.interactions``: the one TrainFunction trained from the same bytes in the
-    local stack when there is one (the demo drops them under models/), else its own."""
+def trained_model(settings: EmulatorSettings, solution_version_arn: str | None = None) -> Model:
+    """The scorer's model of ``settings.interactions`` that emulates the version: the one TrainFunction trained from
+    the same bytes in the local stack when there is one (the demo drops them under models/), else its own; a
+    version ``settings.algorithms`` names is trained with that algorithm."""
     if settings.interactions is None:
         raise ValueError("the emulator has no interactions to train on (EmulatorSettings.interactions)")
-    if settings.interactions not in _models:
+    algorithm = settings.algorithms.get(solution_version_arn or "")
+    cached = (settings.interactions, algorithm)
+    if cached not in _models:
         data = settings.interactions.read_bytes()
-        model = _model_trained_from(data)
+        model = _model_trained_from(data) if algorithm is None else None
         if model is None:
-            model = Model.train(Interactions.read_csv(io.StringIO(data.decode("utf-8"), newline="")))
-        _models[settings.interactions] = model
-    return _models[settings.interactions]
+            interactions = Interactions.read_csv(io.StringIO(data.decode("utf-8"), newline=""))
+            model = Model.train(interactions, algorithm=algorithm)
+        _models[cached] = model
+    return _models[cached]
 
 
 def _model_trained_from(data: bytes) -> Model | None:
@@ -256,7 +264,7 @@ def write_output(job: BatchInferenceJob) -> None:
     keys = _input_keys(s3, in_bucket, prefix)
     check_access(job, keys)
     num_results = int(job.request.get("numResults", DEFAULT_NUM_RESULTS))
-    model = trained_model(job.settings)
+    model = trained_model(job.settings, job.request.get("solutionVersionArn"))
     for key in keys:
         found = s3.get_object(in_bucket, key)
         if found is None:
