@@ -1,10 +1,11 @@
 """The commands on a deployed stack (or the one ``batchrecs serve`` serves, by its endpoint): ``redrive``,
-``models`` and ``jobs``, over ``batchrecs_ops``."""
+``models``, ``jobs`` and ``compare``, over ``batchrecs_ops``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from batchrecs_ops.commands import jobs, models, redrive
@@ -44,6 +45,16 @@ def add_commands(commands: Any) -> None:
     jobs_parser.add_argument("--limit", type=int, default=50, help="at most this many, newest first (default 50)")
     jobs_parser.add_argument("--json", action="store_true", help="one JSON object per job")
     jobs_parser.set_defaults(handler=jobs_command)
+    compare_parser = commands.add_parser(
+        "compare", help="a compare drop's report: the table here, its page (report.html) written or opened"
+    )
+    compare_parser.add_argument("drop_id", metavar="DROPID", help="the drop's dropId (its events, `batchrecs jobs`)")
+    compare_parser.add_argument("--stack", required=True, help="the stack's name (batchrecs-local for `serve`)")
+    compare_parser.add_argument("--region", help="default: the AWS CLI's")
+    compare_parser.add_argument("--endpoint-url", help="e.g. the endpoint `batchrecs serve` prints")
+    compare_parser.add_argument("--html", type=Path, help="where to write the page (default: report-DROPID.html)")
+    compare_parser.add_argument("--open", action="store_true", help="open the page in a browser too")
+    compare_parser.set_defaults(handler=compare_command)
 
 
 def redrive_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -69,3 +80,9 @@ def jobs_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
     if args.limit < 1:
         parser.error("--limit must be at least 1")
     return jobs(args.stack, args.region, args.endpoint_url, name=args.name, limit=args.limit, as_json=args.json)
+
+
+def compare_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from batchrecs_ops.compare import compare
+
+    return compare(args.stack, args.region, args.endpoint_url, args.drop_id, html=args.html, open_page=args.open)

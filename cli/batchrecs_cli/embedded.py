@@ -144,16 +144,24 @@ class Tracked:
     """The drop's own end, when it makes no job: Input Rejected or Submit Failed."""
     jobs: dict[str, JobState] = field(default_factory=dict)
     drop_completed: bool = False
+    versions: int = 1
+    """The solution versions it compares: with 2 or more, a comparison report follows its Drop Completed."""
+    drop_id: str | None = None
+    comparison: dict[str, Any] | None = None
+    """Its Comparison Ready."""
+    compare_failed: bool = False
 
     @property
     def done(self) -> bool:
         """Ended, and every event of its story printed: events may arrive out of order (EventBridge does not
         promise order), so a job's Job Submitted can come after its Job Succeeded; a drop of several jobs ends
-        with its Drop Completed, published after the last of them."""
+        with its Drop Completed, published after the last of them, and one comparing versions with its report."""
         if self.outcome is not None:
             return True
         ended = [job for job in self.jobs.values() if job.outcome is not None and job.submitted]
-        return len(ended) >= self.expected and (self.expected == 1 or self.drop_completed)
+        announced = self.expected == 1 or self.drop_completed
+        compared = self.versions < 2 or self.comparison is not None or self.compare_failed
+        return len(ended) >= self.expected and announced and compared
 
     def label(self, job_name: str) -> str:
         return self.path.name if self.expected == 1 else f"{self.path.name} ({job_name})"
@@ -257,7 +265,20 @@ def run(
         total = sum(item.expected for item in tracked)
         succeeded = sum(job.outcome == "Job Succeeded" for item in tracked for job in item.jobs.values())
         progress(f"{succeeded} of {total} jobs succeeded; outputs in {out}")
-        return 0 if succeeded == total else 1
+    for item in tracked:
+        if item.comparison is not None:
+            _print_comparison(out / item.comparison["dropId"] / "report.json")
+    return 0 if succeeded == total else 1
+
+
+def _print_comparison(report: Path) -> None:
+    """A compare drop's table, on stderr after the run's progress (stdout has only events)."""
+    from batchrecs.comparison import ComparisonReport
+    from batchrecs_ops.compare import comparison_table
+
+    print(f"\ncomparison ({report.parent / 'report.html'}):", file=sys.stderr)
+    for line in comparison_table(ComparisonReport.model_validate_json(report.read_bytes())):
+        print(line, file=sys.stderr)
 
 
 @dataclass
@@ -296,7 +317,7 @@ class Watch:
         progress(f"{item.path.name}: dropped as s3://{stack.name('InputBucket')}/{item.key}")
         self.board.update(item.path.name, "dropped")
         metadata = metadata_for(item.path, overrides)
-        item.expected = max(1, len(metadata.get("solution-version-arn", "").split()))
+        item.expected = item.versions = max(1, len(metadata.get("solution-version-arn", "").split()))
         for part in _parts(item.path):
             for invocation in stack.drop(part, f"{INPUT}{item.path.name}/{part.name}"):
                 if invocation.error:
@@ -326,9 +347,12 @@ class Watch:
             time.sleep(0.2)
 
     def poll_jobs(self) -> None:
-        """A fanned-out job's shards scored so far; a Personalize job's status when it changed."""
+        """A fanned-out job's shards scored so far; a Personalize job's status when it changed; a comparison that
+        could not be written."""
         personalize = self.stack.client("personalize")
         for item in self.tracked.values():
+            if item.drop_id and item.versions > 1 and item.comparison is None and not item.compare_failed:
+                item.compare_failed = self._compare_failed(item)
             for name, job in item.jobs.items():
                 if job.outcome is not None:
                     continue
@@ -358,7 +382,13 @@ class Watch:
             self.progress(
                 f"{item.path.name}: Drop Completed, {detail['succeeded']} of {len(detail['jobs'])} jobs succeeded"
             )
-            item.drop_completed = True
+            item.drop_completed, item.drop_id = True, detail["dropId"]
+            return
+        if detail_type == "Comparison Ready":
+            item.comparison = detail
+            for uri in (detail["report"], detail["html"]):
+                self.stack.save_object(*_split(uri), self.out / detail["dropId"] / uri.rsplit("/", 1)[-1])
+            self.progress(f"{item.path.name}: Comparison Ready, {self.out / detail['dropId'] / 'report.html'}")
             return
         if name is None:  # Input Rejected: the drop made no (more) jobs
             item.outcome = detail_type
@@ -375,6 +405,17 @@ class Watch:
             _copy_outputs(self.stack, event, self.out)
         self.progress(f"{item.label(name)}: {detail_type}{_counted(detail)}")
         self.board.update(item.label(name), detail_type)
+
+    def _compare_failed(self, item: Tracked) -> bool:
+        from batchrecs.execution import drop_execution_name
+
+        machine = self.stack.name("JobStateMachine")
+        arn = f"{machine.replace(':stateMachine:', ':execution:')}:{drop_execution_name(item.drop_id or '')}"
+        status = self.stack.client("stepfunctions").describe_execution(executionArn=arn)["status"]
+        if status in ("FAILED", "TIMED_OUT", "ABORTED"):
+            self.progress(f"{item.path.name}: its comparison report could not be written ({status})")
+            return True
+        return False
 
     def shard_progress(self, label: str, name: str, job: JobState) -> None:
         """A fanned-out job's shards scored so far: the outputs waiting for the merge under shards/<job>/ (the
@@ -527,6 +568,12 @@ def banner(region: str, endpoint: str, bucket: str, model: str) -> str:
     lines.append(f"and train a scorer model: {aws} interactions.csv s3://{bucket}/models/{model}/interactions.csv")
     lines.append("only keys under input/ and models/ act; a file anywhere else is stored, and nothing more")
     return "\n".join(lines)
+
+
+def _split(uri: str) -> tuple[str, str]:
+    from batchrecs.naming import split_uri
+
+    return split_uri(uri)
 
 
 def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:

@@ -280,6 +280,13 @@ def test_run_compares_two_solution_versions_with_outputs_side_by_side(
     (run,) = (tmp_path / "out").iterdir()
     copied = sorted(p.relative_to(run) for p in run.rglob("*.out"))
     assert copied == sorted(Path(drop_id) / d["jobName"] / "users.jsonl.out" for d in done)
+    # And the run ends with the drop's comparison: its report and page copied, its table printed
+    assert [e["detail-type"] for e in events][-1] == "Comparison Ready"
+    assert sorted(p.name for p in (run / drop_id).glob("report.*")) == ["report.html", "report.json"]
+    table = captured.err.split("comparison (", 1)[1].splitlines()
+    assert table[1].split()[:3] == ["version", "backend", "lines"], captured.err
+    assert [row.split()[0] for row in table[2:4]] == ["batchrecs-local-users/1", "batchrecs-local-users/2"]
+    assert table[4].startswith("batchrecs-local-users/1 vs batchrecs-local-users/2: overlap@10 0.")
 
 
 def test_run_waits_for_every_part_of_a_split_file_and_copies_each_output(

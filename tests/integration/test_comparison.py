@@ -11,8 +11,11 @@ import math
 import random
 from pathlib import Path
 
+import pytest
+
 from batchrecs.comparison import ComparisonReady, ComparisonReport
 from batchrecs.events import DETAIL_TYPES
+from batchrecs_cli import main
 from batchrecs_local.emulator import offline_metrics
 from batchrecs_local.stack import EventTap, LocalStack, solution_version_arn
 from tests.integration.conftest import read_object
@@ -49,7 +52,9 @@ def _ndcg(outputs: bytes, relevant: dict[str, set[str]]) -> tuple[float, float, 
     return ndcg / users, precision / users, recall / users, users
 
 
-def test_a_compare_drop_with_a_holdout_gets_its_report(stack: LocalStack, tap: EventTap, sample: Path) -> None:
+def test_a_compare_drop_with_a_holdout_gets_its_report(
+    stack: LocalStack, tap: EventTap, sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a holdout file under holdout/, and a users file dropped for two solution versions naming it
     body, relevant = _holdout(sample)
     stack.drop(body, "holdout/next-week.csv")
@@ -99,6 +104,17 @@ def test_a_compare_drop_with_a_holdout_gets_its_report(stack: LocalStack, tap: E
         and "<script" not in page
         and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     )
+    # And `batchrecs compare DROPID` prints the table and writes the page
+    capsys.readouterr()
+    assert main(["compare", ready.drop_id, "--stack", "batchrecs-local", "--html", str(tmp_path / "r.html")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].split()[:2] == ["version", "backend"]
+    rows = {row.split()[0]: row.split() for row in printed[1:3]}
+    second = report.versions[1]
+    assert second.holdout and float(rows[second.label][7]) == pytest.approx(second.holdout.ndcg_at_10, abs=1e-4)
+    assert (tmp_path / "r.html").read_bytes() == read_object(stack, ready.html)
+    assert main(["compare", "br-no-such-drop", "--stack", "batchrecs-local"]) == 1
+    assert "no comparison report for drop 'br-no-such-drop'" in capsys.readouterr().err
 
 
 def test_a_holdout_that_is_not_there_is_said_in_the_report(stack: LocalStack, tap: EventTap, sample: Path) -> None:

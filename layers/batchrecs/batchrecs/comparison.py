@@ -123,11 +123,19 @@ class VersionSummary(WireModel):
     ndcg_at_10: float | None = Field(default=None, description="on the holdout, when one was given")
 
 
+class ComparedInput(WireModel):
+    """The dropped file, as every event names it."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
 class ComparisonReady(WireModel):
     """A drop that compared solution versions (or scorer models) has its comparison report, beside its outputs."""
 
     drop_id: str
-    input: str = Field(description="S3 URI of the dropped file")
+    input: ComparedInput
     report: str = Field(description="S3 URI of report.json (ComparisonReport)")
     html: str = Field(description="S3 URI of report.html: self-contained, charts inline, no network needed")
     versions: list[VersionSummary] = Field(max_length=10, description="each version compared, at most 10")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from batchrecs.comparison import (
+    ComparedInput,
     ComparedVersion,
     CompareRequest,
     CompareSpec,
@@ -93,7 +94,9 @@ def compare_drop(files: ShardFiles, request: CompareRequest, offline: OfflineMet
     )
     return ComparisonReady(
         drop_id=report.drop_id,
-        input=report.input,
+        input=ComparedInput(
+            bucket=completed.input.bucket, key=completed.input.key, version_id=completed.input.version_id
+        ),
         report=f"s3://{bucket}/{report_key(report.drop_id, 'json')}",
         html=f"s3://{bucket}/{report_key(report.drop_id, 'html')}",
         versions=[
