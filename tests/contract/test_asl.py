@@ -91,7 +91,7 @@ def test_put_events_entries_match_the_botocore_shape_and_the_event_models() -> N
             for key in entry:
                 member(entry_shape, key.removesuffix(".$"))
             published.add(entry["DetailType"])
-    assert published == {"Job Submitted", "Job Succeeded", "Job Failed", "Drop Completed"}
+    assert published == {"Job Submitted", "Job Succeeded", "Job Failed", "Drop Completed", "Comparison Ready"}
     assert published - {"Drop Completed"} <= set(DETAIL_TYPES)
 
 
@@ -104,7 +104,16 @@ def test_the_drop_completed_run_is_told_apart_and_published_as_its_model() -> No
     assert "dropCompleted" not in ExecutionInput.model_json_schema(by_alias=True)
     (entry,) = states[choice["Next"]]["Parameters"]["Entries"]
     assert (entry["DetailType"], entry["Detail.$"]) == ("Drop Completed", f"$.{field}")
-    assert states[choice["Next"]]["End"] is True
+    # then a drop that compared versions has its report written and Comparison Ready published; any other ends
+    compared = states[states[choice["Next"]]["Next"]]
+    assert compared["Choices"][0]["And"][0]["Variable"] == "$.compare"
+    assert "compare" in DropCompletedRun.model_json_schema(by_alias=True)["properties"]
+    assert states[compared["Default"]]["Type"] == "Succeed"
+    report = states[compared["Choices"][0]["Next"]]
+    assert report["Parameters"]["Payload"] == {"compare.$": "$.compare", "dropCompleted.$": "$.dropCompleted"}
+    (ready,) = states[report["Next"]]["Parameters"]["Entries"]
+    assert (ready["DetailType"], ready["Detail.$"]) == ("Comparison Ready", "$.comparison.detail")
+    assert states[report["Next"]]["End"] is True
 
 
 def test_substitutions_match_the_template() -> None:
@@ -254,7 +263,7 @@ def test_every_lambda_task_waits_longer_than_its_function_can_run() -> None:
                 f"{name}: {state['TimeoutSeconds']} s for a {timeout} s function"
             )
             found += 1
-    assert found == 8
+    assert found == 9
 
 
 def _all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

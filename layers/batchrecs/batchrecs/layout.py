@@ -8,11 +8,13 @@ Input bucket::
     rejected/<key>.<version>.report.json       a rejected version's report
     models/<name>/interactions.csv             a scorer model's training drop
     models/<name>/<version>/…, latest.json     its trained versions, and the one new jobs use
+    holdout/<file>                             interactions a compare drop's report measures on (holdout=)
 
 Output bucket::
 
     output/<job>/<file>.out                    a drop's only job
     output/<drop id>/<job>/<file>.out          each job of a drop that made several
+    output/<drop id>/report.json, report.html  a compare drop's comparison report
     shards/<job>/NNNNN.out                     a fanned-out job's shards, until the merge
     manifests/<drop id>/<job>.json, drop.json  the whole lists an event carries only the first of
 
@@ -35,8 +37,10 @@ SHARDS = "shards/"
 """Outside output/, so that no partial output is ever under a job's prefix; a lifecycle rule expires what a
 failed merge leaves."""
 MANIFESTS = "manifests/"
+HOLDOUT = "holdout/"
+"""Users upload holdout interactions here; no notification reads it, MergeFunction alone (for a report)."""
 
-INPUT_BUCKET = frozenset({INPUT, SNAPSHOTS, REJECTED, MODELS})
+INPUT_BUCKET = frozenset({INPUT, SNAPSHOTS, REJECTED, MODELS, HOLDOUT})
 OUTPUT_BUCKET = frozenset({OUTPUT, SHARDS, MANIFESTS})
 
 INTERACTIONS = "interactions.csv"

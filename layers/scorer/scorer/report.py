@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from batchrecs.comparison import (
     ComparedInput,
@@ -21,10 +22,25 @@ from batchrecs.comparison import (
 from batchrecs.events import DropCompleted, DropJob, DropManifest
 from batchrecs.layout import interactions_key
 from batchrecs.naming import split_uri
-from batchrecs.ports import ShardFiles
 from batchrecs.report_html import render
 from scorer.compare import Catalogue, Comparison, relevant_items
 from scorer.interactions import Interactions, InteractionsError, utf8_lines
+
+class ReportFiles(Protocol):
+    """What the report needs of S3 (``batchrecs.adapters.s3.S3Files`` has it; the scorer names no adapter)."""
+
+    def exists(self, bucket: str, key: str) -> bool: ...
+
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]: ...
+
+    def read_json(self, bucket: str, key: str) -> Any: ...
+
+    def lines(self, bucket: str, key: str, version_id: str | None) -> Iterator[bytes]: ...
+
+    def put_bytes(
+        self, bucket: str, key: str, body: bytes, content_type: str, kms_key_arn: str | None = None
+    ) -> None: ...
+
 
 OfflineMetrics = Callable[[str], dict[str, float] | None]
 """Solution version ARN → Personalize's offline metrics for it (GetSolutionMetrics), None when it has none."""
@@ -34,7 +50,7 @@ def report_key(drop_id: str, suffix: str) -> str:
     return f"output/{drop_id}/report.{suffix}"
 
 
-def compare_drop(files: ShardFiles, request: CompareRequest, offline: OfflineMetrics) -> ComparisonReady:
+def compare_drop(files: ReportFiles, request: CompareRequest, offline: OfflineMetrics) -> ComparisonReady:
     """Measure every version of the drop, write the report's two files, and say where they are."""
     started = time.perf_counter()
     completed = DropCompleted.model_validate(request.drop_completed)
@@ -114,7 +130,7 @@ def compare_drop(files: ShardFiles, request: CompareRequest, offline: OfflineMet
     )
 
 
-def _all_jobs(files: ShardFiles, completed: DropCompleted) -> list[DropJob]:
+def _all_jobs(files: ReportFiles, completed: DropCompleted) -> list[DropJob]:
     """The drop's jobs: inline, or from its manifest when Drop Completed lists only the first ones."""
     if completed.manifest is None or len(completed.jobs) == completed.job_count:
         return list(completed.jobs)
@@ -141,7 +157,7 @@ def _label(arn: str, model: str | None, versions: dict[VersionKey, list[DropJob]
     return "/".join(arn.split(":")[-1].split("/")[-2:])
 
 
-def _output_lines(files: ShardFiles, jobs: list[DropJob]) -> Iterator[bytes]:
+def _output_lines(files: ReportFiles, jobs: list[DropJob]) -> Iterator[bytes]:
     """Every output line of a version's jobs, file after file (a job without output adds none)."""
     for job in jobs:
         bucket, prefix = split_uri(job.output.path)
@@ -149,7 +165,7 @@ def _output_lines(files: ShardFiles, jobs: list[DropJob]) -> Iterator[bytes]:
             yield from files.lines(bucket, key, None)
 
 
-def _interactions(files: ShardFiles, bucket: str, key: str, notes: list[str]) -> Interactions | None:
+def _interactions(files: ReportFiles, bucket: str, key: str, notes: list[str]) -> Interactions | None:
     """An interactions CSV from the input bucket; None, with a note saying why, when it is missing or unreadable."""
     if not files.exists(bucket, key):
         notes.append(f"s3://{bucket}/{key} does not exist: nothing measured on it")
@@ -162,7 +178,7 @@ def _interactions(files: ShardFiles, bucket: str, key: str, notes: list[str]) ->
 
 
 def _model_interactions(
-    files: ShardFiles, spec: CompareSpec, versions: dict[VersionKey, list[DropJob]], notes: list[str]
+    files: ReportFiles, spec: CompareSpec, versions: dict[VersionKey, list[DropJob]], notes: list[str]
 ) -> tuple[str | None, Interactions | None]:
     """Without a holdout, the first scorer model's interactions give popularity (Personalize's are not readable)."""
     models = [model for _, model in versions if model]
