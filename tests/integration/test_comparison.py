@@ -134,3 +134,45 @@ def test_a_drop_of_one_version_gets_no_report(stack: LocalStack, tap: EventTap, 
     assert "Comparison Ready" not in [e["detail-type"] for e in events + tap.drain()]
     keys = stack.client("s3").list_objects_v2(Bucket=stack.name("OutputBucket"), Prefix="output/")
     assert not [item["Key"] for item in keys.get("Contents", []) if item["Key"].endswith("/report.json")]
+
+
+def test_two_scorer_models_compared_run_self_hosted_and_get_a_report(
+    stack: LocalStack, tap: EventTap, sample: Path
+) -> None:
+    # Given two scorer models trained on the same interactions, one forced to EASE and one to iALS
+    interactions = (sample / "interactions.csv").read_bytes()
+    for name in ("ease", "ials"):
+        (trained,) = stack.drop(interactions, f"models/{name}/interactions.csv", {"algorithm": name})
+        assert trained.error is None and trained.result["models"][0]["name"] == name
+    trained_events = tap.collect(lambda es: sum(e["detail-type"] == "Model Trained" for e in es) >= 2, timeout=60)
+    algorithms = {
+        e["detail"]["model"]: e["detail"]["algorithm"] for e in trained_events if e["detail-type"] == "Model Trained"
+    }
+    assert algorithms == {"ease": "ease", "ials": "ials"}
+    # When a users file is dropped naming both models
+    stack.drop((sample / "users.jsonl").read_bytes(), "input/models.jsonl", {"scorer-model": "ease ials"})
+    events = tap.collect(lambda es: any(e["detail-type"] == "Comparison Ready" for e in es), timeout=120)
+    # Then each model has its self-hosted job, named after it, and the report compares them by name
+    done = [e["detail"] for e in events if e["detail-type"] == "Job Succeeded"]
+    assert sorted((d["settings"]["scorerModel"], d["backend"]) for d in done) == [
+        ("ease", "self-hosted"),
+        ("ials", "self-hosted"),
+    ]
+    assert sorted(d["jobName"].rsplit("-", 1)[0].rsplit("-", 1)[-1] for d in done) == ["ease", "ials"]
+    (ready,) = [e["detail"] for e in events if e["detail-type"] == "Comparison Ready"]
+    report = ComparisonReport.model_validate_json(read_object(stack, ready["report"]))
+    assert [(v.label, v.scorer_model, v.backend) for v in report.versions] == [
+        ("ease", "ease", "self-hosted"),
+        ("ials", "ials", "self-hosted"),
+    ]
+    # And without a holdout, the first model's interactions give popularity and the catalogue
+    assert report.popularity_source and report.popularity_source.endswith("/models/ease/interactions.csv")
+    assert report.catalogue_items == len({row.split(",")[1] for row in interactions.decode().splitlines()[1:]})
+    assert all(v.coverage is not None and v.novelty is not None for v in report.versions)
+
+
+def test_a_drop_cannot_compare_versions_and_models_at_once(stack: LocalStack, tap: EventTap, sample: Path) -> None:
+    metadata = {"solution-version-arn": f"{V1} {V2}", "scorer-model": "ease ials"}
+    stack.drop((sample / "users.jsonl").read_bytes(), "input/both.jsonl", metadata)
+    (rejected,) = [e["detail"] for e in tap.collect(lambda es: bool(es), timeout=60)]
+    assert "compares solution versions or scorer models, not both" in json.dumps(rejected)

@@ -59,10 +59,12 @@ class Paths:
         snapshots = snapshot_folder(drop_id)
         split = pieces if pieces and len(pieces) > 1 else [None]
         many = len(each) * len(split) > 1
+        by_model = len({settings.scorer_model for settings in each}) > 1  # scorer models compared
         jobs = []
         for settings in each:
             for piece in split:
                 arn = (named or {}).get(settings.solution_version_arn, settings.solution_version_arn)
+                arn = f"{arn}/{settings.scorer_model}" if by_model else arn
                 variants = [arn if len(each) > 1 else "", part_label(piece)]
                 variant = "/".join(v for v in variants if v)
                 name = job_name(bucket, key, token, variant) if many else drop_id

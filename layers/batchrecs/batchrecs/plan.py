@@ -42,6 +42,12 @@ Drop Completed carries the first 10 and names a manifest of all; the drop's ledg
 (failure reasons shortened), far inside DynamoDB's 400 KB at 250 (tests/integration/test_worst_cases.py)."""
 
 
+def compared(each: list[JobSettings]) -> tuple[bool, bool]:
+    """Does a drop's list of job settings compare solution versions, or scorer models?"""
+    versions = len({settings.solution_version_arn for settings in each}) > 1
+    return versions, not versions and len({settings.scorer_model for settings in each}) > 1
+
+
 def too_many_jobs(paths: Paths) -> bool:
     return len(paths.jobs) > MAX_DROP_JOBS
 
@@ -55,6 +61,7 @@ def self_hosted_reasons(
     kind: JobKind | None = None,
     recipe: Recipe | None,
     oversize: bool = False,
+    models_compared: bool = False,
 ) -> list[str]:
     """Why the self-hosted scorer cannot run this job (none: it can, given a trained model). A setting is never
     silently dropped; comparing solution versions is Personalize's, the scorer having one model, not theirs. Over
@@ -67,7 +74,12 @@ def self_hosted_reasons(
     if compared:
         reasons.append("comparing solution versions runs in Personalize: the scorer has one model, not theirs")
     small, fanned = stack.small_job_max_records, stack.self_hosted_max_records
-    if records > small and fanned <= small:
+    if models_compared and records > small:
+        reasons.append(
+            f"comparing scorer models runs one ScoreFunction each: {records:,} records is more than "
+            f"SmallJobMaxRecords ({small:,})"
+        )
+    elif records > small and fanned <= small:
         reasons.append(f"{records:,} records is more than SmallJobMaxRecords ({small:,})")
     elif records > fanned:
         reasons.append(f"{records:,} records is more than SelfHostedMaxRecords ({fanned:,})")

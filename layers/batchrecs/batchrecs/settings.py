@@ -190,7 +190,8 @@ class JobSettings(WireModel):
         Setting(
             "scorer-model",
             "ScorerModelName",
-            checked="which trained scorer model (`models/<name>/`) self-hosted jobs use",
+            checked="which trained scorer model (`models/<name>/`) self-hosted jobs use; several, space-separated, "
+            "to compare them (one self-hosted job each, up to SmallJobMaxRecords records)",
         ),
     ] = Field(default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
     """The self-hosted scorer's model (models/<name>/)."""
@@ -308,38 +309,27 @@ class JobSettings(WireModel):
         max_num_results: int = CAUTIOUS_MAX,
         home: tuple[str, str] | None = None,
     ) -> list[JobSettings]:
-        """``merge``, once per solution version: ``solution-version-arn`` may name several, separated by spaces, to
-        run one input through each of them and compare their outputs (one job per version). Every problem of
-        every version is reported at once."""
-        arns: list[str] = []
-        for key, value in metadata.items():
-            if key.lower() == "solution-version-arn":
-                arns = value.split()
-        if len(arns) <= 1:
+        """``merge``, once per solution version or scorer model: ``solution-version-arn`` (or ``scorer-model``) may
+        name several, separated by spaces, to run one input through each and compare their outputs (one job each).
+        Every problem of every one is reported at once."""
+        listed = {key.lower(): value.split() for key, value in metadata.items() if key.lower() in COMPARED_KEYS}
+        several = [key for key, values in listed.items() if len(values) > 1]
+        if not several:
             return [cls.merge(defaults, metadata, max_num_results=max_num_results, home=home)]
+        if len(several) > 1:
+            raise SettingsError([(several[1], "a drop compares solution versions or scorer models, not both")])
+        (key,), names = several, listed[several[0]]
         problems: list[tuple[str, str]] = []
-        if len(arns) > MAX_COMPARED:
-            problems.append(
-                (
-                    "solution-version-arn",
-                    f"names {len(arns)} solution versions; one drop compares at most {MAX_COMPARED}",
-                )
-            )
-        repeated = sorted({arn for arn in arns if arns.count(arn) > 1})
+        if len(names) > MAX_COMPARED:
+            problems.append((key, f"names {len(names)} {COMPARED_KEYS[key]}; one drop compares at most {MAX_COMPARED}"))
+        repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
-            problems.append(("solution-version-arn", f"names {', '.join(repeated)} more than once"))
-        others = {key: value for key, value in metadata.items() if key.lower() != "solution-version-arn"}
+            problems.append((key, f"names {', '.join(repeated)} more than once"))
+        others = {name: value for name, value in metadata.items() if name.lower() != key}
         each: list[JobSettings] = []
-        for arn in arns:
+        for name in names:
             try:
-                each.append(
-                    cls.merge(
-                        defaults,
-                        {**others, "solution-version-arn": arn},
-                        max_num_results=max_num_results,
-                        home=home,
-                    )
-                )
+                each.append(cls.merge(defaults, {**others, key: name}, max_num_results=max_num_results, home=home))
             except SettingsError as error:
                 problems += [problem for problem in error.problems if problem not in problems]
         if problems:
@@ -353,7 +343,9 @@ class JobSettings(WireModel):
 
 
 MAX_COMPARED = 10
-"""Solution versions one drop may compare: each is a job, queued like any other behind Personalize's quota."""
+"""Solution versions (or scorer models) one drop may compare: each is a job, queued like any other."""
+COMPARED_KEYS = {"solution-version-arn": "solution versions", "scorer-model": "scorer models"}
+"""The settings a drop may list several values of, space-separated, to compare them."""
 
 SETTINGS: dict[str, Setting] = {
     name: next(m for m in field.metadata if isinstance(m, Setting)) for name, field in JobSettings.model_fields.items()

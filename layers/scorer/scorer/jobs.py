@@ -29,7 +29,7 @@ from batchrecs.lines import iter_lines, read_chunks
 from batchrecs.naming import version_argument
 from batchrecs.scoring import ScoreRequest, Shard
 from scorer.interactions import EXPECTED, Interactions, InteractionsError, utf8_lines
-from scorer.model import Model
+from scorer.model import EASE_MAX_ITEMS, Model
 from scorer.score import score_lines
 
 
@@ -101,9 +101,15 @@ def train_version(s3: Any, bucket: str, key: str, source_version: str) -> Traine
         if latest is None or str(latest.get("trainedAt", "")) < str(existing["trainedAt"]):
             _point_latest(s3, bucket, name, version, str(existing["trainedAt"]))
         return TrainedVersion(name, version, f"{prefix}model.npz", False, existing)
-    body = s3.get_object(Bucket=bucket, Key=key, **version_argument(source_version))["Body"]
-    interactions = Interactions.read_csv(utf8_lines(body.iter_lines(keepends=True), key), name=key)
-    model = Model.train(interactions)
+    found = s3.get_object(Bucket=bucket, Key=key, **version_argument(source_version))
+    algorithm = forced_algorithm(found.get("Metadata", {}), key)
+    interactions = Interactions.read_csv(utf8_lines(found["Body"].iter_lines(keepends=True), key), name=key)
+    if algorithm == "ease" and interactions.n_items > EASE_MAX_ITEMS:
+        raise InteractionsError(
+            f"{key}: algorithm=ease on {interactions.n_items:,} items; EASE trains up to {EASE_MAX_ITEMS:,} items "
+            "(leave algorithm unset, or use ials)"
+        )
+    model = Model.train(interactions, algorithm=algorithm)
     model.metadata.update(name=name, version=version, source={"bucket": bucket, "key": key, "version": source_version})
     buffer = io.BytesIO()
     model.save(buffer)
@@ -116,6 +122,20 @@ def train_version(s3: Any, bucket: str, key: str, source_version: str) -> Traine
     )
     _point_latest(s3, bucket, name, version, model.metadata["trainedAt"])
     return TrainedVersion(name, version, f"{prefix}model.npz", True, model.metadata)
+
+
+ALGORITHMS = ("ease", "ials", "svd")
+
+
+def forced_algorithm(metadata: dict[str, str], key: str) -> str | None:
+    """The algorithm a model drop's metadata forces (``algorithm``: ease, ials or svd), or None: the catalogue's
+    size chooses (EASE up to EASE_MAX_ITEMS items, else iALS)."""
+    chosen = {name.lower(): value for name, value in metadata.items()}.get("algorithm")
+    if chosen is None:
+        return None
+    if chosen.strip().lower() not in ALGORITHMS:
+        raise InteractionsError(f"{key}: metadata algorithm={chosen[:40]!r}; use one of {', '.join(ALGORITHMS)}")
+    return chosen.strip().lower()
 
 
 def _point_latest(s3: Any, bucket: str, name: str, version: str, trained_at: str) -> None:

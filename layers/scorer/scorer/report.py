@@ -26,6 +26,7 @@ from batchrecs.report_html import render
 from scorer.compare import Catalogue, Comparison, relevant_items
 from scorer.interactions import Interactions, InteractionsError, utf8_lines
 
+
 class ReportFiles(Protocol):
     """What the report needs of S3 (``batchrecs.adapters.s3.S3Files`` has it; the scorer names no adapter)."""
 

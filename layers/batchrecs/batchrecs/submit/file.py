@@ -17,7 +17,7 @@ from batchrecs.kinds import BackendChoice, JobKind, JobMode
 from batchrecs.naming import key_problems
 from batchrecs.observability import Metric, count, logger
 from batchrecs.paths import Paths
-from batchrecs.plan import MAX_DROP_JOBS, Route, plan_jobs, too_many_jobs
+from batchrecs.plan import MAX_DROP_JOBS, Route, compared, plan_jobs, too_many_jobs
 from batchrecs.ports import ObjectHead, SubmitPorts
 from batchrecs.scoring import ModelLocation
 from batchrecs.settings import JobSettings
@@ -144,16 +144,18 @@ def split_paths(read: Read, checked: Checked, stack: StackSettings) -> Paths:
     return paths
 
 
-def decide_routes(read: Read, checked: Checked, stack: StackSettings) -> dict[str, Route]:
-    """Solution version → where its job runs (Personalize, or the scorer with its model)."""
+def decide_routes(read: Read, checked: Checked, stack: StackSettings) -> dict[tuple[str, str], Route]:
+    """(solution version, scorer model) → where its job runs (Personalize, or the scorer with its model)."""
+    versions, models = compared(read.each)
     try:
         return {
-            settings.solution_version_arn: route_job(
+            (settings.solution_version_arn, settings.scorer_model): route_job(
                 settings,
                 checked.report.records,
                 read.latest,
                 stack,
-                compared=len(read.each) > 1,
+                compared=versions,
+                models_compared=models,
                 kind=checked.kind,
                 recipe=read.recipes[settings.solution_version_arn],
                 oversize=checked.oversize,
@@ -165,7 +167,12 @@ def decide_routes(read: Read, checked: Checked, stack: StackSettings) -> dict[st
 
 
 def act(
-    read: Read, checked: Checked, paths: Paths, chosen: dict[str, Route], ports: SubmitPorts, stack: StackSettings
+    read: Read,
+    checked: Checked,
+    paths: Paths,
+    chosen: dict[tuple[str, str], Route],
+    ports: SubmitPorts,
+    stack: StackSettings,
 ) -> SubmitResult:
     """Snapshot, plan every job, and start them all. The jobs read an immutable copy of the version just validated,
     never the key: a re-upload in the 13-30 minutes before Personalize reads its input would otherwise run
@@ -188,7 +195,7 @@ def act(
             )
         }
     source = InputFile(bucket=version.bucket, key=version.key, version_id=version.version_id, records=records)
-    routes = [chosen[job.settings.solution_version_arn] for job in paths.jobs]
+    routes = [chosen[(job.settings.solution_version_arn, job.settings.scorer_model)] for job in paths.jobs]
     shards = None
     if routes[0].model is not None and records > stack.small_job_max_records:
         shards = fan_out(checked.sharder, paths, version.bucket, stack, ports)

@@ -139,10 +139,18 @@ def route_job(
     kind: JobKind,
     recipe: Recipe | None,
     oversize: bool = False,
+    models_compared: bool = False,
 ) -> Route:
     """``plan.route``, with the scorer model looked up (``latest``) only when the scorer could run the job."""
     reasons = self_hosted_reasons(
-        settings, records, stack, compared=compared, kind=kind, recipe=recipe, oversize=oversize
+        settings,
+        records,
+        stack,
+        compared=compared,
+        kind=kind,
+        recipe=recipe,
+        oversize=oversize,
+        models_compared=models_compared,
     )
     model = None if reasons else latest(settings.scorer_model)
     return route(settings, reasons, model, answer=recipe.answer if recipe else None)

@@ -91,7 +91,7 @@ def resolve_solutions(
         solutions[chosen.arn] = arn
         resolved.append(settings.model_copy(update={"solution_version_arn": chosen.arn}))
     runs = [settings.solution_version_arn for settings in resolved]
-    twice = sorted({arn for arn in runs if runs.count(arn) > 1})
+    twice = sorted({arn for arn in runs if runs.count(arn) > 1} if len(set(runs)) > 1 else set())
     if twice:
         problems.append(("solution-version-arn", f"names {', '.join(twice)} twice (once through its solution)"))
     if problems:
