@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test unit contract integration sam-local sam-local-ready lint build docs bench clean kernel
+.PHONY: demo test unit contract integration sam-local sam-local-ready lint build docs bench clean kernel movielens
 
 $(STAMP): requirements-dev.txt layers/batchrecs/requirements.txt layers/scorer/requirements.txt pyproject.toml
 	@echo "installing $(VENV) from requirements-dev.txt (once, and again when a requirement changes: about a minute)"
@@ -44,15 +44,22 @@ demo: $(STAMP) kernel
 		build/demo/data/segments-attributes.jsonl build/demo/data/export \
 		--interactions build/demo/data/interactions.csv --out build/demo/output
 
+## movielens: MovieLens-100K for the comparison report's acceptance test and bench/quality.py, from the package
+## registry (inside the recbole wheel; its licence forbids committing it): tests never fetch
+MOVIELENS := build/data/recbole-1.2.1-py3-none-any.whl
+$(MOVIELENS): $(STAMP)
+	$(BIN)/python -m batchrecs_local.movielens
+movielens: $(MOVIELENS)
+
 ## test: lint, then every test tier that runs here (the sam local tier only where a Docker engine answers)
-test: lint sam-local-ready kernel
+test: lint sam-local-ready kernel movielens
 	$(BIN)/pytest -n 2 --dist loadfile
 
 unit: $(STAMP) kernel
 	$(BIN)/pytest tests/unit
 contract: $(STAMP) kernel
 	$(BIN)/pytest tests/contract
-integration: $(STAMP) kernel
+integration: $(STAMP) kernel movielens
 	$(BIN)/pytest tests/integration
 
 ## sam-local: `sam build`, the Lambda base image (pulled, else built offline), then the functions run by

@@ -1,7 +1,7 @@
 """Scorer quality on MovieLens-100K with Microsoft Recommenders' protocol: a stratified 75/25 split per user,
 ratings as implicit interactions, top-10 excluding training items, nDCG@10, Precision@10 and MAP.
 
-    python bench/quality.py [--seeds 42,1,2] [--cache /tmp/batchrecs-bench]
+    python bench/quality.py [--seeds 42,1,2] [--cache build/data]
 
 MovieLens-100K ships inside the PyPI wheel recbole==1.2.1; its licence forbids redistribution, so the wheel is
 fetched with pip when this runs and the data is read straight from the zip, never committed.
@@ -13,51 +13,25 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "layers" / "scorer")]
+sys.path[:0] = [str(ROOT / "layers" / "scorer"), str(ROOT / "layers" / "batchrecs"), str(ROOT / "local")]
 
+from batchrecs_local.movielens import CACHE, fetch, ratings, stratified_split  # noqa: E402
 from scorer.interactions import Interactions  # noqa: E402
 from scorer.model import Model  # noqa: E402
 from scorer.topk import top_k  # noqa: E402
 
-WHEEL = "recbole-1.2.1-py3-none-any.whl"
-INTER = "recbole/dataset_example/ml-100k/ml-100k.inter"
 PUBLISHED = {"SAR": (0.382, 0.331, 0.111), "BPR": (0.442, 0.388, 0.132), "BiVAE": (0.475, 0.412, 0.146)}
 
 
 def movielens(cache: Path) -> list[tuple[str, str]]:
-    wheel = cache / WHEEL
-    if not wheel.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "recbole==1.2.1", "-d", str(cache)],
-            check=True,
-        )
-    lines = zipfile.ZipFile(wheel).read(INTER).decode().splitlines()[1:]
-    return [(fields[0], fields[1]) for fields in (line.split("\t") for line in lines)]
-
-
-def stratified_split(pairs: list[tuple[str, str]], ratio: float, seed: int) -> tuple[list[int], list[int]]:
-    """Recommenders' python_stratified_split: each user's rows shuffled, the first ``ratio`` kept for training."""
-    rng = np.random.default_rng(seed)
-    by_user: dict[str, list[int]] = {}
-    for n, (user, _) in enumerate(pairs):
-        by_user.setdefault(user, []).append(n)
-    train, test = [], []
-    for rows in by_user.values():
-        shuffled = rng.permutation(rows).tolist()
-        cut = round(len(rows) * ratio)
-        train += shuffled[:cut]
-        test += shuffled[cut:]
-    return train, test
+    return ratings(fetch(cache))
 
 
 def evaluate(ranked: list[list[str]], relevant: list[set[str]], k: int = 10) -> tuple[float, float, float]:
@@ -112,7 +86,7 @@ def run(pairs: list[tuple[str, str]], seed: int) -> dict[str, tuple[float, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="42,1,2")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/batchrecs-bench"))
+    parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args()
     pairs = movielens(args.cache)
     print(
