@@ -41,8 +41,8 @@ demo: $(STAMP) kernel
 	$(BIN)/batchrecs sample-data build/demo/data
 	$(BIN)/batchrecs run build/demo/data/users.jsonl build/demo/data/items.jsonl build/demo/data/ranking.jsonl \
 		build/demo/data/users-filtered.jsonl build/demo/data/segments-items.jsonl \
-		build/demo/data/segments-attributes.jsonl build/demo/data/export \
-		--interactions build/demo/data/interactions.csv --out build/demo/output
+		build/demo/data/segments-attributes.jsonl build/demo/data/export build/demo/data/users-compared.jsonl \
+		--interactions build/demo/data/interactions.csv --holdout build/demo/data/holdout.csv --out build/demo/output
 
 ## movielens: MovieLens-100K for the comparison report's acceptance test and bench/quality.py, from the package
 ## registry (inside the recbole wheel; its licence forbids committing it): tests never fetch

@@ -48,7 +48,11 @@ def add_commands(commands: Any) -> None:
     compare_parser = commands.add_parser(
         "compare", help="a compare drop's report: the table here, its page (report.html) written or opened"
     )
-    compare_parser.add_argument("drop_id", metavar="DROPID", help="the drop's dropId (its events, `batchrecs jobs`)")
+    compare_parser.add_argument(
+        "drop_id",
+        metavar="DROPID",
+        help="the drop's dropId (its events, `batchrecs jobs`), or an input key: its latest drop",
+    )
     compare_parser.add_argument("--stack", required=True, help="the stack's name (batchrecs-local for `serve`)")
     compare_parser.add_argument("--region", help="default: the AWS CLI's")
     compare_parser.add_argument("--endpoint-url", help="e.g. the endpoint `batchrecs serve` prints")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchrecs.kinds import JobKind
-from batchrecs.layout import INPUT, interactions_key, shard_folder
+from batchrecs.layout import HOLDOUT, INPUT, interactions_key, shard_folder
 from batchrecs.lines import is_blank, iter_lines, read_chunks
 from batchrecs.records import kind_of_line
 from batchrecs_ops.deployed import UserError
@@ -56,6 +56,14 @@ def add_commands(commands: Any) -> None:
     run_parser.add_argument(
         "--timeout", type=float, default=300, help="seconds to wait for jobs after the drops (default 300)"
     )
+    run_parser.add_argument(
+        "--holdout",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="CSV",
+        help="an interactions CSV uploaded as holdout/<its name> first, for a compare drop's holdout= (repeatable)",
+    )
     run_parser.add_argument("--verbose", action="store_true", help="show the functions' log lines on stderr")
     run_parser.set_defaults(handler=run_command)
     serve_parser = commands.add_parser(
@@ -87,6 +95,7 @@ def add_commands(commands: Any) -> None:
 
 def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     missing = [str(f) for f in args.files if not (f.is_file() or f.is_dir())]
+    missing += [str(f) for f in args.holdout if not f.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)}")
     names = [f.name for f in args.files]
@@ -110,6 +119,7 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         timeout=args.timeout,
         parameters=parameters,
         verbose=args.verbose,
+        holdouts=args.holdout,
     )
 
 
@@ -230,6 +240,7 @@ def run(
     timeout: float,
     parameters: dict[str, str],
     verbose: bool = False,
+    holdouts: list[Path] | None = None,
 ) -> int:
     """Drop each file into the local stack, print every event as one JSON line, copy outputs to ``out``.
 
@@ -257,6 +268,9 @@ def run(
             watch = Watch(stack, EventTap(stack), out, events_out, progress, board)
             if not watch.train_scorer(interactions):
                 return 1
+            for holdout in holdouts or []:
+                stack.drop(holdout, f"{HOLDOUT}{holdout.name}")
+                progress(f"{holdout.name}: uploaded as s3://{stack.name('InputBucket')}/{HOLDOUT}{holdout.name}")
             watch.tracked = {_drop_key(path): Tracked(path=path, key=_drop_key(path)) for path in files}
             for item in watch.tracked.values():
                 watch.drop(item, overrides)

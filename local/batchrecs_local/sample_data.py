@@ -15,10 +15,10 @@ SEED = 20261122
 
 
 def write_sample_data(directory: Path, *, users: int = 300, items: int = 150, interactions: int = 6000) -> list[Path]:
-    """Write interactions.csv, users.jsonl, items.jsonl, ranking.jsonl, users-filtered.jsonl and two files of
-    segment queries (segments-items.jsonl: Item-Affinity; segments-attributes.jsonl: Item-Attribute-Affinity), with
-    S3-metadata sidecars naming each kind's local solution version. Returns the input files, in the order the demo
-    runs them."""
+    """Write interactions.csv, users.jsonl, items.jsonl, ranking.jsonl, users-filtered.jsonl, two files of segment
+    queries (segments-items.jsonl: Item-Affinity; segments-attributes.jsonl: Item-Attribute-Affinity), a folder
+    (export/), and users-compared.jsonl with its holdout.csv, with S3-metadata sidecars naming each kind's local
+    solution version. Returns the input files, in the order the demo runs them."""
     rng = random.Random(SEED)
     directory.mkdir(parents=True, exist_ok=True)
     item_ids = [f"item-{i:04d}" for i in range(items)]
@@ -63,4 +63,23 @@ def write_sample_data(directory: Path, *, users: int = 300, items: int = 150, in
         if metadata:
             (directory / f"{name}.metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
         paths.append(path)
-    return [*paths, export]
+    return [*paths, export, *_comparison(directory, user_ids, item_ids, weights)]
+
+
+def _comparison(directory: Path, user_ids: list[str], item_ids: list[str], weights: list[float]) -> list[Path]:
+    """users-compared.jsonl, run through users' two local solution versions (emulated by EASE and by iALS), and
+    holdout.csv, what those users did next, which its comparison report measures them on (``run --holdout``
+    uploads it as holdout/holdout.csv). Its own random stream: the other files stay as they were."""
+    rng = random.Random(SEED + 1)
+    users = rng.sample(user_ids, 60)
+    path = directory / "users-compared.jsonl"
+    path.write_text("".join(json.dumps({"userId": u}) + "\n" for u in users))
+    versions = f"{solution_version_arn('users')} {solution_version_arn('users', version=2)}"
+    metadata = {"solution-version-arn": versions, "holdout": "holdout/holdout.csv"}
+    (directory / "users-compared.jsonl.metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    with (directory / "holdout.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"])
+        for n, user in enumerate(users * 4):
+            writer.writerow([user, rng.choices(item_ids, weights)[0], 1_800_000_000 + n * 60, "click"])
+    return [path]

@@ -54,12 +54,14 @@ def comparison_table(report: ComparisonReport) -> list[str]:
 def compare(
     stack: str, region: str | None, endpoint_url: str | None, drop_id: str, *, html: Path | None, open_page: bool
 ) -> int:
-    """Print the drop's comparison table; write its page to ``html`` (default ``report-<dropId>.html`` here), and
-    open it in a browser when asked."""
+    """Print the drop's comparison table (``drop_id``, or an input key: its latest drop); write its page to
+    ``html`` (default ``report-<dropId>.html`` here), and open it in a browser when asked."""
     deployed = Deployed(stack, region=region, endpoint_url=endpoint_url)
     s3 = deployed.client("s3")
     bucket = deployed.name("OutputBucket")
     with aws_errors(stack):
+        if "/" in drop_id:  # an input key: its latest drop (a dropId has no "/")
+            drop_id = _latest_drop(deployed, drop_id)
         try:
             body = s3.get_object(Bucket=bucket, Key=f"output/{drop_id}/report.json")["Body"].read()
         except s3.exceptions.NoSuchKey:
@@ -77,3 +79,14 @@ def compare(
     if open_page:
         webbrowser.open(target.resolve().as_uri())
     return 0
+
+
+def _latest_drop(deployed: Deployed, key: str) -> str:
+    """The dropId of the latest drop of an input key, from the job ledger."""
+    from batchrecs.adapters.ledger import JobLedger
+
+    ledger = JobLedger(deployed.client("dynamodb"), deployed.name("JobsTable"))
+    latest = next(ledger.jobs(1, input_key=key), None)
+    if latest is None or latest.drop_id is None:
+        raise UserError(f"no drop of {key!r} in the ledger (`batchrecs jobs` lists what there is)")
+    return latest.drop_id

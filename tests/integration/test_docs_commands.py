@@ -40,7 +40,9 @@ UPLOAD = "aws s3 cp users.jsonl s3://batchrecs-input-123456789012/input/"
 OVERRIDE = "aws s3 cp ranking.jsonl"
 COMPARE = "aws s3 cp users.jsonl s3://batchrecs-input-123456789012/input/users-compared.jsonl"
 JOBS = ".venv/bin/batchrecs jobs --stack batchrecs"
-MODEL = "aws s3 cp interactions.csv"
+MODEL = "aws s3 cp interactions.csv s3://batchrecs-input-123456789012/models/default/"
+VERSUS = "aws s3 cp interactions.csv s3://batchrecs-input-123456789012/models/ials/"
+COMPARE_REPORT = ".venv/bin/batchrecs compare input/users-versus.jsonl"
 REDRIVE = ".venv/bin/batchrecs redrive --stack batchrecs"
 REPLAY = "STACK=batchrecs   # your stack's name; RULE"
 TEARDOWN = "STACK=batchrecs   # your stack's name"
@@ -50,7 +52,10 @@ NEEDS_AN_ACCOUNT = {
     "sam delete": "sam delete",
     "make build && .venv/bin/sam deploy": "sam deploy",
 }
-RUN_HERE = {VALIDATE, SPLIT, DEMO, SERVE, UPLOAD, OVERRIDE, COMPARE, JOBS, MODEL, REDRIVE, REPLAY, TEARDOWN}
+RUN_HERE = {
+    VALIDATE, SPLIT, DEMO, SERVE, UPLOAD, OVERRIDE, COMPARE, JOBS, MODEL, VERSUS, COMPARE_REPORT, REDRIVE, REPLAY,
+    TEARDOWN,
+}  # fmt: skip
 RUN_IN_SAM_LOCAL_TIER = {SAM_LOCAL}
 """tests/sam_local/test_sam_local.py runs it: it needs Docker and the built functions."""
 
@@ -108,12 +113,16 @@ def test_make_demo_and_run(place: Path) -> None:
     # and a folder drop: three part files and their _SUCCESS, one job
     assert "input/export/_SUCCESS" in succeeded
     # the twelve attribute queries as two jobs, and their one Drop Completed
-    (completed,) = [e["detail"] for e in events if e["detail-type"] == "Drop Completed"]
-    assert (completed["input"]["key"], len(completed["jobs"]), completed["succeeded"]) == (
-        "input/segments-attributes.jsonl",
-        2,
-        2,
-    )
+    completed = {e["detail"]["input"]["key"]: e["detail"] for e in events if e["detail-type"] == "Drop Completed"}
+    assert sorted(completed) == ["input/segments-attributes.jsonl", "input/users-compared.jsonl"]
+    attributes = completed["input/segments-attributes.jsonl"]
+    assert (len(attributes["jobs"]), attributes["succeeded"]) == (2, 2)
+    # and one comparison of users' two versions on the holdout, its report and page copied beside the outputs
+    (ready,) = [e["detail"] for e in events if e["detail-type"] == "Comparison Ready"]
+    assert ready["input"]["key"] == "input/users-compared.jsonl" and ready["holdout"].endswith("/holdout/holdout.csv")
+    assert all(version["ndcgAt10"] is not None for version in ready["versions"])
+    (page,) = (place / "build/demo/output").rglob(f"{ready['dropId']}/report.html")
+    assert page.read_text().count("<svg") >= 3
 
 
 def test_serve_and_the_aws_cli(place: Path) -> None:
@@ -231,6 +240,16 @@ def test_drop_list_redrive_replay_and_tear_down(deployed: Deployed) -> None:
     while not deployed.aws("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "models/default/latest.json"):
         assert time.monotonic() < deadline, "no model version"
         time.sleep(0.5)
+
+    # two scorer models compared on a holdout: the report, then its table and page from `batchrecs compare`
+    deployed.run(VERSUS)
+    ready = deployed.wait_for(lambda events: any(e["detail-type"] == "Comparison Ready" for e in events))
+    (report,) = [e["detail"] for e in ready if e["detail-type"] == "Comparison Ready"]
+    assert [v["label"] for v in report["versions"]] == ["default", "ials"]
+    assert all(v["ndcgAt10"] is not None for v in report["versions"]) and report["holdout"]
+    table = deployed.run(COMPARE_REPORT)
+    assert [row.split()[0] for row in table.splitlines()[1:3]] == ["default", "ials"], table
+    assert (deployed.cwd / "report.html").read_text().count("<svg") >= 3
 
     # nothing waits in the failure queues: redrive says so and succeeds
     assert "nothing to redrive: stack batchrecs's failure queues are empty" in deployed.run(REDRIVE)

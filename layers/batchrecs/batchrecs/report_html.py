@@ -84,12 +84,13 @@ def render(report: ComparisonReport) -> str:
     offline = [v for v in versions if v.offline_metrics]
     if offline:
         names = sorted({name for v in offline for name in v.offline_metrics or {}})
+        rows = [
+            [name.replace("_", " ")] + [_number((v.offline_metrics or {}).get(name), 4) for v in offline]
+            for name in names
+        ]
         parts += [
-            "<h2>Offline metrics</h2><p>What each version reported when it was trained.</p>",
-            _table(
-                ["version", *names],
-                [[v.label] + [_number((v.offline_metrics or {}).get(n), 4) for n in names] for v in offline],
-            ),
+            "<h2>Offline metrics</h2><p>What each version reported when it was trained (GetSolutionMetrics).</p>",
+            _table(["metric", *(v.label for v in offline)], rows),
         ]
     parts += [f"<h2>Protocol</h2><p class=note>{escape(report.protocol)}</p>"]
     parts += [f"<p class=note>{escape(note)}</p>" for note in report.notes]
