@@ -68,7 +68,14 @@ def workspace(directory: Path, sample: Path, *, with_samples: bool = True) -> Pa
             (directory / entry.name).symlink_to(entry)
     if not with_samples:  # for a block that must make its own files
         return directory
-    for name in ("users.jsonl", "items.jsonl", "ranking.jsonl", "interactions.csv", "segments-attributes.jsonl"):
+    for name in (
+        "users.jsonl",
+        "items.jsonl",
+        "ranking.jsonl",
+        "interactions.csv",
+        "segments-attributes.jsonl",
+        "holdout.csv",
+    ):
         shutil.copy(sample / name, directory / name)
     shutil.copy(sample / "users.jsonl", directory / "my-users.jsonl")
     return directory
