@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.chrome.webdriver import WebDriver
 
 from batchrecs_local import browser
 from batchrecs_local.stack import EventTap, LocalStack, demo_emulator, solution_version_arn
@@ -38,23 +39,24 @@ def page(sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def driver() -> Iterator[object]:
+def driver() -> Iterator[WebDriver]:
     with browser.chromium() as opened:
         yield opened
 
 
-def severe(driver: object) -> list[str]:
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]  # type: ignore[attr-defined]
+def severe(driver: WebDriver) -> list[str]:
+    logs: list[dict[str, str]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
+    return [entry["message"] for entry in logs if entry["level"] == "SEVERE"]
 
 
-def test_every_chart_is_drawn_where_its_heading_says_and_nothing_is_logged(page: Path, driver: object) -> None:
+def test_every_chart_is_drawn_where_its_heading_says_and_nothing_is_logged(page: Path, driver: WebDriver) -> None:
     from selenium.webdriver.common.by import By
 
-    driver.get(page.as_uri())  # type: ignore[attr-defined]
-    assert driver.title.startswith("batchrecs comparison br-page-")  # type: ignore[attr-defined]
+    driver.get(page.as_uri())
+    assert driver.title.startswith("batchrecs comparison br-page-")
     for heading, mark in CHARTS.items():
         # The first chart after the heading, in the page as laid out
-        (svg,) = driver.find_elements(By.XPATH, f"//h2[.='{heading}']/following-sibling::*[name()='svg'][1]")  # type: ignore[attr-defined]
+        (svg,) = driver.find_elements(By.XPATH, f"//h2[.='{heading}']/following-sibling::*[name()='svg'][1]")
         assert svg.size["width"] > 300 and svg.size["height"] > 100, (heading, svg.size)
         marks = svg.find_elements(By.CSS_SELECTOR, mark)
         drawn = [
@@ -64,7 +66,7 @@ def test_every_chart_is_drawn_where_its_heading_says_and_nothing_is_logged(page:
                 m.size["height"] > 0
                 if mark.startswith("rect")
                 else driver.execute_script("return arguments[0].getTotalLength()", m) > 0
-            )  # type: ignore[attr-defined]
+            )
         ]
         assert drawn, f"{heading}: nothing drawn"
         colours = {m.get_attribute("fill" if mark.startswith("rect") else "stroke") for m in drawn}
@@ -72,10 +74,10 @@ def test_every_chart_is_drawn_where_its_heading_says_and_nothing_is_logged(page:
     assert not severe(driver)
 
 
-def test_the_console_check_sees_an_error_when_there_is_one(tmp_path: Path, driver: object) -> None:
+def test_the_console_check_sees_an_error_when_there_is_one(tmp_path: Path, driver: WebDriver) -> None:
     broken = tmp_path / "broken.html"
     broken.write_text("<!doctype html><title>x</title><script>undefinedFunction()</script>")
-    driver.get(broken.as_uri())  # type: ignore[attr-defined]
+    driver.get(broken.as_uri())
     assert any("undefinedFunction" in message for message in severe(driver))
 
 

@@ -74,8 +74,8 @@ def test_ease_and_ials_compared_on_a_25_percent_holdout(
         for e in events
         if e["detail-type"] == "Job Succeeded"
     }
-    trained = {e["detail"]["model"]: e["detail"]["algorithm"] for e in events if e["detail-type"] == "Model Trained"}
-    assert trained == {"ml-ease": "ease", "ml-ials": "ials"}
+    algorithms = {e["detail"]["model"]: e["detail"]["algorithm"] for e in events if e["detail-type"] == "Model Trained"}
+    assert algorithms == {"ml-ease": "ease", "ml-ials": "ials"}
     # Then each model's nDCG@10 in the report is the one computed here from its output and the holdout
     assert [v.label for v in report.versions] == ["ml-ease", "ml-ials"]
     for version in report.versions:

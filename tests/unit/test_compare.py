@@ -52,8 +52,11 @@ def _kendall(a: list[str], b: list[str]) -> float | None:
     return (concordant - discordant) / (concordant + discordant)
 
 
+World = tuple[list[str], list[str], list[tuple[str, str]], list[tuple[str, str]]]
+
+
 @pytest.fixture(scope="module")
-def world() -> tuple[list[str], list[str], list[tuple[str, str]], list[tuple[str, str]]]:
+def world() -> World:
     rng = random.Random(7)
     users = [f"u{n}" for n in range(300)]
     items = [f"i{n}" for n in range(120)]
@@ -63,7 +66,7 @@ def world() -> tuple[list[str], list[str], list[tuple[str, str]], list[tuple[str
     return users, items, train, holdout
 
 
-def test_every_measure_matches_its_definition(world) -> None:
+def test_every_measure_matches_its_definition(world: World) -> None:
     users, items, train, holdout_pairs = world
     a, b = _outputs(1, users, items), _outputs(2, users, items)
     interactions = Interactions.from_pairs([u for u, _ in train], [i for _, i in train])
@@ -86,6 +89,7 @@ def test_every_measure_matches_its_definition(world) -> None:
     for user, item in holdout_pairs:
         relevant.setdefault(user, set()).add(item)
     for lines, version in ((a, first), (b, second)):
+        assert version.holdout is not None and version.popularity_deciles is not None
         answered = _answered(lines)
         recommended = [item for listed in answered.values() for item in listed]
         assert version.lines == len(lines)
@@ -141,7 +145,7 @@ def test_every_measure_matches_its_definition(world) -> None:
     assert pair.rank_correlation == pytest.approx(sum(taus) / len(taus))
 
 
-def test_a_version_compared_with_itself_overlaps_wholly(world) -> None:
+def test_a_version_compared_with_itself_overlaps_wholly(world: World) -> None:
     users, items, _, _ = world
     lines = _outputs(3, users, items)
     comparison = Comparison()
@@ -160,7 +164,7 @@ def test_a_version_compared_with_itself_overlaps_wholly(world) -> None:
     assert pairs[1].overlap_at_10 == 1.0 and pairs[1].rank_correlation == -1.0
 
 
-def test_without_a_popularity_source_nothing_popular_is_claimed(world) -> None:
+def test_without_a_popularity_source_nothing_popular_is_claimed(world: World) -> None:
     users, items, _, _ = world
     comparison = Comparison()
     version = comparison.version(

@@ -12,6 +12,7 @@ import math
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import orjson
@@ -212,7 +213,7 @@ class Comparison:
         return found
 
 
-def _parsed(text: bytes) -> tuple[object, dict[str, object]] | None:
+def _parsed(text: bytes) -> tuple[object, dict[str, Any]] | None:
     """A line's input and output; None for an error line (or one that is not a JSON object)."""
     try:
         parsed = orjson.loads(text)
