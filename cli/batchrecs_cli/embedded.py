@@ -177,6 +177,14 @@ class Tracked:
         return self.path.name if self.expected == 1 else f"{self.path.name} ({job_name})"
 
 
+def _compared(metadata: dict[str, str]) -> int:
+    """How many solution versions (or scorer models) a drop's metadata compares: its jobs per part."""
+    from batchrecs.settings import COMPARED_KEYS
+
+    listed = [len(value.split()) for key, value in metadata.items() if key.lower() in COMPARED_KEYS]
+    return max([1, *listed])
+
+
 def metadata_for(path: Path, overrides: dict[str, str]) -> dict[str, str]:
     """S3 user metadata for a file: its sidecar ``<file>.metadata.json`` if present, then --metadata options. With
     no solution version named, the local stack's one for the file's kind (from its first record), so that users,
@@ -331,7 +339,7 @@ class Watch:
         progress(f"{item.path.name}: dropped as s3://{stack.name('InputBucket')}/{item.key}")
         self.board.update(item.path.name, "dropped")
         metadata = metadata_for(item.path, overrides)
-        item.expected = item.versions = max(1, len(metadata.get("solution-version-arn", "").split()))
+        item.expected = item.versions = _compared(metadata)
         for part in _parts(item.path):
             for invocation in stack.drop(part, f"{INPUT}{item.path.name}/{part.name}"):
                 if invocation.error:
@@ -366,7 +374,7 @@ class Watch:
         personalize = self.stack.client("personalize")
         for item in self.tracked.values():
             if item.drop_id and item.versions > 1 and item.comparison is None and not item.compare_failed:
-                item.compare_failed = self._compare_failed(item)
+                item.compare_failed = self._no_report(item)
             for name, job in item.jobs.items():
                 if job.outcome is not None:
                     continue
@@ -420,16 +428,20 @@ class Watch:
         self.progress(f"{item.label(name)}: {detail_type}{_counted(detail)}")
         self.board.update(item.label(name), detail_type)
 
-    def _compare_failed(self, item: Tracked) -> bool:
+    def _no_report(self, item: Tracked) -> bool:
+        """Has the drop's execution ended without Comparison Ready (its report failed, or the drop gets none: a
+        segment drop)? It publishes the event before it ends, so one last look at the bus first."""
         from batchrecs.execution import drop_execution_name
 
         machine = self.stack.name("JobStateMachine")
         arn = f"{machine.replace(':stateMachine:', ':execution:')}:{drop_execution_name(item.drop_id or '')}"
         status = self.stack.client("stepfunctions").describe_execution(executionArn=arn)["status"]
-        if status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        if status == "RUNNING":
+            return False
+        self.report(self.tap.drain())
+        if item.comparison is None and status != "SUCCEEDED":
             self.progress(f"{item.path.name}: its comparison report could not be written ({status})")
-            return True
-        return False
+        return item.comparison is None
 
     def shard_progress(self, label: str, name: str, job: JobState) -> None:
         """A fanned-out job's shards scored so far: the outputs waiting for the merge under shards/<job>/ (the

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ from urllib.parse import quote_plus
 
 from moto.events.models import Rule
 from moto.s3 import notifications
+from moto.s3.responses import S3Response
 
 Deliver = Callable[[str, dict[str, Any], tuple[str, str, str] | None, tuple[str, str]], bool]
 """(function ARN, event, the (bucket, key, version) an S3 event is for, (the invoking service, the source ARN)) →
@@ -61,13 +64,45 @@ def s3_event(event_name: str, bucket: Any, key: Any, configuration_id: str) -> d
     }
 
 
+_request = threading.local()
+"""The S3 notifications an S3 request being served on this thread has sent, held until it is done."""
+
+
+def _after_the_request(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """An S3 request handler whose notifications go out once it has returned. moto sends a PutObject's inside its
+    backend call, before the request sets the object's metadata: a function notified at once could read the object
+    without it, which S3 never shows (it notifies once the object is whole)."""
+
+    @functools.wraps(handler)
+    def handled(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(_request, "held", None) is not None:  # within a request already
+            return handler(self, *args, **kwargs)
+        _request.held = []
+        try:
+            return handler(self, *args, **kwargs)
+        finally:
+            held, _request.held = _request.held, None
+            for send in held:
+                send()
+
+    return handled
+
+
 @contextlib.contextmanager
 def lambda_destinations(deliver: Deliver, account: str) -> Iterator[None]:
-    """While open, S3 notifications and rule targets that name a local function go to ``deliver``."""
+    """While open, S3 notifications and rule targets that name a local function go to ``deliver``, an S3 request's
+    once it is done."""
     send_s3 = notifications.send_event
     send_rule = Rule.send_to_targets
 
     def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+        held = getattr(_request, "held", None)
+        if held is not None:
+            held.append(functools.partial(send_now, account_id, event_name, bucket, key))
+        else:
+            send_now(account_id, event_name, bucket, key)
+
+    def send_now(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
         configuration = bucket.notification_configuration
         for notification in configuration.cloud_function if configuration else []:
             if notification.matches(event_name, key.name):
@@ -89,6 +124,8 @@ def lambda_destinations(deliver: Deliver, account: str) -> Iterator[None]:
     with (
         mock.patch.object(notifications, "send_event", send_event),
         mock.patch.object(Rule, "send_to_targets", send_to_targets),
+        mock.patch.object(S3Response, "key_response", _after_the_request(S3Response.key_response)),
+        mock.patch.object(S3Response, "bucket_response", _after_the_request(S3Response.bucket_response)),
     ):
         yield
 

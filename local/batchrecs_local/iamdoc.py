@@ -50,7 +50,7 @@ WHY: dict[str, str] = {
     "ReadDropManifests": "a compare drop's manifest, when Drop Completed lists only its first 10 jobs",
     "ReadHoldoutAndModelInteractions": "the interactions a comparison report measures on: the drop's holdout=, else "
     "the scorer model's",
-    "ListInputBucket": "with it S3 answers 404, not 403, for a holdout key that does not exist (the report says so)",
+    "ListInputBucket": "the holdout's listing: its size (a report reads up to 64 MiB), or that it is missing",
     "ReadOfflineMetrics": "GetSolutionMetrics: each compared solution version's own offline metrics, in its report",
     "WriteMergedOutput": "the merged output, by multipart copy of the shards (GetObject: it checks it exists)",
     # JobOutcomeFunction

@@ -165,6 +165,9 @@ def test_two_scorer_models_compared_run_self_hosted_and_get_a_report(
         ("ease", "ease", "self-hosted"),
         ("ials", "ials", "self-hosted"),
     ]
+    # And Drop Completed counts the file's records once, not once per model
+    (completed,) = [e["detail"] for e in events if e["detail-type"] == "Drop Completed"]
+    assert completed["input"]["records"] == len((sample / "users.jsonl").read_text().splitlines())
     # And without a holdout, the first model's interactions give popularity and the catalogue
     assert report.popularity_source and report.popularity_source.endswith("/models/ease/interactions.csv")
     assert report.catalogue_items == len({row.split(",")[1] for row in interactions.decode().splitlines()[1:]})
@@ -176,3 +179,16 @@ def test_a_drop_cannot_compare_versions_and_models_at_once(stack: LocalStack, ta
     stack.drop((sample / "users.jsonl").read_bytes(), "input/both.jsonl", metadata)
     (rejected,) = [e["detail"] for e in tap.collect(lambda es: bool(es), timeout=60)]
     assert "compares solution versions or scorer models, not both" in json.dumps(rejected)
+
+
+def test_comparing_a_model_never_trained_is_refused_not_sent_to_personalize(
+    stack: LocalStack, tap: EventTap, sample: Path
+) -> None:
+    (trained,) = stack.drop((sample / "interactions.csv").read_bytes(), "models/ease/interactions.csv")
+    assert trained.error is None
+    stack.drop((sample / "users.jsonl").read_bytes(), "input/one-missing.jsonl", {"scorer-model": "ease ghost"})
+    events = tap.collect(lambda es: any(e["detail-type"] == "Input Rejected" for e in es), timeout=60)
+    (rejected,) = [e["detail"] for e in events if e["detail-type"] == "Input Rejected"]
+    (problem,) = rejected["errors"]
+    assert problem["field"] == "scorer-model" and "no scorer model 'ghost'" in problem["message"]
+    assert not stack.client("personalize").list_batch_inference_jobs()["batchInferenceJobs"]

@@ -100,21 +100,25 @@ def solution_drop(stack: LocalStack, tap: EventTap, sample: Path) -> str:
 V1, V2 = solution_version_arn("users", version=1), solution_version_arn("users", version=2)
 
 
-def compared(stack: LocalStack, tap: EventTap, invocations: list[Any], timeout: float = 120) -> str:
+def compared(
+    stack: LocalStack, tap: EventTap, invocations: list[Any], timeout: float = 120, *, measured_on: bool = True
+) -> str:
     """How a compare drop's report ended: Comparison Ready, else the first refusal, else that none came."""
     errors = [i.error for i in invocations if i.error]
     if errors:
         return f"error: {errors[0]}"
     sfn, machine = stack.client("stepfunctions"), stack.name("JobStateMachine")
     deadline = time.monotonic() + timeout
-    seen: list[str] = []
+    seen: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        seen += [e["detail-type"] for e in tap.drain()]
-        if "Comparison Ready" in seen:
-            return "Comparison Ready"
+        seen += tap.drain()
+        ready = [e for e in seen if e["detail-type"] == "Comparison Ready"]
+        if ready:  # and measured on its holdout, when the drop names one that exists
+            holdout = ready[0]["detail"]["holdout"] or not measured_on
+            return "Comparison Ready" if holdout else "Comparison Ready without its holdout"
         failed = sfn.list_executions(stateMachineArn=machine, statusFilter="FAILED")["executions"]
         running = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
-        if failed or ("Drop Completed" in seen and not running):
+        if failed or (any(e["detail-type"] == "Drop Completed" for e in seen) and not running):
             stack.wait_for_deliveries()
             return f"denied: {stack.denials[0]}" if stack.denials else f"no report ({len(failed)} failed)"
         time.sleep(0.1)
@@ -132,7 +136,7 @@ def compare_drop(stack: LocalStack, tap: EventTap, sample: Path) -> str:
 def compare_without_holdout_file(stack: LocalStack, tap: EventTap, sample: Path) -> str:
     """A holdout key with no object: the report says so (S3 answers 404 only to a role that may list the bucket)."""
     metadata = {"solution-version-arn": f"{V1} {V2}", "holdout": "holdout/missing.csv"}
-    return compared(stack, tap, stack.drop(users(1, 2, 3), "input/compared.jsonl", metadata))
+    return compared(stack, tap, stack.drop(users(1, 2, 3), "input/compared.jsonl", metadata), measured_on=False)
 
 
 def rejected_drop(stack: LocalStack, tap: EventTap, sample: Path) -> str:

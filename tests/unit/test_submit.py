@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrecs.create_job import create_queued_job
-from batchrecs.errors import CapacityExceeded
+from batchrecs.errors import CapacityExceeded, SettingsError
 from batchrecs.events import InputRejected, JobSubmitted
 from batchrecs.execution import CapacityRetry, CreateJobRequest, CreateSegmentJobRequest, ExecutionInput
 from batchrecs.kinds import JobKind
@@ -784,3 +784,17 @@ def test_a_stack_wide_theme_mode_is_left_out_of_another_recipes_job_and_the_even
     assert "themeGenerationConfig" not in request
     event = announced(ports)
     assert event.settings_left_out == ["batch-inference-job-mode"] and event.settings.theme_item_name is None
+
+
+def test_a_solution_and_its_own_version_are_refused_as_one_version_named_twice(ports: Fakes) -> None:
+    """A solution resolving to a version the drop also names would make two jobs of one name (one execution, a
+    drop that never completes): refused, as it was before scorer models could be compared."""
+    ports.personalize.solutions[SOLUTION] = three_versions()
+    each = JobSettings.merge_each(STACK.job_defaults, {"solution-version-arn": f"{SOLUTION} {SOLUTION}/auto"})
+    with pytest.raises(SettingsError, match=r"names .*/auto twice \(once through its solution\)"):
+        resolve_solutions(each, ports)
+    # while two scorer models on one version are two jobs
+    models = JobSettings.merge_each(STACK.job_defaults, {"scorer-model": "ease ials"})
+    resolved, _ = resolve_solutions(models, ports)
+    assert [s.scorer_model for s in resolved] == ["ease", "ials"]
+    assert len(set(Paths.of("in", "input/users.jsonl", "token", resolved).names)) == 2

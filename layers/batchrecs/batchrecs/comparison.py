@@ -76,7 +76,7 @@ class ComparedVersion(WireModel):
     scores: ScoreHistogram
     offline_metrics: dict[str, float] | None = Field(
         default=None,
-        description="Personalize's own (GetSolutionMetrics), or the scorer model's validation nDCG@10 (null: none)",
+        description="Personalize's own (GetSolutionMetrics); null for a self-hosted version, or one it has none for",
     )
     holdout: HoldoutMetrics | None = None
 

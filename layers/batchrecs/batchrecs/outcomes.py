@@ -122,8 +122,8 @@ def drop_completed(last: JobSucceeded | JobFailed, jobs: list[DropJob]) -> tuple
     jobs by name, which numbers them), the first INLINE_ENTRIES of them; with more, the manifest listing all, kept
     beside the drop's outputs' (``manifests/<drop id>/drop.json`` in the output bucket)."""
     jobs = sorted(jobs, key=lambda job: (job.split.index if job.split else 0, job.solution_version_arn, job.job_name))
-    version = jobs[0].solution_version_arn  # versions compared read the same records: counted once
-    records = sum(job.records for job in jobs if job.solution_version_arn == version)
+    version = (jobs[0].solution_version_arn, jobs[0].scorer_model)  # versions compared read the same records: once
+    records = sum(job.records for job in jobs if (job.solution_version_arn, job.scorer_model) == version)
     succeeded = sum(job.status == "ACTIVE" for job in jobs)
     drop_id = last.drop_id or last.job_name
     manifest = None

@@ -20,86 +20,100 @@ margin-right:4px;vertical-align:-1px}.note{color:#555;font-size:13px}
 
 
 def render(report: ComparisonReport) -> str:
-    """The whole page."""
+    """The whole page: each section that has something to show, then the protocol and the notes."""
     versions = report.versions
     parts = [
         f"<h1>Comparison of {len(versions)} versions</h1>",
         f"<p>Drop <code>{escape(report.drop_id)}</code>: <code>{escape(report.input)}</code>, "
         f"{escape(str(report.kind or 'records'))}, generated {escape(report.generated_at.isoformat())}.</p>",
         _legend(versions),
-        "<h2>Each version</h2>",
-        _table(
-            ["version", "lines", "error lines", "distinct items", "coverage", "novelty (bits)", "mean score"],
-            [
-                [
-                    v.label,
-                    f"{v.lines:,}",
-                    f"{v.error_lines:,}",
-                    f"{v.distinct_items:,}",
-                    _percent(v.coverage),
-                    _number(v.novelty, 2),
-                    _number(v.scores.mean, 4),
-                ]
-                for v in versions
-            ],
-        ),
-    ]
-    if report.holdout:
-        parts += [
-            f"<h2>On the holdout</h2><p>Interactions in <code>{escape(report.holdout)}</code>; "
-            f"exclude-seen {'on' if report.exclude_seen else 'off'}.</p>",
-            _table(
-                ["version", "users", "nDCG@10", "precision@10", "recall@10"],
-                [
-                    [v.label, f"{v.holdout.users:,}"]
-                    + [_number(m, 4) for m in (v.holdout.ndcg_at_10, v.holdout.precision_at_10, v.holdout.recall_at_10)]
-                    for v in versions
-                    if v.holdout
-                ],
-            ),
-            _bars("nDCG@10 on the holdout", [v.holdout.ndcg_at_10 if v.holdout else 0.0 for v in versions], versions),
-        ]
-    if any(v.popularity_deciles for v in versions):
-        parts += [
-            "<h2>Popularity bias</h2>",
-            "<p>Share of each version's recommendations in each popularity decile of the catalogue (1: the most "
-            f"popular tenth of the items of <code>{escape(report.popularity_source or '')}</code>).</p>",
-            _grouped("popularity deciles", [v.popularity_deciles or [] for v in versions], versions),
-        ]
-    parts += [
+        *_each_version(versions),
+        *_holdout(report),
+        *_popularity(report),
         "<h2>Scores</h2><p>How each version's scores spread, on a log scale from 1e-7 to 1.</p>",
         _lines("score distribution", versions),
+        *_pairs(report),
+        *_offline(versions),
+        f"<h2>Protocol</h2><p class=note>{escape(report.protocol)}</p>",
+        *(f"<p class=note>{escape(note)}</p>" for note in report.notes),
     ]
-    if report.pairs:
-        parts += [
-            "<h2>Between versions</h2>",
-            _table(
-                ["versions", "records", "overlap@10 (Jaccard)", "rank correlation (Kendall's tau)"],
-                [
-                    [f"{p.a} · {p.b}", f"{p.records:,}", _number(p.overlap_at_10, 3), _number(p.rank_correlation, 3)]
-                    for p in report.pairs
-                ],
-            ),
-        ]
-    offline = [v for v in versions if v.offline_metrics]
-    if offline:
-        names = sorted({name for v in offline for name in v.offline_metrics or {}})
-        rows = [
-            [name.replace("_", " ")] + [_number((v.offline_metrics or {}).get(name), 4) for v in offline]
-            for name in names
-        ]
-        parts += [
-            "<h2>Offline metrics</h2><p>What each version reported when it was trained (GetSolutionMetrics).</p>",
-            _table(["metric", *(v.label for v in offline)], rows),
-        ]
-    parts += [f"<h2>Protocol</h2><p class=note>{escape(report.protocol)}</p>"]
-    parts += [f"<p class=note>{escape(note)}</p>" for note in report.notes]
     body = "\n".join(parts)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>batchrecs comparison {escape(report.drop_id)}</title><style>{STYLE}</style></head>"
         f"<body>{body}</body></html>\n"
     )
+
+
+def _each_version(versions: Sequence[ComparedVersion]) -> list[str]:
+    header = ["version", "lines", "error lines", "distinct items", "coverage", "novelty (bits)", "mean score"]
+    rows = [
+        [
+            v.label,
+            f"{v.lines:,}",
+            f"{v.error_lines:,}",
+            f"{v.distinct_items:,}",
+            _percent(v.coverage),
+            _number(v.novelty, 2),
+            _number(v.scores.mean, 4),
+        ]
+        for v in versions
+    ]
+    return ["<h2>Each version</h2>", _table(header, rows)]
+
+
+def _holdout(report: ComparisonReport) -> list[str]:
+    if not report.holdout:
+        return []
+    versions = report.versions
+    rows = [
+        [v.label, f"{v.holdout.users:,}"]
+        + [_number(m, 4) for m in (v.holdout.ndcg_at_10, v.holdout.precision_at_10, v.holdout.recall_at_10)]
+        for v in versions
+        if v.holdout
+    ]
+    return [
+        f"<h2>On the holdout</h2><p>Interactions in <code>{escape(report.holdout)}</code>; "
+        f"exclude-seen {'on' if report.exclude_seen else 'off'}.</p>",
+        _table(["version", "users", "nDCG@10", "precision@10", "recall@10"], rows),
+        _bars("nDCG@10 on the holdout", [v.holdout.ndcg_at_10 if v.holdout else 0.0 for v in versions], versions),
+    ]
+
+
+def _popularity(report: ComparisonReport) -> list[str]:
+    if not any(v.popularity_deciles for v in report.versions):
+        return []
+    return [
+        "<h2>Popularity bias</h2>",
+        "<p>Share of each version's recommendations in each popularity decile of the catalogue (1: the most "
+        f"popular tenth of the items of <code>{escape(report.popularity_source or '')}</code>).</p>",
+        _grouped("popularity deciles", [v.popularity_deciles or [] for v in report.versions], report.versions),
+    ]
+
+
+def _pairs(report: ComparisonReport) -> list[str]:
+    if not report.pairs:
+        return []
+    rows = [
+        [f"{p.a} · {p.b}", f"{p.records:,}", _number(p.overlap_at_10, 3), _number(p.rank_correlation, 3)]
+        for p in report.pairs
+    ]
+    header = ["versions", "records", "overlap@10 (Jaccard)", "rank correlation (Kendall's tau)"]
+    return ["<h2>Between versions</h2>", _table(header, rows)]
+
+
+def _offline(versions: Sequence[ComparedVersion]) -> list[str]:
+    offline = [v for v in versions if v.offline_metrics]
+    if not offline:
+        return []
+    names = sorted({name for v in offline for name in v.offline_metrics or {}})
+    rows = [
+        [name.replace("_", " ")] + [_number((v.offline_metrics or {}).get(name), 4) for v in offline] for name in names
+    ]
+    return [
+        "<h2>Offline metrics</h2><p>What each version reported when it was trained (GetSolutionMetrics).</p>",
+        _table(["metric", *(v.label for v in offline)], rows),
+    ]
 
 
 def _legend(versions: Sequence[ComparedVersion]) -> str:

@@ -7,6 +7,7 @@ computation of its definition."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from array import array
@@ -49,10 +50,12 @@ class Catalogue:
 
     @property
     def deciles(self) -> NDArray[np.int64]:
-        order = np.argsort(-self.popularity, kind="stable")
-        decile = np.empty(len(order), dtype=np.int64)
-        decile[order] = np.arange(len(order)) * DECILES // max(len(order), 1)
-        return decile
+        """Each item's decile by popularity, most popular first; items of equal popularity share the decile of
+        their mean rank (no id order splits a tie)."""
+        _, inverse, counts = np.unique(-self.popularity, return_inverse=True, return_counts=True)
+        first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        mean_rank = first + (counts - 1) / 2
+        return (mean_rank * DECILES // max(len(self.popularity), 1)).astype(np.int64)[inverse]
 
 
 def relevant_items(interactions: Interactions) -> dict[str, set[str]]:
@@ -79,6 +82,8 @@ class Measured:
     score_sum: float = 0.0
     scores: int = 0
     holdout_users: int = 0
+    evaluated: set[int] = field(default_factory=set)
+    """The records (rows) measured on the holdout: a user listed twice in the input counts once, as first answered."""
     ndcg: float = 0.0
     precision: float = 0.0
     recall: float = 0.0
@@ -110,25 +115,11 @@ class Comparison:
         measured = Measured()
         recommended: array[int] = array("i")
         scores: list[float] = []
-        items, rows, pad = self.items, self.rows, [-1] * AT_K
         for line in lines:
             text = line.strip()
             if not text:
                 continue
-            measured.lines += 1
-            parsed = _parsed(text)
-            if parsed is None:
-                measured.error_lines += 1
-                continue
-            echoed, output = parsed
-            ids = output.get("recommendedItems") or []
-            indices = [items.setdefault(item, len(items)) for item in ids]
-            recommended.extend(indices)
-            scores.extend(output.get("scores") or [])
-            measured.tops.extend((indices[:AT_K] + pad)[:AT_K])
-            measured.rows.append(rows.setdefault(orjson.dumps(echoed, option=orjson.OPT_SORT_KEYS), len(rows)))
-            if self.holdout is not None and isinstance(echoed, dict):
-                _hold_out(measured, ids, self.holdout.get(str(echoed.get("userId"))))
+            self._line(measured, text, recommended, scores)
             if len(recommended) >= BATCH:
                 _count_items(measured, recommended)
             if len(scores) >= BATCH:
@@ -137,6 +128,28 @@ class Comparison:
         _count_scores(measured, scores)
         self.measured.append(measured)
         return measured
+
+    def _line(self, measured: Measured, text: bytes, recommended: array[int], scores: list[float]) -> None:
+        measured.lines += 1
+        echoed, output = _parsed(text)
+        # A record's key: 12 bytes of its input's digest (orjson's own bytes objects take kilobytes each).
+        key = hashlib.blake2b(orjson.dumps(echoed, option=orjson.OPT_SORT_KEYS), digest_size=12).digest()
+        row = self.rows.setdefault(key, len(self.rows))
+        ids: list[str] = []
+        if output is None:
+            measured.error_lines += 1
+        else:
+            ids = [str(item) for item in output.get("recommendedItems") or []]
+            indices = [self.items.setdefault(item, len(self.items)) for item in ids]
+            recommended.extend(indices)
+            scores.extend(output.get("scores") or [])
+            measured.tops.extend((indices[:AT_K] + [-1] * AT_K)[:AT_K])
+            measured.rows.append(row)
+        if self.holdout is not None and isinstance(echoed, dict) and row not in measured.evaluated:
+            relevant = self.holdout.get(str(echoed.get("userId")))
+            if relevant:  # an error line scores 0: every version is measured on the same users
+                measured.evaluated.add(row)
+                _hold_out(measured, ids, relevant)
 
     def version(self, measured: Measured, **described: object) -> ComparedVersion:
         """The version's measures, with what describes it (label, ARN, jobs, …)."""
@@ -156,13 +169,13 @@ class Comparison:
                 "novelty": float(known @ information / known.sum()) if known.sum() else None,
             }
         holdout = None
-        if self.holdout is not None:
-            users = measured.holdout_users
+        users = measured.holdout_users
+        if self.holdout is not None and users:  # none evaluated: no figure, rather than a 0 that looks measured
             holdout = HoldoutMetrics(
                 users=users,
-                ndcg_at_10=measured.ndcg / users if users else 0.0,
-                precision_at_10=measured.precision / users if users else 0.0,
-                recall_at_10=measured.recall / users if users else 0.0,
+                ndcg_at_10=measured.ndcg / users,
+                precision_at_10=measured.precision / users,
+                recall_at_10=measured.recall / users,
             )
         histogram = ScoreHistogram(
             edges=list(SCORE_EDGES),
@@ -193,10 +206,11 @@ class Comparison:
         for a, b in itertools.combinations(range(len(self.measured)), 2):
             both = answered[a] & answered[b]
             first, second = tops[a][both], np.where(tops[b][both] < 0, -2, tops[b][both])  # pads never match
-            jaccard, tau, taus = 0.0, 0.0, 0
+            jaccard, jaccards, tau, taus = 0.0, 0, 0.0, 0
             for start in range(0, len(first), chunk):
                 j, t = _pair_chunk(first[start : start + chunk], second[start : start + chunk])
-                jaccard += float(j.sum())
+                jaccard += float(j[~np.isnan(j)].sum())
+                jaccards += int((~np.isnan(j)).sum())
                 tau += float(t[~np.isnan(t)].sum())
                 taus += int((~np.isnan(t)).sum())
             records = len(first)
@@ -205,7 +219,7 @@ class Comparison:
                     a=labels[a],
                     b=labels[b],
                     records=records,
-                    overlap_at_10=jaccard / records if records else None,
+                    overlap_at_10=jaccard / jaccards if jaccards else None,
                     rank_correlation=tau / taus if taus else None,
                     correlated_records=taus,
                 )
@@ -213,22 +227,23 @@ class Comparison:
         return found
 
 
-def _parsed(text: bytes) -> tuple[object, dict[str, Any]] | None:
-    """A line's input and output; None for an error line (or one that is not a JSON object)."""
+def _parsed(text: bytes) -> tuple[object, dict[str, Any] | None]:
+    """A line's input and output; the output None for an error line (or one that is not a JSON object, whose input
+    is then the line itself)."""
     try:
         parsed = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return None
-    if not isinstance(parsed, dict) or parsed.get("error") is not None:
-        return None
+        return text.decode(errors="replace"), None
+    if not isinstance(parsed, dict):
+        return parsed, None
     output = parsed.get("output")
+    if parsed.get("error") is not None:
+        return parsed.get("input"), None
     return parsed.get("input"), output if isinstance(output, dict) else {}
 
 
-def _hold_out(measured: Measured, ids: list[str], relevant: set[str] | None) -> None:
-    """Add one line's nDCG, precision and recall at 10 (binary relevance), when its user has holdout items."""
-    if not relevant:
-        return
+def _hold_out(measured: Measured, ids: list[str], relevant: set[str]) -> None:
+    """Add one user's nDCG, precision and recall at 10 (binary relevance)."""
     hits = [rank for rank, item in enumerate(ids[:AT_K]) if item in relevant]
     ideal = sum(1 / math.log2(rank + 2) for rank in range(min(len(relevant), AT_K)))
     measured.holdout_users += 1
@@ -266,7 +281,7 @@ def _pair_chunk(first: NDArray[np.int32], second: NDArray[np.int32]) -> tuple[ND
     shared_at = equal.any(axis=2)
     shared = shared_at.sum(axis=1)
     union = (first >= 0).sum(axis=1) + (second >= 0).sum(axis=1) - shared
-    jaccard = np.divide(shared, union, out=np.zeros(len(first)), where=union > 0)
+    jaccard = np.divide(shared, union, out=np.full(len(first), np.nan), where=union > 0)  # NaN: both lists empty
     position = np.where(shared_at, equal.argmax(axis=2), -1)  # where the second ranks the first's i-th item
     concordant = np.zeros(len(first))
     discordant = np.zeros(len(first))

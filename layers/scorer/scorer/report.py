@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from batchrecs.comparison import (
     ComparedInput,
     ComparedVersion,
@@ -29,8 +31,6 @@ from scorer.interactions import Interactions, InteractionsError, utf8_lines
 
 class ReportFiles(Protocol):
     """What the report needs of S3 (``batchrecs.adapters.s3.S3Files`` has it; the scorer names no adapter)."""
-
-    def exists(self, bucket: str, key: str) -> bool: ...
 
     def sizes(self, bucket: str, prefix: str) -> dict[str, int]: ...
 
@@ -75,12 +75,15 @@ def compare_drop(files: ReportFiles, request: CompareRequest, offline: OfflineMe
                 scorer_model=model,
                 backend=version_jobs[0].backend,
                 jobs=[job.job_name for job in version_jobs],
-                status="ACTIVE" if all(job.status == "ACTIVE" for job in version_jobs) else version_jobs[0].status,
+                status=next((job.status for job in version_jobs if job.status != "ACTIVE"), "ACTIVE"),
                 offline_metrics=offline(arn) if version_jobs[0].backend == "personalize" else None,
             )
         )
     if popular is None:
         notes.append("no popularity source (holdout=, or a scorer model's interactions): no coverage or novelty")
+    notes += [
+        f"{v.label}: no user of the holdout is in its output: no nDCG" for v in compared if holdout and not v.holdout
+    ]
     report = ComparisonReport(
         drop_id=completed.drop_id,
         input=f"s3://{completed.input.bucket}/{completed.input.key}",
@@ -148,7 +151,7 @@ def _versions(jobs: list[DropJob]) -> dict[VersionKey, list[DropJob]]:
     versions: dict[VersionKey, list[DropJob]] = {}
     for job in jobs:
         versions.setdefault((job.solution_version_arn, job.scorer_model), []).append(job)
-    return versions
+    return dict(sorted(versions.items(), key=lambda item: (item[0][1] or "", item[0][0])))  # by model, then ARN
 
 
 def _label(arn: str, model: str | None, versions: dict[VersionKey, list[DropJob]]) -> str:
@@ -166,22 +169,36 @@ def _output_lines(files: ReportFiles, jobs: list[DropJob]) -> Iterator[bytes]:
             yield from files.lines(bucket, key, None)
 
 
+MAX_INTERACTIONS_BYTES = 64 * 1024 * 1024
+"""The largest holdout or popularity source a report reads (about 2M rows: some 700 MB in memory beside the
+outputs' 1M users per version, inside MergeFunction's 1,769 MB; docs/benchmarks.md)."""
+
+
 def _interactions(files: ReportFiles, bucket: str, key: str, notes: list[str]) -> Interactions | None:
-    """An interactions CSV from the input bucket; None, with a note saying why, when it is missing or unreadable."""
-    if not files.exists(bucket, key):
-        notes.append(f"s3://{bucket}/{key} does not exist: nothing measured on it")
+    """An interactions CSV from the input bucket; None, with a note saying why, when it is missing, too large or
+    unreadable (the report is still written, with what it could measure)."""
+    size = files.sizes(bucket, key).get(key)
+    where = f"s3://{bucket}/{key}"
+    if size is None:
+        notes.append(f"{where} does not exist: nothing measured on it")
+        return None
+    if size > MAX_INTERACTIONS_BYTES:
+        notes.append(f"{where} is {size:,} bytes, over the {MAX_INTERACTIONS_BYTES:,} a report reads: not used")
         return None
     try:
         return Interactions.read_csv(utf8_lines(files.lines(bucket, key, None), key), key)
     except InteractionsError as error:
-        notes.append(f"s3://{bucket}/{key} is not an interactions CSV: {error}")
-        return None
+        notes.append(f"{where} is not an interactions CSV: {error}")
+    except ClientError as error:  # e.g. encrypted under a key MergeFunction may not use
+        notes.append(f"{where} could not be read: {error.response['Error'].get('Code')}: {error}")
+    return None
 
 
 def _model_interactions(
     files: ReportFiles, spec: CompareSpec, versions: dict[VersionKey, list[DropJob]], notes: list[str]
 ) -> tuple[str | None, Interactions | None]:
-    """Without a holdout, the first scorer model's interactions give popularity (Personalize's are not readable)."""
+    """Without a holdout, the interactions of the scorer model first by name give popularity (Personalize's are not
+    readable)."""
     models = [model for _, model in versions if model]
     if not models:
         return None, None

@@ -11,6 +11,7 @@ from batchrecs.errors import (
     FirstJobRefused,
     JobRefused,
     ObjectGone,
+    SettingsError,
 )
 from batchrecs.events import JobType
 from batchrecs.execution import CreateJobRequest, CreateSegmentJobRequest, ExecutionInput, JobRef, Submission
@@ -153,6 +154,11 @@ def route_job(
         models_compared=models_compared,
     )
     model = None if reasons else latest(settings.scorer_model)
+    if models_compared and (reasons or model is None):  # never N identical Personalize jobs in their place
+        why = reasons or [
+            f"no scorer model {settings.scorer_model!r}: drop models/{settings.scorer_model}/interactions.csv"
+        ]
+        raise SettingsError([("scorer-model", "comparing scorer models runs each self-hosted: " + "; ".join(why))])
     return route(settings, reasons, model, answer=recipe.answer if recipe else None)
 
 

@@ -90,8 +90,8 @@ def resolve_solutions(
             continue
         solutions[chosen.arn] = arn
         resolved.append(settings.model_copy(update={"solution_version_arn": chosen.arn}))
-    runs = [settings.solution_version_arn for settings in resolved]
-    twice = sorted({arn for arn in runs if runs.count(arn) > 1} if len(set(runs)) > 1 else set())
+    runs = [(settings.solution_version_arn, settings.scorer_model) for settings in resolved]
+    twice = sorted({arn for arn, model in runs if runs.count((arn, model)) > 1})
     if twice:
         problems.append(("solution-version-arn", f"names {', '.join(twice)} twice (once through its solution)"))
     if problems:
