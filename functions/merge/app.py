@@ -1,8 +1,9 @@
 """MergeFunction: the last step of a fanned-out self-hosted job. Joins the shards' outputs into the job's one
 ``<input name>.out`` by S3 multipart copy, in input order, and deletes them; or, when a shard failed, deletes them
-and names it. Invoked by JobStateMachine with a MergeRequest; with a CountRequest, once a Personalize job is
-ACTIVE, to count its output; or with a CompareRequest, once every job of a drop comparing versions has ended, to
-write its comparison report (``scorer.report``)."""
+and names it. Invoked by JobStateMachine with a MergeRequest; with a CountRequest, PieceRequest and SumRequest,
+once a Personalize job is ACTIVE, to count its output in pieces (``batchrecs.output_count``); or with a
+CompareRequest, once every job of a drop comparing versions has ended, to write its comparison report
+(``scorer.report``)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from batchrecs.adapters import client
 from batchrecs.adapters.personalize import offline_metrics
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.comparison import CompareRequest
-from batchrecs.merge import count_output, merge_shards
+from batchrecs.merge import merge_shards
 from batchrecs.observability import logger, metrics, tracer
-from batchrecs.scoring import CountRequest, MergeRequest
+from batchrecs.output_count import count_piece, plan_count, sum_counts
+from batchrecs.scoring import CountRequest, MergeRequest, PieceRequest, SumRequest
 from scorer.report import compare_drop
 
 
@@ -27,12 +29,15 @@ def reset() -> None:
     invocation, as for every function)."""
 
 
+Request = MergeRequest | CountRequest | PieceRequest | SumRequest | CompareRequest
+
+
 # No @metrics.log_metrics: counting and comparing record no metric, and the wrapper would warn of an empty flush on
 # each; flushed when there is some.
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@event_parser(model=MergeRequest | CountRequest | CompareRequest)
-def lambda_handler(request: MergeRequest | CountRequest | CompareRequest, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=MergeRequest | CountRequest | PieceRequest | SumRequest | CompareRequest)
+def lambda_handler(request: Request, context: LambdaContext) -> dict[str, Any]:
     try:
         return _handle(request)
     finally:
@@ -40,7 +45,7 @@ def lambda_handler(request: MergeRequest | CountRequest | CompareRequest, contex
             metrics.flush_metrics()
 
 
-def _handle(request: MergeRequest | CountRequest | CompareRequest) -> dict[str, Any]:
+def _handle(request: Request) -> dict[str, Any]:
     files = S3Files(client("s3"))
     if isinstance(request, CompareRequest):
         ready = compare_drop(files, request, partial(offline_metrics, client("personalize")))
@@ -48,7 +53,16 @@ def _handle(request: MergeRequest | CountRequest | CompareRequest) -> dict[str, 
         return ready.to_wire()
     if isinstance(request, CountRequest):
         logger.set_correlation_id(request.count.job_name)
-        counts = count_output(files, request)
+        plan = plan_count(files, request)
+        logger.info("output to count", extra={"pieces": len(plan.pieces)})
+        return plan.to_wire()
+    if isinstance(request, PieceRequest):
+        piece = count_piece(files, request)
+        logger.info("piece counted", extra={"lines": sum(piece.lines), "error_lines": piece.error_lines})
+        return piece.to_wire()
+    if isinstance(request, SumRequest):
+        logger.set_correlation_id(request.sum_counts.job_name)
+        counts = sum_counts(files, request)
         logger.info("output counted", extra={"lines": counts.lines, "error_lines": counts.error_lines})
         return counts.to_wire()
     logger.set_correlation_id(request.score.job_name)

@@ -8,6 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from batchrecs import output_count
 from batchrecs.events import DETAIL_TYPES
 from batchrecs_local.stack import EventTap, LocalStack, solution_version_arn
 from tests.integration.conftest import read_object
@@ -83,6 +86,34 @@ def test_a_self_hosted_jobs_end_counts_what_the_scorer_wrote(stack: LocalStack, 
     lines, errors = counted(stack, end["detail"]["output"]["files"])
     assert lines == end["detail"]["input"]["records"] > 0 and errors == []
     assert end["detail"]["counts"] == {"lines": lines, "errorLines": 0, "errors": [], "errorPercent": 0.0}
+
+
+def test_an_output_counted_in_pieces_side_by_side_is_counted_exactly(
+    stack: LocalStack, tap: EventTap, sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With pieces of 300 bytes (2 GiB on AWS), the Map counts a Personalize output of several files in 8 pieces
+    that cut lines and files anywhere; the sum is the files' own count, error lines numbered in their files."""
+    monkeypatch.setattr(output_count, "MIN_PIECE_BYTES", 300)
+    metadata = {"solution-version-arn": solution_version_arn("items"), **THEMES}
+    pieces: list[dict[str, Any]] = []
+
+    def piece(logical: str, event: dict[str, Any]) -> None:
+        if logical == "MergeFunction" and "countPiece" in event:
+            pieces.append(event["countPiece"]["piece"])
+
+    with invocations(stack, piece):
+        stack.drop(themes_with_unknown_items(sample, 2), "input/themes-folder/part-0.json", metadata)
+        stack.drop(themes_with_unknown_items(sample, 3), "input/themes-folder/part-1.json", metadata)
+        stack.drop(b"", "input/themes-folder/_SUCCESS", metadata)
+        end = ended(tap)
+    assert end["detail-type"] == "Job Succeeded", end
+    files = end["detail"]["output"]["files"]
+    lines, errors = counted(stack, files)
+    counts = end["detail"]["counts"]
+    assert len(files) == 2 and (counts["lines"], counts["errorLines"]) == (lines, len(errors)) == (23, 5)
+    assert [(e["file"], e["line"], json.loads(e["input"]), e["error"]) for e in counts["errors"]] == errors
+    # in the most pieces a job's count takes, one of them across both files
+    assert len(pieces) == 8 and any(p["fromFile"] == 0 and p["toFile"] == 1 for p in pieces), pieces
 
 
 def test_a_job_held_to_max_error_percent_whose_output_cannot_be_counted_fails_and_keeps_it(

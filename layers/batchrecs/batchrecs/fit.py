@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from batchrecs import limits
 from batchrecs.counts import ERROR_SHOWN, ERRORS_SHOWN, INPUT_SHOWN, ErrorLine, OutputCounts, shown
-from batchrecs.events import FAILURE_REASON_SHOWN, DropJob, JobDetail
+from batchrecs.events import FAILURE_REASON_SHOWN, Backend, DropJob, JobDetail
 from batchrecs.execution import ExecutionInput, JobRef, Submission
 from batchrecs.plan import PlannedJob
+from batchrecs.scoring import MAX_COUNT_PIECES, CountPiece, PieceCounts, PieceError
 
 HEADROOM_BYTES = 32 * 1024
 """What a running execution adds to its input (Personalize's job description, the outcome, a caught error) and what a
@@ -36,6 +37,8 @@ def fit_problems(jobs: list[PlannedJob]) -> list[tuple[str, str]]:
         size = len(worst.model_dump_json(by_alias=True).encode())  # UTF-8 bytes, as AWS sizes them
         counts = len(worst_counts(detail).model_dump_json(by_alias=True).encode())
         size += 2 * counts  # the state holds a job's counts twice: as its step gave them, and in its outcome
+        if detail.backend == Backend.PERSONALIZE:
+            size += worst_pieces(detail)  # and, until they are summed, its count's pieces
         if size + HEADROOM_BYTES > limits.STATES_PAYLOAD_BYTES:
             problems.append(
                 (
@@ -89,6 +92,19 @@ def _worst_outcome(detail: JobDetail) -> DropJob:
         lines=10**12,
         error_lines=10**12,
     )
+
+
+def worst_pieces(detail: JobDetail) -> int:
+    """The bytes a Personalize job's count in pieces adds to its state at most: the plan, and every piece's counts
+    (each file's lines, the first error lines' input and error at their longest)."""
+    files = detail.output.file_count or len(detail.output.files) or 1
+    bound = "\x01" * max(INPUT_SHOWN, ERROR_SHOWN)
+    error = PieceError(file=files, line=10**12, input=shown(bound, INPUT_SHOWN), error=shown(bound, ERROR_SHOWN))
+    piece = PieceCounts(lines=[10**12], error_lines=10**12, errors=[error] * ERRORS_SHOWN)
+    plan = CountPiece(from_file=files, from_byte=10**12, to_file=files, to_byte=10**12)
+    line = len(str(10**12)) + 1
+    each = len(piece.model_dump_json(by_alias=True)) + len(plan.model_dump_json(by_alias=True))
+    return MAX_COUNT_PIECES * each + (files + MAX_COUNT_PIECES) * line
 
 
 def worst_counts(detail: JobDetail) -> OutputCounts:

@@ -165,3 +165,40 @@ def unparsable(raw: bytes) -> bool:
     except orjson.JSONDecodeError:
         return True
     return False
+
+
+def piece_chunks(chunks: Iterable[bytes], *, skip_partial: bool, limit: int) -> Iterator[bytes]:
+    """The bytes of the lines that start in a piece of a file, from ``chunks`` read at the piece's start, or one
+    byte before it (``skip_partial``: the piece does not start the file). That byte tells whether a line starts
+    exactly at the piece's start; the partial line before it is another piece's. Lines starting before ``limit``
+    (counted from where the read began) are emitted whole, through the end of the line holding byte ``limit - 1``:
+    pieces that meet cut a file into its lines exactly once (tests/unit/test_lines.py checks every cut)."""
+    position = 0  # of the current chunk's first byte, from where the read began
+    stream = iter(chunks)
+    skipping = skip_partial
+    for chunk in stream:
+        begin = 0
+        if skipping:
+            feed = chunk.find(b"\n")
+            if feed < 0:
+                position += len(chunk)
+                continue
+            skipping, begin = False, feed + 1
+            if position + begin >= limit:  # the next line starts past the piece
+                return
+        if position + len(chunk) < limit:
+            yield chunk[begin:]
+            position += len(chunk)
+            continue
+        feed = chunk.find(b"\n", max(limit - 1 - position, begin))
+        if feed >= 0:
+            yield chunk[begin : feed + 1]
+            return
+        yield chunk[begin:]
+        for rest in stream:  # the last line goes on past the piece: to its end
+            feed = rest.find(b"\n")
+            if feed >= 0:
+                yield rest[: feed + 1]
+                return
+            yield rest
+        return

@@ -12,13 +12,12 @@ from typing import Literal
 
 import orjson
 
-from batchrecs.counts import ERRORS_SHOWN, ErrorLine, OutputCounter, OutputCounts, combined
+from batchrecs.counts import ERRORS_SHOWN, ErrorLine, OutputCounts, combined
 from batchrecs.events import ShardTiming
 from batchrecs.layout import shard_key
 from batchrecs.model import WireModel
-from batchrecs.naming import split_uri
 from batchrecs.ports import MergePart, Segment, ShardFiles
-from batchrecs.scoring import CountRequest, MergeRequest, Shard, ShardResult
+from batchrecs.scoring import MergeRequest, Shard, ShardResult
 
 MIN_PART_BYTES = 5 * 1024 * 1024
 """S3's smallest multipart part, but for the last."""
@@ -170,14 +169,6 @@ def merge_shards(files: ShardFiles, request: MergeRequest) -> MergeOutcome:
         ],
         merge_seconds=round(time.perf_counter() - started, 3),
     )
-
-
-def count_output(files: ShardFiles, request: CountRequest) -> OutputCounts:
-    """A Personalize job's output, counted as its ``.out`` files stream by (in key order): lines, error lines and
-    the first of them. Memory stays flat; the time is the bytes' (docs/benchmarks.md)."""
-    bucket, prefix = split_uri(request.count.path)
-    keys = sorted(key for key in files.sizes(bucket, prefix) if key.endswith(".out"))
-    return combined([OutputCounter(f"s3://{bucket}/{key}").add_all(files.lines(bucket, key, None)) for key in keys])
 
 
 def _counts(files: ShardFiles, bucket: str, prefix: str, results: list[ShardResult]) -> OutputCounts:

@@ -163,9 +163,71 @@ class OutputToCount(WireModel):
 
 
 class CountRequest(WireModel):
-    """MergeFunction's other payload: count a Personalize job's output once it is ACTIVE (its answer: OutputCounts)."""
+    """MergeFunction's other payload: plan the count of a Personalize job's output once it is ACTIVE (its answer:
+    CountPlan, whose pieces the state machine's Map counts side by side)."""
 
     count: OutputToCount
+
+
+MAX_COUNT_PIECES = 8
+"""The most pieces one output is counted in, side by side (the Map's results stay in the execution's state)."""
+
+
+class CountPiece(WireModel):
+    """A run of an output's bytes, in the order of its ``.out`` keys: from byte ``from_byte`` of file
+    ``from_file`` to (not including) byte ``to_byte`` of file ``to_file``. Files by their position in the sorted
+    listing, never by key, so that a thousand long keys do not fill the state."""
+
+    from_file: int = Field(ge=0)
+    from_byte: int = Field(ge=0)
+    to_file: int = Field(ge=0)
+    to_byte: int = Field(ge=0)
+
+
+class CountPlan(WireModel):
+    """A Personalize job's output cut into pieces of whole lines' worth of bytes (each line is counted by the piece
+    it starts in)."""
+
+    pieces: list[CountPiece] = Field(max_length=MAX_COUNT_PIECES)
+
+
+class PieceToCount(WireModel):
+    path: str = Field(description="S3 URI of the job's output prefix, ending in /")
+    piece: CountPiece
+
+
+class PieceRequest(WireModel):
+    """MergeFunction counts one piece of a job's output (its answer: PieceCounts)."""
+
+    count_piece: PieceToCount
+
+
+class PieceError(WireModel):
+    """An error line of a piece: its file by position, its line counted from the piece's start in that file."""
+
+    file: int = Field(ge=0)
+    line: int = Field(ge=1)
+    input: str
+    error: str
+
+
+class PieceCounts(WireModel):
+    lines: list[int] = Field(description="the lines of each file the piece covers, in order")
+    error_lines: int = Field(ge=0)
+    errors: list[PieceError] = Field(max_length=10)
+
+
+class CountsToSum(WireModel):
+    job_name: str
+    path: str
+    pieces: list[CountPiece]
+    results: list[PieceCounts]
+
+
+class SumRequest(WireModel):
+    """MergeFunction sums the pieces' counts into the job's (its answer: OutputCounts)."""
+
+    sum_counts: CountsToSum
 
 
 class MergeRequest(WireModel):

@@ -127,6 +127,14 @@ class S3Files:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", [])}
 
+    def chunks_from(self, bucket: str, key: str, start: int) -> Iterator[bytes]:
+        """The object's bytes from ``start`` to its end, streamed (a ranged GET): memory stays flat."""
+        body = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-")["Body"]
+        try:
+            yield from read_chunks(body)
+        finally:
+            body.close()
+
     def put_json(self, bucket: str, key: str, document: dict[str, Any] | list[Any]) -> None:
         self.put_bytes(bucket, key, orjson.dumps(document, option=orjson.OPT_INDENT_2), "application/json")
 
