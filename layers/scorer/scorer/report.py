@@ -63,27 +63,11 @@ def compare_drop(files: ReportFiles, request: CompareRequest, offline: OfflineMe
     holdout = _interactions(files, spec.input_bucket, spec.holdout, notes) if spec.holdout else None
     source, popular = (spec.holdout, holdout) if holdout else _model_interactions(files, spec, versions, notes)
     comparison = Comparison(Catalogue.of(popular) if popular else None, relevant_items(holdout) if holdout else None)
-    compared: list[ComparedVersion] = []
-    for key, version_jobs in versions.items():
-        measured = comparison.measure(_output_lines(files, version_jobs))
-        arn, model = key
-        compared.append(
-            comparison.version(
-                measured,
-                label=_label(arn, model, versions),
-                solution_version_arn=arn,
-                scorer_model=model,
-                backend=version_jobs[0].backend,
-                jobs=[job.job_name for job in version_jobs],
-                status=next((job.status for job in version_jobs if job.status != "ACTIVE"), "ACTIVE"),
-                offline_metrics=offline(arn) if version_jobs[0].backend == "personalize" else None,
-            )
-        )
+    compared = _measured(comparison, files, versions, offline)
     if popular is None:
         notes.append("no popularity source (holdout=, or a scorer model's interactions): no coverage or novelty")
-    notes += [
-        f"{v.label}: no user of the holdout is in its output: no nDCG" for v in compared if holdout and not v.holdout
-    ]
+    if holdout is not None:
+        notes += [f"{v.label}: no user of the holdout is in its output: no nDCG" for v in compared if not v.holdout]
     report = ComparisonReport(
         drop_id=completed.drop_id,
         input=f"s3://{completed.input.bucket}/{completed.input.key}",
@@ -98,25 +82,42 @@ def compare_drop(files: ReportFiles, request: CompareRequest, offline: OfflineMe
         notes=notes,
         seconds=round(time.perf_counter() - started, 3),
     )
-    files.put_bytes(
-        bucket,
-        report_key(report.drop_id, "json"),
-        report.model_dump_json(by_alias=True, indent=2).encode(),
-        "application/json",
-        spec.kms_key_arn,
-    )
-    files.put_bytes(
-        bucket,
-        report_key(report.drop_id, "html"),
-        render(report).encode(),
-        "text/html; charset=utf-8",
-        spec.kms_key_arn,
-    )
+    for suffix, body, content_type in (
+        ("json", report.model_dump_json(by_alias=True, indent=2), "application/json"),
+        ("html", render(report), "text/html; charset=utf-8"),
+    ):
+        files.put_bytes(bucket, report_key(report.drop_id, suffix), body.encode(), content_type, spec.kms_key_arn)
+    return _ready(report, completed, bucket)
+
+
+def _measured(
+    comparison: Comparison, files: ReportFiles, versions: dict[VersionKey, list[DropJob]], offline: OfflineMetrics
+) -> list[ComparedVersion]:
+    """Each version's output streamed once, and measured."""
+    compared = []
+    for (arn, model), version_jobs in versions.items():
+        measured = comparison.measure(_output_lines(files, version_jobs))
+        compared.append(
+            comparison.version(
+                measured,
+                label=_label(arn, model, versions),
+                solution_version_arn=arn,
+                scorer_model=model,
+                backend=version_jobs[0].backend,
+                jobs=[job.job_name for job in version_jobs],
+                status=next((job.status for job in version_jobs if job.status != "ACTIVE"), "ACTIVE"),
+                offline_metrics=offline(arn) if version_jobs[0].backend == "personalize" else None,
+            )
+        )
+    return compared
+
+
+def _ready(report: ComparisonReport, completed: DropCompleted, bucket: str) -> ComparisonReady:
+    """Comparison Ready: where the report is, and each version in a line."""
+    dropped = completed.input
     return ComparisonReady(
         drop_id=report.drop_id,
-        input=ComparedInput(
-            bucket=completed.input.bucket, key=completed.input.key, version_id=completed.input.version_id
-        ),
+        input=ComparedInput(bucket=dropped.bucket, key=dropped.key, version_id=dropped.version_id),
         report=f"s3://{bucket}/{report_key(report.drop_id, 'json')}",
         html=f"s3://{bucket}/{report_key(report.drop_id, 'html')}",
         versions=[
@@ -127,7 +128,7 @@ def compare_drop(files: ReportFiles, request: CompareRequest, offline: OfflineMe
                 lines=v.lines,
                 ndcg_at_10=v.holdout.ndcg_at_10 if v.holdout else None,
             )
-            for v in compared[:10]
+            for v in report.versions[:10]
         ],
         holdout=report.holdout,
         generated_at=report.generated_at,
