@@ -19,8 +19,8 @@ from batchrecs.adapters.s3 import S3Files
 from batchrecs.comparison import CompareRequest
 from batchrecs.merge import merge_shards
 from batchrecs.observability import logger, metrics, tracer
-from batchrecs.output_count import count_piece, plan_count, sum_counts
-from batchrecs.scoring import CountRequest, MergeRequest, PieceRequest, SumRequest
+from batchrecs.output_count import count_piece, count_whole, plan_count, sum_counts
+from batchrecs.scoring import CountRequest, CountsToSum, MergeRequest, PieceRequest, PlanRequest, SumRequest
 from scorer.report import compare_drop
 
 
@@ -29,14 +29,14 @@ def reset() -> None:
     invocation, as for every function)."""
 
 
-Request = MergeRequest | CountRequest | PieceRequest | SumRequest | CompareRequest
+Request = MergeRequest | PlanRequest | PieceRequest | SumRequest | CountRequest | CompareRequest
 
 
 # No @metrics.log_metrics: counting and comparing record no metric, and the wrapper would warn of an empty flush on
 # each; flushed when there is some.
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@event_parser(model=MergeRequest | CountRequest | PieceRequest | SumRequest | CompareRequest)
+@event_parser(model=MergeRequest | PlanRequest | PieceRequest | SumRequest | CountRequest | CompareRequest)
 def lambda_handler(request: Request, context: LambdaContext) -> dict[str, Any]:
     try:
         return _handle(request)
@@ -51,18 +51,20 @@ def _handle(request: Request) -> dict[str, Any]:
         ready = compare_drop(files, request, partial(offline_metrics, client("personalize")))
         logger.info("comparison written", extra={"report": ready.report, "versions": len(ready.versions)})
         return ready.to_wire()
-    if isinstance(request, CountRequest):
-        logger.set_correlation_id(request.count.job_name)
-        plan = plan_count(files, request)
-        logger.info("output to count", extra={"pieces": len(plan.pieces)})
+    if isinstance(request, PlanRequest):
+        logger.set_correlation_id(request.count_plan.job_name)
+        plan = plan_count(files, request.count_plan)
+        logger.info("output to count", extra={"pieces": len(plan.pieces), "files": plan.files, "bytes": plan.bytes})
         return plan.to_wire()
     if isinstance(request, PieceRequest):
-        piece = count_piece(files, request)
+        logger.set_correlation_id(request.count_piece.job_name)
+        piece = count_piece(files, request.count_piece)
         logger.info("piece counted", extra={"lines": sum(piece.lines), "error_lines": piece.error_lines})
         return piece.to_wire()
-    if isinstance(request, SumRequest):
-        logger.set_correlation_id(request.sum_counts.job_name)
-        counts = sum_counts(files, request)
+    if isinstance(request, SumRequest | CountRequest):
+        output = request.sum_counts if isinstance(request, SumRequest) else request.count
+        logger.set_correlation_id(output.job_name)
+        counts = sum_counts(files, output) if isinstance(output, CountsToSum) else count_whole(files, output)
         logger.info("output counted", extra={"lines": counts.lines, "error_lines": counts.error_lines})
         return counts.to_wire()
     logger.set_correlation_id(request.score.job_name)

@@ -59,6 +59,10 @@ def test_a_personalize_jobs_end_counts_its_output_and_its_error_lines_exactly(
     assert (counts["lines"], counts["errorLines"]) == (lines, len(errors)) == (12, 3)
     assert [(e["file"], e["line"], json.loads(e["input"]), e["error"]) for e in counts["errors"]] == errors
     assert counts["errorPercent"] == 25.0
+    # and an execution started before the count in pieces, whose "Count the output" asks MergeFunction for the
+    # whole count in one call (an execution keeps the definition it started with), gets the same answer
+    old = {"count": {"jobName": end["detail"]["jobName"], "path": end["detail"]["output"]["path"]}}
+    assert stack.lambdas.invoke("MergeFunction", old) == counts
 
 
 def test_max_error_percent_fails_the_job_and_keeps_its_output(stack: LocalStack, tap: EventTap, sample: Path) -> None:

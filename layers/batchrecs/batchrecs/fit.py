@@ -5,6 +5,8 @@ stopped once it runs."""
 
 from __future__ import annotations
 
+import orjson
+
 from batchrecs import limits
 from batchrecs.counts import ERROR_SHOWN, ERRORS_SHOWN, INPUT_SHOWN, ErrorLine, OutputCounts, shown
 from batchrecs.events import FAILURE_REASON_SHOWN, Backend, DropJob, JobDetail
@@ -38,7 +40,7 @@ def fit_problems(jobs: list[PlannedJob]) -> list[tuple[str, str]]:
         counts = len(worst_counts(detail).model_dump_json(by_alias=True).encode())
         size += 2 * counts  # the state holds a job's counts twice: as its step gave them, and in its outcome
         if detail.backend == Backend.PERSONALIZE:
-            size += worst_pieces(detail)  # and, until they are summed, its count's pieces
+            size += worst_pieces(detail.output.file_count or len(detail.output.files) or 1)  # and its count's pieces
         if size + HEADROOM_BYTES > limits.STATES_PAYLOAD_BYTES:
             problems.append(
                 (
@@ -94,16 +96,21 @@ def _worst_outcome(detail: JobDetail) -> DropJob:
     )
 
 
-def worst_pieces(detail: JobDetail) -> int:
+def _longest(limit: int) -> str:
+    """A string that takes exactly ``limit`` bytes as JSON, its quotes included: the most ``counts.shown`` keeps."""
+    longest = "a" * (limit - 2)
+    assert len(orjson.dumps(shown(longest, limit))) == limit
+    return longest
+
+
+def worst_pieces(files: int) -> int:
     """The bytes a Personalize job's count in pieces adds to its state at most: the plan, and every piece's counts
     (each file's lines, the first error lines' input and error at their longest)."""
-    files = detail.output.file_count or len(detail.output.files) or 1
-    bound = "\x01" * max(INPUT_SHOWN, ERROR_SHOWN)
-    error = PieceError(file=files, line=10**12, input=shown(bound, INPUT_SHOWN), error=shown(bound, ERROR_SHOWN))
+    error = PieceError(file=files, line=10**12, input=_longest(INPUT_SHOWN), error=_longest(ERROR_SHOWN))
     piece = PieceCounts(lines=[10**12], error_lines=10**12, errors=[error] * ERRORS_SHOWN)
     plan = CountPiece(from_file=files, from_byte=10**12, to_file=files, to_byte=10**12)
     line = len(str(10**12)) + 1
-    each = len(piece.model_dump_json(by_alias=True)) + len(plan.model_dump_json(by_alias=True))
+    each = len(piece.model_dump_json(by_alias=True).encode()) + len(plan.model_dump_json(by_alias=True).encode())
     return MAX_COUNT_PIECES * each + (files + MAX_COUNT_PIECES) * line
 
 
@@ -111,6 +118,5 @@ def worst_counts(detail: JobDetail) -> OutputCounts:
     """A job's counts at their largest: every error line shown, each in its longest output file's name, its input
     and error at the bytes an event gives them (counts.shown)."""
     longest = max(detail.output.files, key=len, default=detail.output.path + "x" * 255)
-    bound = "\x01" * max(INPUT_SHOWN, ERROR_SHOWN)  # escaped six bytes a character: cut at the bound
-    error = ErrorLine(file=longest, line=10**12, input=shown(bound, INPUT_SHOWN), error=shown(bound, ERROR_SHOWN))
+    error = ErrorLine(file=longest, line=10**12, input=_longest(INPUT_SHOWN), error=_longest(ERROR_SHOWN))
     return OutputCounts(lines=10**12, error_lines=10**12, errors=[error] * ERRORS_SHOWN, error_percent=100 / 3)

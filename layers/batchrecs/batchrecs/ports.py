@@ -238,4 +238,10 @@ class ShardFiles(Protocol):
 
     def lines(self, bucket: str, key: str, version_id: str | None) -> Iterator[bytes]: ...
 
+
+class OutputFiles(Protocol):
+    """What counting a job's output in pieces needs of S3 (``adapters.s3.S3Files``)."""
+
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]: ...
+
     def chunks_from(self, bucket: str, key: str, start: int) -> Iterator[bytes]: ...

@@ -163,10 +163,17 @@ class OutputToCount(WireModel):
 
 
 class CountRequest(WireModel):
-    """MergeFunction's other payload: plan the count of a Personalize job's output once it is ACTIVE (its answer:
-    CountPlan, whose pieces the state machine's Map counts side by side)."""
+    """MergeFunction counts a Personalize job's output whole, in one call (its answer: OutputCounts): what
+    executions started before counting in pieces still send (an execution keeps the definition it started with)."""
 
     count: OutputToCount
+
+
+class PlanRequest(WireModel):
+    """MergeFunction plans the count of a Personalize job's output once it is ACTIVE (its answer: CountPlan, whose
+    pieces the state machine's Map counts side by side)."""
+
+    count_plan: OutputToCount
 
 
 MAX_COUNT_PIECES = 8
@@ -189,11 +196,16 @@ class CountPlan(WireModel):
     it starts in)."""
 
     pieces: list[CountPiece] = Field(max_length=MAX_COUNT_PIECES)
+    files: int = Field(ge=0, description="the .out files listed when planned")
+    bytes: int = Field(ge=0, description="their bytes: a later listing that differs is refused, never miscounted")
 
 
 class PieceToCount(WireModel):
+    job_name: str
     path: str = Field(description="S3 URI of the job's output prefix, ending in /")
     piece: CountPiece
+    files: int = Field(ge=0)
+    bytes: int = Field(ge=0)
 
 
 class PieceRequest(WireModel):
@@ -220,7 +232,7 @@ class PieceCounts(WireModel):
 class CountsToSum(WireModel):
     job_name: str
     path: str
-    pieces: list[CountPiece]
+    plan: CountPlan
     results: list[PieceCounts]
 
 
