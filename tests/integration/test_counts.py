@@ -127,7 +127,7 @@ def test_a_job_held_to_max_error_percent_whose_output_cannot_be_counted_fails_an
     max-error-percent is never let through unchecked, and one that is not succeeds, uncounted."""
 
     def cannot_count(logical: str, event: dict[str, Any]) -> None:
-        if logical == "MergeFunction" and "count" in event:
+        if logical == "MergeFunction" and "countPlan" in event:
             raise TimeoutError("injected: the count ran out of time")
 
     body = themes_with_unknown_items(sample, 3)
