@@ -38,7 +38,10 @@ def test_one_drop_through_two_solution_versions_gives_two_jobs_side_by_side(
 ) -> None:
     # When one users file names two solution versions
     stack.drop((sample / "users.jsonl").read_bytes(), "input/compare.jsonl", {"solution-version-arn": f"{V1} {V2}"})
-    events = tap.collect(lambda es: finished(es, 2), timeout=DEADLINE)
+    # (its end, now, is Comparison Ready: MergeFunction writes the report after Drop Completed)
+    events = tap.collect(
+        lambda es: finished(es, 2) and any(e["detail-type"] == "Comparison Ready" for e in es), timeout=DEADLINE
+    )
     # Then each version has its job, in Personalize (the scorer has one model, not theirs), and both succeed
     done = [e["detail"] for e in events if e["detail-type"] == "Job Succeeded"]
     assert sorted(d["settings"]["solutionVersionArn"] for d in done) == [V1, V2]
