@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from batchrecs.kinds import JobKind
 from batchrecs.layout import HOLDOUT, INPUT, interactions_key, shard_folder
 from batchrecs.lines import is_blank, iter_lines, read_chunks
+from batchrecs.naming import split_uri
 from batchrecs.records import kind_of_line
 from batchrecs_ops.deployed import UserError
 
@@ -409,7 +410,7 @@ class Watch:
         if detail_type == "Comparison Ready":
             item.comparison = detail
             for uri in (detail["report"], detail["html"]):
-                self.stack.save_object(*_split(uri), self.out / detail["dropId"] / uri.rsplit("/", 1)[-1])
+                self.stack.save_object(*split_uri(uri), self.out / detail["dropId"] / uri.rsplit("/", 1)[-1])
             self.progress(f"{item.path.name}: Comparison Ready, {self.out / detail['dropId'] / 'report.html'}")
             return
         if name is None:  # Input Rejected: the drop made no (more) jobs
@@ -596,17 +597,9 @@ def banner(region: str, endpoint: str, bucket: str, model: str) -> str:
     return "\n".join(lines)
 
 
-def _split(uri: str) -> tuple[str, str]:
-    from batchrecs.naming import split_uri
-
-    return split_uri(uri)
-
-
 def _copy_outputs(stack: LocalStack, event: dict[str, Any], out: Path) -> None:
     if event["detail-type"] != "Job Succeeded":
         return
-    from batchrecs.naming import split_uri
-
     detail = event["detail"]
     # Jobs that compare solution versions on one drop sit side by side: <out>/<drop id>/<job name>/.
     folder = (

@@ -18,7 +18,7 @@ from batchrecs.adapters.personalize import offline_metrics
 from batchrecs.adapters.s3 import S3Files
 from batchrecs.comparison import CompareRequest
 from batchrecs.merge import merge_shards
-from batchrecs.observability import logger, metrics, tracer
+from batchrecs.observability import flush_recorded_metrics, logger, tracer
 from batchrecs.output_count import count_piece, count_whole, plan_count, sum_counts
 from batchrecs.scoring import CountRequest, CountsToSum, MergeRequest, PieceRequest, PlanRequest, SumRequest
 from scorer.report import compare_drop
@@ -32,20 +32,12 @@ def reset() -> None:
 Request = MergeRequest | PlanRequest | PieceRequest | SumRequest | CountRequest | CompareRequest
 
 
-# No @metrics.log_metrics: counting and comparing record no metric, and the wrapper would warn of an empty flush on
-# each; flushed when there is some.
+# Counting and comparing record no metric: flush_recorded_metrics, not log_metrics, which would warn on each.
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@flush_recorded_metrics
 @event_parser(model=MergeRequest | PlanRequest | PieceRequest | SumRequest | CountRequest | CompareRequest)
 def lambda_handler(request: Request, context: LambdaContext) -> dict[str, Any]:
-    try:
-        return _handle(request)
-    finally:
-        if metrics.metric_set:
-            metrics.flush_metrics()
-
-
-def _handle(request: Request) -> dict[str, Any]:
     files = S3Files(client("s3"))
     if isinstance(request, CompareRequest):
         ready = compare_drop(files, request, partial(offline_metrics, client("personalize")))

@@ -15,7 +15,7 @@ from batchrecs.adapters.eventbridge import EventPublisher
 from batchrecs.environment import TrainEnvironment
 from batchrecs.events import ModelRejected
 from batchrecs.naming import version_token
-from batchrecs.observability import Metric, count, logger, metrics, tracer
+from batchrecs.observability import Metric, count, flush_recorded_metrics, logger, tracer
 from batchrecs.scoring import TrainedModel, TrainResult
 from scorer.jobs import model_drop, trained_event
 
@@ -25,22 +25,15 @@ def reset() -> None:
     invocation, as for every function)."""
 
 
-# No @metrics.log_metrics: the bucket notifies this function of what it wrote itself too (a version's files,
-# latest.json), which counts nothing, and the wrapper would warn of an empty flush on each; flushed when there is some.
+# The bucket notifies this function of what it wrote itself too (a version's files, latest.json), which counts
+# nothing: flush_recorded_metrics, not log_metrics, which would warn of an empty flush on each.
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@flush_recorded_metrics
 @event_parser(model=S3Model)
 def lambda_handler(event: S3Model, context: LambdaContext) -> dict[str, Any]:
     """Every key under models/: an interactions CSV trains a model version (Model Trained), anything else there is
     refused (Model Rejected, with the line and what a drop must be); what this function wrote itself is passed."""
-    try:
-        return _model_drops(event)
-    finally:
-        if metrics.metric_set:
-            metrics.flush_metrics()
-
-
-def _model_drops(event: S3Model) -> dict[str, Any]:
     environment = TrainEnvironment.from_environment()
     publisher = EventPublisher(client("events"), environment.event_bus_name, environment.event_source)
     trained = []

@@ -158,8 +158,10 @@ def _svg(title: str, inner: list[str], top: float, labels: list[str]) -> str:
     )
 
 
-def _grouped(title: str, series: list[list[float]], versions: Sequence[ComparedVersion]) -> str:
-    """Bars per slot, one per version."""
+def _grouped(
+    title: str, series: list[list[float]], versions: Sequence[ComparedVersion], labels: list[str] | None = None
+) -> str:
+    """Bars per slot, one per version; the slots numbered from 1 unless ``labels`` names them."""
     slots = max((len(values) for values in series), default=0)
     top = max((value for values in series for value in values), default=0.0) or 1.0
     plot_w, plot_h = WIDTH - LEFT - 10, HEIGHT - BOTTOM - 10
@@ -174,11 +176,11 @@ def _grouped(title: str, series: list[list[float]], versions: Sequence[ComparedV
                 f"<rect class=bar x={x:.1f} y={10 + plot_h - height:.1f} width={bar:.1f} height={height:.1f} "
                 f"fill='{COLOURS[n % len(COLOURS)]}'><title>{escape(versions[n].label)}: {value:.3f}</title></rect>"
             )
-    return _svg(title, inner, top, [str(s + 1) for s in range(slots)])
+    return _svg(title, inner, top, labels or [str(s + 1) for s in range(slots)])
 
 
 def _bars(title: str, values: list[float], versions: Sequence[ComparedVersion]) -> str:
-    return _grouped(title, [[value] for value in values], versions).replace(">1</text>", "></text>", 1)
+    return _grouped(title, [[value] for value in values], versions, labels=[""])
 
 
 def _lines(title: str, versions: Sequence[ComparedVersion]) -> str:
